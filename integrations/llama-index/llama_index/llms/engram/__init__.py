@@ -1,0 +1,1 @@
+"""The local Engram language model for LlamaIndex."""

@@ -1,0 +1,36 @@
+"""Context-aware gate: alpha = sigmoid(signed_sqrt(<RMSNorm(k), RMSNorm(h)> / sqrt(d)) + b)."""
+
+import math
+
+import torch
+from torch import Tensor
+
+SQRT_EPS = 1e-6
+
+
+def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+
+def signed_sqrt(x: Tensor) -> Tensor:
+    """sign(x) * sqrt(|x|), shifted so the gradient at 0 stays finite."""
+    return torch.sign(x) * (torch.sqrt(x.abs() + SQRT_EPS) - math.sqrt(SQRT_EPS))
+
+
+def engram_gate_reference(
+    hidden: Tensor,
+    key: Tensor,
+    value: Tensor,
+    key_norm_weight: Tensor,
+    hidden_norm_weight: Tensor,
+    bias: Tensor,
+    eps: float = 1e-6,
+) -> Tensor:
+    """Gate the value by how well the memory's key matches the current hidden state.
+
+    hidden, key, value: [..., d]. Returns alpha * value, with alpha: [..., 1].
+    """
+    k = rms_norm(key, key_norm_weight, eps)
+    h = rms_norm(hidden, hidden_norm_weight, eps)
+    score = (k * h).sum(-1, keepdim=True) / math.sqrt(hidden.shape[-1])
+    return torch.sigmoid(signed_sqrt(score) + bias) * value
