@@ -26,5 +26,3 @@ def hit_mask(tags: Tensor, rows: Tensor, fingerprints: Tensor) -> Tensor:
     heads_per_order = rows.shape[-1] // fingerprints.shape[-1]
     fp = fingerprints.repeat_interleave(heads_per_order, dim=-1)
     return (tags[rows] == fp) & (fp != 0)
-
-

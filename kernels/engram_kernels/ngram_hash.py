@@ -1,4 +1,4 @@
-"""Suffix N-gram hashing over compressed token ids: multiplicative-XOR, K prime-sized heads per order.
+"""Suffix N-gram hashing of compressed ids: multiplicative-XOR, K prime-sized heads per order.
 
 Id 0 means "not keyed" (stop word, punctuation, template token, padding): such positions get no
 lookup and are skipped when N-grams are formed, so an N-gram is the last N keyed tokens.
