@@ -1,0 +1,226 @@
+"""EngramLM: a local causal LM with Engram layers that can memorize facts per user."""
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import torch
+from platformdirs import user_data_dir
+
+from engram_agents.errors import InvalidInputError
+from engram_agents.model.chat_format import ChatEncoder
+from engram_agents.model.compression import TokenCompressor
+from engram_agents.model.config import EngramConfig
+from engram_agents.model.facts import Fact
+from engram_agents.model.generation import SamplingParams, generate
+from engram_agents.model.loading import default_model_dir, load_base
+from engram_agents.model.memorize import MemorizeReport, TrainConfig, train
+from engram_agents.model.model import EngramModel
+from engram_agents.model.users import (
+    UserDeltas,
+    atomic_save,
+    check_user_id,
+    header,
+    pack,
+    read_checked,
+    unpack,
+)
+
+ADAPTER_FORMAT = "engram-adapter/1"
+ADAPTER_FILE = "engram_adapter.safetensors"
+CONFIG_FILE = "engram_config.json"
+
+
+class EngramLM:
+    """A frozen Hugging Face causal LM plus Engram layers; one user's memory loaded at a time.
+
+    >>> lm = EngramLM.from_default()
+    >>> lm.memorize([("When is my dentist appointment?", "Tuesday at 3 pm")], user_id="ana")
+    >>> lm.chat([{"role": "user", "content": "When is my dentist appointment?"}])
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        config: EngramConfig | None = None,
+        storage_dir: str | os.PathLike | None = None,
+    ) -> None:
+        self.config = config or EngramConfig()
+        self.tokenizer = tokenizer
+        self.encoder = ChatEncoder(tokenizer)
+        self.model = EngramModel(model, self.config, TokenCompressor(tokenizer))
+        self.storage_dir = Path(storage_dir or Path(user_data_dir("engram-agents")) / "users")
+        self._users = UserDeltas(self.model, self.storage_dir / self.model_id)
+        self._lock = threading.RLock()
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | os.PathLike,
+        config: EngramConfig | None = None,
+        adapter: str | os.PathLike | None = None,
+        storage_dir: str | os.PathLike | None = None,
+        device: str | torch.device | None = None,
+    ) -> "EngramLM":
+        """Any local Hugging Face causal-LM folder (Llama, Qwen2/3, GPT-2, ...); never downloads.
+
+        With `adapter`, the Engram config and shared tables saved by `save_adapter` are loaded.
+        """
+        if adapter is not None:
+            config = EngramConfig.model_validate_json(
+                _read_text(Path(adapter) / CONFIG_FILE, "adapter config")
+            )
+        model, tok = load_base(path, torch.device(device) if device else None)
+        lm = cls(model, tok, config, storage_dir)
+        if adapter is not None:
+            tensors, _ = read_checked(lm.model, Path(adapter) / ADAPTER_FILE, ADAPTER_FORMAT)
+            unpack(lm.model, tensors)
+            lm._users = UserDeltas(lm.model, lm._users.root)  # the adapter is the new shared state
+        return lm
+
+    @classmethod
+    def from_default(cls, **kwargs) -> "EngramLM":
+        """The embedded SmolLM2-135M-Instruct (converted from its GGUF once, then cached)."""
+        return cls.from_pretrained(default_model_dir(), **kwargs)
+
+    @property
+    def model_id(self) -> str:
+        name = Path(str(self.model.base.config._name_or_path or "model")).name
+        return f"{name}-{self.config.fingerprint()}"
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.multipliers.device
+
+    # -- generation -----------------------------------------------------------------------
+    def stream(
+        self,
+        messages,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop: str | Iterable[str] | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """Yield the reply to a chat as text pieces, as tokens are decoded."""
+        stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+        params = SamplingParams(max_new_tokens, temperature, top_p, stops, seed)
+        ids, mask = self.encoder.encode(messages)
+        with self._lock:
+            yield from generate(
+                self.model, self.tokenizer, ids, mask, params, self.encoder.stop_token_ids()
+            )
+
+    def chat(self, messages, **kwargs) -> str:
+        """The reply to a chat (list of {role, content}); kwargs as for `stream`."""
+        return "".join(self.stream(messages, **kwargs))
+
+    def count_tokens(self, messages) -> int:
+        return len(self.encoder.encode(messages)[0])
+
+    # -- memory ---------------------------------------------------------------------------
+    def load_user(self, user_id: str | None) -> None:
+        """Apply a user's memory delta; None restores the shared tables bit for bit."""
+        with self._lock:
+            if user_id is None:
+                self._users.unload()
+            elif self._users.user_id != check_user_id(user_id):
+                self._users.load(user_id)
+
+    def unload_user(self) -> None:
+        self.load_user(None)
+
+    @property
+    def user_id(self) -> str | None:
+        return self._users.user_id
+
+    def facts(self, user_id: str) -> list[Fact]:
+        with self._lock:
+            self.load_user(user_id)
+            return list(self._users.facts)
+
+    def memorize(
+        self,
+        facts: Iterable,
+        user_id: str,
+        train_config: TrainConfig | None = None,
+        progress: Callable[[int, int, float], None] | None = None,
+    ) -> MemorizeReport:
+        """Write facts into the user's tables (statements, (question, answer) pairs or Facts).
+
+        A fact with the same question as a stored one replaces it. The user's delta is saved
+        and stays loaded.
+        """
+        if isinstance(facts, str | Fact | dict):
+            facts = [facts]
+        new = [Fact.coerce(f) for f in facts]
+        if not new:
+            raise InvalidInputError("memorize needs at least one fact")
+        with self._lock:
+            self.load_user(user_id)
+            kept = {f.identity(): f for f in self._users.facts}
+            kept.update({f.identity(): f for f in new})
+            return self._retrain(list(kept.values()), train_config, progress, from_shared=False)
+
+    def forget(self, fact, user_id: str) -> bool:
+        """Remove a fact (matched by its question or statement); the user's delta is retrained
+        from the shared tables without it. Returns whether the fact was stored."""
+        target = Fact.coerce(fact).identity()
+        with self._lock:
+            self.load_user(user_id)
+            remaining = [f for f in self._users.facts if f.identity() != target]
+            if len(remaining) == len(self._users.facts):
+                return False
+            self._retrain(remaining, None, None, from_shared=True)
+            return True
+
+    def forget_user(self, user_id: str) -> None:
+        """Delete everything memorized for a user."""
+        with self._lock:
+            self._users.delete(check_user_id(user_id))
+
+    def _retrain(self, facts, train_config, progress, from_shared: bool) -> MemorizeReport | None:
+        user = self._users.user_id
+        if from_shared:
+            self._users.unload()
+            self._users.user_id = user
+        self._users.facts = facts
+        report = None
+        if facts:
+            report = train(
+                self.model,
+                self.encoder,
+                facts,
+                train_config or TrainConfig(),
+                progress,
+                before_write=self._users.remember_shared,
+            )
+        self._users.save()
+        return report
+
+    # -- adapters -------------------------------------------------------------------------
+    def save_adapter(self, path: str | os.PathLike) -> Path:
+        """Save the EngramConfig and the current (shared) Engram state next to each other."""
+        with self._lock:
+            out = Path(path)
+            out.mkdir(parents=True, exist_ok=True)
+            rows = {
+                n: torch.nonzero(layer.tags).flatten() for n, layer in self.model.engram.items()
+            }
+            atomic_save(
+                pack(self.model, rows), header(self.model, ADAPTER_FORMAT), out / ADAPTER_FILE
+            )
+            tmp = out / f".{CONFIG_FILE}.tmp"
+            tmp.write_text(self.config.model_dump_json(indent=2))
+            os.replace(tmp, out / CONFIG_FILE)
+            return out
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text()
+    except OSError as e:
+        raise InvalidInputError(f"cannot read the {what} at {path}: {e}") from e

@@ -1,0 +1,1 @@
+"""The Engram model: config, layer, attachment to a Hugging Face LM, memorization."""

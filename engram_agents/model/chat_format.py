@@ -1,0 +1,73 @@
+"""Chat messages -> token ids, plus the mask of tokens Engram memory is keyed on.
+
+Only the content of user turns is keyed: the system prompt, template tokens and the assistant's
+side never address memory. Each message is rendered with a placeholder, and the pieces between
+placeholders are tokenized apart, so the mask is exact for any chat template.
+"""
+
+import re
+from collections.abc import Sequence
+
+from engram_agents.errors import InvalidInputError
+
+ROLES = ("system", "user", "assistant", "tool")
+FALLBACK_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+def normalize_messages(messages) -> list[dict[str, str]]:
+    """Accept [{"role", "content"}], [(role, content)] or a single user string."""
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    if not isinstance(messages, Sequence) or not messages:
+        raise InvalidInputError("messages must be a non-empty list of {role, content} items")
+    out = []
+    for i, m in enumerate(messages):
+        role, content = (m.get("role"), m.get("content")) if isinstance(m, dict) else m
+        if role not in ROLES:
+            raise InvalidInputError(f"message {i}: role must be one of {ROLES}, got {role!r}")
+        if not isinstance(content, str):
+            raise InvalidInputError(f"message {i}: content must be a string, got {content!r}")
+        out.append({"role": role, "content": content})
+    return out
+
+
+class ChatEncoder:
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.template = tokenizer.chat_template or FALLBACK_TEMPLATE
+
+    def encode(self, messages, add_generation_prompt: bool = True) -> tuple[list[int], list[int]]:
+        """(ids, key_mask) for a conversation; key_mask is 1 on user-content tokens."""
+        msgs = normalize_messages(messages)
+        marks = [f"\u2063ENGRAM{i}\u2063" for i in range(len(msgs))]
+        rendered = self.tokenizer.apply_chat_template(
+            [{**m, "content": mark} for m, mark in zip(msgs, marks, strict=True)],
+            chat_template=self.template,
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt,
+        )
+        ids: list[int] = []
+        mask: list[int] = []
+        parts = re.split("(\u2063ENGRAM\\d+\u2063)", rendered)
+        for part in parts:
+            m = re.fullmatch("\u2063ENGRAM(\\d+)\u2063", part)
+            text = msgs[int(m.group(1))]["content"] if m else part
+            if not text:
+                continue
+            piece = self.tokenizer.encode(text, add_special_tokens=False)
+            ids += piece
+            keyed = bool(m) and msgs[int(m.group(1))]["role"] == "user"
+            mask += [int(keyed)] * len(piece)
+        return ids, mask
+
+    def stop_token_ids(self) -> set[int]:
+        tok = self.tokenizer
+        ids = {tok.eos_token_id} if tok.eos_token_id is not None else set()
+        for t in ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<end_of_turn>"):
+            i = tok.convert_tokens_to_ids(t)
+            if isinstance(i, int) and i != tok.unk_token_id and i >= 0:
+                ids.add(i)
+        return ids

@@ -1,0 +1,61 @@
+"""One Engram block: tagged multi-head table lookup, context-aware gate, short causal conv.
+
+The output is added to the hidden state entering a decoder block. Rows that nobody wrote return
+zero, and zero memory gives exactly zero output (no biases, RMSNorm(0) = 0), so the base model is
+untouched wherever memory is silent.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engram_agents.model.config import EngramConfig
+from engram_kernels import engram_gate, engram_lookup, rms_norm
+
+
+class EngramLayer(nn.Module):
+    def __init__(self, config: EngramConfig, hidden_size: int, total_rows: int) -> None:
+        super().__init__()
+        in_dim = config.num_heads * config.head_dim
+        self.eps = config.norm_eps
+        self.dilation = config.max_order
+        self.context = (config.conv_kernel - 1) * self.dilation
+        self.table = nn.Parameter(torch.zeros(total_rows, config.head_dim))
+        self.register_buffer("tags", torch.zeros(total_rows, dtype=torch.long), persistent=True)
+        self.key = nn.Linear(in_dim, hidden_size, bias=False)
+        self.value = nn.Linear(in_dim, hidden_size, bias=False)
+        nn.init.zeros_(self.value.weight)
+        self.key_norm = nn.Parameter(torch.ones(hidden_size))
+        self.hidden_norm = nn.Parameter(torch.ones(hidden_size))
+        self.gate_bias = nn.Parameter(torch.tensor(float(config.gate_bias)))
+        self.conv_norm = nn.Parameter(torch.ones(hidden_size))
+        self.conv_weight = nn.Parameter(torch.zeros(hidden_size, 1, config.conv_kernel))
+
+    def dense_parameters(self) -> dict[str, nn.Parameter]:
+        """Everything trained with Adam (the table is trained sparsely)."""
+        return {n: p for n, p in self.named_parameters() if n != "table"}
+
+    def forward(
+        self, hidden: Tensor, rows: Tensor, fingerprints: Tensor, conv_state: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """hidden: [B, T, d]. Returns (output [B, T, d] in float32, the new conv state)."""
+        mem = engram_lookup(self.table, self.tags, rows, fingerprints)
+        h = hidden.float()
+        gated = engram_gate(
+            h,
+            self.key(mem),
+            self.value(mem),
+            self.key_norm,
+            self.hidden_norm,
+            self.gate_bias,
+            self.eps,
+        )
+        x = rms_norm(gated, self.conv_norm, self.eps)
+        if conv_state is None:
+            conv_state = x.new_zeros(x.shape[0], self.context, x.shape[2])
+        window = torch.cat([conv_state, x], dim=1)
+        conv = F.conv1d(
+            window.transpose(1, 2), self.conv_weight, groups=x.shape[2], dilation=self.dilation
+        )
+        out = gated + F.silu(conv.transpose(1, 2))
+        return out, window[:, window.shape[1] - self.context :]

