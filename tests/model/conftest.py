@@ -1,0 +1,72 @@
+"""Tiny randomly initialized models sharing the embedded model's tokenizer (no downloads)."""
+
+import pytest
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GPT2Config,
+    LlamaConfig,
+    Qwen2Config,
+)
+
+from engram_agents import EngramConfig, EngramLM
+from engram_agents.model.loading import default_model_dir
+
+SMALL = EngramConfig(rows_per_head=4099, heads_per_order=2, head_dim=8, layers=(1, 2))
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir():
+    return default_model_dir()
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tokenizer_dir):
+    return AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+
+
+def _tiny(kind: str, vocab: int):
+    common = dict(vocab_size=vocab, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    if kind == "llama":
+        return LlamaConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            **common,
+        )
+    if kind == "qwen2":
+        return Qwen2Config(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            **common,
+        )
+    return GPT2Config(n_embd=64, n_layer=4, n_head=4, n_positions=512, **common)
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory, tokenizer):
+    torch.manual_seed(0)
+    out = {}
+    for kind in ("llama", "qwen2", "gpt2"):
+        d = tmp_path_factory.mktemp(f"tiny-{kind}")
+        model = AutoModelForCausalLM.from_config(_tiny(kind, len(tokenizer)))
+        model.save_pretrained(d)
+        tokenizer.save_pretrained(d)
+        out[kind] = d
+    return out
+
+
+@pytest.fixture
+def small_config():
+    return SMALL
+
+
+@pytest.fixture
+def tiny_lm(tiny_dirs, tmp_path):
+    return EngramLM.from_pretrained(tiny_dirs["llama"], config=SMALL, storage_dir=tmp_path)
