@@ -4,8 +4,12 @@ A row contributes only when its stored tag equals the N-gram's fingerprint: rows
 (tag 0) and rows written for a different N-gram (hash collision) return exactly zero.
 """
 
+from collections.abc import Sequence
+
 import torch.nn.functional as F
 from torch import Tensor
+
+from engram_kernels.ngram_hash import ngram_hash_reference
 
 
 def engram_lookup_reference(
@@ -26,3 +30,30 @@ def hit_mask(tags: Tensor, rows: Tensor, fingerprints: Tensor) -> Tensor:
     heads_per_order = rows.shape[-1] // fingerprints.shape[-1]
     fp = fingerprints.repeat_interleave(heads_per_order, dim=-1)
     return (tags[rows] == fp) & (fp != 0)
+
+
+def engram_hash_lookup_reference(
+    table: Tensor,
+    tags: Tensor,
+    ids: Tensor,
+    history: Tensor,
+    orders: Sequence[int],
+    multipliers: Tensor,
+    fingerprint_multipliers: Tensor,
+    head_sizes: Tensor,
+    head_offsets: Tensor,
+    unordered: bool = False,
+    sparse: bool = True,
+) -> Tensor:
+    """`ngram_hash` then `engram_lookup`: compressed ids [B, T] to embeddings [B, T, H * D]."""
+    rows, fingerprints = ngram_hash_reference(
+        ids,
+        history,
+        orders,
+        multipliers,
+        fingerprint_multipliers,
+        head_sizes,
+        head_offsets,
+        unordered,
+    )
+    return engram_lookup_reference(table, tags, rows, fingerprints, sparse)
