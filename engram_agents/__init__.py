@@ -2,6 +2,7 @@
 
 from engram_agents.errors import AdapterError, EngramError, InvalidInputError, ModelNotFoundError
 from engram_agents.lm import EngramLM
+from engram_agents.memory import EngramMemory
 from engram_agents.model.config import EngramConfig
 from engram_agents.model.facts import Fact
 from engram_agents.model.memorize import MemorizeReport, TrainConfig
@@ -13,6 +14,7 @@ __all__ = [
     "EngramConfig",
     "EngramError",
     "EngramLM",
+    "EngramMemory",
     "Fact",
     "InvalidInputError",
     "MemorizeReport",

@@ -1,0 +1,271 @@
+"""EngramMemory: the one object users hold. Every verb is scoped by user_id (plus optional
+agent_id / session_id) and has an async twin (`aremember`, `arecall`, ...) that runs the same code
+in a worker thread, so the two can never drift apart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engram_agents.store.backends.base import Backend
+from engram_agents.store.config import FusionWeights, StoreConfig
+from engram_agents.store.crypto import Cipher
+from engram_agents.store.encoders import resolve_encoder
+from engram_agents.store.errors import InvalidInputError
+from engram_agents.store.records import Engram, Evidence, RecallFilters, RecallHit, TimeRange
+from engram_agents.store.store import ConsolidationReport, EpisodicStore, MemoryItem, scope_of
+from engram_agents.store.timeexpr import parse_when, query_time_range
+from engram_agents.store.validation import check_id
+
+Message = dict[str, Any]
+
+
+def default_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("engram-agents")) / "memory.db"
+
+
+def _message_item(message: Any, n: int) -> MemoryItem:
+    if not isinstance(message, dict):
+        raise InvalidInputError(f"message {n} must be a dict with 'content', got {message!r}")
+    content = message.get("content", message.get("text"))
+    if content is None:
+        raise InvalidInputError(f"message {n} has no 'content' (or 'text')")
+    who = message.get("name") or message.get("speaker") or message.get("role")
+    return MemoryItem(
+        text=f"{who}: {content}" if who and isinstance(content, str) else content,
+        metadata={k: v for k, v in message.items() if k not in ("content", "text")},
+    )
+
+
+def _time_range(value: Any, now: datetime | None) -> TimeRange | None:
+    """A TimeRange, a (start, end) pair, or a phrase such as "last week" or "in May"."""
+    if value is None or isinstance(value, TimeRange):
+        return value
+    if isinstance(value, str):
+        resolved = query_time_range(value, parse_when(now) if now else datetime.now())
+        if resolved is None:
+            raise InvalidInputError(f"time_range {value!r} names no date or period")
+        return resolved
+    if isinstance(value, tuple | list) and len(value) == 2:
+        start, end = (parse_when(v) if v is not None else None for v in value)
+        return TimeRange(start=start, end=end)
+    raise InvalidInputError(f"time_range must be a TimeRange, (start, end) or phrase: {value!r}")
+
+
+class EngramMemory:
+    """Long-term episodic memory for agents (see docs/store.md)."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        backend: Backend | None = None,
+        encoder: Any = None,
+        encryption_key: str | bytes | None = None,
+        config: StoreConfig | None = None,
+    ) -> None:
+        if backend is None:
+            from engram_agents.store.backends.sqlite import SQLiteBackend
+
+            backend = SQLiteBackend(path or default_path())
+        elif path is not None:
+            raise InvalidInputError("pass either path (SQLite) or backend, not both")
+        cipher = Cipher.from_env_or_key(encryption_key)
+        self.store = EpisodicStore(backend, resolve_encoder(encoder), config, cipher)
+
+    @classmethod
+    def chroma(
+        cls,
+        path: str | Path | None = None,
+        *,
+        host: str | None = None,
+        port: int = 8000,
+        collection: str = "engrams",
+        **kwargs: Any,
+    ) -> EngramMemory:
+        """Chroma backend: a local PersistentClient at `path`, or an HttpClient to `host:port`."""
+        from engram_agents.store.backends.chroma import ChromaBackend
+
+        return cls(
+            backend=ChromaBackend(path=path, host=host, port=port, name=collection), **kwargs
+        )
+
+    # ------------------------------------------------------------------ write
+    def remember(
+        self,
+        content: str | Sequence[Message],
+        user_id: str,
+        *,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        event_time: datetime | str | None = None,
+        evidence: list[Evidence] | None = None,
+        redact: bool | None = None,
+    ) -> Engram | list[Engram]:
+        """Remember a text (returns its engram) or chat messages (returns one engram each)."""
+        when = parse_when(event_time) if event_time is not None else None
+        if isinstance(content, str | bytes):
+            items = [MemoryItem.model_construct(text=content)]
+        elif isinstance(content, Sequence) and content:
+            items = [_message_item(m, n) for n, m in enumerate(content)]
+        else:
+            raise InvalidInputError("content must be a non-empty string or list of messages")
+        for item in items:
+            item.event_time = when
+            item.metadata = {**item.metadata, **(metadata or {})}
+            item.evidence = list(evidence or [])
+            if not isinstance(item.text, str | bytes):
+                raise InvalidInputError(f"text must be a string, got {type(item.text).__name__}")
+        scope = scope_of(user_id, agent_id, session_id)
+        stored = self.store.remember_many(scope, items, redact)
+        return stored[0] if isinstance(content, str | bytes) else stored
+
+    def remember_many(
+        self,
+        items: Iterable[MemoryItem | dict[str, Any] | str],
+        user_id: str,
+        *,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        redact: bool | None = None,
+    ) -> list[Engram]:
+        """Bulk ingestion: one batched encode and one transaction for all items."""
+        try:
+            parsed = [
+                MemoryItem(text=i) if isinstance(i, str) else MemoryItem.model_validate(i)
+                for i in items
+            ]
+        except ValidationError as exc:
+            raise InvalidInputError(f"bad item for remember_many: {exc}") from exc
+        return self.store.remember_many(scope_of(user_id, agent_id, session_id), parsed, redact)
+
+    # ------------------------------------------------------------------ read
+    def recall(
+        self,
+        query: str,
+        user_id: str,
+        k: int = 10,
+        *,
+        filters: RecallFilters | dict[str, Any] | None = None,
+        time_range: Any = None,
+        tags: list[str] | None = None,
+        session_id: str | None = None,
+        tier: str | None = None,
+        include_superseded: bool = False,
+        now: datetime | str | None = None,
+    ) -> list[RecallHit]:
+        """Best-first engrams for the query, each with its score and the matched tags.
+        Time phrases in the query ("last week") favour engrams from then; `time_range` filters."""
+        check_id(user_id)
+        when = parse_when(now) if now is not None else None
+        if filters is None:
+            filters = RecallFilters(
+                time_range=_time_range(time_range, when),
+                tags=tags or [],
+                session_id=session_id,
+                tier=tier,
+                include_superseded=include_superseded,
+            )
+        elif isinstance(filters, dict):
+            filters = RecallFilters.model_validate(filters)
+        return self.store.recall(user_id, query, k, filters, when)
+
+    def get(self, engram_id: str, user_id: str) -> Engram:
+        return self.store.get(check_id(user_id), check_id(engram_id, "engram_id"))
+
+    def list(
+        self, user_id: str, *, include_superseded: bool = False, session_id: str | None = None
+    ) -> list[Engram]:
+        filters = RecallFilters(session_id=session_id, include_superseded=include_superseded)
+        return self.store.list(check_id(user_id), filters)
+
+    def export(self, user_id: str, path: str | Path | None = None) -> dict[str, Any]:
+        """All of a user's engrams and audit trail as JSON data (also written to `path`)."""
+        data = self.store.export(check_id(user_id))
+        if path is not None:
+            Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
+        return data
+
+    # ------------------------------------------------------------------ change
+    def update(
+        self,
+        engram_id: str,
+        user_id: str,
+        *,
+        text: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        event_time: datetime | str | None = None,
+    ) -> Engram:
+        when = parse_when(event_time) if event_time is not None else None
+        return self.store.update(check_id(user_id), engram_id, text, metadata, when)
+
+    def delete(self, ids: str | Iterable[str], user_id: str) -> int:
+        """Hard delete (record, vector, tag index); unknown ids delete nothing and raise."""
+        return self.store.delete(check_id(user_id), [ids] if isinstance(ids, str) else list(ids))
+
+    def forget(
+        self,
+        user_id: str,
+        *,
+        session_id: str | None = None,
+        tags: list[str] | None = None,
+        time_range: Any = None,
+        everything: bool = False,
+    ) -> int:
+        """Hard-delete everything matching the selectors; returns how many engrams went."""
+        return self.store.forget(
+            check_id(user_id),
+            session_id=session_id,
+            tags=tags,
+            time_range=_time_range(time_range, None),
+            everything=everything,
+        )
+
+    def feedback(
+        self, ids: str | Iterable[str], user_id: str, useful: bool = True
+    ) -> FusionWeights:
+        """Say whether recalled engrams helped; returns the user's re-learned fusion weights."""
+        return self.store.feedback(
+            check_id(user_id), [ids] if isinstance(ids, str) else list(ids), useful
+        )
+
+    def consolidate(self, user_id: str) -> ConsolidationReport:
+        return self.store.consolidate(check_id(user_id))
+
+    def verify_audit(self) -> int:
+        return self.store.verify_audit()
+
+    def close(self) -> None:
+        self.store.backend.close()
+
+    def __enter__(self) -> EngramMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _async_twin(name: str) -> Callable[..., Any]:
+    async def twin(self: EngramMemory, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(getattr(self, name), *args, **kwargs)
+
+    twin.__name__ = twin.__qualname__ = f"a{name}"
+    twin.__doc__ = f"Async twin of `{name}` (same code, run in a worker thread)."
+    return twin
+
+
+VERBS = (
+    "remember", "remember_many", "recall", "get", "list", "export", "update", "delete",
+    "forget", "feedback", "consolidate", "verify_audit", "close",
+)  # fmt: skip
+for _verb in VERBS:
+    setattr(EngramMemory, f"a{_verb}", _async_twin(_verb))

@@ -1,0 +1,51 @@
+"""The storage interface both backends implement. Every write is one atomic call carrying the
+rows, the deletions and the audit events together, so a failure leaves nothing half-written."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+
+from engram_agents.store.rows import AuditEvent, EngramRow
+
+
+class Backend(abc.ABC):
+    """Rows by user, a per-user revision counter, small per-user settings and the audit log."""
+
+    @abc.abstractmethod
+    def write(
+        self,
+        upserts: list[EngramRow],
+        deletes: list[str],
+        events: list[AuditEvent],
+        bump: set[str],
+        settings: dict[tuple[str, str], str] | None = None,
+    ) -> dict[str, int]:
+        """Apply everything or nothing; bump the revisions of users in `bump` and return them."""
+
+    @abc.abstractmethod
+    def append_audit(self, events: list[AuditEvent]) -> None:
+        """Append events that change no row (reads); still chained."""
+
+    @abc.abstractmethod
+    def touch(self, ids: list[str], ts: float, events: list[AuditEvent]) -> None:
+        """Count an activation of these rows (recall) and log the read; no revision bump."""
+
+    @abc.abstractmethod
+    def get(self, user_id: str, ids: list[str]) -> list[EngramRow]: ...
+
+    @abc.abstractmethod
+    def scan(self, user_id: str) -> Iterator[EngramRow]: ...
+
+    @abc.abstractmethod
+    def revision(self, user_id: str) -> int: ...
+
+    @abc.abstractmethod
+    def setting(self, user_id: str, key: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def audit_events(self, user_id: str | None = None) -> list[AuditEvent]:
+        """The log in order (all users when None)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...

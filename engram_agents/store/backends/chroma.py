@@ -1,0 +1,247 @@
+"""Chroma backend: `PersistentClient` for a local folder or `HttpClient` for a `chroma run`
+server. Rows live in one collection (vectors as embeddings, the rest as metadata); revisions,
+settings and the audit log live in two small side collections.
+
+Chroma has no multi-collection transactions: a write validates everything first and then issues
+rows, state and audit in that order, so a failure can at worst leave rows without their audit
+entry, never an audit entry for rows that are missing. The audit chain assumes one writing process
+per store; use the SQLite backend when several processes write."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from engram_agents.store.audit import chain
+from engram_agents.store.backends.base import Backend
+from engram_agents.store.errors import BackendUnavailableError, StoreError
+from engram_agents.store.rows import AuditEvent, EngramRow
+
+T = TypeVar("T")
+_UNIT = [1.0]  # side collections hold no vectors; Chroma still wants one per record
+_PAGE = 5_000
+
+
+class NoEmbedding:
+    """Chroma must never embed on its own (its default downloads a model): the store always
+    passes vectors, and this function refuses to be called."""
+
+    def __call__(self, input: list[str]) -> list[np.ndarray]:
+        raise StoreError("the engram store passes its own vectors; Chroma must not embed")
+
+    @staticmethod
+    def name() -> str:
+        return "engram-agents-external"
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> NoEmbedding:
+        return NoEmbedding()
+
+    def is_legacy(self) -> bool:
+        return False
+
+
+def _meta(row: EngramRow) -> dict[str, Any]:
+    return {
+        "user_id": row.user_id,
+        "agent_id": row.agent_id or "",
+        "session_id": row.session_id or "",
+        "tier": row.tier,
+        "active": row.active,
+        "when_ts": row.when_ts,
+        "created_ts": row.created_ts,
+        "tags": "\n".join(row.tags),
+        "payload": base64.b64encode(row.payload).decode(),
+        "activations": row.activations,
+        "last_access_ts": row.last_access_ts,
+        "usefulness": row.usefulness,
+        "strength": row.strength,
+    }
+
+
+def _row(engram_id: str, meta: dict[str, Any], vector: Any) -> EngramRow:
+    return EngramRow(
+        id=engram_id,
+        user_id=meta["user_id"],
+        agent_id=meta["agent_id"] or None,
+        session_id=meta["session_id"] or None,
+        tier=meta["tier"],
+        active=bool(meta["active"]),
+        when_ts=float(meta["when_ts"]),
+        created_ts=float(meta["created_ts"]),
+        tags=meta["tags"].split("\n") if meta["tags"] else [],
+        vector=np.asarray(vector, dtype=np.float32),
+        payload=base64.b64decode(meta["payload"]),
+        activations=int(meta["activations"]),
+        last_access_ts=float(meta["last_access_ts"]),
+        usefulness=float(meta["usefulness"]),
+        strength=float(meta["strength"]),
+    )
+
+
+class ChromaBackend(Backend):
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        host: str | None = None,
+        port: int = 8000,
+        name: str = "engrams",
+    ) -> None:
+        import chromadb
+
+        if (path is None) == (host is None):
+            raise StoreError("ChromaBackend needs exactly one of path (local) or host (server)")
+        self.where = f"http://{host}:{port}" if host else str(path)
+        self._lock = threading.RLock()
+
+        def connect() -> None:
+            if host:
+                self.client = chromadb.HttpClient(host=host, port=port)
+            else:
+                self.client = chromadb.PersistentClient(path=str(path))
+            ef = NoEmbedding()
+            self.rows = self.client.get_or_create_collection(
+                name, embedding_function=ef, metadata={"hnsw:space": "cosine"}
+            )
+            side = self.client.get_or_create_collection
+            self.state = side(f"{name}_state", embedding_function=ef)
+            self.audit = side(f"{name}_audit", embedding_function=ef)
+
+        self._call(connect)
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            try:
+                return fn()
+            except StoreError:
+                raise
+            except Exception as exc:  # chromadb raises many kinds (HTTP, value, internal)
+                raise BackendUnavailableError(
+                    f"Chroma at {self.where} failed: {type(exc).__name__}: {exc}"
+                ) from exc
+
+    def _state(self, key: str) -> dict[str, Any] | None:
+        got = self.state.get(ids=[key], include=["metadatas"])
+        return got["metadatas"][0] if got["ids"] else None
+
+    def _log(self, events: list[AuditEvent]) -> None:
+        if not events:
+            return
+        tail = self._state("audit_tail") or {"seq": 0, "hash": ""}
+        chain(events, int(tail["seq"]), str(tail["hash"]))
+        self.audit.add(
+            ids=[f"{e.seq:012d}" for e in events],
+            embeddings=[_UNIT] * len(events),
+            metadatas=[
+                {"seq": e.seq, "user_id": e.user_id, "event": json.dumps(dataclasses.asdict(e))}
+                for e in events
+            ],
+        )
+        last = events[-1]
+        self.state.upsert(
+            ids=["audit_tail"], embeddings=[_UNIT], metadatas=[{"seq": last.seq, "hash": last.hash}]
+        )
+
+    def write(self, upserts, deletes, events, bump, settings=None) -> dict[str, int]:
+        def run() -> dict[str, int]:
+            if upserts:
+                self.rows.upsert(
+                    ids=[r.id for r in upserts],
+                    embeddings=[r.vector.tolist() for r in upserts],
+                    metadatas=[_meta(r) for r in upserts],
+                )
+            if deletes:
+                self.rows.delete(ids=list(deletes))
+            revisions = {}
+            for user_id in bump:
+                current = self._state(f"rev:{user_id}")
+                revisions[user_id] = (int(current["rev"]) if current else 0) + 1
+            state = [(f"rev:{u}", {"rev": r}) for u, r in revisions.items()]
+            state += [(f"set:{u}:{k}", {"value": v}) for (u, k), v in (settings or {}).items()]
+            if state:
+                self.state.upsert(
+                    ids=[s[0] for s in state],
+                    embeddings=[_UNIT] * len(state),
+                    metadatas=[s[1] for s in state],
+                )
+            self._log(events)
+            return revisions
+
+        return self._call(run)
+
+    def append_audit(self, events: list[AuditEvent]) -> None:
+        self._call(lambda: self._log(events))
+
+    def touch(self, ids: list[str], ts: float, events: list[AuditEvent]) -> None:
+        def run() -> None:
+            if ids:
+                got = self.rows.get(ids=ids, include=["metadatas"])
+                metas = [
+                    {"activations": int(m["activations"]) + 1, "last_access_ts": ts}
+                    for m in got["metadatas"]
+                ]
+                self.rows.update(ids=got["ids"], metadatas=metas)
+            self._log(events)
+
+        self._call(run)
+
+    def get(self, user_id: str, ids: list[str]) -> list[EngramRow]:
+        if not ids:
+            return []
+        got = self._call(lambda: self.rows.get(ids=ids, include=["metadatas", "embeddings"]))
+        by_id = {
+            i: _row(i, m, v)
+            for i, m, v in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
+            if m["user_id"] == user_id
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def scan(self, user_id: str) -> Iterator[EngramRow]:
+        rows: list[EngramRow] = []
+        offset = 0
+        while True:
+            got = self._call(
+                lambda o=offset: self.rows.get(
+                    where={"user_id": user_id},
+                    include=["metadatas", "embeddings"],
+                    limit=_PAGE,
+                    offset=o,
+                )
+            )
+            rows += [
+                _row(i, m, v)
+                for i, m, v in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
+            ]
+            if len(got["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        rows.sort(key=lambda r: (r.created_ts, r.id))
+        return iter(rows)
+
+    def revision(self, user_id: str) -> int:
+        state = self._call(lambda: self._state(f"rev:{user_id}"))
+        return int(state["rev"]) if state else 0
+
+    def setting(self, user_id: str, key: str) -> str | None:
+        state = self._call(lambda: self._state(f"set:{user_id}:{key}"))
+        return str(state["value"]) if state else None
+
+    def audit_events(self, user_id: str | None = None) -> list[AuditEvent]:
+        where = {"user_id": user_id} if user_id else None
+        got = self._call(lambda: self.audit.get(where=where, include=["metadatas"]))
+        events = [AuditEvent(**json.loads(m["event"])) for m in got["metadatas"]]
+        return sorted(events, key=lambda e: e.seq)
+
+    def close(self) -> None:
+        """Chroma clients hold no handle that needs closing; kept for the interface."""

@@ -1,0 +1,195 @@
+"""SQLite backend: one file in WAL mode; writes are single IMMEDIATE transactions, so several
+processes can write safely and a killed process loses nothing that was acknowledged."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from engram_agents.store.audit import chain
+from engram_agents.store.backends.base import Backend
+from engram_agents.store.errors import BackendUnavailableError
+from engram_agents.store.rows import AuditEvent, EngramRow
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS engrams (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, agent_id TEXT, session_id TEXT,
+    tier TEXT NOT NULL, active INTEGER NOT NULL, when_ts REAL NOT NULL, created_ts REAL NOT NULL,
+    tags TEXT NOT NULL, vector BLOB NOT NULL, payload BLOB NOT NULL,
+    activations INTEGER NOT NULL DEFAULT 0, last_access_ts REAL NOT NULL DEFAULT 0,
+    usefulness REAL NOT NULL DEFAULT 0, strength REAL NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS engrams_user ON engrams(user_id, created_ts);
+CREATE TABLE IF NOT EXISTS revisions (user_id TEXT PRIMARY KEY, rev INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (
+    user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (user_id, key)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT NOT NULL, action TEXT NOT NULL,
+    engram_ids TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+"""
+_COLUMNS = (
+    "id, user_id, agent_id, session_id, tier, active, when_ts, created_ts, tags, vector, payload, "
+    "activations, last_access_ts, usefulness, strength"
+)
+
+
+def _to_tuple(row: EngramRow) -> tuple:
+    return (
+        row.id, row.user_id, row.agent_id, row.session_id, row.tier, int(row.active), row.when_ts,
+        row.created_ts, "\n".join(row.tags), row.vector.astype(np.float32).tobytes(),
+        row.payload, row.activations, row.last_access_ts, row.usefulness, row.strength,
+    )  # fmt: skip
+
+
+def _from_tuple(t: tuple) -> EngramRow:
+    return EngramRow(
+        id=t[0], user_id=t[1], agent_id=t[2], session_id=t[3], tier=t[4], active=bool(t[5]),
+        when_ts=t[6], created_ts=t[7], tags=t[8].split("\n") if t[8] else [],
+        vector=np.frombuffer(t[9], dtype=np.float32), payload=bytes(t[10]), activations=t[11],
+        last_access_ts=t[12], usefulness=t[13], strength=t[14],
+    )  # fmt: skip
+
+
+class SQLiteBackend(Backend):
+    def __init__(
+        self, path: str | Path, *, timeout_s: float = 10.0, synchronous: str = "NORMAL"
+    ) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc: sqlite3.Error) -> BackendUnavailableError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            why = "is locked by another process (timed out waiting)"
+        elif "not a database" in text or "malformed" in text:
+            why = "is corrupt or not an SQLite database"
+        else:
+            why = f"failed: {text}"
+        return BackendUnavailableError(f"engram database {self.path!r} {why}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc) from exc
+                raise
+
+    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+
+    def _log(self, db: sqlite3.Connection, events: list[AuditEvent]) -> None:
+        if not events:
+            return
+        tail = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        chain(events, *(tail or (0, "")))
+        db.executemany(
+            "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (e.seq, e.ts, e.user_id, e.action, json.dumps(e.engram_ids),
+                 json.dumps(e.detail, sort_keys=True), e.prev_hash, e.hash)
+                for e in events
+            ],
+        )  # fmt: skip
+
+    def write(self, upserts, deletes, events, bump, settings=None) -> dict[str, int]:
+        with self._tx() as db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO engrams ({_COLUMNS}) VALUES ({','.join('?' * 15)})",
+                [_to_tuple(r) for r in upserts],
+            )
+            db.executemany("DELETE FROM engrams WHERE id = ?", [(i,) for i in deletes])
+            for (user_id, key), value in (settings or {}).items():
+                db.execute("INSERT OR REPLACE INTO settings VALUES (?,?,?)", (user_id, key, value))
+            revisions = {}
+            for user_id in bump:
+                db.execute(
+                    "INSERT INTO revisions VALUES (?, 1) "
+                    "ON CONFLICT(user_id) DO UPDATE SET rev = rev + 1",
+                    (user_id,),
+                )
+                revisions[user_id] = db.execute(
+                    "SELECT rev FROM revisions WHERE user_id = ?", (user_id,)
+                ).fetchone()[0]
+            self._log(db, events)
+        return revisions
+
+    def append_audit(self, events: list[AuditEvent]) -> None:
+        with self._tx() as db:
+            self._log(db, events)
+
+    def touch(self, ids: list[str], ts: float, events: list[AuditEvent]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE engrams SET activations = activations + 1, last_access_ts = ? WHERE id = ?",
+                [(ts, i) for i in ids],
+            )
+            self._log(db, events)
+
+    def get(self, user_id: str, ids: list[str]) -> list[EngramRow]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM engrams WHERE user_id = ? AND id IN ({marks})",
+            (user_id, *ids),
+        )
+        by_id = {r[0]: _from_tuple(r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def scan(self, user_id: str) -> Iterator[EngramRow]:
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM engrams WHERE user_id = ? ORDER BY created_ts, id", (user_id,)
+        )
+        return (_from_tuple(r) for r in rows)
+
+    def revision(self, user_id: str) -> int:
+        row = self._read("SELECT rev FROM revisions WHERE user_id = ?", (user_id,))
+        return row[0][0] if row else 0
+
+    def setting(self, user_id: str, key: str) -> str | None:
+        row = self._read("SELECT value FROM settings WHERE user_id = ? AND key = ?", (user_id, key))
+        return row[0][0] if row else None
+
+    def audit_events(self, user_id: str | None = None) -> list[AuditEvent]:
+        rows = self._read("SELECT * FROM audit ORDER BY seq")
+        events = [
+            AuditEvent(r[2], r[3], json.loads(r[4]), json.loads(r[5]), r[1], r[0], r[6], r[7])
+            for r in rows
+        ]
+        return [e for e in events if user_id is None or e.user_id == user_id]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

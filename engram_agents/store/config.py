@@ -1,0 +1,39 @@
+"""Tunable behaviour of the store, validated by pydantic."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class FusionWeights(BaseModel):
+    """Weights of the fused recall score; learned per user from `feedback`."""
+
+    similarity: float = Field(default=1.0, ge=0)
+    tags: float = Field(default=1.0, ge=0)
+    usefulness: float = Field(default=0.1, ge=0)
+    recency: float = Field(default=0.05, ge=0)
+    time: float = Field(default=0.3, ge=0)
+    strength: float = Field(default=0.05, ge=0)
+
+
+class StoreConfig(BaseModel):
+    redact: bool = True
+    max_text_bytes: int = Field(default=1_000_000, gt=0)
+    # write path
+    dedup_similarity: float = Field(default=0.97, gt=0, le=1)
+    dedup_window_s: float = Field(default=86_400.0, ge=0)
+    supersede_similarity: float = Field(default=0.8, gt=0, le=1)
+    supersede_keyword_overlap: float = Field(default=0.5, gt=0, le=1)
+    # retrieval
+    full_scan_below: int = Field(default=20_000, ge=0)
+    candidate_limit: int = Field(default=2_000, gt=0)
+    min_candidates: int = Field(default=200, ge=0)
+    recency_half_life_days: float = Field(default=30.0, gt=0)
+    weights: FusionWeights = Field(default_factory=FusionWeights)
+    learning_rate: float = Field(default=0.1, ge=0)
+    # consolidation and forgetting
+    short_term_capacity: int = Field(default=5_000, gt=0)
+    promote_activations: int = Field(default=3, ge=1)
+    merge_similarity: float = Field(default=0.9, gt=0, le=1)
+    merge_keyword_overlap: float = Field(default=0.6, gt=0, le=1)
+    decay: float = Field(default=0.9, gt=0, le=1)

@@ -1,0 +1,67 @@
+"""Fused recall score: a weighted sum of normalized signals, with weights learned from feedback
+(one logistic-regression step per judged result, weights kept non-negative)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engram_agents.store.config import FusionWeights
+from engram_agents.store.index import ScopeIndex
+from engram_agents.store.records import TimeRange
+
+FEATURES = list(FusionWeights.model_fields)
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    """Min-max to [0, 1] over the candidates, so the two retrieval signals are comparable."""
+    if values.size == 0:
+        return values
+    low, high = float(values.min()), float(values.max())
+    return (values - low) / (high - low) if high > low else np.ones_like(values)
+
+
+def features(
+    index: ScopeIndex,
+    rows: np.ndarray,
+    similarity: np.ndarray,
+    lexical: np.ndarray,
+    now_ts: float,
+    half_life_days: float,
+    time_range: TimeRange | None,
+) -> np.ndarray:
+    """One row per candidate, columns in FEATURES order."""
+    f = index.fields
+    age_days = np.maximum(now_ts - f["when_ts"][rows], 0.0) / 86_400.0
+    if time_range is None:
+        in_time = np.zeros(rows.size)
+    else:
+        when = f["when_ts"][rows]
+        start = time_range.start.timestamp() if time_range.start else -math.inf
+        end = time_range.end.timestamp() if time_range.end else math.inf
+        in_time = ((when >= start) & (when < end)).astype(np.float64)
+    return np.stack(
+        [
+            _unit(similarity),
+            lexical / lexical.max() if lexical.size and lexical.max() > 0 else lexical,
+            np.tanh(f["usefulness"][rows] / 2.0),
+            np.exp2(-age_days / half_life_days),
+            in_time,
+            np.minimum(f["strength"][rows], 2.0) / 2.0,
+        ],
+        axis=1,
+    ).astype(np.float32)
+
+
+def as_vector(weights: FusionWeights) -> np.ndarray:
+    return np.asarray([getattr(weights, name) for name in FEATURES], dtype=np.float32)
+
+
+def learn(weights: FusionWeights, x: np.ndarray, useful: bool, lr: float) -> FusionWeights:
+    """Nudge the weights so a result judged useful scores higher (and a useless one lower)."""
+    w = as_vector(weights)
+    centered = x - 0.5  # fused scores of typical results sit near the middle
+    p = 1.0 / (1.0 + math.exp(-float(w @ centered)))
+    w = np.maximum(w + lr * ((1.0 if useful else 0.0) - p) * centered, 0.0)
+    return FusionWeights(**{name: float(v) for name, v in zip(FEATURES, w, strict=True)})

@@ -1,0 +1,148 @@
+"""In-memory index of one user's engrams: a vector matrix plus an inverted tag index. It is
+rebuilt from the backend when another writer changed the user's rows, and patched in place after
+this process's own writes, so recall never scans the database."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engram_agents.store.rows import EngramRow
+
+
+@dataclass
+class Candidates:
+    rows: np.ndarray  # positions in the index
+    lexical: np.ndarray  # rarity-weighted tag overlap (BM25 with binary term frequency)
+
+
+class ScopeIndex:
+    K1, B = 1.2, 0.75
+
+    def __init__(self, dim: int, revision: int = 0) -> None:
+        self.dim = dim
+        self.revision = revision
+        self.ids: list[str] = []
+        self.pos: dict[str, int] = {}
+        self.vectors = np.zeros((0, dim), dtype=np.float32)
+        self.tags: list[list[str]] = []
+        self.postings: dict[str, list[int]] = {}
+        self._arrays: dict[str, np.ndarray] = {}
+        self.alive = np.zeros(0, dtype=bool)
+        self.fields: dict[str, np.ndarray] = {
+            name: np.zeros(0, dtype=dtype)
+            for name, dtype in (
+                ("active", bool), ("when_ts", np.float64), ("created_ts", np.float64),
+                ("last_access_ts", np.float64), ("usefulness", np.float32),
+                ("strength", np.float32), ("length", np.float32), ("short", bool),
+            )
+        }  # fmt: skip
+        self.session: list[str | None] = []
+        self.agent: list[str | None] = []
+        self._size = 0
+        self._live = 0
+        self._total_length = 0.0
+
+    def __len__(self) -> int:
+        return self._live
+
+    def _grow(self, extra: int) -> None:
+        need = self._size + extra
+        if need <= len(self.alive):
+            return
+        cap = max(need, 2 * len(self.alive), 64)
+        grown = np.zeros((cap, self.dim), dtype=np.float32)
+        grown[: self._size] = self.vectors[: self._size]
+        self.vectors = grown
+        self.alive = np.concatenate([self.alive, np.zeros(cap - len(self.alive), dtype=bool)])
+        for name, arr in self.fields.items():
+            self.fields[name] = np.concatenate([arr, np.zeros(cap - len(arr), dtype=arr.dtype)])
+
+    def upsert(self, rows: list[EngramRow]) -> None:
+        self.remove([r.id for r in rows if r.id in self.pos])
+        self._grow(len(rows))
+        for row in rows:
+            i = self._size
+            self._size += 1
+            self._live += 1
+            self.ids.append(row.id)
+            self.pos[row.id] = i
+            self.vectors[i] = row.vector
+            self.alive[i] = True
+            self.tags.append(row.tags)
+            for tag in row.tags:
+                self.postings.setdefault(tag, []).append(i)
+                self._arrays.pop(tag, None)
+            self.session.append(row.session_id)
+            self.agent.append(row.agent_id)
+            self._total_length += len(row.tags)
+            f = self.fields
+            f["active"][i], f["when_ts"][i], f["created_ts"][i] = (
+                row.active, row.when_ts, row.created_ts,
+            )  # fmt: skip
+            f["last_access_ts"][i], f["usefulness"][i], f["strength"][i] = (
+                row.last_access_ts, row.usefulness, row.strength,
+            )  # fmt: skip
+            f["length"][i], f["short"][i] = len(row.tags), row.tier == "short"
+
+    def remove(self, ids: list[str]) -> None:
+        for engram_id in ids:
+            i = self.pos.pop(engram_id, None)
+            if i is None:
+                continue
+            self.alive[i] = False
+            self._live -= 1
+            self._total_length -= len(self.tags[i])
+            for tag in self.tags[i]:
+                self.postings[tag].remove(i)
+                self._arrays.pop(tag, None)
+                if not self.postings[tag]:
+                    del self.postings[tag]
+            self.tags[i] = []
+
+    def touch(self, ids: list[str], ts: float) -> None:
+        for engram_id in ids:
+            if engram_id in self.pos:
+                self.fields["last_access_ts"][self.pos[engram_id]] = ts
+
+    def posting(self, tag: str) -> np.ndarray:
+        arr = self._arrays.get(tag)
+        if arr is None:
+            arr = self._arrays[tag] = np.asarray(self.postings.get(tag, ()), dtype=np.int64)
+        return arr
+
+    def idf(self, tag: str) -> float:
+        df = len(self.postings.get(tag, ()))
+        return math.log(1.0 + (self._live - df + 0.5) / (df + 0.5))
+
+    def lexical(self, tags: list[str], weights: dict[str, float] | None = None) -> Candidates:
+        """Rows sharing at least one tag with the query, with their BM25-style tag score."""
+        score = np.zeros(self._size, dtype=np.float32)
+        avg = self._total_length / max(self._live, 1)
+        norm = self.K1 * (1 - self.B + self.B * self.fields["length"][: self._size] / max(avg, 1))
+        hit = np.zeros(self._size, dtype=bool)
+        for tag in set(tags):
+            rows = self.posting(tag)
+            if rows.size == 0:
+                continue
+            weight = self.idf(tag) * (weights or {}).get(tag, 1.0)
+            score[rows] += weight * (self.K1 + 1) / (1 + norm[rows])
+            hit[rows] = True
+        rows = np.flatnonzero(hit)
+        return Candidates(rows=rows, lexical=score[rows])
+
+    def live_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.alive[: self._size])
+
+    def dense_top(self, query: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """Positions of the `n` most similar live rows (a full scan; used to widen stage 1)."""
+        sims = self.vectors[: self._size] @ query
+        keep = self.alive[: self._size] if mask is None else mask
+        sims = np.where(keep, sims, -np.inf)
+        n = min(n, int(keep.sum()))
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        top = np.argpartition(-sims, n - 1)[:n]
+        return top[np.isfinite(sims[top])]

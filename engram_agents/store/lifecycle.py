@@ -1,0 +1,118 @@
+"""Rules that change engrams over time: near-duplicates reinforce, new statements about the same
+subject supersede, overlapping short-term engrams merge, and unused ones fade."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from engram_agents.store.records import Engram, Evidence, Tier, Version, utcnow
+
+_CHANGE_CUE = re.compile(
+    r"\b(moved|changed|rescheduled|postponed|cancel(?:l)?ed|instead|no longer|anymore|"
+    r"actually|updated?|switched|now|new)\b",
+    re.I,
+)
+_VALUE_KINDS = ("date:", "time:", "num:", "month:", "week:", "year:")
+
+
+def keywords(tags: list[str]) -> set[str]:
+    return {t for t in tags if t.startswith(("kw:", "name:", "ent:"))}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_kw: float) -> bool:
+    """A new statement about the same subject (similar, same keywords) that signals a change:
+    a change word ("moved", "instead") or different dates, times or numbers."""
+    if similarity < min_sim or jaccard(keywords(new.sketch), keywords(old.sketch)) < min_kw:
+        return False
+    new_values = {t for t in new.sketch if t.startswith(_VALUE_KINDS)}
+    old_values = {t for t in old.sketch if t.startswith(_VALUE_KINDS)}
+    changed_values = bool(new_values) and bool(old_values) and new_values != old_values
+    return changed_values or bool(_CHANGE_CUE.search(new.text))
+
+
+def reinforce(existing: Engram, duplicate: Engram) -> Engram:
+    """Fold a near-duplicate into the engram it repeats: more activation, every pointer kept."""
+    evidence = existing.metadata.evidence + [
+        e for e in duplicate.metadata.evidence if e not in existing.metadata.evidence
+    ]
+    stats = existing.stats.model_copy(
+        update={"activations": existing.stats.activations + 1, "strength": 1.0}
+    )
+    return existing.model_copy(
+        update={
+            "metadata": existing.metadata.model_copy(update={"evidence": evidence}),
+            "stats": stats,
+            "history": [*existing.history, Version(action="reinforced", text=duplicate.text)],
+        }
+    )
+
+
+def merge(group: list[Engram], vectors: np.ndarray) -> tuple[Engram, np.ndarray]:
+    """One long-term engram from overlapping ones; it keeps every evidence pointer of every source
+    plus a pointer to each source engram."""
+    first = group[0]
+    texts: list[str] = []
+    evidence: list[Evidence] = []
+    for engram in group:
+        if engram.text not in texts:
+            texts.append(engram.text)
+        for pointer in [*engram.metadata.evidence, Evidence(engram_id=engram.id)]:
+            if pointer not in evidence:
+                evidence.append(pointer)
+    times = [e.metadata.event_time for e in group if e.metadata.event_time]
+    metadata = first.metadata.model_copy(
+        update={
+            "created_at": utcnow(),
+            "event_time": min(times) if times else None,
+            "evidence": evidence,
+            "confidence": max(e.metadata.confidence for e in group),
+        }
+    )
+    stats = first.stats.model_copy(
+        update={
+            "activations": sum(e.stats.activations for e in group),
+            "usefulness": max(e.stats.usefulness for e in group),
+            "strength": 1.0,
+        }
+    )
+    merged = Engram(
+        scope=first.scope,
+        text="\n".join(texts),
+        sketch=sorted({t for e in group for t in e.sketch}),
+        metadata=metadata,
+        stats=stats,
+        tier=Tier.LONG,
+        history=[Version(action="merged", engram_id=e.id, text=e.text) for e in group],
+    )
+    mean = vectors.mean(axis=0)
+    return merged, mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+def merge_groups(
+    engrams: list[Engram], vectors: np.ndarray, min_sim: float, min_kw: float
+) -> list[list[int]]:
+    """Greedy clusters (indices into `engrams`) of two or more mutually overlapping engrams."""
+    used: set[int] = set()
+    groups = []
+    for i in range(len(engrams)):
+        if i in used:
+            continue
+        near = np.flatnonzero(vectors[i + 1 :] @ vectors[i] >= min_sim) + i + 1
+        group = [i]
+        for j in (int(n) for n in near if int(n) not in used):
+            if all(
+                float(vectors[m] @ vectors[j]) >= min_sim
+                and jaccard(keywords(engrams[m].sketch), keywords(engrams[j].sketch)) >= min_kw
+                for m in group
+            ):
+                group.append(j)
+        if len(group) > 1:
+            used.update(group)
+            groups.append(group)
+    return groups

@@ -1,0 +1,130 @@
+"""Public records of the episodic store (pydantic, so they validate and serialize to JSON)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes are read as UTC so comparisons never mix aware and naive values."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Tier(StrEnum):
+    SHORT = "short"
+    LONG = "long"
+
+
+class Scope(BaseModel):
+    """Who owns an engram; every read and write is confined to one user."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str = Field(min_length=1, max_length=256)
+    agent_id: str | None = Field(default=None, max_length=256)
+    session_id: str | None = Field(default=None, max_length=256)
+
+
+class Evidence(BaseModel):
+    """Pointer to the raw evidence an engram came from; merges keep every pointer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str | None = None
+    turn_id: str | None = None
+    uri: str | None = None
+    engram_id: str | None = None
+
+
+class EngramMetadata(BaseModel):
+    created_at: datetime = Field(default_factory=utcnow)
+    event_time: datetime | None = None
+    modality: str = "text"
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    evidence: list[Evidence] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("created_at", "event_time")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class EngramStats(BaseModel):
+    activations: int = 0
+    last_access: datetime | None = None
+    usefulness: float = 0.0
+    strength: float = 1.0
+
+
+class Version(BaseModel):
+    """One entry of an engram's history: what it replaced or absorbed, and why."""
+
+    at: datetime = Field(default_factory=utcnow)
+    action: str
+    engram_id: str | None = None
+    text: str | None = None
+
+
+class Engram(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    scope: Scope
+    text: str
+    sketch: list[str] = Field(default_factory=list)
+    metadata: EngramMetadata = Field(default_factory=EngramMetadata)
+    stats: EngramStats = Field(default_factory=EngramStats)
+    tier: Tier = Tier.SHORT
+    superseded_by: str | None = None
+    history: list[Version] = Field(default_factory=list)
+
+    @property
+    def is_active(self) -> bool:
+        return self.superseded_by is None
+
+    @property
+    def when(self) -> datetime:
+        """The time an engram is about: its stated event time, else when it was stored."""
+        return self.metadata.event_time or self.metadata.created_at
+
+
+class TimeRange(BaseModel):
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def contains(self, moment: datetime) -> bool:
+        return (self.start is None or moment >= self.start) and (
+            self.end is None or moment < self.end
+        )
+
+
+class RecallFilters(BaseModel):
+    """Hard filters; an engram must pass all of them to be returned."""
+
+    time_range: TimeRange | None = None
+    tags: list[str] = Field(default_factory=list)
+    session_id: str | None = None
+    agent_id: str | None = None
+    tier: Tier | None = None
+    include_superseded: bool = False
+
+
+class RecallHit(BaseModel):
+    engram: Engram
+    score: float
+    similarity: float
+    matched_tags: list[str]
+    explanation: str

@@ -1,0 +1,97 @@
+"""The storage form of an engram: filterable columns in clear, the rest as one payload that may be
+encrypted. Backends store rows; only the codec knows about records and keys."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from engram_agents.store.crypto import Cipher
+from engram_agents.store.errors import StoreError
+from engram_agents.store.records import Engram, EngramStats, Tier
+
+
+@dataclass
+class EngramRow:
+    id: str
+    user_id: str
+    agent_id: str | None
+    session_id: str | None
+    tier: str
+    active: bool
+    when_ts: float
+    created_ts: float
+    tags: list[str]
+    vector: np.ndarray
+    payload: bytes
+    activations: int = 0
+    last_access_ts: float = 0.0
+    usefulness: float = 0.0
+    strength: float = 1.0
+
+
+@dataclass
+class AuditEvent:
+    """One entry of the hash-chained audit log (seq and hashes are set by the backend)."""
+
+    user_id: str
+    action: str
+    engram_ids: list[str]
+    detail: dict = field(default_factory=dict)
+    ts: float = 0.0
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+
+
+class Codec:
+    """Engram <-> row; with a cipher, text and metadata are AES-GCM sealed and tags hashed."""
+
+    def __init__(self, cipher: Cipher | None = None) -> None:
+        self.cipher = cipher
+
+    def index_tags(self, tags: list[str]) -> list[str]:
+        return [self.cipher.hash_tag(t) for t in tags] if self.cipher else list(tags)
+
+    def to_row(self, engram: Engram, vector: np.ndarray) -> EngramRow:
+        body = engram.model_dump_json(exclude={"stats"}).encode()
+        payload = self.cipher.encrypt(body, engram.id) if self.cipher else body
+        last = engram.stats.last_access
+        return EngramRow(
+            id=engram.id,
+            user_id=engram.scope.user_id,
+            agent_id=engram.scope.agent_id,
+            session_id=engram.scope.session_id,
+            tier=engram.tier.value,
+            active=engram.is_active,
+            when_ts=engram.when.timestamp(),
+            created_ts=engram.metadata.created_at.timestamp(),
+            tags=self.index_tags(engram.sketch),
+            vector=np.asarray(vector, dtype=np.float32),
+            payload=payload,
+            activations=engram.stats.activations,
+            last_access_ts=last.timestamp() if last else 0.0,
+            usefulness=engram.stats.usefulness,
+            strength=engram.stats.strength,
+        )
+
+    def to_engram(self, row: EngramRow) -> Engram:
+        body = self.cipher.decrypt(row.payload, row.id) if self.cipher else row.payload
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            hint = " (encrypted store opened without its key?)" if not self.cipher else ""
+            raise StoreError(f"engram {row.id} payload is unreadable{hint}") from exc
+        data["stats"] = EngramStats(
+            activations=row.activations,
+            last_access=datetime.fromtimestamp(row.last_access_ts, UTC)
+            if row.last_access_ts
+            else None,
+            usefulness=row.usefulness,
+            strength=row.strength,
+        )
+        data["tier"] = Tier(row.tier)
+        return Engram.model_validate(data)

@@ -1,0 +1,364 @@
+"""Sketch: a rule-based, human-readable set of canonical tags for an engram or a query.
+
+Tags are `kind:value` strings: `kw:` stemmed keywords, `name:` capitalized names, `ent:` multi-word
+names, `num:` numbers, `time:` clock times and `date:`/`week:`/`month:`/`year:` normalized dates.
+They are what the first retrieval stage filters on and what a person reads in an audit."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import lru_cache
+
+from nltk.stem.snowball import SnowballStemmer
+
+from engram_agents.store.timeexpr import find_time_mentions, time_tags
+
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "aren't",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "can't",
+        "cannot",
+        "could",
+        "couldn't",
+        "did",
+        "didn't",
+        "do",
+        "does",
+        "doesn't",
+        "doing",
+        "don't",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "hadn't",
+        "has",
+        "hasn't",
+        "have",
+        "haven't",
+        "having",
+        "he",
+        "he'd",
+        "he'll",
+        "he's",
+        "her",
+        "here",
+        "here's",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "how's",
+        "i",
+        "i'd",
+        "i'll",
+        "i'm",
+        "i've",
+        "if",
+        "in",
+        "into",
+        "is",
+        "isn't",
+        "it",
+        "it's",
+        "its",
+        "itself",
+        "let's",
+        "me",
+        "more",
+        "most",
+        "mustn't",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "ought",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "shan't",
+        "she",
+        "she'd",
+        "she'll",
+        "she's",
+        "should",
+        "shouldn't",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "that's",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "there's",
+        "these",
+        "they",
+        "they'd",
+        "they'll",
+        "they're",
+        "they've",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "wasn't",
+        "we",
+        "we'd",
+        "we'll",
+        "we're",
+        "we've",
+        "were",
+        "weren't",
+        "what",
+        "what's",
+        "when",
+        "when's",
+        "where",
+        "where's",
+        "which",
+        "while",
+        "who",
+        "who's",
+        "whom",
+        "why",
+        "why's",
+        "with",
+        "won't",
+        "would",
+        "wouldn't",
+        "you",
+        "you'd",
+        "you'll",
+        "you're",
+        "you've",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "also",
+        "just",
+        "really",
+        "yeah",
+        "yes",
+        "oh",
+        "wow",
+        "hey",
+        "hi",
+        "hello",
+        "okay",
+        "ok",
+        "thanks",
+        "thank",
+        "so",
+        "very",
+        "much",
+        "many",
+        "lot",
+        "lots",
+        "get",
+        "got",
+        "gotten",
+        "go",
+        "going",
+        "gone",
+        "went",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "like",
+        "one",
+        "ever",
+        "s",
+        "t",
+        "don",
+        "re",
+        "ve",
+        "ll",
+        "d",
+        "m",
+        "am",
+        "pm",
+        "last",
+        "next",
+        "ago",
+        "yesterday",
+        "today",
+        "tomorrow",
+        "tonight",
+    ]
+)
+_NUMBER_WORDS = {
+    "zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000, "dozen": 12,
+}  # fmt: skip
+_NOT_NAMES = frozenset(
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "i",
+        "i'm",
+        "i've",
+        "i'll",
+        "i'd",
+        "ok",
+        "okay",
+    ]
+)
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
+_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?\b|\b(\d{1,2}):(\d{2})\b", re.I)
+_SENTENCE_END = re.compile(r"[.!?:;\"“”()\n]\s*$")
+_stemmer = SnowballStemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    return _stemmer.stem(word)
+
+
+def _clock_tags(text: str) -> list[str]:
+    tags = []
+    for m in _CLOCK.finditer(text):
+        if m.group(3):
+            hour = int(m.group(1)) % 12 + (12 if m.group(3).lower() == "p" else 0)
+            minute = int(m.group(2) or 0)
+        else:
+            hour, minute = int(m.group(4)), int(m.group(5))
+        if hour < 24 and minute < 60:
+            tags.append(f"time:{hour:02d}:{minute:02d}")
+    return tags
+
+
+def _number(token: str) -> str | None:
+    if token[0].isdigit():
+        value = token.replace(",", "")
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return f"{number:g}"
+    word = token.lower()
+    return str(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else None
+
+
+def extract_sketch(text: str, now: datetime | None = None) -> list[str]:
+    """Canonical tags of `text`; relative dates ("yesterday") resolve against `now` when given."""
+    tags: set[str] = set()
+    run: list[str] = []
+
+    def close_run() -> None:
+        if len(run) > 1:
+            tags.add("ent:" + " ".join(run))
+        run.clear()
+
+    for match in _TOKEN.finditer(text):
+        token = match.group(0).replace("’", "'")
+        lower = token.lower()
+        number = _number(token)
+        if number is not None:
+            tags.add(f"num:{number}")
+            close_run()
+            continue
+        sentence_start = match.start() == 0 or bool(_SENTENCE_END.search(text[: match.start()]))
+        gap = text[match.start() - 1 : match.start()] if match.start() else ""
+        if text[match.start() - 1 : match.start()] == "[":
+            continue  # a redaction placeholder such as [EMAIL]
+        if token[0].isupper() and lower not in _NOT_NAMES and lower not in STOPWORDS:
+            base = lower.removesuffix("'s")
+            if not sentence_start:
+                tags.add(f"name:{base}")
+            if run and gap != " ":
+                close_run()
+            run.append(base)
+        else:
+            close_run()
+        if lower in STOPWORDS:
+            continue
+        word = lower.removesuffix("'s").strip("'-")
+        if len(word) > 1 and word not in STOPWORDS:
+            tags.add(f"kw:{stem(word)}")
+    close_run()
+    tags.update(_clock_tags(text))
+    if now is not None:
+        for mention in find_time_mentions(text, now):
+            tags.update(time_tags(mention))
+    return sorted(tags)
+
+
+def keyword_tags(tags: list[str]) -> list[str]:
+    return [t for t in tags if t.startswith("kw:")]

@@ -1,0 +1,628 @@
+"""EpisodicStore: the write path (redact, encode, sketch, dedupe, supersede, persist), two-stage
+recall (sketch filter, dense rank, fused score), feedback, consolidation and user control.
+It is synchronous and thread-safe; `EngramMemory` adds the async twins and the friendly API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from engram_agents.store import fusion, lifecycle
+from engram_agents.store.audit import verify
+from engram_agents.store.backends.base import Backend
+from engram_agents.store.config import FusionWeights, StoreConfig
+from engram_agents.store.crypto import Cipher
+from engram_agents.store.encoders import Encoder, encode_checked
+from engram_agents.store.errors import EncryptionError, InvalidInputError, NotFoundError
+from engram_agents.store.index import ScopeIndex
+from engram_agents.store.records import (
+    Engram,
+    EngramMetadata,
+    Evidence,
+    RecallFilters,
+    RecallHit,
+    Scope,
+    Tier,
+    TimeRange,
+    Version,
+    as_utc,
+    utcnow,
+)
+from engram_agents.store.redact import redact
+from engram_agents.store.rows import AuditEvent, Codec, EngramRow
+from engram_agents.store.sketch import extract_sketch
+from engram_agents.store.timeexpr import query_time_range
+from engram_agents.store.validation import check_id, check_k, check_text
+
+
+class MemoryItem(BaseModel):
+    """One thing to remember (the unit of `remember_many`)."""
+
+    text: str
+    session_id: str | None = None
+    agent_id: str | None = None
+    event_time: datetime | None = None
+    modality: str = "text"
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    evidence: list[Evidence] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConsolidationReport(BaseModel):
+    promoted: list[str] = Field(default_factory=list)
+    merged: dict[str, list[str]] = Field(default_factory=dict)
+    evicted: list[str] = Field(default_factory=list)
+    decayed: int = 0
+
+
+class EpisodicStore:
+    def __init__(
+        self,
+        backend: Backend,
+        encoder: Encoder,
+        config: StoreConfig | None = None,
+        cipher: Cipher | None = None,
+    ) -> None:
+        self.backend = backend
+        self.encoder = encoder
+        self.config = config or StoreConfig()
+        self.codec = Codec(cipher)
+        self._indexes: dict[str, ScopeIndex] = {}
+        self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
+        self._lock = threading.RLock()
+        self._check_key(cipher)
+
+    # ---------------------------------------------------------------- plumbing
+    def _check_key(self, cipher: Cipher | None) -> None:
+        stored = self.backend.setting("", "cipher")
+        if stored is None and cipher is not None:
+            self.backend.write([], [], [], set(), {("", "cipher"): cipher.fingerprint})
+        elif stored is not None and cipher is None:
+            raise EncryptionError(
+                "this store is encrypted: pass encryption_key= or set ENGRAM_ENCRYPTION_KEY"
+            )
+        elif stored is not None and cipher is not None and stored != cipher.fingerprint:
+            raise EncryptionError("wrong encryption key for this store")
+
+    def _index(self, user_id: str) -> ScopeIndex:
+        revision = self.backend.revision(user_id)
+        index = self._indexes.get(user_id)
+        if index is None or index.revision != revision:
+            index = ScopeIndex(self.encoder.dim, revision)
+            index.upsert(list(self.backend.scan(user_id)))
+            self._indexes[user_id] = index
+        return index
+
+    def _commit(
+        self,
+        user_id: str,
+        upserts: list[EngramRow],
+        deletes: list[str],
+        events: list[AuditEvent],
+        settings: dict[tuple[str, str], str] | None = None,
+    ) -> None:
+        """Persist in one transaction, then patch the cached index (or drop it if stale)."""
+        index = self._indexes.get(user_id)
+        before = index.revision if index else None
+        revision = self.backend.write(upserts, deletes, events, {user_id}, settings)[user_id]
+        if index is not None and before == revision - 1:
+            index.remove(deletes)
+            index.upsert(upserts)
+            index.revision = revision
+        else:
+            self._indexes.pop(user_id, None)
+
+    def _engrams(self, user_id: str, ids: list[str]) -> list[Engram]:
+        rows = self.backend.get(user_id, ids)
+        missing = set(ids) - {r.id for r in rows}
+        if missing:
+            raise NotFoundError(f"no engram {sorted(missing)[0]!r} for user {user_id!r}")
+        return [self.codec.to_engram(r) for r in rows]
+
+    def _vectors(self, user_id: str, ids: list[str]) -> np.ndarray:
+        index = self._index(user_id)
+        return index.vectors[[index.pos[i] for i in ids]]
+
+    # ---------------------------------------------------------------- write path
+    def _prepare(self, scope: Scope, items: list[MemoryItem], redact_pii: bool) -> list[Engram]:
+        engrams = []
+        for n, item in enumerate(items):
+            what = "text" if len(items) == 1 else f"item {n} text"
+            text = check_text(item.text, self.config.max_text_bytes, what)
+            found: list[str] = []
+            if redact_pii:
+                text, found = redact(text)
+            event_time = as_utc(item.event_time) if item.event_time else None
+            extra = {**item.metadata, **({"redacted": found} if found else {})}
+            metadata = EngramMetadata(
+                event_time=event_time,
+                modality=item.modality,
+                confidence=item.confidence,
+                evidence=item.evidence,
+                extra=extra,
+            )
+            item_scope = scope.model_copy(
+                update={
+                    "session_id": item.session_id or scope.session_id,
+                    "agent_id": item.agent_id or scope.agent_id,
+                }
+            )
+            engram = Engram(scope=item_scope, text=text, metadata=metadata)
+            engram.sketch = extract_sketch(text, engram.when)
+            engrams.append(engram)
+        return engrams
+
+    def remember_many(
+        self, scope: Scope, items: list[MemoryItem], redact_pii: bool | None = None
+    ) -> list[Engram]:
+        """Store many items at once (one batched encode, one transaction). Returns, per item,
+        the engram now holding it: a new one, or the existing one it reinforced."""
+        if not items:
+            raise InvalidInputError("nothing to remember: the list of items is empty")
+        redact_pii = self.config.redact if redact_pii is None else redact_pii
+        engrams = self._prepare(scope, items, redact_pii)
+        vectors = encode_checked(self.encoder, [e.text for e in engrams])
+        with self._lock:
+            return self._store_new(scope.user_id, engrams, vectors)
+
+    def _store_new(self, user_id: str, engrams: list[Engram], vectors: np.ndarray) -> list[Engram]:
+        cfg = self.config
+        index = self._index(user_id)
+        changed: dict[str, tuple[Engram, np.ndarray]] = {}
+        result: list[Engram] = []
+        new_ids: list[str] = []
+        events: list[AuditEvent] = []
+        batch_vecs: list[np.ndarray] = []
+        batch: list[Engram] = []
+
+        def lookup(engram_id: str) -> Engram:
+            if engram_id in changed:
+                return changed[engram_id][0]
+            return self._engrams(user_id, [engram_id])[0]
+
+        nearest = self._nearest_existing(index, vectors)
+        for engram, vector, existing in zip(engrams, vectors, nearest, strict=True):
+            near = self._similar(existing, vector, batch, batch_vecs)
+            duplicate = next(
+                (
+                    other
+                    for sim, other in near
+                    if sim >= cfg.dedup_similarity
+                    and abs((lookup(other).when - engram.when).total_seconds())
+                    <= cfg.dedup_window_s
+                ),
+                None,
+            )
+            if duplicate is not None:
+                kept = lifecycle.reinforce(lookup(duplicate), engram)
+                changed[kept.id] = (kept, self._vector_of(index, kept.id, batch, batch_vecs))
+                result.append(kept)
+                events.append(AuditEvent(user_id, "reinforce", [kept.id]))
+                continue
+            for sim, other_id in near:
+                other = lookup(other_id)
+                if other.is_active and lifecycle.supersedes(
+                    engram, other, sim, cfg.supersede_similarity, cfg.supersede_keyword_overlap
+                ):
+                    other = other.model_copy(
+                        update={
+                            "superseded_by": engram.id,
+                            "history": [
+                                *other.history,
+                                Version(action="superseded", engram_id=engram.id),
+                            ],
+                        }
+                    )
+                    changed[other.id] = (
+                        other,
+                        self._vector_of(index, other.id, batch, batch_vecs),
+                    )
+                    engram.history.append(
+                        Version(action="supersedes", engram_id=other.id, text=other.text)
+                    )
+                    events.append(AuditEvent(user_id, "supersede", [other.id, engram.id]))
+            changed[engram.id] = (engram, vector)
+            batch.append(engram)
+            batch_vecs.append(vector)
+            new_ids.append(engram.id)
+            result.append(engram)
+        # Reinforcing an engram of this same batch must update the copy that gets stored.
+        result = [changed[e.id][0] for e in result]
+        events.insert(0, AuditEvent(user_id, "remember", new_ids, {"count": len(new_ids)}))
+        rows = [self.codec.to_row(e, v) for e, v in changed.values()]
+        self._commit(user_id, rows, [], events)
+        return result
+
+    def _similar(
+        self, existing: list[tuple[float, str]], vector: np.ndarray, batch: list, batch_vecs: list
+    ) -> list[tuple[float, str]]:
+        """Existing or same-batch engrams similar enough to be duplicates or superseded."""
+        floor = min(self.config.dedup_similarity, self.config.supersede_similarity)
+        out = list(existing)
+        if batch:
+            sims = np.asarray(batch_vecs) @ vector
+            out += [(float(s), batch[i].id) for i, s in enumerate(sims)]
+        return sorted((p for p in out if p[0] >= floor), reverse=True)
+
+    @staticmethod
+    def _nearest_existing(index: ScopeIndex, vectors: np.ndarray) -> list[list[tuple[float, str]]]:
+        """For each new vector, its five nearest stored engrams (one matrix product per batch)."""
+        size = len(index.ids)
+        if not len(index):
+            return [[] for _ in vectors]
+        sims = vectors @ index.vectors[:size].T
+        sims[:, ~index.alive[:size]] = -np.inf
+        n = min(5, size)
+        top = np.argpartition(-sims, n - 1, axis=1)[:, :n]
+        return [
+            [(float(sims[r, i]), index.ids[i]) for i in top[r] if np.isfinite(sims[r, i])]
+            for r in range(len(vectors))
+        ]
+
+    @staticmethod
+    def _vector_of(index: ScopeIndex, engram_id: str, batch: list, vecs: list) -> np.ndarray:
+        if engram_id in index.pos:
+            return index.vectors[index.pos[engram_id]]
+        return vecs[[e.id for e in batch].index(engram_id)]
+
+    # ---------------------------------------------------------------- recall
+    def recall(
+        self,
+        user_id: str,
+        query: str,
+        k: int = 10,
+        filters: RecallFilters | None = None,
+        now: datetime | None = None,
+    ) -> list[RecallHit]:
+        query = check_text(query, self.config.max_text_bytes, "query")
+        k = check_k(k)
+        filters = filters or RecallFilters()
+        now = as_utc(now) if now else utcnow()
+        qvec = encode_checked(self.encoder, [query])[0]
+        query_tags = extract_sketch(query, now)
+        with self._lock:
+            hits, feats = self._rank(user_id, qvec, query_tags, query, k, filters, now)
+            ids = [h.engram.id for h in hits]
+            index = self._index(user_id)
+            ts = utcnow().timestamp()
+            self.backend.touch(ids, ts, [AuditEvent(user_id, "recall", ids, {"k": k})])
+            index.touch(ids, ts)
+            cache = self._last_features.setdefault(user_id, OrderedDict())
+            for engram_id, x in zip(ids, feats, strict=True):
+                cache[engram_id] = x
+                cache.move_to_end(engram_id)
+            while len(cache) > 1000:
+                cache.popitem(last=False)
+        return hits
+
+    def _mask(self, index: ScopeIndex, filters: RecallFilters) -> np.ndarray:
+        n = len(index.ids)
+        f = index.fields
+        mask = index.alive[:n].copy()
+        if not filters.include_superseded:
+            mask &= f["active"][:n]
+        if filters.tier is not None:
+            mask &= f["short"][:n] == (filters.tier == Tier.SHORT)
+        if filters.time_range is not None:
+            when = f["when_ts"][:n]
+            if filters.time_range.start:
+                mask &= when >= filters.time_range.start.timestamp()
+            if filters.time_range.end:
+                mask &= when < filters.time_range.end.timestamp()
+        for attr, wanted in (("session", filters.session_id), ("agent", filters.agent_id)):
+            if wanted is not None:
+                mask &= np.fromiter((v == wanted for v in getattr(index, attr)), bool, n)
+        for tag in self.codec.index_tags(filters.tags):
+            required = np.zeros(n, dtype=bool)
+            required[index.posting(tag)] = True
+            mask &= required
+        return mask
+
+    def _rank(
+        self,
+        user_id: str,
+        qvec: np.ndarray,
+        query_tags: list[str],
+        query: str,
+        k: int,
+        filters: RecallFilters,
+        now: datetime,
+    ) -> tuple[list[RecallHit], np.ndarray]:
+        cfg = self.config
+        index = self._index(user_id)
+        if not len(index):
+            return [], np.zeros((0, len(fusion.FEATURES)))
+        mask = self._mask(index, filters)
+        hashed = dict(zip(self.codec.index_tags(query_tags), query_tags, strict=True))
+        lexical = index.lexical(list(hashed))
+        keep = mask[lexical.rows]
+        rows, lex = lexical.rows[keep], lexical.lexical[keep]
+        if len(index) <= cfg.full_scan_below:
+            # Small scopes: every row is a candidate, the tag score is one signal among others.
+            all_rows = np.flatnonzero(mask)
+            scores = np.zeros(len(index.ids), dtype=np.float32)
+            scores[rows] = lex
+            rows, lex = all_rows, scores[all_rows]
+        else:
+            if rows.size > cfg.candidate_limit:
+                top = np.argpartition(-lex, cfg.candidate_limit - 1)[: cfg.candidate_limit]
+                rows, lex = rows[top], lex[top]
+            if rows.size < max(cfg.min_candidates, k):
+                extra = index.dense_top(qvec, max(cfg.min_candidates, k), mask)
+                extra = np.setdiff1d(extra, rows)
+                rows = np.concatenate([rows, extra])
+                lex = np.concatenate([lex, np.zeros(extra.size, dtype=np.float32)])
+        if rows.size == 0:
+            return [], np.zeros((0, len(fusion.FEATURES)))
+        sims = index.vectors[rows] @ qvec
+        time_range = query_time_range(query, now)
+        x = fusion.features(
+            index, rows, sims, lex, now.timestamp(), cfg.recency_half_life_days, time_range
+        )
+        weights = self.weights(user_id)
+        fused = x @ fusion.as_vector(weights)
+        order = np.argsort(-fused, kind="stable")[:k]
+        ids = [index.ids[rows[i]] for i in order]
+        rows_out = self.backend.get(user_id, ids)
+        engrams = {r.id: self.codec.to_engram(r) for r in rows_out}
+        hits = []
+        for i in order:
+            engram = engrams[index.ids[rows[i]]]
+            matched = sorted(hashed[t] for t in set(index.tags[rows[i]]) & hashed.keys())
+            hits.append(
+                RecallHit(
+                    engram=engram,
+                    score=float(fused[i]),
+                    similarity=float(sims[i]),
+                    matched_tags=matched,
+                    explanation=self._explain(float(sims[i]), matched, bool(x[i, 4])),
+                )
+            )
+        return hits, x[order]
+
+    @staticmethod
+    def _explain(similarity: float, matched: list[str], in_time: bool) -> str:
+        parts = [f"similarity {similarity:.2f}"]
+        parts.append(f"matched tags: {', '.join(matched)}" if matched else "no shared tags")
+        if in_time:
+            parts.append("inside the time the query names")
+        return "; ".join(parts)
+
+    def weights(self, user_id: str) -> FusionWeights:
+        stored = self.backend.setting(user_id, "fusion_weights")
+        return FusionWeights.model_validate_json(stored) if stored else self.config.weights
+
+    # ---------------------------------------------------------------- feedback
+    def feedback(self, user_id: str, ids: list[str], useful: bool) -> FusionWeights:
+        """Mark recalled engrams useful or not: adjusts their usefulness and learns the weights."""
+        if not ids:
+            raise InvalidInputError("feedback needs at least one engram id")
+        with self._lock:
+            rows = self.backend.get(user_id, list(ids))
+            missing = set(ids) - {r.id for r in rows}
+            if missing:
+                raise NotFoundError(f"no engram {sorted(missing)[0]!r} for user {user_id!r}")
+            weights = self.weights(user_id)
+            cache = self._last_features.get(user_id, {})
+            for row in rows:
+                row.usefulness = float(np.clip(row.usefulness + (1.0 if useful else -1.0), -5, 5))
+                row.strength = 1.0
+                if row.id in cache:
+                    x = cache[row.id]
+                    weights = fusion.learn(weights, x, useful, self.config.learning_rate)
+            self._commit(
+                user_id,
+                rows,
+                [],
+                [AuditEvent(user_id, "feedback", list(ids), {"useful": useful})],
+                {(user_id, "fusion_weights"): weights.model_dump_json()},
+            )
+        return weights
+
+    # ---------------------------------------------------------------- consolidation
+    def consolidate(self, user_id: str) -> ConsolidationReport:
+        """Decay what was not used, merge overlapping short-term engrams into long-term ones,
+        promote reactivated or useful ones, and evict the least recently used beyond capacity."""
+        cfg = self.config
+        report = ConsolidationReport()
+        with self._lock:
+            index = self._index(user_id)
+            last = float(self.backend.setting(user_id, "last_consolidation") or 0.0)
+            engrams = {e.id: e for e in self.list(user_id, include_superseded=True, log=False)}
+            vectors = {i: index.vectors[index.pos[i]] for i in engrams}
+            upserts: dict[str, tuple[Engram, np.ndarray]] = {}
+            deletes: list[str] = []
+            for engram in engrams.values():
+                used_at = engram.stats.last_access
+                if used_at is None or used_at.timestamp() <= last:
+                    stats = engram.stats.model_copy(
+                        update={
+                            "strength": engram.stats.strength * cfg.decay,
+                            "usefulness": engram.stats.usefulness * cfg.decay,
+                        }
+                    )
+                    engrams[engram.id] = engram.model_copy(update={"stats": stats})
+                    upserts[engram.id] = (engrams[engram.id], vectors[engram.id])
+                    report.decayed += 1
+            short = [e for e in engrams.values() if e.tier == Tier.SHORT and e.is_active]
+            if short:
+                groups = lifecycle.merge_groups(
+                    short,
+                    np.stack([vectors[e.id] for e in short]),
+                    cfg.merge_similarity,
+                    cfg.merge_keyword_overlap,
+                )
+                for group in groups:
+                    members = [short[i] for i in group]
+                    merged, vector = lifecycle.merge(
+                        members, np.stack([vectors[e.id] for e in members])
+                    )
+                    upserts[merged.id] = (merged, vector)
+                    for e in members:
+                        upserts.pop(e.id, None)
+                        deletes.append(e.id)
+                    report.merged[merged.id] = [e.id for e in members]
+                gone = set(deletes)
+                short = [e for e in short if e.id not in gone]
+            for e in short:
+                current = upserts.get(e.id, (engrams[e.id],))[0]
+                if e.stats.activations >= cfg.promote_activations or e.stats.usefulness > 0:
+                    upserts[e.id] = (current.model_copy(update={"tier": Tier.LONG}), vectors[e.id])
+                    report.promoted.append(e.id)
+            remaining = [e for e in short if e.id not in report.promoted]
+            overflow = len(remaining) - cfg.short_term_capacity
+            if overflow > 0:
+                by_use = sorted(
+                    remaining,
+                    key=lambda e: (e.stats.last_access or e.metadata.created_at).timestamp(),
+                )
+                for e in by_use[:overflow]:
+                    upserts.pop(e.id, None)
+                    deletes.append(e.id)
+                    report.evicted.append(e.id)
+            events = [AuditEvent(user_id, "consolidate", [], report.model_dump(exclude={"merged"}))]
+            events += [AuditEvent(user_id, "merge", [m, *src]) for m, src in report.merged.items()]
+            if report.evicted:
+                events.append(AuditEvent(user_id, "evict", report.evicted))
+            rows = [self.codec.to_row(e, v) for e, v in upserts.values()]
+            stamp = {(user_id, "last_consolidation"): str(utcnow().timestamp())}
+            self._commit(user_id, rows, deletes, events, stamp)
+        return report
+
+    # ---------------------------------------------------------------- user control
+    def get(self, user_id: str, engram_id: str) -> Engram:
+        engram = self._engrams(user_id, [engram_id])[0]
+        self.backend.append_audit([AuditEvent(user_id, "get", [engram_id])])
+        return engram
+
+    def list(
+        self,
+        user_id: str,
+        filters: RecallFilters | None = None,
+        include_superseded: bool = False,
+        log: bool = True,
+    ) -> list[Engram]:
+        """The user's engrams, oldest first (optionally filtered like recall)."""
+        filters = filters or RecallFilters(include_superseded=include_superseded)
+        with self._lock:
+            index = self._index(user_id)
+            mask = self._mask(index, filters)
+            ids = [index.ids[i] for i in np.flatnonzero(mask)]
+        engrams = [self.codec.to_engram(r) for r in self.backend.get(user_id, ids)]
+        engrams.sort(key=lambda e: (e.metadata.created_at, e.id))
+        if log:
+            self.backend.append_audit([AuditEvent(user_id, "list", [], {"count": len(engrams)})])
+        return engrams
+
+    def update(
+        self,
+        user_id: str,
+        engram_id: str,
+        text: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        event_time: datetime | None = None,
+    ) -> Engram:
+        """Correct an engram: new text is redacted, re-encoded and re-sketched; history keeps
+        the old text."""
+        if text is None and metadata is None and event_time is None:
+            raise InvalidInputError("update needs text, metadata or event_time")
+        with self._lock:
+            old = self._engrams(user_id, [engram_id])[0]
+            new_text = old.text
+            if text is not None:
+                new_text = check_text(text, self.config.max_text_bytes)
+                if self.config.redact:
+                    new_text, _ = redact(new_text)
+            meta = old.metadata.model_copy(
+                update={
+                    "extra": {**old.metadata.extra, **(metadata or {})},
+                    "event_time": as_utc(event_time) if event_time else old.metadata.event_time,
+                }
+            )
+            engram = old.model_copy(
+                update={
+                    "text": new_text,
+                    "metadata": meta,
+                    "history": [*old.history, Version(action="updated", text=old.text)],
+                }
+            )
+            engram.sketch = extract_sketch(new_text, engram.when)
+            if text is not None:
+                vector = encode_checked(self.encoder, [new_text])[0]
+            else:
+                vector = self._vectors(user_id, [engram_id])[0]
+            row = self.codec.to_row(engram, vector)
+            self._commit(user_id, [row], [], [AuditEvent(user_id, "update", [engram_id])])
+        return engram
+
+    def delete(self, user_id: str, ids: Iterable[str]) -> int:
+        """Hard delete: record, vector and tag index entries. All ids must exist (else nothing
+        is deleted)."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            raise InvalidInputError("delete needs at least one engram id")
+        with self._lock:
+            found = {r.id for r in self.backend.get(user_id, ids)}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise NotFoundError(f"no engram {missing[0]!r} for user {user_id!r}")
+            self._commit(user_id, [], ids, [AuditEvent(user_id, "delete", ids)])
+        return len(ids)
+
+    def forget(
+        self,
+        user_id: str,
+        *,
+        session_id: str | None = None,
+        tags: list[str] | None = None,
+        time_range: TimeRange | None = None,
+        everything: bool = False,
+    ) -> int:
+        """Hard-delete every engram matching the selectors (superseded versions included)."""
+        if not (session_id or tags or time_range or everything):
+            raise InvalidInputError(
+                "forget needs a selector: session_id, tags, time_range or everything=True"
+            )
+        filters = RecallFilters(
+            session_id=session_id, tags=tags or [], time_range=time_range, include_superseded=True
+        )
+        with self._lock:
+            index = self._index(user_id)
+            ids = [index.ids[i] for i in np.flatnonzero(self._mask(index, filters))]
+            if ids:
+                self._commit(user_id, [], ids, [AuditEvent(user_id, "forget", ids)])
+        return len(ids)
+
+    def export(self, user_id: str) -> dict[str, Any]:
+        """Everything stored for the user as JSON-ready data, with the user's audit trail."""
+        engrams = self.list(user_id, include_superseded=True, log=False)
+        self.backend.append_audit([AuditEvent(user_id, "export", [], {"count": len(engrams)})])
+        events = self.backend.audit_events(user_id)
+        return {
+            "user_id": user_id,
+            "exported_at": utcnow().isoformat(),
+            "engrams": [json.loads(e.model_dump_json()) for e in engrams],
+            "audit": [
+                {"seq": e.seq, "ts": e.ts, "action": e.action, "engram_ids": e.engram_ids}
+                for e in events
+            ],
+        }
+
+    def verify_audit(self) -> int:
+        """Check the audit log's hash chain; return its length or raise AuditIntegrityError."""
+        return verify(self.backend.audit_events())
+
+
+def scope_of(user_id: str, agent_id: str | None, session_id: str | None) -> Scope:
+    check_id(user_id)
+    for name, value in (("agent_id", agent_id), ("session_id", session_id)):
+        if value is not None:
+            check_id(value, name)
+    return Scope(user_id=user_id, agent_id=agent_id, session_id=session_id)
