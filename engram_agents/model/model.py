@@ -70,6 +70,7 @@ class EngramModel(nn.Module):
         self._hooks.append(base.register_forward_pre_hook(self._plain_call, with_kwargs=True))
         self._hooks.append(base.register_forward_hook(self._plain_call_done))
         self._plain = False
+        self.enabled = True
 
     # -- addressing -------------------------------------------------------------------------
     def key_ids(self, input_ids: Tensor, key_mask: Tensor | None = None) -> Tensor:
@@ -112,8 +113,20 @@ class EngramModel(nn.Module):
             return self.base(input_ids=input_ids, **base_kwargs)
 
     @contextmanager
+    def disabled(self):
+        """Run the base model alone inside the block (the same-run baseline for benchmarks)."""
+        self.enabled = False
+        try:
+            yield
+        finally:
+            self.enabled = True
+
+    @contextmanager
     def engaged(self, input_ids: Tensor, key_mask: Tensor | None, state: EngramState | None):
         """Hash the N-grams of input_ids for every base call made inside the block."""
+        if not self.enabled:
+            yield
+            return
         keys = self.key_ids(input_ids, key_mask)
         self._lookup = self.hash(keys, None if state is None else state.history)
         self._state = state
@@ -144,7 +157,7 @@ class EngramModel(nn.Module):
 
     def _plain_call(self, module, args, kwargs):
         """A direct call of the base model (no state, every token keyed) still uses Engram."""
-        if self._lookup is not None:
+        if self._lookup is not None or not self.enabled:
             return None
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         if input_ids is None:
