@@ -30,7 +30,7 @@ def _gather_head(
     d_mask = d < D
     emb = tl.load(table_ptr + row[:, None] * D + d[None, :], mask=hit[:, None] & d_mask[None, :])
     emb = tl.where(hit[:, None], emb, 0.0)
-    out = out_ptr + (pos[:, None] * H + head) * D + d[None, :]
+    out = out_ptr + (pos[:, None].to(tl.int64) * H + head) * D + d[None, :]
     tl.store(out, emb.to(out_ptr.dtype.element_ty), mask=t_mask[:, None] & d_mask[None, :])
     if STORE_ROWS:
         tl.store(hit_rows_ptr + pos * H + head, tl.where(hit, row, -1), mask=t_mask)
