@@ -214,3 +214,17 @@ def test_default_model_loads_and_chats():
     lm = EngramLM.from_default()
     reply = lm.chat("What is the capital of France? Answer in one word.", max_new_tokens=12)
     assert "paris" in reply.lower()
+
+
+def test_training_loss_with_the_shared_prefix_cache_equals_the_full_pass(tiny_lm):
+    from engram_agents.model.memorize import SharedPrefix, _batch, answer_loss, build_examples
+
+    tiny_lm.memorize(FACTS, "ana", train_config=QUICK)
+    examples = build_examples(tiny_lm.encoder, FACTS)
+    prefix = SharedPrefix.of(tiny_lm.model, examples)
+    assert prefix is not None and prefix.length > 5
+    batch = _batch(examples[:6], 2, tiny_lm.device)
+    with torch.no_grad():
+        full = answer_loss(tiny_lm.model, *batch)
+        cached = answer_loss(tiny_lm.model, *batch, prefix)
+    torch.testing.assert_close(cached, full, atol=1e-5, rtol=1e-5)
