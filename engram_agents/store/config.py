@@ -25,9 +25,10 @@ class StoreConfig(BaseModel):
     supersede_similarity: float = Field(default=0.8, gt=0, le=1)
     supersede_keyword_overlap: float = Field(default=0.5, gt=0, le=1)
     # retrieval
-    full_scan_below: int = Field(default=20_000, ge=0)
-    candidate_limit: int = Field(default=2_000, gt=0)
-    min_candidates: int = Field(default=200, ge=0)
+    full_scan_below: int = Field(default=5_000, ge=0)
+    candidate_limit: int = Field(default=500, gt=0)
+    common_tag_fraction: float = Field(default=0.05, gt=0, le=1)
+    min_candidates: int = Field(default=50, ge=0)
     recency_half_life_days: float = Field(default=30.0, gt=0)
     weights: FusionWeights = Field(default_factory=FusionWeights)
     learning_rate: float = Field(default=0.1, ge=0)

@@ -117,21 +117,27 @@ class ScopeIndex:
         df = len(self.postings.get(tag, ()))
         return math.log(1.0 + (self._live - df + 0.5) / (df + 0.5))
 
-    def lexical(self, tags: list[str], weights: dict[str, float] | None = None) -> Candidates:
-        """Rows sharing at least one tag with the query, with their BM25-style tag score."""
-        score = np.zeros(self._size, dtype=np.float32)
-        avg = self._total_length / max(self._live, 1)
-        norm = self.K1 * (1 - self.B + self.B * self.fields["length"][: self._size] / max(avg, 1))
+    def lexical(self, tags: list[str], common_fraction: float = 1.0) -> Candidates:
+        """Rows sharing a tag with the query, with their BM25-style tag score (binary term
+        frequency). Tags held by more than `common_fraction` of rows only add to the score of rows
+        found through rarer tags, so a frequent tag never drags in half the store."""
+        tags = [t for t in dict.fromkeys(tags) if t in self.postings]
+        limit = common_fraction * self._live
+        rare = [t for t in tags if len(self.postings[t]) <= limit] or tags
         hit = np.zeros(self._size, dtype=bool)
-        for tag in set(tags):
-            rows = self.posting(tag)
-            if rows.size == 0:
-                continue
-            weight = self.idf(tag) * (weights or {}).get(tag, 1.0)
-            score[rows] += weight * (self.K1 + 1) / (1 + norm[rows])
-            hit[rows] = True
+        for tag in rare:
+            hit[self.posting(tag)] = True
         rows = np.flatnonzero(hit)
-        return Candidates(rows=rows, lexical=score[rows])
+        avg = max(self._total_length / max(self._live, 1), 1.0)
+        saturation = (self.K1 + 1) / (
+            1 + self.K1 * (1 - self.B + self.B * self.fields["length"][rows] / avg)
+        )
+        score = np.zeros(rows.size, dtype=np.float32)
+        for tag in tags:
+            member = np.zeros(self._size, dtype=bool)
+            member[self.posting(tag)] = True
+            score += self.idf(tag) * saturation * member[rows]
+        return Candidates(rows=rows, lexical=score)
 
     def live_rows(self) -> np.ndarray:
         return np.flatnonzero(self.alive[: self._size])

@@ -341,10 +341,11 @@ class EpisodicStore:
             return [], np.zeros((0, len(fusion.FEATURES)))
         mask = self._mask(index, filters)
         hashed = dict(zip(self.codec.index_tags(query_tags), query_tags, strict=True))
-        lexical = index.lexical(list(hashed))
+        large = len(index) > cfg.full_scan_below
+        lexical = index.lexical(list(hashed), cfg.common_tag_fraction if large else 1.0)
         keep = mask[lexical.rows]
         rows, lex = lexical.rows[keep], lexical.lexical[keep]
-        if len(index) <= cfg.full_scan_below:
+        if not large:
             # Small scopes: every row is a candidate, the tag score is one signal among others.
             all_rows = np.flatnonzero(mask)
             scores = np.zeros(len(index.ids), dtype=np.float32)
@@ -361,14 +362,19 @@ class EpisodicStore:
                 lex = np.concatenate([lex, np.zeros(extra.size, dtype=np.float32)])
         if rows.size == 0:
             return [], np.zeros((0, len(fusion.FEATURES)))
-        sims = index.vectors[rows] @ qvec
+        size = len(index.ids)
+        if rows.size > size // 4:  # one contiguous product beats gathering most rows
+            sims = (index.vectors[:size] @ qvec)[rows]
+        else:
+            sims = index.vectors[rows] @ qvec
         time_range = query_time_range(query, now)
         x = fusion.features(
             index, rows, sims, lex, now.timestamp(), cfg.recency_half_life_days, time_range
         )
         weights = self.weights(user_id)
         fused = x @ fusion.as_vector(weights)
-        order = np.argsort(-fused, kind="stable")[:k]
+        top = np.argpartition(-fused, k - 1)[:k] if fused.size > k else np.arange(fused.size)
+        order = top[np.argsort(-fused[top], kind="stable")]
         ids = [index.ids[rows[i]] for i in order]
         rows_out = self.backend.get(user_id, ids)
         engrams = {r.id: self.codec.to_engram(r) for r in rows_out}

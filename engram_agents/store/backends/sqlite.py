@@ -161,11 +161,9 @@ class SQLiteBackend(Backend):
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = self._read(
-            f"SELECT {_COLUMNS} FROM engrams WHERE user_id = ? AND id IN ({marks})",
-            (user_id, *ids),
-        )
-        by_id = {r[0]: _from_tuple(r) for r in rows}
+        # By primary key only (the planner may otherwise walk the user index), then scope check.
+        rows = self._read(f"SELECT {_COLUMNS} FROM engrams WHERE id IN ({marks})", tuple(ids))
+        by_id = {r[0]: _from_tuple(r) for r in rows if r[1] == user_id}
         return [by_id[i] for i in ids if i in by_id]
 
     def scan(self, user_id: str) -> Iterator[EngramRow]:
