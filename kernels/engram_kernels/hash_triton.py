@@ -128,15 +128,15 @@ class HashPlan:
         bsz, t = self.ids.shape
         return bsz, triton.cdiv(t, block), self.n_orders
 
-    def pointers(self) -> tuple[Tensor, ...]:
+    def args(self) -> tuple[Tensor, ...]:
+        """The kernels' leading pointer arguments, in their order."""
         return (
-            self.ids,
-            self.compact,
-            self.rank,
-            self.orders,
-            self.multipliers,
-            self.fingerprint_multipliers,
-        )
+            self.ids, self.compact, self.rank, self.orders, self.multipliers,
+            self.fingerprint_multipliers, self.head_sizes, self.head_offsets,
+        )  # fmt: skip
+
+    def meta(self) -> dict[str, int | bool]:
+        return {"HIST": self.hist, "MAX_ORDER_P2": self.max_order_p2, "UNORDERED": self.unordered}
 
 
 def plan_hash(
@@ -206,7 +206,6 @@ def ngram_hash_triton(
     fps = torch.empty(bsz, t, plan.n_orders, dtype=torch.long, device=ids.device)
     if rows.numel():
         _ngram_hash_kernel[plan.grid(BLOCK_T)](
-            *plan.pointers(), plan.head_sizes, plan.head_offsets, rows, fps, t, k, plan.n_orders,
-            HIST=plan.hist, MAX_ORDER_P2=plan.max_order_p2, UNORDERED=plan.unordered, BLOCK=BLOCK_T,
-        )  # fmt: skip
+            *plan.args(), rows, fps, t, k, plan.n_orders, **plan.meta(), BLOCK=BLOCK_T
+        )
     return rows, fps

@@ -184,10 +184,8 @@ def engram_hash_lookup_triton(
         out, hit_rows = _outputs(tab, (bsz, t, plan.n_orders * k), store_rows)
         if out.numel():
             _hash_lookup_kernel[plan.grid(BLOCK_T)](
-                *plan.pointers(), plan.head_sizes, plan.head_offsets,
-                tab.contiguous(), tags.contiguous(), out, hit_rows, t, k, plan.n_orders,
-                tab.shape[1], HIST=plan.hist, MAX_ORDER_P2=plan.max_order_p2,
-                UNORDERED=plan.unordered, BLOCK=BLOCK_T,
+                *plan.args(), tab.contiguous(), tags.contiguous(), out, hit_rows,
+                t, k, plan.n_orders, tab.shape[1], **plan.meta(), BLOCK=BLOCK_T,
                 BLOCK_D=triton.next_power_of_2(tab.shape[1]), STORE_ROWS=store_rows,
             )  # fmt: skip
         return out.flatten(-2), hit_rows if store_rows else None
