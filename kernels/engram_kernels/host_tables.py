@@ -43,9 +43,8 @@ class HostTable:
         unique, local = torch.unique(rows.cpu(), return_inverse=True)
         if self._stream is None:
             return StagedRows(self.table[unique], self.tags[unique], local.to(self.device), None)
-        table = torch.empty(
-            unique.numel(), self.table.shape[1], dtype=self.table.dtype
-        ).pin_memory()
+        shape = (unique.numel(), self.table.shape[1])
+        table = torch.empty(shape, dtype=self.table.dtype, pin_memory=True)
         torch.index_select(self.table, 0, unique, out=table)
         tags, local = self.tags[unique].pin_memory(), local.pin_memory()
         with torch.cuda.stream(self._stream):
