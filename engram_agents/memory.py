@@ -141,7 +141,9 @@ class EngramMemory:
         """Bulk ingestion: one batched encode and one transaction for all items."""
         try:
             parsed = [
-                MemoryItem(text=i) if isinstance(i, str) else MemoryItem.model_validate(i)
+                MemoryItem.model_validate(i)
+                if isinstance(i, dict | MemoryItem)
+                else MemoryItem.model_construct(text=i)  # check_text names what is wrong
                 for i in items
             ]
         except ValidationError as exc:

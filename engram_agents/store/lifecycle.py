@@ -11,10 +11,9 @@ from engram_agents.store.records import Engram, Evidence, Tier, Version, utcnow
 
 _CHANGE_CUE = re.compile(
     r"\b(moved|changed|rescheduled|postponed|cancel(?:l)?ed|instead|no longer|anymore|"
-    r"actually|updated?|switched|now|new)\b",
+    r"actually|updated?|switched|now)\b",
     re.I,
 )
-_VALUE_KINDS = ("date:", "time:", "num:", "month:", "week:", "year:")
 
 
 def keywords(tags: list[str]) -> set[str]:
@@ -26,14 +25,12 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 
 def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_kw: float) -> bool:
-    """A new statement about the same subject (similar, same keywords) that signals a change:
-    a change word ("moved", "instead") or different dates, times or numbers."""
+    """A new statement about the same subject (similar text, shared keywords) that says it
+    changes something ("moved", "instead", "no longer"). Without such a word two similar
+    statements are both kept: near-identical episodes are common and must not hide each other."""
     if similarity < min_sim or jaccard(keywords(new.sketch), keywords(old.sketch)) < min_kw:
         return False
-    new_values = {t for t in new.sketch if t.startswith(_VALUE_KINDS)}
-    old_values = {t for t in old.sketch if t.startswith(_VALUE_KINDS)}
-    changed_values = bool(new_values) and bool(old_values) and new_values != old_values
-    return changed_values or bool(_CHANGE_CUE.search(new.text))
+    return bool(_CHANGE_CUE.search(new.text))
 
 
 def reinforce(existing: Engram, duplicate: Engram) -> Engram:
