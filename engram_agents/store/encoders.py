@@ -50,7 +50,8 @@ class SentenceTransformerEncoder:
         from sentence_transformers import SentenceTransformer  # slow import, only when used
 
         self.model = SentenceTransformer(str(path), device=device or "cpu", local_files_only=True)
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dim = getattr(self.model, "get_embedding_dimension", None)
+        self.dim = int((dim or self.model.get_sentence_embedding_dimension)())
         self.name = f"st:{Path(path).name}"
         self.batch_size = batch_size
         self._lock = threading.Lock()  # torch modules are not safe to call from many threads

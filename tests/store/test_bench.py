@@ -1,0 +1,49 @@
+"""The LoCoMo benchmark CLI on the bundled sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engram_agents.bench.locomo import CATEGORIES, cli, evidence_of, load, turns_of
+
+SAMPLE = Path(__file__).parents[2] / "benchmarks" / "data" / "locomo_sample.json"
+
+
+def test_sample_is_valid_locomo():
+    conversations = load(SAMPLE)
+    assert len(conversations) >= 3
+    for conv in conversations:
+        known = {t["dia_id"] for t in turns_of(conv)}
+        assert all(evidence_of(qa, known) for qa in conv["qa"])
+        assert {qa["category"] for qa in conv["qa"]} <= set(CATEGORIES)
+
+
+def _run(capsys, *args: str) -> dict:
+    assert cli([str(SAMPLE), "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_cli_json_shape_with_toy_encoder(capsys):
+    result = _run(capsys, "--encoder", "hashing", "--systems", "engram", "bm25")
+    for system in ("engram", "bm25"):
+        entry = result[system]
+        assert set(entry) >= {"overall", "single-hop", "temporal", "latency_ms"}
+        assert 0 <= entry["overall"]["recall@5"] <= entry["overall"]["recall@25"] <= 100
+        assert entry["latency_ms"]["p50"] > 0 and entry["ingest_turns_per_s"] > 0
+
+
+def test_cli_reports_bad_file(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nope": 1}')
+    assert cli([str(bad), "--json"]) == 2
+    assert "conversation" in capsys.readouterr().out
+
+
+@pytest.mark.heavy
+def test_full_benchmark_with_minilm(capsys):
+    result = _run(capsys)
+    assert set(result) >= {"engram", "dense", "bm25", "chroma"}
+    assert result["engram"]["overall"]["recall@25"] > 50

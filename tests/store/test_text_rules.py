@@ -1,0 +1,69 @@
+"""Redaction, sketch tags and time expressions."""
+
+from __future__ import annotations
+
+import pytest
+
+from engram_agents.store.redact import redact
+from engram_agents.store.sketch import extract_sketch
+from engram_agents.store.timeexpr import find_time_mentions, parse_when, query_time_range
+
+NOW = parse_when("1:56 pm on 8 May, 2023")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("write to jo.smith@example.org today", "EMAIL"),
+        ("call me at 555-123-4567", "PHONE"),
+        ("call +44 20 7946 0958", "PHONE"),
+        ("card 4111 1111 1111 1111 expires soon", "CARD"),
+        ("my SSN is 123-45-6789", "SSN"),
+        ("key sk-abcdefghijklmnopqrstuv12", "API_KEY"),
+        ("AWS AKIAIOSFODNN7EXAMPLE", "API_KEY"),
+        ("password: hunter2", "SECRET"),
+    ],
+)
+def test_redaction_removes_identifiers(text, kind):
+    cleaned, kinds = redact(text)
+    assert f"[{kind}]" in cleaned and kind in kinds
+    assert not any(part in cleaned for part in ("example.org", "4567", "hunter2", "6789"))
+
+
+def test_redaction_leaves_ordinary_numbers():
+    text = "I ran 5 km on 8 May, 2023 at 1:56 pm, from 2019-2023, order 1234 5678 9012 3456"
+    assert redact(text) == (text, [])
+
+
+def test_sketch_tags_are_canonical_and_readable():
+    tags = extract_sketch(
+        "Caroline: I went to the LGBTQ support group yesterday with Melanie at 3 pm in New York.",
+        NOW,
+    )
+    for tag in ["kw:support", "kw:group", "name:melanie", "ent:new york", "time:15:00"]:
+        assert tag in tags
+    assert {"date:2023-05-07", "month:2023-05", "year:2023"} <= set(tags)
+    assert extract_sketch("She paints; painting and painted") == ["kw:paint"]
+    assert "num:1200" in extract_sketch("it cost $1,200")
+
+
+@pytest.mark.parametrize(
+    ("phrase", "start", "end"),
+    [
+        ("yesterday", "2023-05-07", "2023-05-08"),
+        ("last week", "2023-05-01", "2023-05-08"),
+        ("in May", "2023-05-01", "2023-06-01"),
+        ("on 3 June, 2022", "2022-06-03", "2022-06-04"),
+        ("two weeks ago", "2023-04-18", "2023-04-25"),
+        ("last Saturday", "2023-05-06", "2023-05-07"),
+        ("in 2021", "2021-01-01", "2022-01-01"),
+    ],
+)
+def test_time_phrases_resolve_against_query_time(phrase, start, end):
+    rng = query_time_range(f"what happened {phrase}?", NOW)
+    assert rng is not None
+    assert (rng.start.date().isoformat(), rng.end.date().isoformat()) == (start, end)
+
+
+def test_words_that_look_like_months_are_not_dates():
+    assert find_time_mentions("I may go, and we march on", NOW) == []
