@@ -215,6 +215,7 @@ def run(
     conversations: list[dict[str, Any]], encoder: Encoder, systems: tuple[str, ...] = SYSTEMS
 ) -> dict[str, Any]:
     cached = CachedEncoder(encoder)
+    encoder.encode(["warm-up: the first call initializes the runtime and is not ingestion"])
     questions = [qa["question"] for c in conversations for qa in c["qa"]]
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
