@@ -54,15 +54,24 @@ class TokenCompressor:
         special |= set(getattr(tokenizer, "added_tokens_decoder", {}) or {})
         ids: dict[str, int] = {}
         table = torch.zeros(vocab_size, dtype=torch.long)
+        first_rank: dict[int, int] = {}
         pieces = tokenizer.batch_decode([[i] for i in range(vocab_size)])
         for tok_id, piece in enumerate(pieces):
             if tok_id in special:
                 continue
             key = canonical_form(piece)
             if key:
-                table[tok_id] = ids.setdefault(key, len(ids) + 1)
+                table[tok_id] = canon = ids.setdefault(key, len(ids) + 1)
+                first_rank.setdefault(canon, tok_id)
         self.table = table
         self.num_canonical = len(ids)
+        # BPE vocabularies are built in merge order, so a low id means a frequent piece: the
+        # rank of a canonical id (its lowest token id over the vocabulary size) stands in for
+        # corpus frequency when deciding what is rare enough to be a memory key on its own.
+        rank = torch.ones(len(ids) + 1)
+        for canon, tok_id in first_rank.items():
+            rank[canon] = tok_id / vocab_size
+        self.rank = rank
 
     def __call__(self, input_ids: Tensor) -> Tensor:
         table = self.table.to(input_ids.device)

@@ -45,6 +45,13 @@ class EngramConfig(BaseModel):
     unordered: bool = Field(
         False, description="hash each N-gram as a set, so reordered words share a row"
     )
+    common_token_fraction: float = Field(
+        0.06,
+        ge=0.0,
+        le=1.0,
+        description="unigram keys are only written for tokens past this fraction of the BPE "
+        "merge order (rare words), never for frequent ones",
+    )
     seed: int = Field(0, description="seed of the hash multipliers")
     norm_eps: float = 1e-6
 

@@ -63,28 +63,45 @@ def build_examples(encoder: ChatEncoder, facts: Sequence[Fact]) -> list[Example]
     return out
 
 
+def fact_keys(model: EngramModel, encoder: ChatEncoder, fact: Fact) -> tuple[Tensor, Tensor]:
+    """Rows [N, H] and per-head fingerprints [N, H] of the N-grams of a fact's question, where
+    a unigram of a frequent token gets fingerprint 0 (it is never written)."""
+    ids, mask = encoder.encode([{"role": "user", "content": fact.qa()[0]}])
+    device = model.multipliers.device
+    keys = model.key_ids(torch.tensor([ids], device=device), torch.tensor([mask], device=device))
+    rows, fps = model.hash(keys)
+    if 1 in model.config.orders:
+        common = model.compressor.rank.to(device)[keys] < model.config.common_token_fraction
+        o = model.config.orders.index(1)
+        fps[..., o] = torch.where(common, 0, fps[..., o])
+    fps = fps.repeat_interleave(model.config.heads_per_order, dim=-1)
+    return rows[0], fps[0]
+
+
 def claim_rows(
     model: EngramModel, encoder: ChatEncoder, facts: Sequence[Fact], init_std: float, gen
 ) -> int:
     """Give every N-gram of each fact's question its own rows in each head (tag = fingerprint).
 
-    A head whose row already belongs to another N-gram is left to it (the fact keeps its other
-    heads). Returns how many rows were newly claimed per layer.
+    Unigrams are keys only for rare tokens found in one fact's question (a word several facts
+    share tells them apart no better than a stop word). A head whose row already belongs to
+    another N-gram is left to it (the fact keeps its other heads). Returns how many rows were
+    newly claimed per layer.
     """
-    rows, fps = [], []
-    k = model.config.heads_per_order
-    for fact in facts:
-        ids, mask = encoder.encode([{"role": "user", "content": fact.qa()[0]}])
-        device = model.multipliers.device
-        r, f = model.hash(
-            model.key_ids(torch.tensor([ids], device=device), torch.tensor([mask], device=device))
-        )
-        f = f.repeat_interleave(k, dim=-1)
-        rows.append(r[f != 0])
-        fps.append(f[f != 0])
-    if not rows:
+    per_fact = [fact_keys(model, encoder, f) for f in facts]
+    if 1 in model.config.orders:
+        k = model.config.heads_per_order
+        o = model.config.orders.index(1)
+        uni = [torch.unique(f[:, o * k][f[:, o * k] != 0]) for _, f in per_fact]
+        counts = torch.cat(uni).unique(return_counts=True) if uni else None
+        if counts is not None:
+            shared = counts[0][counts[1] > 1]
+            for _, f in per_fact:
+                f[:, o * k : (o + 1) * k][torch.isin(f[:, o * k : (o + 1) * k], shared)] = 0
+    r = torch.cat([rows[fps != 0] for rows, fps in per_fact])
+    f = torch.cat([fps[fps != 0] for _, fps in per_fact])
+    if not len(r):
         return 0
-    r, f = torch.cat(rows), torch.cat(fps)
     r, first = _first_occurrence(r)
     f = f[first]
     claimed = 0

@@ -228,3 +228,28 @@ def test_training_loss_with_the_shared_prefix_cache_equals_the_full_pass(tiny_lm
         full = answer_loss(tiny_lm.model, *batch)
         cached = answer_loss(tiny_lm.model, *batch, prefix)
     torch.testing.assert_close(cached, full, atol=1e-5, rtol=1e-5)
+
+
+def test_unigram_keys_are_only_rare_words_specific_to_one_fact(tiny_dirs, tmp_path, small_config):
+    lm = EngramLM.from_pretrained(
+        tiny_dirs["llama"],
+        config=small_config.model_copy(update={"orders": (1, 2)}),
+        storage_dir=tmp_path,
+    )
+    facts = [
+        Fact(question="When is my dentist appointment?", answer="Monday"),
+        Fact(question="Which dentist did Maria recommend?", answer="Dr. Okafor"),
+        Fact(question="What is the name of my sister?", answer="Priyanka"),
+    ]
+    lm.memorize(facts, "ana", train_config=QUICK)
+    k = lm.config.heads_per_order
+
+    def unigram_written(word: str) -> bool:
+        ids, mask = lm.encoder.encode(f"Tell me about my {word}")  # " word", as in a question
+        rows, fps = lm.model.hash(lm.model.key_ids(torch.tensor([ids]), torch.tensor([mask])))
+        return bool(hit_mask(lm.model.engram["1"].tags, rows, fps)[..., :k].any())
+
+    assert unigram_written("appointment") and unigram_written("sister")  # rare, one fact each
+    assert not unigram_written("dentist")  # in two facts: it tells them apart no better
+    assert not unigram_written("name")  # a frequent token
+    assert not unigram_written("holiday")  # never memorized
