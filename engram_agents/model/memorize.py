@@ -29,6 +29,10 @@ class TrainConfig:
     row_init_std: float = 0.5
     value_init_std: float = 0.05
     target_loss: float = 0.02
+    # Silence this share of a fact's N-gram lookups at random in each step, so that any one of
+    # its keys alone must carry the answer: a reworded question that shares only some of the
+    # fact's words still recalls it.
+    key_dropout: float = 0.3
     seed: int = 0
 
 
@@ -190,6 +194,7 @@ def answer_loss(
     keys: Tensor,
     labels: Tensor,
     prefix: SharedPrefix | None = None,
+    key_dropout: float = 0.0,
 ):
     """Cross-entropy on answer tokens only; logits are computed at those positions alone."""
     base = model.base
@@ -198,7 +203,7 @@ def answer_loss(
         n = prefix.length
         ids, keys, labels = ids[:, n:], keys[:, n:], labels[:, n:]
         extra = {"past_key_values": prefix.cache(ids.shape[0], base.config), "use_cache": True}
-    with model.engaged(ids, keys, None):
+    with model.engaged(ids, keys, None, key_dropout):
         hidden = base.base_model(input_ids=ids, attention_mask=attn, **extra).last_hidden_state
     target = labels[:, 1:]
     where = target != -100
@@ -248,7 +253,9 @@ def train(
         batch = [examples[i] for i in order[: cfg.batch_size]]
         del order[: cfg.batch_size]
         with torch.enable_grad():
-            loss = answer_loss(model, *_batch(batch, pad_id, device), prefix)
+            loss = answer_loss(
+                model, *_batch(batch, pad_id, device), prefix, key_dropout=cfg.key_dropout
+            )
             opt_table.zero_grad()
             opt_dense.zero_grad()
             loss.backward()

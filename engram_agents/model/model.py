@@ -122,13 +122,25 @@ class EngramModel(nn.Module):
             self.enabled = True
 
     @contextmanager
-    def engaged(self, input_ids: Tensor, key_mask: Tensor | None, state: EngramState | None):
-        """Hash the N-grams of input_ids for every base call made inside the block."""
+    def engaged(
+        self,
+        input_ids: Tensor,
+        key_mask: Tensor | None,
+        state: EngramState | None,
+        key_dropout: float = 0.0,
+    ):
+        """Hash the N-grams of input_ids for every base call made inside the block.
+
+        key_dropout (training only) silences that share of the N-gram lookups at random.
+        """
         if not self.enabled:
             yield
             return
         keys = self.key_ids(input_ids, key_mask)
-        self._lookup = self.hash(keys, None if state is None else state.history)
+        rows, fps = self.hash(keys, None if state is None else state.history)
+        if key_dropout:
+            fps = torch.where(torch.rand(fps.shape, device=fps.device) < key_dropout, 0, fps)
+        self._lookup = (rows, fps)
         self._state = state
         try:
             yield
