@@ -1,0 +1,47 @@
+"""Recalled memories as system-prompt text.
+
+Framework-free, shared by the LangChain and LlamaIndex integrations so an agent sees the same
+memory block whichever framework it runs in. Each line carries the date the memory is about, so
+the model can answer "when" questions and tell old from new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from engram_agents.errors import InvalidInputError
+from engram_agents.store.records import RecallHit
+
+HEADER = "Relevant memories about the user from earlier conversations (most relevant first):"
+MAX_CHARS = 2000
+
+
+def format_memories(
+    hits: Sequence[RecallHit], *, header: str = HEADER, max_chars: int = MAX_CHARS
+) -> str:
+    """A block of one `- [YYYY-MM-DD] text` line per hit, in the given order; "" for no hits.
+
+    Lines that would push the block past `max_chars` are left out (small models have short
+    context windows), but the first memory is always kept, cut if it must be.
+    """
+    if max_chars < 1:
+        raise InvalidInputError(f"max_chars must be >= 1, got {max_chars}")
+    lines: list[str] = []
+    size = len(header)
+    for hit in hits:
+        text = " ".join(hit.engram.text.split())
+        line = f"- [{hit.engram.when.date().isoformat()}] {text}"
+        if size + 1 + len(line) > max_chars:
+            if lines:
+                break
+            line = line[: max(0, max_chars - size - 2)] + "…"
+        lines.append(line)
+        size += 1 + len(line)
+    return "\n".join([header, *lines]) if lines else ""
+
+
+def add_to_system_prompt(system: str | None, block: str) -> str:
+    """The system prompt with the memory block appended (the block alone if there was none)."""
+    if not block:
+        return system or ""
+    return f"{system.rstrip()}\n\n{block}" if system and system.strip() else block

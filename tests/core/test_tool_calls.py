@@ -1,0 +1,136 @@
+"""Prompted tool calls: the prompt, forced prefixes, and parsing what small models really write."""
+
+import json
+
+import pytest
+
+from engram_agents.errors import InvalidInputError
+from engram_agents.tool_calls import (
+    ToolSpec,
+    forced_tool,
+    parse_tool_calls,
+    render_tool_call,
+    render_tool_result,
+    reply_prefix,
+    tool_prompt,
+)
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+ADD = {"name": "add", "description": "Add two integers", "parameters": {"type": "object"}}
+TOOLS = [WEATHER, ADD]
+
+
+def test_spec_shapes():
+    assert ToolSpec.coerce(WEATHER).name == "get_weather"
+    assert ToolSpec.coerce(ADD).description == "Add two integers"
+    schema = {"title": "Person", "type": "object", "properties": {"age": {"type": "integer"}}}
+    spec = ToolSpec.coerce(schema)
+    assert spec.name == "Person" and spec.parameters["properties"] == schema["properties"]
+    with pytest.raises(InvalidInputError, match="name"):
+        ToolSpec.coerce({"description": "nameless"})
+    with pytest.raises(InvalidInputError, match="dict"):
+        ToolSpec.coerce("get_weather")
+
+
+def test_prompt_lists_tools_and_rule():
+    text = tool_prompt(TOOLS)
+    assert '"name": "get_weather"' in text and '"name": "add"' in text
+    assert "<tool_call>" in text and "otherwise answer normally" in text
+    assert "must call one of the tools" in tool_prompt(TOOLS, "any")
+    assert "must call the tool add" in tool_prompt(TOOLS, "add")
+    with pytest.raises(InvalidInputError, match="at least one tool"):
+        tool_prompt([])
+
+
+def test_forcing():
+    assert forced_tool(None, TOOLS) is None and forced_tool("auto", TOOLS) is None
+    assert forced_tool("any", TOOLS) is True and forced_tool("required", [ADD]) == "add"
+    assert reply_prefix("auto", TOOLS) == ""
+    assert reply_prefix("any", TOOLS) == '<tool_call>\n{"name": "'
+    assert reply_prefix("add", TOOLS) == '<tool_call>\n{"name": "add", "arguments": {'
+    with pytest.raises(InvalidInputError, match="names no bound tool"):
+        reply_prefix("nope", TOOLS)
+
+
+def test_forced_prefix_plus_completion_parses():
+    reply = reply_prefix("get_weather", TOOLS) + '"city": "Paris"}}\n</tool_call>'
+    parsed = parse_tool_calls(reply, TOOLS)
+    calls = [(c.name, c.arguments) for c in parsed.tool_calls]
+    assert calls == [("get_weather", {"city": "Paris"})]
+    assert parsed.content == "" and parsed.invalid_tool_calls == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n</tool_call>',
+        'Sure.\n<tool_call>{"name": "add", "arguments": {"a": 1, "b": 2}}',  # no closing tag
+        '```json\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n```',
+        '{"tool": "add", "args": {"a": 1, "b": 2}}',
+        '{"name": "add", "parameters": "{\\"a\\": 1, \\"b\\": 2}"}',  # arguments as a string
+        "<tool_call>{'name': 'add', 'arguments': {'a': 1, 'b': 2}}</tool_call>",  # Python dict
+        '<tool_call>{"name": "add", "arguments": {"a": 1, "b": 2',  # cut off by the limit
+        '{"function": {"name": "add", "arguments": {"a": 1, "b": 2}}}',
+    ],
+)
+def test_parse_variants(text):
+    parsed = parse_tool_calls(text, TOOLS)
+    assert [(c.name, c.arguments) for c in parsed.tool_calls] == [("add", {"a": 1, "b": 2})]
+    assert parsed.invalid_tool_calls == []
+    assert parsed.tool_calls[0].id.startswith("call_")
+
+
+def test_parse_keeps_content_and_several_calls():
+    text = (
+        "Let me check.\n"
+        + render_tool_call("get_weather", {"city": "Oslo"})
+        + "\n"
+        + render_tool_call("add", {"a": 2, "b": 3})
+    )
+    parsed = parse_tool_calls(text, TOOLS)
+    assert parsed.content == "Let me check."
+    assert [c.name for c in parsed.tool_calls] == ["get_weather", "add"]
+    assert len({c.id for c in parsed.tool_calls}) == 2
+    listed = parse_tool_calls(
+        json.dumps([{"name": "add", "arguments": {}}, {"name": "add", "arguments": {"a": 1}}])
+    )
+    assert [c.arguments for c in listed.tool_calls] == [{}, {"a": 1}]
+
+
+def test_plain_text_and_json_without_a_name_stay_content():
+    for text in ["Paris is the capital of France.", 'The data is {"a": 1} and [1, 2].', "{ nope"]:
+        parsed = parse_tool_calls(text, TOOLS)
+        assert parsed.tool_calls == [] and parsed.invalid_tool_calls == []
+        assert parsed.content == text
+
+
+def test_invalid_calls_are_reported_not_dropped():
+    parsed = parse_tool_calls('<tool_call>{"name": "fly", "arguments": {}}</tool_call>', TOOLS)
+    assert parsed.tool_calls == []
+    assert parsed.invalid_tool_calls[0].name == "fly"
+    assert "unknown tool" in parsed.invalid_tool_calls[0].error
+    bad_args = parse_tool_calls('<tool_call>{"name": "add", "arguments": 5}</tool_call>', TOOLS)
+    assert "not a JSON object" in bad_args.invalid_tool_calls[0].error
+    garbage = parse_tool_calls("<tool_call>call add please</tool_call>", TOOLS)
+    assert garbage.invalid_tool_calls[0].arguments == "call add please"
+    # without a tool list any name is accepted
+    assert parse_tool_calls('{"name": "fly", "arguments": {}}').tool_calls[0].name == "fly"
+
+
+def test_dangling_key_is_dropped_when_repairing():
+    parsed = parse_tool_calls('<tool_call>{"name": "add", "arguments": {"a": 1, "b":', TOOLS)
+    assert parsed.tool_calls[0].arguments == {"a": 1}
+
+
+def test_tool_result_rendering():
+    assert render_tool_result("12 C", "get_weather") == (
+        '<tool_response name="get_weather">\n12 C\n</tool_response>'
+    )
+    assert render_tool_result("ok").startswith("<tool_response>\n")
