@@ -1,6 +1,8 @@
 """EngramLM: a local causal LM with Engram layers that can memorize facts per user."""
 
+import math
 import os
+import random
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -151,19 +153,29 @@ class EngramLM:
     ) -> MemorizeReport:
         """Write facts into the user's tables (statements, (question, answer) pairs or Facts).
 
-        A fact with the same question as a stored one replaces it. The user's delta is saved
-        and stays loaded.
+        A fact with the same question as a stored one replaces it. Only new or changed facts are
+        trained, alongside a replay of stored ones (`TrainConfig.replay`), so adding facts costs
+        time in proportion to what is new. The user's delta is saved and stays loaded.
         """
         if isinstance(facts, str | Fact | dict):
             facts = [facts]
         new = [Fact.coerce(f) for f in facts]
         if not new:
             raise InvalidInputError("memorize needs at least one fact")
+        cfg = train_config or TrainConfig()
         with self._lock:
             self.load_user(user_id)
             kept = {f.identity(): f for f in self._users.facts}
-            kept.update({f.identity(): f for f in new})
-            return self._retrain(list(kept.values()), train_config, progress, from_shared=False)
+            fresh = {f.identity(): f for f in new if kept.get(f.identity()) != f}
+            if not fresh:
+                return MemorizeReport(0, 0, 0, 0.0, 0.0, 0)
+            old = [f for key, f in kept.items() if key not in fresh]
+            n_replay = min(len(old), math.ceil(cfg.replay * len(fresh)))
+            replay = random.Random(cfg.seed).sample(old, n_replay)
+            kept.update(fresh)
+            return self._retrain(
+                list(kept.values()), cfg, progress, False, [*fresh.values(), *replay]
+            )
 
     def forget(self, fact, user_id: str) -> bool:
         """Remove a fact (matched by its question or statement); the user's delta is retrained
@@ -182,18 +194,22 @@ class EngramLM:
         with self._lock:
             self._users.delete(check_user_id(user_id))
 
-    def _retrain(self, facts, train_config, progress, from_shared: bool) -> MemorizeReport | None:
+    def _retrain(
+        self, facts, train_config, progress, from_shared: bool, train_on=None
+    ) -> MemorizeReport | None:
+        """Store `facts` as the user's memory, training on `train_on` (default: all of them)."""
         user = self._users.user_id
         if from_shared:
             self._users.unload()
             self._users.user_id = user
         self._users.facts = facts
+        train_on = facts if train_on is None else train_on
         report = None
-        if facts:
+        if train_on:
             report = train(
                 self.model,
                 self.encoder,
-                facts,
+                train_on,
                 train_config or TrainConfig(),
                 progress,
                 before_write=self._users.remember_shared,

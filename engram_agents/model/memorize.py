@@ -33,6 +33,10 @@ class TrainConfig:
     # its keys alone must carry the answer: a reworded question that shares only some of the
     # fact's words still recalls it.
     key_dropout: float = 0.3
+    # When facts are added to a user's memory, the facts already stored are not retrained in
+    # full: this many of them per new fact are replayed alongside, so that the shared dense
+    # weights keep serving them while training costs grow with the new facts only.
+    replay: float = 1.0
     seed: int = 0
 
 

@@ -62,6 +62,18 @@ def test_memorized_facts_change_outputs_only_where_their_ngrams_appear(tiny_lm):
     assert (recalled - silent).abs().max() > 1e-3
 
 
+def test_memorize_trains_only_new_facts_plus_a_replay_of_stored_ones(tiny_lm):
+    first = tiny_lm.memorize(FACTS[:1], "ana", train_config=QUICK)
+    assert first.facts == 1
+    second = tiny_lm.memorize(FACTS, "ana", train_config=QUICK)  # FACTS[0] is already stored
+    assert second.facts == 2  # the new fact plus one replayed
+    assert tiny_lm.memorize(FACTS[1], "ana", train_config=QUICK).steps == 0
+    assert tiny_lm.facts("ana") == FACTS
+    changed = Fact(question=FACTS[0].question, answer="Friday at 10 am")
+    assert tiny_lm.memorize(changed, "ana", train_config=QUICK).facts == 2
+    assert tiny_lm.facts("ana") == [changed, FACTS[1]]
+
+
 def test_incremental_decoding_matches_full_forward_after_memorize(tiny_lm):
     tiny_lm.memorize(FACTS, "ana", train_config=QUICK)
     assert all(layer.tags.any() for layer in tiny_lm.model.engram.values())
