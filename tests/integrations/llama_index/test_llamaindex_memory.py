@@ -1,0 +1,178 @@
+"""EngramMemory (BaseMemory): short-term history plus recalled engrams, scoped by user."""
+
+from __future__ import annotations
+
+import pytest
+from llama_index.core.llms import ChatMessage, MockLLM
+from llama_index.core.memory import ChatMemoryBuffer, Memory
+from pydantic import ValidationError
+
+from engram_agents import EngramMemory as EpisodicMemory
+from engram_agents.errors import InvalidInputError
+from engram_agents.memory_context import HEADER
+from llama_index.memory.engram import EngramMemory
+
+
+def user(text: str) -> ChatMessage:
+    return ChatMessage(role="user", content=text)
+
+
+def bot(text: str) -> ChatMessage:
+    return ChatMessage(role="assistant", content=text)
+
+
+def texts(store: EpisodicMemory, user_id: str) -> list[str]:
+    return sorted(e.text for e in store.list(user_id))
+
+
+def test_put_remembers_user_messages_and_keeps_history(store):
+    memory = EngramMemory.from_defaults("ana", store, session_id="s1")
+    memory.put(user("I adopted a greyhound called Pixel"))
+    memory.put(bot("Congratulations on adopting Pixel!"))
+
+    assert texts(store, "ana") == ["user: I adopted a greyhound called Pixel"]
+    assert [e.scope.session_id for e in store.list("ana")] == ["s1"]
+    assert [m.content for m in memory.get_all()] == [
+        "I adopted a greyhound called Pixel",
+        "Congratulations on adopting Pixel!",
+    ]
+    # what the history already shows is not repeated as a memory
+    assert memory.get() == memory.get_all()
+
+
+def test_a_later_session_gets_the_memory_as_a_system_message(store):
+    first = EngramMemory.from_defaults("ana", store, session_id="s1")
+    first.put_messages([user("I adopted a greyhound called Pixel"), bot("Lovely!")])
+    first.put(user("My sister Priyanka lives in Lisbon"))
+
+    later = EngramMemory.from_defaults("ana", store, session_id="s2")
+    later.put(user("Which city does my sister live in?"))
+    system, question = later.get()
+
+    assert system.role == "system"
+    assert system.content.startswith(HEADER)
+    lines = system.content.splitlines()[1:]
+    assert lines[0].endswith("user: My sister Priyanka lives in Lisbon")  # best first
+    assert question.content == "Which city does my sister live in?"
+    # input overrides the query; the stored history is not touched
+    assert "greyhound" in later.get(input="what is my greyhound called?")[0].content
+    assert [m.role for m in later.get_all()] == ["user"]
+
+
+def test_memories_are_scoped_by_user(store):
+    EngramMemory.from_defaults("ana", store).put(user("My locker code is 4471"))
+    bob = EngramMemory.from_defaults("bob", store)
+    bob.put(user("What is my locker code?"))
+    assert [m.role for m in bob.get()] == ["user"]
+    assert texts(store, "bob") == ["user: What is my locker code?"]
+
+
+def test_memory_text_joins_a_leading_system_message_without_changing_it(store):
+    EngramMemory.from_defaults("ana", store).put(user("My favourite tea is genmaicha"))
+    memory = EngramMemory.from_defaults("ana", store)
+    memory.set([ChatMessage(role="system", content="Be brief."), user("Which tea do I like?")])
+
+    system, _ = memory.get()
+    assert system.content.startswith("Be brief.\n\n" + HEADER)
+    assert "genmaicha" in system.content
+    assert memory.get_all()[0].content == "Be brief."
+
+
+def test_set_remembers_only_new_messages_and_reset_keeps_long_term(store):
+    memory = EngramMemory.from_defaults("ana", store)
+    memory.put(user("Standup moved to 9:30"))
+    memory.set([*memory.get_all(), bot("Noted."), user("Tax forms are due Friday")])
+    assert texts(store, "ana") == ["user: Standup moved to 9:30", "user: Tax forms are due Friday"]
+    assert len(memory.get_all()) == 3
+    assert store.list("ana")[0].stats.activations == 0  # set did not re-remember the first
+
+    memory.reset()
+    assert memory.get_all() == []
+    assert len(store.list("ana")) == 2
+    memory.put(user("When are the tax forms due?"))
+    assert "Friday" in memory.get()[0].content
+
+
+def test_remember_roles_k_and_min_score(store):
+    memory = EngramMemory.from_defaults(
+        "ana", store, remember_roles=["user", "assistant"], k=1, session_id="s1"
+    )
+    memory.put_messages([user("Book the dentist"), bot("Dentist booked for 5 June at 3 pm")])
+    assert texts(store, "ana") == [
+        "assistant: Dentist booked for 5 June at 3 pm",
+        "user: Book the dentist",
+    ]
+    later = EngramMemory.from_defaults("ana", store, k=1)
+    assert len(later.get(input="when is the dentist?")[0].content.splitlines()) == 2
+    strict = EngramMemory.from_defaults("ana", store, min_score=1e9)
+    assert strict.get(input="when is the dentist?") == []
+
+
+async def test_async_twins(store):
+    first = EngramMemory.from_defaults("ana", store)
+    await first.aput(user("Our wifi network is called Gandalf"))
+    await first.aput_messages([bot("Got it."), user("The router is in the hallway")])
+    assert len(await first.aget_all()) == 3
+    await first.areset()
+    assert await first.aget_all() == []
+
+    later = EngramMemory.from_defaults("ana", store)
+    await later.aset([user("What is the wifi network called?")])
+    system, _ = await later.aget()
+    assert "Gandalf" in system.content
+    assert len(store.list("ana")) == 3
+
+
+def test_from_defaults_builds_the_store_and_short_term_memory(tmp_path, encoder):
+    llm = MockLLM(max_tokens=8)
+    memory = EngramMemory.from_defaults(
+        "ana",
+        path=tmp_path / "m.db",
+        encoder=encoder,
+        llm=llm,
+        chat_history=[user("I live in Porto")],
+    )
+    assert isinstance(memory.primary_memory, Memory)
+    assert memory.primary_memory.token_limit == int(llm.metadata.context_window * 0.75)
+    assert texts(memory.store, "ana") == ["user: I live in Porto"]
+    assert (tmp_path / "m.db").exists()
+    config = memory.to_dict()
+    assert config["user_id"] == "ana" and config["class_name"] == "EngramMemory"
+    assert "store" not in config  # the store is live state, not config
+
+    buffer = ChatMemoryBuffer.from_defaults(token_limit=500)
+    other = EngramMemory.from_defaults("ana", memory.store, primary_memory=buffer)
+    other.put(user("Where do I live?"))
+    assert "Porto" in other.get()[0].content
+    assert buffer.get_all()[-1].content == "Where do I live?"
+
+
+def test_bad_input_raises_and_changes_nothing(store):
+    memory = EngramMemory.from_defaults("ana", store)
+    memory.put(user("My bike is a blue Brompton"))
+    before_history, before_store = memory.get_all(), texts(store, "ana")
+
+    with pytest.raises(InvalidInputError, match="ChatMessage"):
+        memory.put("plain text")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="message 1 must be a llama_index ChatMessage"):
+        memory.put_messages([user("fine"), {"role": "user", "content": "a dict"}])  # type: ignore[list-item]
+    with pytest.raises(InvalidInputError, match="bytes"):
+        memory.put(user("x" * 1_100_000))  # over the store's size limit
+    with pytest.raises(InvalidInputError, match="ChatMessage"):
+        memory.set(user("not a list"))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="input must be a string"):
+        memory.get(input=42)  # type: ignore[arg-type]
+
+    assert memory.get_all() == before_history
+    assert texts(store, "ana") == before_store
+
+
+def test_config_is_validated(store):
+    with pytest.raises(ValidationError, match="unknown roles"):
+        EngramMemory(store=store, user_id="ana", remember_roles=["human"])
+    with pytest.raises(ValidationError, match="user_id"):
+        EngramMemory(store=store, user_id="")
+    with pytest.raises(ValidationError, match="k"):
+        EngramMemory(store=store, user_id="ana", k=0)
+    with pytest.raises(ValueError, match="either store or path"):
+        EngramMemory.from_defaults("ana", store, path="other.db")
