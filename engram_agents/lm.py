@@ -17,7 +17,7 @@ from engram_agents.model.config import EngramConfig
 from engram_agents.model.facts import Fact
 from engram_agents.model.generation import SamplingParams, generate
 from engram_agents.model.loading import default_model_dir, load_base
-from engram_agents.model.memorize import MemorizeReport, TrainConfig, train
+from engram_agents.model.memorize import MemorizeReport, TrainConfig, train, written_rows
 from engram_agents.model.model import EngramModel
 from engram_agents.model.users import (
     UserDeltas,
@@ -173,49 +173,42 @@ class EngramLM:
             n_replay = min(len(old), math.ceil(cfg.replay * len(fresh)))
             replay = random.Random(cfg.seed).sample(old, n_replay)
             kept.update(fresh)
-            return self._retrain(
-                list(kept.values()), cfg, progress, False, [*fresh.values(), *replay]
+            self._users.facts = list(kept.values())
+            report = train(
+                self.model,
+                self.encoder,
+                [*fresh.values(), *replay],
+                cfg,
+                progress,
+                before_write=self._users.remember_shared,
             )
+            self._users.save()
+            return report
 
     def forget(self, fact, user_id: str) -> bool:
-        """Remove a fact (matched by its question or statement); the user's delta is retrained
-        from the shared tables without it. Returns whether the fact was stored."""
+        """Remove a fact (matched by its question or statement): the rows its N-grams wrote,
+        and no other stored fact uses, get their shared values back, so its keys no longer
+        fire. No retraining; returns whether the fact was stored."""
         target = Fact.coerce(fact).identity()
         with self._lock:
             self.load_user(user_id)
-            remaining = [f for f in self._users.facts if f.identity() != target]
-            if len(remaining) == len(self._users.facts):
+            gone = [f for f in self._users.facts if f.identity() == target]
+            if not gone:
                 return False
-            self._retrain(remaining, None, None, from_shared=True)
+            remaining = [f for f in self._users.facts if f.identity() != target]
+            rows = written_rows(self.model, self.encoder, gone)
+            if remaining:
+                keep = written_rows(self.model, self.encoder, remaining)
+                rows = {n: r[~torch.isin(r, keep[n])] for n, r in rows.items()}
+            self._users.release(rows)
+            self._users.facts = remaining
+            self._users.save()
             return True
 
     def forget_user(self, user_id: str) -> None:
         """Delete everything memorized for a user."""
         with self._lock:
             self._users.delete(check_user_id(user_id))
-
-    def _retrain(
-        self, facts, train_config, progress, from_shared: bool, train_on=None
-    ) -> MemorizeReport | None:
-        """Store `facts` as the user's memory, training on `train_on` (default: all of them)."""
-        user = self._users.user_id
-        if from_shared:
-            self._users.unload()
-            self._users.user_id = user
-        self._users.facts = facts
-        train_on = facts if train_on is None else train_on
-        report = None
-        if train_on:
-            report = train(
-                self.model,
-                self.encoder,
-                train_on,
-                train_config or TrainConfig(),
-                progress,
-                before_write=self._users.remember_shared,
-            )
-        self._users.save()
-        return report
 
     # -- adapters -------------------------------------------------------------------------
     def save_adapter(self, path: str | os.PathLike) -> Path:

@@ -86,6 +86,20 @@ def fact_keys(model: EngramModel, encoder: ChatEncoder, fact: Fact) -> tuple[Ten
     return rows[0], fps[0]
 
 
+def written_rows(
+    model: EngramModel, encoder: ChatEncoder, facts: Sequence[Fact]
+) -> dict[str, Tensor]:
+    """Per layer, the rows holding one of the facts' N-grams (tag equal to its fingerprint)."""
+    keys = [fact_keys(model, encoder, f) for f in facts]
+    rows = torch.cat([r.flatten() for r, _ in keys])
+    fps = torch.cat([f.flatten() for _, f in keys])
+    out = {}
+    for name, layer in model.engram.items():
+        mine = (fps != 0) & (layer.tags[rows] == fps)
+        out[name] = torch.unique(rows[mine])
+    return out
+
+
 def claim_rows(
     model: EngramModel, encoder: ChatEncoder, facts: Sequence[Fact], init_std: float, gen
 ) -> int:

@@ -73,6 +73,18 @@ class UserDeltas:
                 rows, vals, tags = (torch.cat(p) for p in zip(old, (rows, vals, tags), strict=True))
             self._restore[name] = (rows, vals, tags)
 
+    def release(self, rows_by_layer: dict[str, Tensor]) -> None:
+        """Give rows back their shared values (the user's writes there are dropped)."""
+        with torch.no_grad():
+            for name, rows in rows_by_layer.items():
+                saved = self._restore.get(name)
+                if saved is None:
+                    continue
+                hit = torch.isin(saved[0], rows)
+                layer = self.model.engram[name]
+                layer.table.data[saved[0][hit]] = saved[1][hit]
+                layer.tags[saved[0][hit]] = saved[2][hit]
+
     def unload(self) -> None:
         """Restore the shared tables and dense weights exactly."""
         with torch.no_grad():
