@@ -1,0 +1,59 @@
+"""Session end: fold the episodic store's active memories into the model's weights.
+
+The store decides what is current (duplicates merged, overridden facts superseded); this makes
+a user's in-model memory (EngramLM.memorize) follow it: statements that became active are
+memorized, and statements that were superseded or deleted are forgotten, so the model stops
+recalling an appointment that has moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engram_agents.lm import EngramLM
+from engram_agents.memory import EngramMemory
+from engram_agents.model.facts import Fact
+from engram_agents.model.memorize import MemorizeReport, TrainConfig
+from engram_agents.store.records import Engram
+from engram_agents.store.store import ConsolidationReport
+
+
+@dataclass
+class WeightSync:
+    store: ConsolidationReport
+    memorized: int
+    forgotten: int
+    training: MemorizeReport | None
+
+
+def statement(engram: Engram) -> str:
+    """The engram's text without the "role: " prefix that chat messages are stored with."""
+    extra = engram.metadata.extra
+    who = extra.get("name") or extra.get("speaker") or extra.get("role")
+    prefix = f"{who}: " if who else ""
+    return engram.text[len(prefix) :] if prefix and engram.text.startswith(prefix) else engram.text
+
+
+def consolidate_into_model(
+    memory: EngramMemory,
+    lm: EngramLM,
+    user_id: str,
+    train_config: TrainConfig | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> WeightSync:
+    """Consolidate the user's store, then memorize what is new and forget what was dropped."""
+    store_report = memory.consolidate(user_id)
+    wanted = {}
+    for engram in memory.list(user_id):
+        text = statement(engram).strip()
+        if text:
+            fact = Fact(statement=text)
+            wanted[fact.identity()] = fact
+    held = {f.identity(): f for f in lm.facts(user_id)}
+    dropped = [f for key, f in held.items() if key not in wanted]
+    for fact in dropped:
+        lm.forget(fact, user_id)
+    new = [f for key, f in wanted.items() if key not in held]
+    training = lm.memorize(new, user_id, train_config, progress) if new else None
+    return WeightSync(store_report, len(new), len(dropped), training)
