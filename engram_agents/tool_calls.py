@@ -24,6 +24,17 @@ NAME_KEYS = ("name", "tool", "tool_name", "function")
 ARG_KEYS = ("arguments", "args", "parameters", "input")
 REQUIRED = ("any", "required")  # tool_choice values that force some tool call
 _BLOCK = re.compile(re.escape(OPEN) + r"(.*?)(?:" + re.escape(CLOSE) + r"|$)", re.S)
+
+
+def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Small models repeat keys as they ramble; the first value is the one they meant."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+_JSON = json.JSONDecoder(object_pairs_hook=_first_wins)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.S)
 
 
@@ -86,35 +97,51 @@ def new_call_id() -> str:
 
 
 def tool_prompt(tools: Tools, tool_choice: Any = None) -> str:
-    """The system-prompt text that lists the tools and the call format.
+    """The system-prompt text that lists the tools, each with an example call.
 
     tool_choice: None/"auto" (the model decides), "any"/"required"/True (it must call one) or
-    a tool name (it must call that one).
+    a tool name (it must call that one). Small models copy what they see, so each tool is shown
+    as the exact call to write, with `<type>` placeholders for argument values.
     """
     specs = [ToolSpec.coerce(t) for t in tools]
     if not specs:
         raise InvalidInputError("tool_prompt needs at least one tool")
     forced = forced_tool(tool_choice, specs)
     listing = "\n".join(
-        json.dumps(
-            {"name": s.name, "description": s.description, "parameters": s.parameters},
-            ensure_ascii=False,
-        )
-        for s in specs
+        f"Tool {s.name}: {s.description or s.name}\n{OPEN}{_example_call(s)}{CLOSE}" for s in specs
     )
     if forced is None:
-        rule = "If a tool helps, call it; otherwise answer normally without a tool call."
+        rule = "If a tool helps, reply with only its call; otherwise answer normally."
     elif forced is True:
-        rule = "You must call one of the tools."
+        rule = "Reply with only the call of one of these tools."
     else:
-        rule = f"You must call the tool {forced}."
-    return (
-        "You have access to these tools:\n<tools>\n"
-        f"{listing}\n</tools>\n"
-        "To call a tool, reply with only this, arguments as JSON matching its parameters:\n"
-        f'{OPEN}\n{{"name": "<tool name>", "arguments": {{"<argument>": <value>}}}}\n{CLOSE}\n'
-        f"{rule}"
-    )
+        rule = f"Reply with only the call of the tool {forced}."
+    return f"You can call tools by writing a tool call exactly like the example.\n{listing}\n{rule}"
+
+
+def _example_call(spec: ToolSpec) -> str:
+    props = spec.parameters.get("properties") or {}
+    args = ", ".join(f"{json.dumps(k)}: <{_placeholder(v)}>" for k, v in props.items())
+    return f'{{"name": {json.dumps(spec.name)}, "arguments": {{{args}}}}}'
+
+
+def _placeholder(schema: Any) -> str:
+    text = _type_name(schema)
+    description = schema.get("description") if isinstance(schema, Mapping) else None
+    return f"{text}, {description}" if description else text
+
+
+def _type_name(schema: Any) -> str:
+    if not isinstance(schema, Mapping):
+        return "value"
+    if "enum" in schema:
+        return " or ".join(json.dumps(v) for v in schema["enum"])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = " or ".join(str(k) for k in kind)
+    if kind is None and "anyOf" in schema:
+        kind = " or ".join(_type_name(s) for s in schema["anyOf"])
+    return str(kind or "value")
 
 
 def forced_tool(tool_choice: Any, tools: Tools) -> str | bool | None:
@@ -131,14 +158,31 @@ def forced_tool(tool_choice: Any, tools: Tools) -> str | bool | None:
 
 
 def reply_prefix(tool_choice: Any, tools: Tools) -> str:
-    """Text to put at the start of the model's reply so a forced call cannot be skipped: the
-    model then only fills in the tool name and/or the arguments. Empty when nothing is forced."""
-    forced = forced_tool(tool_choice, tools)
+    """Text to put at the start of the model's reply so a forced call cannot be skipped.
+
+    The model then only fills in what is left: the tool name (when any tool will do), or the
+    arguments after the first one's key (when the tool is known). A tool without parameters is
+    called outright. Empty when nothing is forced.
+    """
+    specs = {s.name: s for s in (ToolSpec.coerce(t) for t in tools)}
+    forced = forced_tool(tool_choice, specs.values())
     if forced is None:
         return ""
     if forced is True:
         return f'{OPEN}\n{{"name": "'
-    return f'{OPEN}\n{{"name": {json.dumps(forced)}, "arguments": {{'
+    props = list(specs[forced].parameters.get("properties") or {})
+    if not props:
+        return f"{OPEN}\n{json.dumps({'name': forced, 'arguments': {}})}\n{CLOSE}"
+    first = specs[forced].parameters["properties"][props[0]]
+    quote = '"' if isinstance(first, Mapping) and first.get("type") == "string" else ""
+    return f'{OPEN}\n{{"name": {json.dumps(forced)}, "arguments": {{{json.dumps(props[0])}: {quote}'
+
+
+def stop_strings(tool_choice: Any, tools: Tools) -> tuple[str, ...]:
+    """Where to stop generating: after the closing tag, and for a forced call (exactly one,
+    so nothing useful follows) as soon as the call's JSON closes with "}}". The parser closes
+    whatever brackets the cut leaves open."""
+    return (CLOSE, "}}") if forced_tool(tool_choice, tools) is not None else (CLOSE,)
 
 
 def render_tool_call(name: str, arguments: Mapping[str, Any]) -> str:
@@ -220,12 +264,12 @@ def _objects(chunk: str) -> list[Any]:
 def _decode(text: str, start: int) -> tuple[Any, int | None]:
     """A JSON (or Python-literal) value starting at `start`, repaired if cut off at the end."""
     try:
-        return json.JSONDecoder().raw_decode(text, start)
+        return _JSON.raw_decode(text, start)
     except json.JSONDecodeError:
         pass
     end = _scan(text, start)[0]
     piece = text[start:end] if end is not None else _close(text[start:])
-    for load in (json.loads, ast.literal_eval):
+    for load in (_JSON.decode, ast.literal_eval):
         try:
             return load(piece), end if end is not None else len(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

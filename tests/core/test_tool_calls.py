@@ -12,6 +12,7 @@ from engram_agents.tool_calls import (
     render_tool_call,
     render_tool_result,
     reply_prefix,
+    stop_strings,
     tool_prompt,
 )
 
@@ -39,12 +40,25 @@ def test_spec_shapes():
         ToolSpec.coerce("get_weather")
 
 
-def test_prompt_lists_tools_and_rule():
+def test_prompt_shows_each_tool_as_a_call():
     text = tool_prompt(TOOLS)
-    assert '"name": "get_weather"' in text and '"name": "add"' in text
-    assert "<tool_call>" in text and "otherwise answer normally" in text
-    assert "must call one of the tools" in tool_prompt(TOOLS, "any")
-    assert "must call the tool add" in tool_prompt(TOOLS, "add")
+    assert "Tool get_weather: Current weather in a city\n" in text
+    assert '<tool_call>{"name": "get_weather", "arguments": {"city": <string>}}</tool_call>' in text
+    assert '{"name": "add", "arguments": {}}' in text and "otherwise answer normally" in text
+    assert "one of these tools" in tool_prompt(TOOLS, "any")
+    assert "the tool add." in tool_prompt(TOOLS, "add")
+    schema = {
+        "name": "pick",
+        "parameters": {
+            "properties": {
+                "color": {"enum": ["red", "blue"]},
+                "n": {"type": ["integer", "null"], "description": "how many"},
+                "x": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            }
+        },
+    }
+    assert '"color": <"red" or "blue">, "n": <integer or null, how many>' in tool_prompt([schema])
+    assert '"x": <string or null>' in tool_prompt([schema])
     with pytest.raises(InvalidInputError, match="at least one tool"):
         tool_prompt([])
 
@@ -54,13 +68,20 @@ def test_forcing():
     assert forced_tool("any", TOOLS) is True and forced_tool("required", [ADD]) == "add"
     assert reply_prefix("auto", TOOLS) == ""
     assert reply_prefix("any", TOOLS) == '<tool_call>\n{"name": "'
-    assert reply_prefix("add", TOOLS) == '<tool_call>\n{"name": "add", "arguments": {'
+    # the first argument's key is written for the model, with the quote of a string value
+    assert reply_prefix("get_weather", TOOLS).endswith('"arguments": {"city": "')
+    # a tool without parameters is called outright
+    assert reply_prefix("add", TOOLS) == (
+        '<tool_call>\n{"name": "add", "arguments": {}}\n</tool_call>'
+    )
+    assert stop_strings(None, TOOLS) == ("</tool_call>",)
+    assert stop_strings("any", TOOLS) == ("</tool_call>", "}}")
     with pytest.raises(InvalidInputError, match="names no bound tool"):
         reply_prefix("nope", TOOLS)
 
 
 def test_forced_prefix_plus_completion_parses():
-    reply = reply_prefix("get_weather", TOOLS) + '"city": "Paris"}}\n</tool_call>'
+    reply = reply_prefix("get_weather", TOOLS) + 'Paris"}}\n</tool_call>'
     parsed = parse_tool_calls(reply, TOOLS)
     calls = [(c.name, c.arguments) for c in parsed.tool_calls]
     assert calls == [("get_weather", {"city": "Paris"})]
@@ -122,6 +143,20 @@ def test_invalid_calls_are_reported_not_dropped():
     assert garbage.invalid_tool_calls[0].arguments == "call add please"
     # without a tool list any name is accepted
     assert parse_tool_calls('{"name": "fly", "arguments": {}}').tool_calls[0].name == "fly"
+
+
+def test_repeated_keys_keep_the_first_value():
+    text = '{"name": "add", "arguments": {"a": 1, "b": 2, "a": 9}}'
+    assert parse_tool_calls(text, TOOLS).tool_calls[0].arguments == {"a": 1, "b": 2}
+    # cut off inside a repeated key's value (the token limit): still the first value
+    cut = '<tool_call>{"name": "add", "arguments": {"a": 1, "b": 2, "a": "'
+    assert parse_tool_calls(cut, TOOLS).tool_calls[0].arguments == {"a": 1, "b": 2}
+
+
+def test_call_cut_at_the_forced_stop_string_is_closed():
+    # generation stops before "}}" for a forced call; the parser closes the JSON
+    cut = reply_prefix("get_weather", TOOLS) + "Oslo"
+    assert parse_tool_calls(cut, TOOLS).tool_calls[0].arguments == {"city": "Oslo"}
 
 
 def test_dangling_key_is_dropped_when_repairing():
