@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     chat.add_argument("--system", help="a system prompt")
     chat.add_argument("--max-new-tokens", type=int, default=256)
     chat.add_argument("--temperature", type=float, default=0.0)
+    from engram_agents.demo.cli import add_parser as add_demo
+
+    add_demo(sub)
     bench = sub.add_parser("bench", help="run a benchmark (its own options follow its name)")
     bench.add_argument("name", choices=sorted(BENCHMARKS))
     args, rest = parser.parse_known_args(argv)
@@ -64,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engram_agents.errors import EngramError
 
     try:
+        if args.command == "demo":
+            from engram_agents.demo.cli import run as demo
+
+            return demo(args)
         return _chat(args)
     except (EngramError, KeyboardInterrupt, EOFError) as e:
         if isinstance(e, EngramError):

@@ -42,12 +42,13 @@ def consolidate_into_model(
     train_config: TrainConfig | None = None,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> WeightSync:
-    """Consolidate the user's store, then memorize what is new and forget what was dropped."""
+    """Consolidate the user's store, then memorize the statements that are new and forget
+    those that were dropped (questions are not memorized)."""
     store_report = memory.consolidate(user_id)
     wanted = {}
     for engram in memory.list(user_id):
         text = statement(engram).strip()
-        if text:
+        if text and not text.endswith("?"):  # a question the user asked states no fact
             fact = Fact(statement=text)
             wanted[fact.identity()] = fact
     held = {f.identity(): f for f in lm.facts(user_id)}

@@ -11,6 +11,7 @@ def test_model_memory_follows_the_store(tiny_lm, tmp_path):
         [
             {"role": "user", "content": "My dentist appointment is on Tuesday at 3 pm."},
             {"role": "user", "content": "The wifi password at the cabin is blue-otter-42."},
+            {"role": "user", "content": "What time is it?"},
         ],
         "ana",
     )
