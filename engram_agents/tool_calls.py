@@ -35,6 +35,7 @@ def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _JSON = json.JSONDecoder(object_pairs_hook=_first_wins)
+_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')  # the tool a broken call meant
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.S)
 
 
@@ -324,7 +325,10 @@ def _name_of(obj: Mapping[str, Any]) -> str | None:
 def _to_call(obj: Any, names: set[str] | None) -> ToolCall | InvalidToolCall:
     raw = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False, default=str)
     if not isinstance(obj, dict):
-        return InvalidToolCall(new_call_id(), None, raw, "the tool call is not a JSON object")
+        named = _NAME.search(raw)
+        return InvalidToolCall(
+            new_call_id(), named and named.group(1), raw, "the tool call is not a JSON object"
+        )
     name = _name_of(obj)
     if isinstance(obj.get("function"), Mapping):
         obj = obj["function"]

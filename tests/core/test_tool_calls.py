@@ -141,6 +141,9 @@ def test_invalid_calls_are_reported_not_dropped():
     assert "not a JSON object" in bad_args.invalid_tool_calls[0].error
     garbage = parse_tool_calls("<tool_call>call add please</tool_call>", TOOLS)
     assert garbage.invalid_tool_calls[0].arguments == "call add please"
+    assert garbage.invalid_tool_calls[0].name is None
+    broken = parse_tool_calls('<tool_call>{"name": "add", "arguments": {"a": 1 2}}', TOOLS)
+    assert broken.invalid_tool_calls[0].name == "add"  # the tool it meant is still named
     # without a tool list any name is accepted
     assert parse_tool_calls('{"name": "fly", "arguments": {}}').tool_calls[0].name == "fly"
 

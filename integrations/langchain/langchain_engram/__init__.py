@@ -1,1 +1,22 @@
-"""LangChain integration for engram-agents."""
+"""LangChain integration for engram-agents: a local Engram chat model and long-term memory.
+
+- `ChatEngram`: the local EngramLM as a chat model (tools, structured output, streaming).
+- `EngramMemoryMiddleware`: episodic memory around any `create_agent` agent.
+- `EngramStore`: the episodic store as a LangGraph store.
+- `EngramRetriever`: recalled memories as Documents.
+- `EngramMemory`: the classic chain memory (`langchain_classic`).
+"""
+
+from langchain_engram.chat_models import ChatEngram
+from langchain_engram.memory import EngramMemory
+from langchain_engram.middleware import EngramMemoryMiddleware
+from langchain_engram.retrievers import EngramRetriever
+from langchain_engram.stores import EngramStore
+
+__all__ = [
+    "ChatEngram",
+    "EngramMemory",
+    "EngramMemoryMiddleware",
+    "EngramRetriever",
+    "EngramStore",
+]

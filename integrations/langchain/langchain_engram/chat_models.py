@@ -1,0 +1,345 @@
+"""ChatEngram: the local EngramLM as a LangChain chat model.
+
+The model runs in-process (no server); a user's memorized facts are recalled from the Engram
+tables, not from the prompt. Tool calling is prompted (the small default model has no native
+tool API): the tools are listed in the system prompt, replies are parsed with
+`engram_agents.tool_calls`, and a required tool call is forced by starting the reply with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from engram_agents import EngramConfig, EngramLM
+from engram_agents.model.generation import SamplingParams, generate
+from engram_agents.tool_calls import (
+    CLOSE,
+    ParsedReply,
+    ToolSpec,
+    parse_tool_calls,
+    render_tool_call,
+    render_tool_result,
+    reply_prefix,
+    stop_strings,
+    tool_prompt,
+)
+
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+NON_TEXT_BLOCKS = {"image", "image_url", "audio", "input_audio", "file", "video"}
+
+
+@functools.lru_cache(maxsize=4)
+def _load(model: str | None, config_json: str | None, storage_dir: str | None) -> EngramLM:
+    """One EngramLM per (model, config, storage) in a process: loading costs seconds and
+    hundreds of MB, and every ChatEngram pointing at the same folder can share it."""
+    config = EngramConfig.model_validate_json(config_json) if config_json else None
+    if model is None:
+        return EngramLM.from_default(config=config, storage_dir=storage_dir)
+    return EngramLM.from_pretrained(model, config=config, storage_dir=storage_dir)
+
+
+def _text(message: BaseMessage) -> str:
+    """A message's text; images, audio and files are refused rather than silently dropped."""
+    if isinstance(message.content, list):
+        kinds = {b.get("type") for b in message.content if isinstance(b, dict)}
+        if kinds & NON_TEXT_BLOCKS:
+            raise ValueError(
+                f"ChatEngram reads text only; the {message.type} message has "
+                f"{sorted(kinds & NON_TEXT_BLOCKS)} content"
+            )
+    return message.text
+
+
+def to_engram_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+    """LangChain messages as the {role, content} dicts EngramLM takes; tool calls and tool
+    results are written in the same format the tool prompt asks the model to use."""
+    out = []
+    for m in messages:
+        if isinstance(m, SystemMessage):
+            out.append({"role": "system", "content": _text(m)})
+        elif isinstance(m, HumanMessage):
+            out.append({"role": "user", "content": _text(m)})
+        elif isinstance(m, AIMessage):
+            calls = [render_tool_call(c["name"], c["args"]) for c in m.tool_calls]
+            out.append({"role": "assistant", "content": "\n".join([_text(m), *calls]).strip()})
+        elif isinstance(m, ToolMessage):
+            out.append({"role": "tool", "content": render_tool_result(_text(m), m.name)})
+        elif isinstance(m, ChatMessage) and m.role in ("system", "user", "assistant", "tool"):
+            out.append({"role": m.role, "content": _text(m)})
+        else:
+            raise ValueError(f"ChatEngram cannot take a {type(m).__name__} ({m.type!r})")
+    return out
+
+
+def _with_tool_prompt(messages: list[dict[str, str]], prompt: str) -> list[dict[str, str]]:
+    if messages and messages[0]["role"] == "system":
+        first = {"role": "system", "content": f"{messages[0]['content']}\n\n{prompt}".strip()}
+        return [first, *messages[1:]]
+    return [{"role": "system", "content": prompt}, *messages]
+
+
+def _tool_choice_name(tool_choice: Any) -> Any:
+    """LangChain's tool_choice spellings reduced to what `engram_agents.tool_calls` takes."""
+    if isinstance(tool_choice, dict):
+        return (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
+    return tool_choice
+
+
+class ChatEngram(BaseChatModel):
+    """Chat model over a local EngramLM (the embedded SmolLM2-135M-Instruct by default).
+
+    ```python
+    from langchain_engram import ChatEngram
+
+    llm = ChatEngram(max_tokens=64)                  # embedded default, loads on first use
+    llm.invoke("What is the capital of France?")
+    ChatEngram(model="/path/to/hf-model", user_id="ana")   # ana's memorized facts in-model
+    ```
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+
+    model: str | None = None
+    """A local Hugging Face causal-LM folder; None is the embedded default model."""
+    lm: EngramLM | None = Field(default=None, exclude=True)
+    """An already loaded EngramLM to use instead of loading `model` (e.g. shared with memorize)."""
+    engram_config: EngramConfig | None = None
+    storage_dir: str | None = None
+    """Where per-user memory deltas live (EngramLM's default when None)."""
+    user_id: str | None = None
+    """Whose memorized facts are loaded into the tables; None uses the shared tables only."""
+    temperature: float = 0.0
+    max_tokens: int = Field(default=256, ge=1, alias="max_new_tokens")
+    top_p: float = 1.0
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    seed: int | None = None
+
+    _lm: EngramLM | None = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "engram"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model_name,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "seed": self.seed,
+        }
+
+    @property
+    def model_name(self) -> str:
+        return self.model or DEFAULT_MODEL_NAME
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="engram",
+            ls_model_name=kwargs.get("model") or self.model_name,
+            ls_model_type="chat",
+            ls_temperature=kwargs.get("temperature", self.temperature),
+            ls_max_tokens=kwargs.get("max_tokens", self.max_tokens),
+        )
+        if stop := stop or self.stop:
+            params["ls_stop"] = stop
+        return params
+
+    @property
+    def engram_lm(self) -> EngramLM:
+        """The EngramLM behind this chat model, loaded on first use."""
+        if self.lm is not None:
+            return self.lm
+        if self._lm is None:
+            config = self.engram_config.model_dump_json() if self.engram_config else None
+            self._lm = _load(self.model, config, self.storage_dir)
+        return self._lm
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence | None = None
+    ) -> int:
+        """Exact prompt length in the model's own tokenizer and chat template."""
+        msgs = to_engram_messages(messages)
+        if tools:
+            msgs = _with_tool_prompt(msgs, tool_prompt([convert_to_openai_tool(t) for t in tools]))
+        return self.engram_lm.count_tokens(msgs)
+
+    # -- tools ----------------------------------------------------------------------------
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable | BaseTool],
+        *,
+        tool_choice: dict | str | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools, listed to the model in its system prompt.
+
+        tool_choice: "auto"/None (the model decides), "none" (tools are not offered),
+        "any"/"required"/True (some tool must be called) or a tool name.
+        """
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        choice = _tool_choice_name(tool_choice)
+        if formatted:
+            reply_prefix(choice, formatted)  # fails now, naming the problem, if choice is bad
+        return super().bind(tools=formatted, tool_choice=choice, **kwargs)
+
+    # -- generation -----------------------------------------------------------------------
+    def _prepare(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> tuple[list[dict[str, str]], str, list[ToolSpec], dict[str, Any]]:
+        tools = [ToolSpec.coerce(t) for t in kwargs.pop("tools", None) or []]
+        choice = kwargs.pop("tool_choice", None)
+        msgs = to_engram_messages(messages)
+        if not msgs:
+            raise ValueError("ChatEngram needs at least one message")
+        if choice == "none":
+            tools = []
+        prefix, stops = "", tuple(stop if stop is not None else self.stop or ())
+        if tools:
+            msgs = _with_tool_prompt(msgs, tool_prompt(tools, choice))
+            prefix = reply_prefix(choice, tools)
+            stops += stop_strings(choice, tools)
+        unknown = set(kwargs) - {"model", "temperature", "max_tokens", "top_p", "seed", "user_id"}
+        if unknown:
+            raise ValueError(f"ChatEngram got unknown arguments {sorted(unknown)}")
+        params = {
+            "max_new_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "temperature": kwargs.get("temperature", self.temperature),
+            "top_p": kwargs.get("top_p", self.top_p),
+            "stop": stops,
+            "seed": kwargs.get("seed", self.seed),
+            "user_id": kwargs.get("user_id", self.user_id),
+        }
+        return msgs, prefix, tools, params
+
+    def _pieces(
+        self, msgs: list[dict[str, str]], prefix: str, params: dict[str, Any], usage: dict
+    ) -> Iterator[str]:
+        """Text pieces of the reply (after `prefix`, which the reply is forced to start with).
+        Fills `usage` with the token counts once the reply is done."""
+        lm = self.engram_lm
+        user_id = params.pop("user_id")
+        sampling = SamplingParams(**params)
+        with lm._lock:  # the loaded user and the model state belong to one reply at a time
+            lm.load_user(user_id)
+            ids, mask = lm.encoder.encode(msgs)
+            forced = lm.tokenizer.encode(prefix, add_special_tokens=False) if prefix else []
+            text = ""
+            pieces = generate(
+                lm.model,
+                lm.tokenizer,
+                ids + forced,
+                mask + [0] * len(forced),
+                sampling,
+                lm.encoder.stop_token_ids(),
+            )
+            for piece in () if prefix.endswith(CLOSE) else pieces:  # a complete forced call
+                text += piece
+                yield piece
+        out = len(lm.tokenizer.encode(text, add_special_tokens=False)) if text else 0
+        usage["usage"] = UsageMetadata(
+            input_tokens=len(ids) + len(forced),
+            output_tokens=out,
+            total_tokens=len(ids) + len(forced) + out,
+        )
+        usage["finish_reason"] = "length" if out >= sampling.max_new_tokens else "stop"
+
+    def _response_metadata(self, finish_reason: str) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "model_provider": "engram",
+            "finish_reason": finish_reason,
+        }
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        msgs, prefix, tools, params = self._prepare(messages, stop, kwargs)
+        meta: dict[str, Any] = {}
+        text = prefix
+        for piece in self._pieces(msgs, prefix, params, meta):
+            text += piece
+            if run_manager and not tools:
+                run_manager.on_llm_new_token(piece)
+        message = _reply_message(text, tools, AIMessage)
+        message.usage_metadata = meta["usage"]
+        message.response_metadata = self._response_metadata(meta["finish_reason"])
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        """Text streams token by token. With tools bound, the reply is parsed whole (a tool
+        call is only known once its JSON is complete) and comes as one chunk."""
+        msgs, prefix, tools, params = self._prepare(messages, stop, kwargs)
+        meta: dict[str, Any] = {}
+        text = prefix
+        for piece in self._pieces(msgs, prefix, params, meta):
+            text += piece
+            if not tools:
+                if run_manager:
+                    run_manager.on_llm_new_token(piece)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        last = _reply_message(text, tools, AIMessageChunk) if tools else AIMessageChunk(content="")
+        last.usage_metadata = meta["usage"]
+        last.response_metadata = self._response_metadata(meta["finish_reason"])
+        last.chunk_position = "last"
+        yield ChatGenerationChunk(message=last)
+
+
+def _reply_message(
+    text: str, tools: list[ToolSpec], kind: type[AIMessage] | type[AIMessageChunk]
+) -> Any:
+    """The reply as an AIMessage (or the final chunk): content plus parsed tool calls."""
+    if not tools:
+        return kind(content=text)
+    parsed: ParsedReply = parse_tool_calls(text, tools)
+    invalid = [
+        invalid_tool_call(name=c.name, args=c.arguments, id=c.id, error=c.error)
+        for c in parsed.invalid_tool_calls
+    ]
+    if kind is AIMessageChunk:
+        chunks = [
+            tool_call_chunk(name=c.name, args=json.dumps(c.arguments), id=c.id, index=i)
+            for i, c in enumerate(parsed.tool_calls)
+        ]
+        return AIMessageChunk(
+            content=parsed.content, tool_call_chunks=chunks, invalid_tool_calls=invalid
+        )
+    calls = [tool_call(name=c.name, args=c.arguments, id=c.id) for c in parsed.tool_calls]
+    return AIMessage(content=parsed.content, tool_calls=calls, invalid_tool_calls=invalid)
+
+
+__all__ = ["ChatEngram", "to_engram_messages"]

@@ -1,0 +1,100 @@
+"""EngramMemory for classic LangChain chains (`langchain_classic` BaseMemory).
+
+Instead of replaying the whole conversation, each call recalls only the memories relevant to
+the new input, across every past session of the user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_classic.base_memory import BaseMemory
+from pydantic import ConfigDict, Field
+
+from engram_agents.memory import EngramMemory as CoreMemory
+from engram_agents.memory_context import HEADER, format_memories
+
+
+class EngramMemory(BaseMemory):
+    """Long-term memory for a classic chain, scoped to one user (and optionally a session).
+
+    ```python
+    from engram_agents import EngramMemory as Store
+    from langchain_engram import EngramMemory
+
+    memory = EngramMemory(memory=Store("memory.db"), user_id="ana")
+    memory.save_context({"input": "My dog is called Pixel"}, {"output": "Nice name!"})
+    memory.load_memory_variables({"input": "what is my dog called?"})["history"]
+    ```
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    memory: CoreMemory
+    user_id: str
+    session_id: str | None = None
+    """Remembered turns are tagged with this session; `clear` forgets only this session."""
+    k: int = Field(default=5, ge=1)
+    memory_key: str = "history"
+    input_key: str | None = None
+    """The chain input holding the user's words (None: the only input not set by memory)."""
+    output_key: str | None = None
+    """The chain output holding the reply (None: the only output)."""
+    header: str = HEADER
+
+    @property
+    def memory_variables(self) -> list[str]:
+        return [self.memory_key]
+
+    def _input(self, inputs: dict[str, Any]) -> str:
+        return _pick(inputs, self.input_key, {self.memory_key, "stop"}, "input")
+
+    def _turn(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> list[dict[str, str]]:
+        said = self._input(inputs)
+        reply = _pick(outputs, self.output_key, set(), "output")
+        return [{"role": "user", "content": said}, {"role": "assistant", "content": reply}]
+
+    def load_memory_variables(self, inputs: dict[str, Any]) -> dict[str, str]:
+        """The memories relevant to the input, as a text block for the prompt."""
+        hits = self.memory.recall(self._input(inputs), self.user_id, self.k)
+        return {self.memory_key: format_memories(hits, header=self.header)}
+
+    async def aload_memory_variables(self, inputs: dict[str, Any]) -> dict[str, str]:
+        hits = await self.memory.arecall(self._input(inputs), self.user_id, self.k)
+        return {self.memory_key: format_memories(hits, header=self.header)}
+
+    def save_context(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        """Remember the turn: what the user said and the reply, one memory each."""
+        self.memory.remember(self._turn(inputs, outputs), self.user_id, session_id=self.session_id)
+
+    async def asave_context(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        await self.memory.aremember(
+            self._turn(inputs, outputs), self.user_id, session_id=self.session_id
+        )
+
+    def clear(self) -> None:
+        """Forget this session's memories (all of the user's when no session is set)."""
+        self.memory.forget(
+            self.user_id, session_id=self.session_id, everything=self.session_id is None
+        )
+
+    async def aclear(self) -> None:
+        await self.memory.aforget(
+            self.user_id, session_id=self.session_id, everything=self.session_id is None
+        )
+
+
+def _pick(values: dict[str, Any], key: str | None, skip: set[str], what: str) -> str:
+    """The text under `key`, or under the only key not in `skip`; a clear error otherwise."""
+    if key is None:
+        keys = [k for k in values if k not in skip]
+        if len(keys) != 1:
+            raise ValueError(f"cannot tell which {what} to use among {keys}; set {what}_key")
+        key = keys[0]
+    if key not in values:
+        raise ValueError(f"the {what} key {key!r} is missing (got {sorted(values)})")
+    value = values[key]
+    text = getattr(value, "text", value)  # a message (e.g. an AIMessage output) or a string
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"the {what} {key!r} must be non-empty text, got {value!r}")
+    return text

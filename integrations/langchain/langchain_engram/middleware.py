@@ -1,0 +1,166 @@
+"""EngramMemoryMiddleware: long-term memory for any `create_agent` agent.
+
+Before each model call the user's relevant memories go into the system prompt; after each turn
+what the user said is remembered; `end_session` consolidates the store (and, given an EngramLM,
+memorizes the session's statements into its tables for in-model recall).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
+from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
+
+from engram_agents.lm import EngramLM
+from engram_agents.memory import EngramMemory as CoreMemory
+from engram_agents.memory_context import HEADER, add_to_system_prompt, format_memories
+from engram_agents.model.memorize import TrainConfig
+
+
+class EngramMemoryMiddleware(AgentMiddleware):
+    """Episodic memory around an agent, with any chat model.
+
+    The user is found, in order, in the runtime context (`context={"user_id": ...}` or an
+    object with a `user_id` attribute), in `config["configurable"]["user_id"]`, or in the
+    `user_id` given here. The thread id (when a checkpointer is used) becomes the session id of
+    what is remembered.
+
+    ```python
+    memory = EngramMemoryMiddleware(EngramMemory("memory.db"))
+    agent = create_agent(model, tools, middleware=[memory])
+    agent.invoke({"messages": [...]}, context={"user_id": "ana"})
+    memory.end_session("ana")
+    ```
+    """
+
+    def __init__(
+        self,
+        memory: CoreMemory,
+        *,
+        user_id: str | None = None,
+        k: int = 5,
+        lm: EngramLM | None = None,
+        train_config: TrainConfig | None = None,
+        header: str = HEADER,
+        max_chars: int = 2000,
+    ) -> None:
+        super().__init__()
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        self.memory = memory
+        self.user_id = user_id
+        self.k = k
+        self.lm = lm
+        self.train_config = train_config
+        self.header = header
+        self.max_chars = max_chars
+        self._said: dict[str, list[str]] = {}  # user -> statements remembered this session
+
+    # -- whose memory ---------------------------------------------------------------------
+    def resolve_user(self, runtime: Runtime | None) -> str:
+        context = getattr(runtime, "context", None)
+        found = (
+            context.get("user_id")
+            if isinstance(context, Mapping)
+            else getattr(context, "user_id", None)
+        )
+        found = found or _configurable().get("user_id") or self.user_id
+        if not isinstance(found, str) or not found:
+            raise ValueError(
+                "EngramMemoryMiddleware needs a user id: pass context={'user_id': ...}, "
+                "config={'configurable': {'user_id': ...}} or EngramMemoryMiddleware(user_id=...)"
+            )
+        return found
+
+    # -- before each model call: memories into the system prompt --------------------------
+    def _with_memories(self, request: ModelRequest, hits: list) -> ModelRequest:
+        block = format_memories(hits, header=self.header, max_chars=self.max_chars)
+        if not block:
+            return request
+        system = add_to_system_prompt(request.system_prompt, block)
+        return request.override(system_message=SystemMessage(content=system))
+
+    def wrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
+    ) -> ModelResponse:
+        query = _last_user_text(request.messages)
+        if query is None:
+            return handler(request)
+        hits = self.memory.recall(query, self.resolve_user(request.runtime), self.k)
+        return handler(self._with_memories(request, hits))
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest,
+        handler: Callable[[ModelRequest], Awaitable[ModelResponse]],
+    ) -> ModelResponse:
+        query = _last_user_text(request.messages)
+        if query is None:
+            return await handler(request)
+        hits = await self.memory.arecall(query, self.resolve_user(request.runtime), self.k)
+        return await handler(self._with_memories(request, hits))
+
+    # -- after each turn: remember what the user said -------------------------------------
+    def _turn(self, state: AgentState, runtime: Runtime) -> tuple[str, list[str], str | None]:
+        user = self.resolve_user(runtime)
+        said = [t for m in _this_turn(state["messages"]) if (t := m.text.strip())]
+        return user, said, _configurable().get("thread_id")
+
+    def after_agent(self, state: AgentState, runtime: Runtime) -> None:
+        user, said, session = self._turn(state, runtime)
+        if said:
+            self.memory.remember_many(said, user, session_id=session)
+            self._said.setdefault(user, []).extend(said)
+
+    async def aafter_agent(self, state: AgentState, runtime: Runtime) -> None:
+        user, said, session = self._turn(state, runtime)
+        if said:
+            await self.memory.aremember_many(said, user, session_id=session)
+            self._said.setdefault(user, []).extend(said)
+
+    # -- session end ----------------------------------------------------------------------
+    def end_session(self, user_id: str | None = None) -> dict[str, Any]:
+        """Consolidate the user's memories; with an EngramLM, also memorize the statements the
+        user made this session (questions are skipped) into the model's tables for that user.
+        Returns the consolidation report and the memorize report (None without an EngramLM)."""
+        user = user_id or self.resolve_user(None)
+        report = self.memory.consolidate(user)
+        statements = [s for s in self._said.pop(user, []) if not s.rstrip().endswith("?")]
+        learned = None
+        if self.lm is not None and statements:
+            learned = self.lm.memorize(statements, user, train_config=self.train_config)
+        return {"consolidation": report, "memorized": learned}
+
+    async def aend_session(self, user_id: str | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(self.end_session, user_id)
+
+
+def _configurable() -> dict[str, Any]:
+    """The run's `configurable` dict; empty outside a graph run."""
+    try:
+        return dict(get_config().get("configurable") or {})
+    except RuntimeError:
+        return {}
+
+
+def _last_user_text(messages: list[AnyMessage]) -> str | None:
+    for m in reversed(messages):
+        if isinstance(m, HumanMessage) and m.text.strip():
+            return m.text
+    return None
+
+
+def _this_turn(messages: list[AnyMessage]) -> list[HumanMessage]:
+    """The user's messages of the latest turn: the run of human messages nearest the end."""
+    turn: list[HumanMessage] = []
+    for m in reversed(messages):
+        if isinstance(m, HumanMessage):
+            turn.append(m)
+        elif turn:
+            break
+    return turn[::-1]

@@ -1,0 +1,48 @@
+"""Fixtures for the LangChain integration: a fast hashing encoder (no downloads), tiny random
+models for mechanics, and the real embedded model once per session for the heavy checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+
+from engram_agents import EngramLM
+from engram_agents.memory import EngramMemory as CoreMemory
+from engram_agents.store.encoders import HashingEncoder
+
+
+@pytest.fixture
+def core_memory(tmp_path: Path) -> Iterator[CoreMemory]:
+    with CoreMemory(tmp_path / "memory.db", encoder=HashingEncoder(dim=256)) as m:
+        yield m
+
+
+@pytest.fixture(scope="session")
+def default_lm(tmp_path_factory: pytest.TempPathFactory) -> EngramLM:
+    """The embedded SmolLM2-135M-Instruct, loaded once (user deltas in a temp folder)."""
+    return EngramLM.from_default(storage_dir=tmp_path_factory.mktemp("default-users"))
+
+
+class PromptRecorder(BaseCallbackHandler):
+    """Records the messages every chat model call received (real LangChain callbacks)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[BaseMessage]] = []
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
+    ) -> None:
+        self.calls.extend(messages)
+
+    def system_prompts(self) -> list[str]:
+        return [m.text for call in self.calls for m in call if m.type == "system"]
+
+
+@pytest.fixture
+def recorder() -> PromptRecorder:
+    return PromptRecorder()
