@@ -1,0 +1,381 @@
+"""Engram: the local EngramLM as a LlamaIndex function-calling LLM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llama_index.core.base.llms.generic_utils import (
+    achat_to_completion_decorator,
+    astream_chat_to_completion_decorator,
+    chat_to_completion_decorator,
+    stream_chat_to_completion_decorator,
+)
+from llama_index.core.base.llms.types import (
+    CachePoint,
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+
+from engram_agents import EngramConfig, EngramLM
+from engram_agents.memory_context import add_to_system_prompt
+from engram_agents.tool_calls import (
+    ToolSpec,
+    parse_tool_calls,
+    render_tool_call,
+    render_tool_result,
+    tool_prompt,
+)
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+ROLE_NAMES = {
+    MessageRole.SYSTEM: "system",
+    MessageRole.DEVELOPER: "system",
+    MessageRole.USER: "user",
+    MessageRole.ASSISTANT: "assistant",
+    MessageRole.CHATBOT: "assistant",
+    MessageRole.MODEL: "assistant",
+    MessageRole.TOOL: "tool",
+    MessageRole.FUNCTION: "tool",
+}
+SAMPLING_KWARGS = ("max_new_tokens", "temperature", "top_p", "stop", "seed")
+
+
+class Engram(FunctionCallingLLM):
+    """A local Hugging Face causal LM with Engram layers (the embedded SmolLM2-135M-Instruct by
+    default), with `user_id`'s memorized facts loaded into its tables: it recalls them with
+    nothing retrieved into the prompt. Tools are offered in the system prompt and calls are
+    parsed from the reply.
+
+    >>> llm = Engram(user_id="ana", max_new_tokens=128)    # loads on first use
+    >>> llm.complete("When is my dentist appointment?")
+    >>> Engram(model="/path/to/hf-model")                   # any local causal-LM folder
+    >>> Engram(lm=lm)                                       # an EngramLM you already hold
+    """
+
+    model: str | None = Field(
+        default=None, description="A local Hugging Face model folder; None: the embedded default."
+    )
+    engram_config: EngramConfig | None = Field(default=None, description="Engram layer config.")
+    storage_dir: str | None = Field(default=None, description="Where per-user deltas live.")
+    user_id: str | None = Field(
+        default=None, description="Whose memorized facts to load; None: the shared tables."
+    )
+    max_new_tokens: int = Field(default=256, ge=1, description="Longest reply, in tokens.")
+    temperature: float = Field(default=0.0, ge=0.0, description="0 decodes greedily.")
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    stop: list[str] | None = Field(default=None, description="Strings that end the reply.")
+    seed: int | None = Field(default=None, description="Sampling seed.")
+    context_window: int | None = Field(
+        default=None, ge=1, description="Prompt + reply tokens; default: the model's own."
+    )
+    lm: EngramLM | None = Field(
+        default=None, exclude=True, description="An already loaded EngramLM to use."
+    )
+
+    _loaded: EngramLM | None = PrivateAttr(default=None)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "Engram"
+
+    @property
+    def engram_lm(self) -> EngramLM:
+        """The EngramLM behind this LLM, loaded on first use."""
+        if self.lm is not None:
+            return self.lm
+        if self._loaded is None:
+            kwargs = {"config": self.engram_config, "storage_dir": self.storage_dir}
+            self._loaded = (
+                EngramLM.from_default(**kwargs)
+                if self.model is None
+                else EngramLM.from_pretrained(self.model, **kwargs)
+            )
+        return self._loaded
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        window = self.context_window
+        if window is None:
+            window = getattr(self.engram_lm.model.base.config, "max_position_embeddings", 2048)
+        return LLMMetadata(
+            context_window=window,
+            num_output=self.max_new_tokens,
+            is_chat_model=True,
+            is_function_calling_model=True,
+            model_name=self.model_name,
+        )
+
+    @property
+    def model_name(self) -> str:
+        if self.model is None and self.lm is None:
+            return DEFAULT_MODEL_NAME
+        return Path(self.model or self.engram_lm.model.base.config._name_or_path).name
+
+    # -- chat -----------------------------------------------------------------------------
+    def _prepare(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> tuple[list[ToolSpec], Iterator[str]]:
+        """Checks everything now; returns the tools offered and the reply's text pieces, which
+        are decoded as they are consumed."""
+        kwargs = dict(kwargs)
+        tools = [ToolSpec.coerce(t) for t in kwargs.pop("tools", None) or []]
+        choice = kwargs.pop("tool_choice", None)
+        unknown = set(kwargs) - set(SAMPLING_KWARGS)
+        if unknown:
+            raise ValueError(f"Engram got unknown arguments {sorted(unknown)}")
+        if choice == "none":
+            tools = []
+        msgs = prompt_messages(messages, tools, choice)
+        params = {k: kwargs.get(k, getattr(self, k)) for k in SAMPLING_KWARGS}
+        lm = self.engram_lm
+        lm.load_user(self.user_id)
+        return tools, lm.stream(msgs, **params)
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        tools, pieces = self._prepare(messages, kwargs)
+        return reply("".join(pieces), tools)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """Text streams piece by piece; with tools the reply comes whole, once its tool calls
+        can be parsed."""
+        tools, pieces = self._prepare(messages, kwargs)
+
+        def gen() -> ChatResponseGen:
+            if tools:
+                yield reply("".join(pieces), tools)
+                return
+            text = ""
+            for piece in pieces:
+                text += piece
+                yield ChatResponse(
+                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece
+                )
+
+        return gen()
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return await asyncio.to_thread(self.chat, messages, **kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        # validate now, in the caller's frame, like the sync twin
+        responses = self.stream_chat(messages, **kwargs)
+        return in_thread(lambda: responses)
+
+    # -- completion ------------------------------------------------------------------------
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return chat_to_completion_decorator(self.chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        return stream_chat_to_completion_decorator(self.stream_chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        return await achat_to_completion_decorator(self.achat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        return await astream_chat_to_completion_decorator(self.astream_chat)(prompt, **kwargs)
+
+    # -- tools ----------------------------------------------------------------------------
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+        if user_msg is not None:
+            messages.append(user_msg)
+        specs = [
+            ToolSpec(t.metadata.name, t.metadata.description, t.metadata.get_parameters_dict())
+            for t in tools
+        ]
+        if tool_choice is None and tool_required:
+            tool_choice = "required"
+        return {"messages": messages, "tools": specs, "tool_choice": tool_choice, **kwargs}
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        """Without parallel tool calls, only the first call is kept."""
+        if not allow_parallel_tool_calls:
+            calls = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+            response.message.blocks = [b for b in response.message.blocks if b not in calls[1:]]
+        return response
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        calls = [
+            ToolSelection(
+                tool_id=b.tool_call_id or "", tool_name=b.tool_name, tool_kwargs=b.tool_kwargs
+            )
+            for b in response.message.blocks
+            if isinstance(b, ToolCallBlock)
+        ]
+        if not calls and error_on_no_tool_call:
+            invalid = response.additional_kwargs.get("invalid_tool_calls") or []
+            why = "".join(f"; {c['error']}: {c['arguments']}" for c in invalid)
+            raise ValueError(f"Expected at least one tool call, but the model made none{why}")
+        return calls
+
+
+def prompt_messages(
+    messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], tool_choice: Any = None
+) -> list[dict[str, str]]:
+    """What EngramLM is given: the messages, with the tools (if any) listed in the system
+    prompt."""
+    msgs = to_engram_messages(messages)
+    if not tools:
+        return msgs
+    prompt = tool_prompt(tools, tool_choice)
+    if msgs[0]["role"] == "system":
+        prompt = add_to_system_prompt(msgs[0]["content"], prompt)
+        msgs = msgs[1:]
+    return [{"role": "system", "content": prompt}, *msgs]
+
+
+def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """LlamaIndex messages as the {role, content} dicts EngramLM takes. Tool calls and results
+    are written in the format the tool prompt asks the model to use; non-text content (images,
+    audio, documents) is refused rather than silently dropped."""
+    if isinstance(messages, ChatMessage | str) or not messages:
+        raise ValueError("Engram needs a non-empty list of ChatMessage")
+    names: dict[str, str] = {}  # tool call id -> tool name, to label the results
+    out = []
+    for n, message in enumerate(messages):
+        if not isinstance(message, ChatMessage):
+            raise ValueError(f"message {n} must be a ChatMessage, got {type(message).__name__}")
+        parts = []
+        for block in message.blocks:
+            if isinstance(block, TextBlock):
+                parts.append(block.text)
+            elif isinstance(block, ToolCallBlock):
+                names[block.tool_call_id or ""] = block.tool_name
+                parts.append(render_tool_call(block.tool_name, as_arguments(block.tool_kwargs)))
+            elif not isinstance(block, ThinkingBlock | CachePoint):
+                raise ValueError(
+                    f"message {n}: Engram reads text only, got a {block.block_type} block"
+                )
+        role = ROLE_NAMES[message.role]
+        text = "\n".join(parts)
+        if role == "tool":
+            extra = message.additional_kwargs
+            name = extra.get("name") or names.get(extra.get("tool_call_id", ""))
+            text = render_tool_result(text, name)
+        out.append({"role": role, "content": text})
+    return out
+
+
+def as_arguments(kwargs: dict[str, Any] | str) -> dict[str, Any]:
+    """A past call's arguments (other LLMs may leave them as a JSON string)."""
+    if isinstance(kwargs, dict):
+        return kwargs
+    try:
+        value = json.loads(kwargs)
+    except ValueError:
+        value = None
+    return value if isinstance(value, dict) else {"input": kwargs}
+
+
+def reply(text: str, tools: Sequence[ToolSpec]) -> ChatResponse:
+    """The model's text as a response: with tools, calls parsed into ToolCallBlocks (those
+    that could not be used are listed, with why, in `additional_kwargs["invalid_tool_calls"]`)."""
+    if not tools:
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), raw=text)
+    parsed = parse_tool_calls(text, tools)
+    blocks: list[Any] = [TextBlock(text=parsed.content)] if parsed.content else []
+    blocks += [
+        ToolCallBlock(tool_call_id=c.id, tool_name=c.name, tool_kwargs=c.arguments)
+        for c in parsed.tool_calls
+    ]
+    invalid = [
+        {"id": c.id, "name": c.name, "arguments": c.arguments, "error": c.error}
+        for c in parsed.invalid_tool_calls
+    ]
+    return ChatResponse(
+        message=ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks),
+        raw=text,
+        delta=text,
+        additional_kwargs={"invalid_tool_calls": invalid} if invalid else {},
+    )
+
+
+async def in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
+    """Run a blocking iterator in one worker thread (EngramLM holds a lock while it decodes,
+    and a lock must be released by the thread that took it), handing items to the event loop.
+    Stops decoding when the consumer stops early."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    stopped = threading.Event()
+
+    def run() -> None:
+        try:
+            for item in make():
+                loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+                if stopped.is_set():
+                    break
+        except BaseException as exc:
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+
+    worker = loop.run_in_executor(None, run)
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind == "done":
+                break
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stopped.set()
+        await worker
