@@ -231,7 +231,7 @@ def _index_text(value: dict[str, Any], index: Any, default: list[str] | None) ->
     if fields:
         parts = [t for f in fields for t in get_text_at_path(value, f)]
     else:
-        parts = [f"{k}: {v}" for k, v in value.items() if isinstance(v, str) and v.strip()]
+        parts = [v for v in value.values() if isinstance(v, str)]
     text = "\n".join(p for p in parts if p.strip())
     return text or json.dumps(value, ensure_ascii=False, sort_keys=True)
 

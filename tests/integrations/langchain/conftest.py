@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import BaseMessage
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import AIMessage, BaseMessage
 
 from engram_agents import EngramLM
 from engram_agents.memory import EngramMemory as CoreMemory
@@ -46,3 +47,27 @@ class PromptRecorder(BaseCallbackHandler):
 @pytest.fixture
 def recorder() -> PromptRecorder:
     return PromptRecorder()
+
+
+class ScriptedChat(FakeMessagesListChatModel):
+    """langchain-core's fake chat model replaying scripted replies; accepts tools (ignoring
+    them) so `create_agent` can bind its tools, which the core fake does not allow."""
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChat:
+        return self
+
+
+@pytest.fixture
+def scripted():
+    """`scripted(reply, ...)`: a fake chat model; a reply is text or (tool name, args)."""
+
+    def make(*replies: str | tuple[str, dict[str, Any]]) -> ScriptedChat:
+        messages = [
+            AIMessage(r)
+            if isinstance(r, str)
+            else AIMessage("", tool_calls=[{"name": r[0], "args": r[1], "id": f"call-{n}"}])
+            for n, r in enumerate(replies)
+        ]
+        return ScriptedChat(responses=messages)
+
+    return make
