@@ -4,7 +4,6 @@ batches, bad input, and a real create_agent loop whose tools use it."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypedDict
 
 import pytest
 from langchain.agents import create_agent
@@ -12,6 +11,7 @@ from langchain.tools import ToolRuntime
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 from langgraph.store.base import GetOp, Item, PutOp, SearchItem, SearchOp
+from typing_extensions import TypedDict
 
 from engram_agents.memory import EngramMemory as CoreMemory
 from engram_agents.store.encoders import HashingEncoder
