@@ -20,6 +20,7 @@ from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory as CoreMemory
 from engram_agents.memory_context import HEADER, add_to_system_prompt, format_memories
 from engram_agents.model.memorize import TrainConfig
+from langchain_engram.chat_models import ChatEngram
 
 
 class EngramMemoryMiddleware(AgentMiddleware):
@@ -78,12 +79,17 @@ class EngramMemoryMiddleware(AgentMiddleware):
         return found
 
     # -- before each model call: memories into the system prompt --------------------------
-    def _with_memories(self, request: ModelRequest, hits: list) -> ModelRequest:
+    def _with_memories(self, request: ModelRequest, user: str, hits: list) -> ModelRequest:
+        """The request with the memory block in its system prompt; a ChatEngram model also
+        gets the user, so the facts memorized for them are recalled in-model."""
+        overrides: dict[str, Any] = {}
         block = format_memories(hits, header=self.header, max_chars=self.max_chars)
-        if not block:
-            return request
-        system = add_to_system_prompt(request.system_prompt, block)
-        return request.override(system_message=SystemMessage(content=system))
+        if block:
+            system = add_to_system_prompt(request.system_prompt, block)
+            overrides["system_message"] = SystemMessage(content=system)
+        if isinstance(request.model, ChatEngram):
+            overrides["model_settings"] = {"user_id": user, **request.model_settings}
+        return request.override(**overrides) if overrides else request
 
     def wrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
@@ -91,8 +97,8 @@ class EngramMemoryMiddleware(AgentMiddleware):
         query = _last_user_text(request.messages)
         if query is None:
             return handler(request)
-        hits = self.memory.recall(query, self.resolve_user(request.runtime), self.k)
-        return handler(self._with_memories(request, hits))
+        user = self.resolve_user(request.runtime)
+        return handler(self._with_memories(request, user, self.memory.recall(query, user, self.k)))
 
     async def awrap_model_call(
         self,
@@ -102,8 +108,9 @@ class EngramMemoryMiddleware(AgentMiddleware):
         query = _last_user_text(request.messages)
         if query is None:
             return await handler(request)
-        hits = await self.memory.arecall(query, self.resolve_user(request.runtime), self.k)
-        return await handler(self._with_memories(request, hits))
+        user = self.resolve_user(request.runtime)
+        hits = await self.memory.arecall(query, user, self.k)
+        return await handler(self._with_memories(request, user, hits))
 
     # -- after each turn: remember what the user said -------------------------------------
     def _turn(self, state: AgentState, runtime: Runtime) -> tuple[str, list[str], str | None]:

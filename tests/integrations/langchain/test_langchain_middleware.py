@@ -1,0 +1,118 @@
+"""EngramMemoryMiddleware in real create_agent loops, across two sessions: what the user said
+in the first session reaches the model's system prompt in the second."""
+
+from __future__ import annotations
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import tool
+from typing_extensions import TypedDict
+
+from engram_agents.memory_context import HEADER
+from engram_agents.model.memorize import TrainConfig
+from langchain_engram import ChatEngram, EngramMemoryMiddleware
+
+PET = "I adopted a greyhound called Pixel"
+QUICK = TrainConfig(epochs=1, batch_size=8)
+
+
+class UserContext(TypedDict):
+    user_id: str
+
+
+@tool
+def lookup_breed(breed: str) -> str:
+    """Facts about a dog breed."""
+    return f"{breed}s are fast and gentle."
+
+
+def _ask(agent, text: str, user: str, recorder, **config):
+    return agent.invoke(
+        {"messages": [HumanMessage(text)]},
+        context={"user_id": user},
+        config={"callbacks": [recorder], **config},
+    )
+
+
+def test_fake_model_two_sessions(core_memory, scripted, recorder):
+    first = EngramMemoryMiddleware(core_memory)
+    agent = create_agent(
+        scripted("What a lovely name!"), middleware=[first], context_schema=UserContext
+    )
+    _ask(agent, PET, "ana", recorder)
+    assert not any(HEADER in p for p in recorder.system_prompts())  # nothing known yet
+    assert [e.text for e in core_memory.list("ana")] == [PET]
+    assert first.end_session("ana")["memorized"] is None  # no EngramLM given
+
+    # session 2: a new agent and middleware over the same store, with a tool round trip
+    recorder.calls.clear()
+    second = create_agent(
+        scripted(("lookup_breed", {"breed": "greyhound"}), "Pixel is a greyhound."),
+        tools=[lookup_breed],
+        middleware=[EngramMemoryMiddleware(core_memory)],
+        context_schema=UserContext,
+    )
+    out = _ask(second, "Which breed is my dog, and what is it like?", "ana", recorder)
+    prompts = recorder.system_prompts()
+    assert len(prompts) == 2  # memories go into every model call of the loop
+    assert all(p.startswith(HEADER) and f"] {PET}" in p for p in prompts)
+    assert out["messages"][-1].text == "Pixel is a greyhound."
+    said = [e.text for e in core_memory.list("ana")]
+    assert said == [PET, "Which breed is my dog, and what is it like?"]  # not tool output
+
+    # another user sees none of ana's memories
+    recorder.calls.clear()
+    _ask(create_agent(scripted("Hi"), middleware=[first]), "Which breed?", "bob", recorder)
+    assert not any(PET in p for p in recorder.system_prompts())
+
+
+async def test_async_agent_and_user_from_config(core_memory, scripted, recorder):
+    core_memory.remember(PET, "ana")
+    middleware = EngramMemoryMiddleware(core_memory)
+    agent = create_agent(scripted("Pixel!"), system_prompt="Be brief.", middleware=[middleware])
+    await agent.ainvoke(
+        {"messages": [HumanMessage("What is my dog called?")]},
+        config={"callbacks": [recorder], "configurable": {"user_id": "ana", "thread_id": "t9"}},
+    )
+    (prompt,) = recorder.system_prompts()
+    assert prompt.startswith("Be brief.\n\n" + HEADER) and PET in prompt
+    asked = core_memory.list("ana", session_id="t9")  # the thread is the session
+    assert [e.text for e in asked] == ["What is my dog called?"]
+    report = await middleware.aend_session("ana")
+    assert report["consolidation"].decayed >= 1
+
+
+def test_missing_user_is_a_clear_error(core_memory, scripted):
+    agent = create_agent(scripted("x"), middleware=[EngramMemoryMiddleware(core_memory)])
+    with pytest.raises(ValueError, match="needs a user id"):
+        agent.invoke({"messages": [HumanMessage("hi")]})
+    assert core_memory.list("ana") == []
+    default = create_agent(
+        scripted("x"), middleware=[EngramMemoryMiddleware(core_memory, user_id="ana")]
+    )
+    default.invoke({"messages": [HumanMessage("hi there")]})
+    assert [e.text for e in core_memory.list("ana")] == ["hi there"]
+    with pytest.raises(ValueError, match="k must be"):
+        EngramMemoryMiddleware(core_memory, k=0)
+
+
+def test_chat_engram_agent_two_sessions_and_memorize(core_memory, tiny_lm, recorder):
+    middleware = EngramMemoryMiddleware(core_memory, lm=tiny_lm, train_config=QUICK)
+    model = ChatEngram(lm=tiny_lm, max_tokens=4)
+    agent = create_agent(model, middleware=[middleware], context_schema=UserContext)
+    _ask(agent, PET, "ana", recorder)
+    _ask(agent, "Is that a good name?", "ana", recorder)
+    report = middleware.end_session("ana")
+    assert report["memorized"].facts == 1  # the statement; the question is not a fact
+    assert [f.statement for f in tiny_lm.facts("ana")] == [PET]
+
+    recorder.calls.clear()
+    out = _ask(agent, "What is my greyhound called?", "ana", recorder)
+    (prompt,) = recorder.system_prompts()
+    assert prompt.startswith(HEADER) and f"] {PET}" in prompt
+    reply = out["messages"][-1]
+    question = {"role": "user", "content": "What is my greyhound called?"}
+    prompt_tokens = tiny_lm.count_tokens([{"role": "system", "content": prompt}, question])
+    assert reply.type == "ai" and reply.usage_metadata["input_tokens"] == prompt_tokens
+    assert tiny_lm.user_id == "ana"  # the middleware had ChatEngram load ana's tables
