@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,13 +153,11 @@ class Engram(FunctionCallingLLM):
         lm.load_user(self.user_id)
         return tools, lm.stream(msgs, **params)
 
-    @llm_chat_callback()
-    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+    def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
         tools, pieces = self._prepare(messages, kwargs)
         return reply("".join(pieces), tools)
 
-    @llm_chat_callback()
-    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+    def _stream(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponseGen:
         """Text streams piece by piece; with tools the reply comes whole, once its tool calls
         can be parsed."""
         tools, pieces = self._prepare(messages, kwargs)
@@ -178,16 +176,22 @@ class Engram(FunctionCallingLLM):
         return gen()
 
     @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._chat(messages, kwargs)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        return self._stream(messages, kwargs)
+
+    @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return await asyncio.to_thread(self.chat, messages, **kwargs)
+        return await asyncio.to_thread(self._chat, messages, kwargs)
 
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        # validate now, in the caller's frame, like the sync twin
-        responses = self.stream_chat(messages, **kwargs)
-        return in_thread(lambda: responses)
+        return in_thread(self._stream(messages, kwargs))  # checks the input before returning
 
     # -- completion ------------------------------------------------------------------------
     @llm_completion_callback()
@@ -348,8 +352,8 @@ def reply(text: str, tools: Sequence[ToolSpec]) -> ChatResponse:
     )
 
 
-async def in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
-    """Run a blocking iterator in one worker thread (EngramLM holds a lock while it decodes,
+async def in_thread(items: Iterator[Any]) -> AsyncIterator[Any]:
+    """Consume a blocking iterator in one worker thread (EngramLM holds a lock while it decodes,
     and a lock must be released by the thread that took it), handing items to the event loop.
     Stops decoding when the consumer stops early."""
     loop = asyncio.get_running_loop()
@@ -358,13 +362,15 @@ async def in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
 
     def run() -> None:
         try:
-            for item in make():
+            for item in items:
                 loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
                 if stopped.is_set():
                     break
         except BaseException as exc:
             loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
         finally:
+            if isinstance(items, Generator):
+                items.close()  # here, so the lock is released by the thread that holds it
             loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
 
     worker = loop.run_in_executor(None, run)
