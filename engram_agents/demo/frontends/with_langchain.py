@@ -1,0 +1,136 @@
+"""The demo's agents in LangChain: `create_agent` with ChatEngram, one middleware per memory.
+
+- none: the agent alone.
+- rag: what a LangChain user builds for plain RAG: the user's past turns in a langchain-chroma
+  vector store (same MiniLM encoder), the top-k chunks added to the system prompt.
+- episodic / hybrid: EngramMemoryMiddleware over an episodic store.
+- in_model / hybrid: ChatEngram with the user's memorized tables loaded.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, after_agent, dynamic_prompt
+from langchain_chroma import Chroma
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+
+from engram_agents.demo.runner import IN_WEIGHTS, Exchange, Workspace
+from engram_agents.demo.scenario import Day
+from engram_agents.memory_context import add_to_system_prompt
+from langchain_engram import ChatEngram, EngramMemoryMiddleware
+
+
+class EncoderEmbeddings(Embeddings):
+    """LangChain embeddings over the project's encoder, so Chroma never downloads its own."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder = encoder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encoder.encode(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+class PromptCapture(BaseCallbackHandler):
+    """Keeps the messages of the last chat-model call: what the model was actually given."""
+
+    def __init__(self) -> None:
+        self.messages: list[BaseMessage] = []
+
+    def on_chat_model_start(self, serialized, messages, **kwargs) -> None:
+        self.messages = list(messages[0])
+
+
+def last_human(messages: list[BaseMessage]) -> str:
+    return next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
+
+
+def rag_middleware(workspace: Workspace) -> list[AgentMiddleware]:
+    chunks = Chroma(
+        collection_name="turns",
+        embedding_function=EncoderEmbeddings(workspace.encoder),
+        persist_directory=str(workspace.path("rag")),
+    )
+
+    @dynamic_prompt
+    def retrieved_context(request: ModelRequest) -> str:
+        question = last_human(request.messages)
+        docs = chunks.similarity_search(question, k=workspace.k) if question else []
+        block = "\n".join(["Relevant past conversation:", *(f"- {d.page_content}" for d in docs)])
+        return add_to_system_prompt(request.system_prompt, block if docs else "")
+
+    @after_agent
+    def index_turn(state: dict, runtime: Any) -> None:
+        if text := last_human(state["messages"]):
+            chunks.add_texts([text])
+
+    return [retrieved_context, index_turn]
+
+
+class LangChainAgent:
+    def __init__(self, mode: str, workspace: Workspace, chat_model: BaseChatModel | None):
+        self.mode, self.workspace = mode, workspace
+        user = workspace.scenario.user_id
+        self.model = ChatEngram(
+            lm=workspace.lm,
+            user_id=user if mode in IN_WEIGHTS else None,
+            max_tokens=workspace.max_new_tokens,
+        )
+        middleware: list[AgentMiddleware] = []
+        if mode == "rag":
+            middleware += rag_middleware(workspace)
+        self.memory = None
+        if mode in ("episodic", "hybrid"):
+            self.memory = EngramMemoryMiddleware(workspace.store(mode), user_id=user, k=workspace.k)
+            middleware.append(self.memory)
+        model = chat_model if chat_model is not None and mode not in IN_WEIGHTS else self.model
+        self.capture = PromptCapture()
+        self.agent = create_agent(
+            model,
+            tools=[],
+            system_prompt=workspace.scenario.assistant,
+            middleware=middleware,
+            checkpointer=InMemorySaver(),
+        )
+
+    def say(self, text: str, session: str) -> Exchange:
+        config = {"configurable": {"thread_id": session}, "callbacks": [self.capture]}
+        start = time.perf_counter()
+        out = self.agent.invoke({"messages": [HumanMessage(text)]}, config)
+        seconds = time.perf_counter() - start
+        given = self.capture.messages
+        prompt = "\n".join(m.text for m in given)
+        return Exchange(
+            out["messages"][-1].text,
+            prompt,
+            self.model.get_num_tokens_from_messages(given),
+            seconds,
+        )
+
+    def end_day(self, day: Day) -> None:
+        if self.memory is not None:
+            self.memory.end_session()
+        if self.mode in IN_WEIGHTS:
+            self.workspace.consolidate_day(day)
+
+
+class LangChainFrontend:
+    """`chat_model`: any LangChain chat model for the modes that need no in-model memory
+    (none, rag, episodic); in_model and hybrid always run on ChatEngram."""
+
+    name = "langchain"
+
+    def __init__(self, chat_model: BaseChatModel | None = None) -> None:
+        self.chat_model = chat_model
+
+    def agent(self, mode: str, workspace: Workspace) -> LangChainAgent:
+        return LangChainAgent(mode, workspace, self.chat_model)
