@@ -33,23 +33,25 @@ def run(args: argparse.Namespace) -> int:
     from engram_agents.store.encoders import default_encoder
 
     scenario = load_scenario(args.scenario)
-    out = Path(args.out)
-    work = Path(tempfile.mkdtemp(prefix="engram-demo-"))
-    lm = (
-        EngramLM.from_pretrained(args.model, storage_dir=work / "users")
-        if args.model
-        else EngramLM.from_default(storage_dir=work / "users")
-    )
-    workspace = Workspace(
-        scenario, lm, work / "memory", default_encoder(), args.max_new_tokens, args.k
-    )
     modes = tuple(dict.fromkeys(args.mode))
     steps = sum(
         len(modes) * (len(scenario.probes_on(d.day)) + len(d.turns) + 1) for d in scenario.days
     )
-    with tqdm(total=steps, desc=scenario.name, unit="turn", leave=False) as bar:
-        result = run_scenario(workspace, frontend(args.framework), modes, lambda what: bar.update())
-    data, png = write(result, out)
+    with tempfile.TemporaryDirectory(prefix="engram-demo-") as tmp:
+        work = Path(tmp)
+        lm = (
+            EngramLM.from_pretrained(args.model, storage_dir=work / "users")
+            if args.model
+            else EngramLM.from_default(storage_dir=work / "users")
+        )
+        workspace = Workspace(
+            scenario, lm, work / "memory", default_encoder(), args.max_new_tokens, args.k
+        )
+        with tqdm(total=steps, desc=scenario.name, unit="turn", leave=False) as bar:
+            result = run_scenario(
+                workspace, frontend(args.framework), modes, lambda what: bar.update()
+            )
+    data, png = write(result, Path(args.out))
     print(table(result))
     print(f"wrote {data} and {png}")
     if args.json:

@@ -62,3 +62,17 @@ def test_report_outputs(tiny_lm, tmp_path):
         "memory_bytes",
     }
     assert "episodic" in table(result)
+
+
+def test_cli_prints_the_table_and_one_json_object_last(tmp_path, capsys):
+    from engram_agents.cli import main
+
+    argv = ["demo", str(MINI), "--mode", "none", "episodic", "--max-new-tokens", "4"]
+    assert main([*argv, "--out", str(tmp_path), "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    last = json.loads(lines[-1])
+    assert last["scenario"] == "mini" and set(last["modes"]) == {"none", "episodic"}
+    assert "records" not in last
+    assert any(line.lstrip().startswith("episodic") for line in lines)
+    assert (tmp_path / "mini-langchain.png").exists()
+    assert main(["demo", str(tmp_path / "nope.json")]) == 2
