@@ -21,7 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--framework", choices=sorted(FRONTENDS), default="langchain")
     demo.add_argument("--model", help="a local Hugging Face model folder (default: embedded)")
     demo.add_argument("--out", default="demo-results", help="where the JSON and chart go")
-    demo.add_argument("--max-new-tokens", type=int, default=48)
+    demo.add_argument("--max-new-tokens", type=int, default=32, help="longest answer")
+    demo.add_argument(
+        "--turn-tokens", type=int, default=12, help="longest reply to what the user tells"
+    )
     demo.add_argument("--k", type=int, default=5, help="memories or chunks retrieved per turn")
     demo.add_argument("--json", action="store_true", help="print one JSON object last")
 
@@ -45,7 +48,13 @@ def run(args: argparse.Namespace) -> int:
             else EngramLM.from_default(storage_dir=work / "users")
         )
         workspace = Workspace(
-            scenario, lm, work / "memory", default_encoder(), args.max_new_tokens, args.k
+            scenario,
+            lm,
+            work / "memory",
+            default_encoder(),
+            max_new_tokens=args.max_new_tokens,
+            turn_tokens=args.turn_tokens,
+            k=args.k,
         )
         with tqdm(total=steps, desc=scenario.name, unit="turn", leave=False) as bar:
             result = run_scenario(

@@ -38,7 +38,7 @@ class Exchange:
 
 
 class Agent(Protocol):
-    def say(self, text: str, session: str) -> Exchange: ...
+    def say(self, text: str, session: str, max_new_tokens: int) -> Exchange: ...
     def end_day(self, day: Day) -> None: ...
 
 
@@ -58,7 +58,8 @@ class Workspace:
     lm: EngramLM
     root: Path
     encoder: Any
-    max_new_tokens: int = 48
+    max_new_tokens: int = 32  # for answers to probes
+    turn_tokens: int = 12  # for the assistant's acknowledgements of what the user tells it
     k: int = 5
     train_config: TrainConfig | None = None
     _stores: dict[str, EngramMemory] = field(default_factory=dict)
@@ -135,7 +136,9 @@ def run_scenario(
         for day in scenario.days:
             for probe in scenario.probes_on(day.day):
                 for mode, agent in agents.items():
-                    ex = agent.say(probe.question, f"day{day.day}-{probe.id}")
+                    ex = agent.say(
+                        probe.question, f"day{day.day}-{probe.id}", workspace.max_new_tokens
+                    )
                     correct, stale = judge(ex.reply, probe.answers, probe.stale)
                     reach = [reached(texts[e], ex.prompt) for e in probe.evidence]
                     probes[mode].append(
@@ -157,7 +160,8 @@ def run_scenario(
             for turn in day.turns:
                 for mode, agent in agents.items():
                     if mode != "none":  # nothing of a "none" day outlives its session
-                        latency[mode].append(agent.say(turn.text, f"day{day.day}").seconds)
+                        ex = agent.say(turn.text, f"day{day.day}", workspace.turn_tokens)
+                        latency[mode].append(ex.seconds)
                     tick(f"day {day.day} {mode} {turn.id}")
             for mode, agent in agents.items():
                 agent.end_day(day)

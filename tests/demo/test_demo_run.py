@@ -20,6 +20,7 @@ def run(tiny_lm, tmp_path, framework, modes=MODES):
         tmp_path / framework,
         HashingEncoder(dim=256),
         max_new_tokens=4,
+        turn_tokens=4,
         train_config=TrainConfig(epochs=1, batch_size=8),
     )
     return run_scenario(workspace, frontend(framework), modes)
@@ -67,7 +68,17 @@ def test_report_outputs(tiny_lm, tmp_path):
 def test_cli_prints_the_table_and_one_json_object_last(tmp_path, capsys):
     from engram_agents.cli import main
 
-    argv = ["demo", str(MINI), "--mode", "none", "episodic", "--max-new-tokens", "4"]
+    argv = [
+        "demo",
+        str(MINI),
+        "--mode",
+        "none",
+        "episodic",
+        "--max-new-tokens",
+        "4",
+        "--turn-tokens",
+        "4",
+    ]
     assert main([*argv, "--out", str(tmp_path), "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     last = json.loads(lines[-1])

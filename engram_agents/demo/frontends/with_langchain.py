@@ -78,43 +78,49 @@ def rag_middleware(workspace: Workspace) -> list[AgentMiddleware]:
 
 class LangChainAgent:
     def __init__(self, mode: str, workspace: Workspace, chat_model: BaseChatModel | None):
-        self.mode, self.workspace = mode, workspace
-        user = workspace.scenario.user_id
-        self.model = ChatEngram(
-            lm=workspace.lm,
-            user_id=user if mode in IN_WEIGHTS else None,
-            max_tokens=workspace.max_new_tokens,
-        )
-        middleware: list[AgentMiddleware] = []
+        self.mode, self.workspace, self.chat_model = mode, workspace, chat_model
+        self.middleware: list[AgentMiddleware] = []
         if mode == "rag":
-            middleware += rag_middleware(workspace)
+            self.middleware += rag_middleware(workspace)
         self.memory = None
         if mode in ("episodic", "hybrid"):
+            user = workspace.scenario.user_id
             self.memory = EngramMemoryMiddleware(workspace.store(mode), user_id=user, k=workspace.k)
-            middleware.append(self.memory)
-        model = chat_model if chat_model is not None and mode not in IN_WEIGHTS else self.model
+            self.middleware.append(self.memory)
+        self.checkpointer = InMemorySaver()
         self.capture = PromptCapture()
-        self.agent = create_agent(
-            model,
-            tools=[],
-            system_prompt=workspace.scenario.assistant,
-            middleware=middleware,
-            checkpointer=InMemorySaver(),
-        )
+        self.agents: dict[int, tuple[Any, ChatEngram]] = {}
 
-    def say(self, text: str, session: str) -> Exchange:
+    def agent(self, max_new_tokens: int) -> tuple[Any, ChatEngram]:
+        """The agent answering with this reply budget; all share memory and conversations."""
+        if max_new_tokens not in self.agents:
+            in_weights = self.mode in IN_WEIGHTS
+            engram = ChatEngram(
+                lm=self.workspace.lm,
+                user_id=self.workspace.scenario.user_id if in_weights else None,
+                max_tokens=max_new_tokens,
+            )
+            model = self.chat_model if self.chat_model is not None and not in_weights else engram
+            agent = create_agent(
+                model,
+                tools=[],
+                system_prompt=self.workspace.scenario.assistant,
+                middleware=self.middleware,
+                checkpointer=self.checkpointer,
+            )
+            self.agents[max_new_tokens] = (agent, engram)
+        return self.agents[max_new_tokens]
+
+    def say(self, text: str, session: str, max_new_tokens: int) -> Exchange:
+        agent, engram = self.agent(max_new_tokens)
         config = {"configurable": {"thread_id": session}, "callbacks": [self.capture]}
         start = time.perf_counter()
-        out = self.agent.invoke({"messages": [HumanMessage(text)]}, config)
+        out = agent.invoke({"messages": [HumanMessage(text)]}, config)
         seconds = time.perf_counter() - start
         given = self.capture.messages
         prompt = "\n".join(m.text for m in given)
-        return Exchange(
-            out["messages"][-1].text,
-            prompt,
-            self.model.get_num_tokens_from_messages(given),
-            seconds,
-        )
+        tokens = engram.get_num_tokens_from_messages(given)
+        return Exchange(out["messages"][-1].text, prompt, tokens, seconds)
 
     def end_day(self, day: Day) -> None:
         if self.memory is not None:

@@ -69,40 +69,40 @@ class LlamaIndexAgent:
     def __init__(self, mode: str, workspace: Workspace, capture: PromptCapture) -> None:
         self.mode, self.workspace, self.capture = mode, workspace, capture
         self.user = workspace.scenario.user_id
-        self.llm = Engram(
-            lm=workspace.lm,
-            user_id=self.user if mode in IN_WEIGHTS else None,
-            max_new_tokens=workspace.max_new_tokens,
-        )
         self.retriever = TurnRetriever(workspace) if mode == "rag" else None
         self.engines: dict[str, Any] = {}
 
-    def engine(self, session: str) -> Any:
+    def engine(self, session: str, max_new_tokens: int) -> Any:
         """One chat engine per session: each session starts with an empty context window."""
         if session not in self.engines:
             system = self.workspace.scenario.assistant
+            llm = Engram(
+                lm=self.workspace.lm,
+                user_id=self.user if self.mode in IN_WEIGHTS else None,
+                max_new_tokens=max_new_tokens,
+            )
             if self.retriever is not None:
                 engine = ContextChatEngine.from_defaults(
-                    retriever=self.retriever, llm=self.llm, system_prompt=system
+                    retriever=self.retriever, llm=llm, system_prompt=system
                 )
             elif self.mode in ("episodic", "hybrid"):
                 memory = EngramMemory.from_defaults(
                     self.user,
                     self.workspace.store(self.mode),
-                    llm=self.llm,
+                    llm=llm,
                     session_id=session,
                     k=self.workspace.k,
                 )
                 engine = SimpleChatEngine.from_defaults(
-                    llm=self.llm, memory=memory, system_prompt=system
+                    llm=llm, memory=memory, system_prompt=system
                 )
             else:
-                engine = SimpleChatEngine.from_defaults(llm=self.llm, system_prompt=system)
+                engine = SimpleChatEngine.from_defaults(llm=llm, system_prompt=system)
             self.engines[session] = engine
         return self.engines[session]
 
-    def say(self, text: str, session: str) -> Exchange:
-        engine = self.engine(session)
+    def say(self, text: str, session: str, max_new_tokens: int) -> Exchange:
+        engine = self.engine(session, max_new_tokens)
         self.capture.messages = []
         start = time.perf_counter()
         reply = engine.chat(text).response
