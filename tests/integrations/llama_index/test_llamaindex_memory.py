@@ -108,6 +108,16 @@ def test_remember_roles_k_and_min_score(store):
     assert strict.get(input="when is the dentist?") == []
 
 
+def test_k_counts_memories_not_echoes_of_the_history(store):
+    EngramMemory.from_defaults("ana", store).put(user("My passport expires in March 2027"))
+    memory = EngramMemory.from_defaults("ana", store, k=1)
+    memory.put(user("When does my passport expire?"))  # stored too, and its own best match
+    system, _ = memory.get()
+    assert system.content.splitlines()[1:] == [
+        f"- [{store.list('ana')[0].when.date()}] user: My passport expires in March 2027"
+    ]
+
+
 async def test_async_twins(store):
     first = EngramMemory.from_defaults("ana", store)
     await first.aput(user("Our wifi network is called Gandalf"))

@@ -84,13 +84,17 @@ class EngramStoreLink(BaseModel):
         """Memories for the input (else the latest user message) as system-prompt text, leaving
         out what `shown` (the messages already in the prompt) says anyway; "" for none."""
         query = recall_query(shown, input)
-        hits = self.store.recall(query, self.user_id, k=self.k) if query else []
+        hits = self.store.recall(query, self.user_id, k=self._wanted(shown)) if query else []
         return self._format(hits, shown)
 
     async def arecall_text(self, shown: Sequence[ChatMessage], input: Any = None) -> str:
         query = recall_query(shown, input)
-        hits = await self.store.arecall(query, self.user_id, k=self.k) if query else []
+        hits = await self.store.arecall(query, self.user_id, k=self._wanted(shown)) if query else []
         return self._format(hits, shown)
+
+    def _wanted(self, shown: Sequence[ChatMessage]) -> int:
+        """k, plus one for each shown message that may come back as its own echo."""
+        return min(1000, self.k + sum(m.role.value in self.remember_roles for m in shown))
 
     def _format(self, hits: Sequence[RecallHit], shown: Sequence[ChatMessage]) -> str:
         echoes = set()
@@ -103,7 +107,7 @@ class EngramStoreLink(BaseModel):
             for h in hits
             if h.engram.text not in echoes and (self.min_score is None or h.score >= self.min_score)
         ]
-        return format_memories(kept, header=self.header, max_chars=self.max_chars)
+        return format_memories(kept[: self.k], header=self.header, max_chars=self.max_chars)
 
 
 def message_list(messages: Any) -> list[ChatMessage]:
