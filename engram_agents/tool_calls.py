@@ -65,6 +65,13 @@ class ToolSpec:
             params = {k: v for k, v in spec.items() if k not in ("title", "description")}
         return cls(name, spec.get("description") or "", dict(params or {"type": "object"}))
 
+    def declared(self) -> set[str] | None:
+        """The argument names the schema allows; None when it allows any."""
+        props = self.parameters.get("properties")
+        if props is None or self.parameters.get("additionalProperties", False) is not False:
+            return None
+        return set(props)
+
 
 Tools = Iterable[ToolSpec | Mapping[str, Any]]
 
@@ -200,10 +207,11 @@ def render_tool_result(content: str, name: str | None = None) -> str:
 def parse_tool_calls(text: str, tools: Tools | None = None) -> ParsedReply:
     """Split a reply into its plain content and tool calls.
 
-    With `tools`, a call to a name not among them is reported as invalid rather than dropped.
+    With `tools`, a call to a name not among them is reported as invalid rather than dropped,
+    and arguments a tool's schema does not declare are left out.
     Text without a recognizable call is returned as content, untouched.
     """
-    names = None if tools is None else {ToolSpec.coerce(t).name for t in tools}
+    specs = None if tools is None else {s.name: s for s in map(ToolSpec.coerce, tools)}
     blocks = list(_BLOCK.finditer(text))
     if blocks:
         spans = [(m.start(), m.end()) for m in blocks]
@@ -214,7 +222,7 @@ def parse_tool_calls(text: str, tools: Tools | None = None) -> ParsedReply:
     invalid: list[InvalidToolCall] = []
     for found in candidates:
         for obj in found:
-            call = _to_call(obj, names)
+            call = _to_call(obj, specs)
             (calls if isinstance(call, ToolCall) else invalid).append(call)
     content = text
     for start, end in reversed(spans):
@@ -322,7 +330,7 @@ def _name_of(obj: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _to_call(obj: Any, names: set[str] | None) -> ToolCall | InvalidToolCall:
+def _to_call(obj: Any, specs: dict[str, ToolSpec] | None) -> ToolCall | InvalidToolCall:
     raw = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False, default=str)
     if not isinstance(obj, dict):
         named = _NAME.search(raw)
@@ -334,7 +342,7 @@ def _to_call(obj: Any, names: set[str] | None) -> ToolCall | InvalidToolCall:
         obj = obj["function"]
     if name is None:
         return InvalidToolCall(new_call_id(), None, raw, "the tool call names no tool")
-    if names is not None and name not in names:
+    if specs is not None and name not in specs:
         return InvalidToolCall(new_call_id(), name, raw, f"unknown tool {name!r}")
     args = next((obj[k] for k in ARG_KEYS if k in obj), {})
     if isinstance(args, str):
@@ -345,4 +353,7 @@ def _to_call(obj: Any, names: set[str] | None) -> ToolCall | InvalidToolCall:
         args = value
     if not isinstance(args, dict):
         return InvalidToolCall(new_call_id(), name, raw, "arguments are not a JSON object")
+    declared = specs[name].declared() if specs and name in specs else None
+    if declared is not None:  # small models invent extra arguments as they ramble
+        args = {k: v for k, v in args.items() if k in declared}
     return ToolCall(new_call_id(), name, args)

@@ -156,6 +156,19 @@ def test_repeated_keys_keep_the_first_value():
     assert parse_tool_calls(cut, TOOLS).tool_calls[0].arguments == {"a": 1, "b": 2}
 
 
+def test_undeclared_arguments_are_dropped():
+    text = '{"name": "get_weather", "arguments": {"city": "Oslo", "answer": "sunny"}}'
+    assert parse_tool_calls(text, TOOLS).tool_calls[0].arguments == {"city": "Oslo"}
+    open_schema = {**WEATHER["function"], "parameters": {**WEATHER["function"]["parameters"]}}
+    open_schema["parameters"]["additionalProperties"] = True
+    kept = parse_tool_calls(text, [open_schema]).tool_calls[0].arguments
+    assert kept == {"city": "Oslo", "answer": "sunny"}
+    # ADD declares no properties: anything goes
+    assert parse_tool_calls('{"name": "add", "arguments": {"z": 1}}', TOOLS).tool_calls[
+        0
+    ].arguments == {"z": 1}
+
+
 def test_call_cut_at_the_forced_stop_string_is_closed():
     # generation stops before "}}" for a forced call; the parser closes the JSON
     cut = reply_prefix("get_weather", TOOLS) + "Oslo"

@@ -223,7 +223,7 @@ class ChatEngram(BaseChatModel):
             msgs = _with_tool_prompt(msgs, tool_prompt(tools, choice))
             prefix = reply_prefix(choice, tools)
             stops += stop_strings(choice, tools)
-        unknown = set(kwargs) - {"model", "temperature", "max_tokens", "top_p", "seed", "user_id"}
+        unknown = set(kwargs) - {"temperature", "max_tokens", "top_p", "seed", "user_id"}
         if unknown:
             raise ValueError(f"ChatEngram got unknown arguments {sorted(unknown)}")
         params = {
