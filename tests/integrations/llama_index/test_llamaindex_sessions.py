@@ -56,7 +56,7 @@ async def test_simple_chat_engine_async(store):
     assert "".join([t async for t in streamed.async_response_gen()]) == f"You told me: {FACT}"
 
 
-def test_condense_plus_context_chat_engine(store):
+async def test_condense_plus_context_chat_engine(store):
     index = VectorStoreIndex.from_documents(
         [Document(text="Greyhounds need two walks a day.")], embed_model=MockEmbedding(embed_dim=8)
     )
@@ -73,6 +73,11 @@ def test_condense_plus_context_chat_engine(store):
     final = llm.prompts[-1]
     assert "Greyhounds need two walks a day." in final  # retrieved context
     assert f"user: {FACT}" in final  # recalled memory
+
+    await engine(session(store, "cy", "s1"), llm).achat(FACT)  # the async path, another user
+    assert str(await engine(session(store, "cy", "s2"), llm).achat(QUESTION)) == (
+        f"You told me: {FACT}"
+    )
 
 
 async def test_function_agent_with_a_tool(store):
