@@ -8,12 +8,16 @@ tool API): the tools are listed in the system prompt, replies are parsed with
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import (
@@ -317,6 +321,36 @@ class ChatEngram(BaseChatModel):
         last.response_metadata = self._response_metadata(meta["finish_reason"])
         last.chunk_position = "last"
         yield ChatGenerationChunk(message=last)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        """The sync stream run whole in one worker thread (the model lock is held by the
+        thread that took it), its chunks handed over as they come."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[ChatGenerationChunk | BaseException | None] = asyncio.Queue()
+
+        def produce() -> None:
+            try:
+                for chunk in self._stream(messages, stop, None, **kwargs):
+                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            except BaseException as exc:  # re-raised in the consumer
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        worker = asyncio.ensure_future(asyncio.to_thread(produce))
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            if run_manager and item.message.chunk_position != "last":
+                await run_manager.on_llm_new_token(item.text, chunk=item)
+            yield item
+        await worker
 
 
 def _reply_message(

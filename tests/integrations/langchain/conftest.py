@@ -1,5 +1,6 @@
-"""Fixtures for the LangChain integration: a fast hashing encoder (no downloads), tiny random
-models for mechanics, and the real embedded model once per session for the heavy checks."""
+"""Fixtures for the LangChain integration: a store with a fast hashing encoder (no downloads),
+a recorder of what chat models receive, and a scripted fake chat model for agent loops. Tiny
+random models come from tests/conftest.py; ChatEngram() shares one real model per process."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
-from engram_agents import EngramLM
 from engram_agents.memory import EngramMemory as CoreMemory
 from engram_agents.store.encoders import HashingEncoder
 
@@ -21,12 +21,6 @@ from engram_agents.store.encoders import HashingEncoder
 def core_memory(tmp_path: Path) -> Iterator[CoreMemory]:
     with CoreMemory(tmp_path / "memory.db", encoder=HashingEncoder(dim=256)) as m:
         yield m
-
-
-@pytest.fixture(scope="session")
-def default_lm(tmp_path_factory: pytest.TempPathFactory) -> EngramLM:
-    """The embedded SmolLM2-135M-Instruct, loaded once (user deltas in a temp folder)."""
-    return EngramLM.from_default(storage_dir=tmp_path_factory.mktemp("default-users"))
 
 
 class PromptRecorder(BaseCallbackHandler):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from langchain_core.messages import (
     AIMessage,
@@ -78,6 +80,13 @@ async def test_async_and_batch(chat):
     assert [m.content for m in await chat.abatch(["Hi", "Hi"])] == [want, want]
     chunks = [c async for c in chat.astream("Hi")]
     assert "".join(c.content for c in chunks) == want
+
+    async def text(prompt: str) -> str:
+        return "".join([c.content async for c in chat.astream(prompt)])
+
+    # concurrent streams share one model: each runs whole in its own thread, one at a time
+    both = await asyncio.gather(*(text(p) for p in ["Hi", "Hey", "Hi"]))
+    assert both == [want, chat.invoke("Hey").content, want]
 
 
 def test_stop_cuts_the_reply(chat):
