@@ -48,7 +48,7 @@ class EngramStore(BaseStore):
 
     ```python
     store = EngramStore("store.db")                   # SQLite; EngramStore(memory=...) too
-    store.put(("ana", "memories"), "m1", {"text": "I adopted a greyhound called Pixel"})
+    store.put(("ana", "memories"), "m1", {"text": "I adopted a greyhound, Pixel", "kind": "pet"})
     store.search(("ana",), query="what is my dog called?", filter={"kind": "pet"})
     agent = create_agent(model, tools, store=store)   # tools reach it as runtime.store
     ```
