@@ -36,6 +36,7 @@ def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 _JSON = json.JSONDecoder(object_pairs_hook=_first_wins)
 _NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')  # the tool a broken call meant
+_DANGLING_KEY = re.compile(r'([{,])\s*"(?:[^"\\]|\\.)*"\s*:?\s*$')
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.S)
 
 
@@ -315,8 +316,8 @@ def _close(piece: str) -> str:
     """Close the strings and brackets a reply left open when it hit the token limit."""
     _, stack, quote = _scan(piece, 0)
     piece = piece.rstrip() + (quote or "")
-    if piece.endswith(":"):  # a key without its value
-        piece = re.sub(r'\s*"[^"]*"\s*:$', "", piece)
+    if stack and stack[-1] == "}":  # drop a key cut off before its value
+        piece = _DANGLING_KEY.sub(r"\1", piece)
     return piece.rstrip().rstrip(",") + "".join(reversed(stack))
 
 

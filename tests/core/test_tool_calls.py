@@ -175,9 +175,12 @@ def test_call_cut_at_the_forced_stop_string_is_closed():
     assert parse_tool_calls(cut, TOOLS).tool_calls[0].arguments == {"city": "Oslo"}
 
 
-def test_dangling_key_is_dropped_when_repairing():
-    parsed = parse_tool_calls('<tool_call>{"name": "add", "arguments": {"a": 1, "b":', TOOLS)
-    assert parsed.tool_calls[0].arguments == {"a": 1}
+@pytest.mark.parametrize("cut", ['"b":', '"b"', '"b', ' "', ""])
+def test_dangling_key_is_dropped_when_repairing(cut):
+    parsed = parse_tool_calls('<tool_call>{"name": "add", "arguments": {"a": "x, y", ' + cut, TOOLS)
+    assert parsed.tool_calls[0].arguments == {"a": "x, y"}
+    in_list = parse_tool_calls('{"name": "add", "arguments": {"a": ["x", "y', TOOLS)
+    assert in_list.tool_calls[0].arguments == {"a": ["x", "y"]}  # a list item is kept
 
 
 def test_tool_result_rendering():
