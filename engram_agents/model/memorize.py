@@ -29,6 +29,8 @@ class TrainConfig:
     row_init_std: float = 0.5
     value_init_std: float = 0.05
     target_loss: float = 0.02
+    # Epochs alone would give a single fact a handful of steps: too few to write it.
+    min_steps: int = 30
     # Silence this share of a fact's N-gram lookups at random in each step, so that any one of
     # its keys alone must carry the answer: a reworded question that shares only some of the
     # fact's words still recalls it.
@@ -257,7 +259,7 @@ def train(
     dense = [p for layer in model.engram.values() for p in layer.dense_parameters().values()]
     opt_table = torch.optim.SparseAdam(tables, lr=cfg.lr_table)
     opt_dense = torch.optim.Adam(dense, lr=cfg.lr_dense)
-    steps = max(1, math.ceil(cfg.epochs * len(examples) / cfg.batch_size))
+    steps = max(cfg.min_steps, math.ceil(cfg.epochs * len(examples) / cfg.batch_size))
     device = model.multipliers.device
     prefix = SharedPrefix.of(model, examples)
     order: list[int] = []

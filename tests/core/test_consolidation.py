@@ -2,7 +2,7 @@ from engram_agents import EngramMemory, TrainConfig
 from engram_agents.consolidation import consolidate_into_model
 from engram_agents.store.encoders import HashingEncoder
 
-QUICK = TrainConfig(epochs=2, batch_size=8)
+QUICK = TrainConfig(epochs=2, batch_size=8, min_steps=1)
 
 
 def test_model_memory_follows_the_store(tiny_lm, tmp_path):

@@ -21,7 +21,7 @@ def run(tiny_lm, tmp_path, framework, modes=MODES):
         HashingEncoder(dim=256),
         max_new_tokens=4,
         turn_tokens=4,
-        train_config=TrainConfig(epochs=1, batch_size=8),
+        train_config=TrainConfig(epochs=1, batch_size=8, min_steps=1),
     )
     return run_scenario(workspace, frontend(framework), modes)
 

@@ -15,7 +15,7 @@ FACTS = [
     Fact(question="When is my dentist appointment?", answer="Tuesday at 3 pm"),
     Fact(question="What is the wifi password at the cabin?", answer="blue-otter-42"),
 ]
-QUICK = TrainConfig(epochs=2, batch_size=8)
+QUICK = TrainConfig(epochs=2, batch_size=8, min_steps=1)
 
 
 def engram_state(lm: EngramLM) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ from engram_agents.model.memorize import TrainConfig
 from langchain_engram import ChatEngram, EngramMemoryMiddleware
 
 PET = "I adopted a greyhound called Pixel"
-QUICK = TrainConfig(epochs=1, batch_size=8)
+QUICK = TrainConfig(epochs=1, batch_size=8, min_steps=1)
 
 
 class UserContext(TypedDict):
