@@ -1,5 +1,6 @@
 """EngramLM: a local causal LM with Engram layers that can memorize facts per user."""
 
+import enum
 import math
 import os
 import random
@@ -32,6 +33,13 @@ from engram_agents.model.users import (
 ADAPTER_FORMAT = "engram-adapter/1"
 ADAPTER_FILE = "engram_adapter.safetensors"
 CONFIG_FILE = "engram_config.json"
+
+
+class _Current(enum.Enum):
+    USER = "current user"
+
+
+CURRENT = _Current.USER  # stream(user_id=CURRENT): keep whichever user is loaded
 
 
 class EngramLM:
@@ -106,14 +114,30 @@ class EngramLM:
         top_p: float = 1.0,
         stop: str | Iterable[str] | None = None,
         seed: int | None = None,
+        prefix: str = "",
+        user_id: str | _Current | None = CURRENT,
     ) -> Iterator[str]:
-        """Yield the reply to a chat as text pieces, as tokens are decoded."""
+        """Yield the reply to a chat as text pieces, as tokens are decoded.
+
+        `prefix` forces the reply to start with that text (it is not yielded again), e.g. the
+        opening of a tool call. `user_id` loads that user's memory (None: the shared tables)
+        for this reply, under the same lock as decoding, so threads serving different users
+        never mix them up; by default the loaded user stays.
+        """
         stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
         params = SamplingParams(max_new_tokens, temperature, top_p, stops, seed)
         ids, mask = self.encoder.encode(messages)
+        forced = self.tokenizer.encode(prefix, add_special_tokens=False) if prefix else []
         with self._lock:
+            if user_id is not CURRENT:
+                self.load_user(user_id)
             yield from generate(
-                self.model, self.tokenizer, ids, mask, params, self.encoder.stop_token_ids()
+                self.model,
+                self.tokenizer,
+                ids + forced,
+                mask + [0] * len(forced),
+                params,
+                self.encoder.stop_token_ids(),
             )
 
     def chat(self, messages, **kwargs) -> str:

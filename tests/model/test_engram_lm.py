@@ -74,6 +74,21 @@ def test_memorize_trains_only_new_facts_plus_a_replay_of_stored_ones(tiny_lm):
     assert tiny_lm.facts("ana") == [changed, FACTS[1]]
 
 
+def test_stream_with_a_forced_prefix_and_a_user_for_this_reply(tiny_lm):
+    tiny_lm.memorize(FACTS, "ana", train_config=QUICK)
+    tiny_lm.unload_user()
+    q = FACTS[0].question
+    shared = tiny_lm.chat(q, max_new_tokens=6)
+    assert tiny_lm.chat(q, max_new_tokens=6, user_id="ana") != shared
+    assert tiny_lm.user_id == "ana"
+    assert tiny_lm.chat(q, max_new_tokens=6, user_id=None) == shared
+    assert tiny_lm.user_id is None
+    # A forced prefix is decoded as if the model had written it: the reply continues it.
+    full = tiny_lm.chat(q, max_new_tokens=5)
+    token = tiny_lm.tokenizer.decode(tiny_lm.tokenizer.encode(full)[:1])
+    assert full.startswith(token + tiny_lm.chat(q, max_new_tokens=4, prefix=token))
+
+
 def test_incremental_decoding_matches_full_forward_after_memorize(tiny_lm):
     tiny_lm.memorize(FACTS, "ana", train_config=QUICK)
     assert all(layer.tags.any() for layer in tiny_lm.model.engram.values())
