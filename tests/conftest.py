@@ -1,4 +1,13 @@
-"""Tiny randomly initialized models sharing the embedded model's tokenizer (no downloads)."""
+"""Tiny randomly initialized models sharing the embedded model's tokenizer (no downloads).
+
+Kernel tests run every Triton kernel on CPU tensors under the Triton interpreter. Its switch,
+TRITON_INTERPRET, is read when the kernel modules are imported (by engram_agents below, too), so
+it is set here, before any import of them.
+"""
+
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import pytest
 import torch

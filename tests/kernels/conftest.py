@@ -1,17 +1,10 @@
-"""Kernel tests run every Triton kernel on CPU tensors under the Triton interpreter.
+"""Shared inputs of the kernel tests (the root conftest turns on the Triton interpreter)."""
 
-TRITON_INTERPRET must be set before the kernel modules are imported (their @triton.jit decides
-then), so it is set here, ahead of every test module in this folder.
-"""
-
-import os
 from dataclasses import dataclass
 
 import pytest
 import torch
 from torch import Tensor
-
-os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 @dataclass
