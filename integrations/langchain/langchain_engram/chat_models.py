@@ -38,6 +38,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from engram_agents import EngramConfig, EngramLM
+from engram_agents.memory_context import add_to_system_prompt
 from engram_agents.model.generation import SamplingParams, generate
 from engram_agents.tool_calls import (
     CLOSE,
@@ -100,7 +101,7 @@ def to_engram_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
 
 def _with_tool_prompt(messages: list[dict[str, str]], prompt: str) -> list[dict[str, str]]:
     if messages and messages[0]["role"] == "system":
-        first = {"role": "system", "content": f"{messages[0]['content']}\n\n{prompt}".strip()}
+        first = {"role": "system", "content": add_to_system_prompt(messages[0]["content"], prompt)}
         return [first, *messages[1:]]
     return [{"role": "system", "content": prompt}, *messages]
 
