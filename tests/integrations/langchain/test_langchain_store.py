@@ -185,3 +185,11 @@ def test_create_agent_tools_use_the_store_across_sessions(store, scripted):
     tool_reply = next(m for m in out["messages"] if m.type == "tool")
     assert tool_reply.content == "My sister is called Priyanka"
     assert store.search(("dave",)) == []  # other users see nothing
+
+
+def test_empty_scopes(tmp_path):
+    empty = EngramStore(tmp_path / "empty.db", encoder=ENC)
+    assert empty.search(("nobody",), query="anything") == [] and empty.search(()) == []
+    assert empty.list_namespaces() == [] and empty.get(("nobody",), "k") is None
+    empty.delete(("nobody",), "k")  # deleting what is not there is a no-op, as in LangGraph
+    assert empty.list_namespaces() == []
