@@ -26,13 +26,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--turn-tokens", type=int, default=12, help="longest reply to what the user tells"
     )
     demo.add_argument("--k", type=int, default=5, help="memories or chunks retrieved per turn")
+    demo.add_argument(
+        "--memorize-epochs",
+        type=float,
+        help="training epochs when a day is consolidated into the weights (default: TrainConfig's)",
+    )
     demo.add_argument("--json", action="store_true", help="print one JSON object last")
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engram_agents import EngramLM
+    from engram_agents import EngramLM, TrainConfig
     from engram_agents.store.encoders import default_encoder
 
     scenario = load_scenario(args.scenario)
@@ -55,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             max_new_tokens=args.max_new_tokens,
             turn_tokens=args.turn_tokens,
             k=args.k,
+            train_config=TrainConfig(epochs=args.memorize_epochs) if args.memorize_epochs else None,
         )
         with tqdm(total=steps, desc=scenario.name, unit="turn", leave=False) as bar:
             result = run_scenario(
