@@ -39,7 +39,6 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from engram_agents import EngramConfig, EngramLM
 from engram_agents.memory_context import add_to_system_prompt
-from engram_agents.model.generation import SamplingParams, generate
 from engram_agents.tool_calls import (
     CLOSE,
     ParsedReply,
@@ -247,31 +246,19 @@ class ChatEngram(BaseChatModel):
         """Text pieces of the reply (after `prefix`, which the reply is forced to start with).
         Fills `usage` with the token counts once the reply is done."""
         lm = self.engram_lm
-        user_id = params.pop("user_id")
-        sampling = SamplingParams(**params)
-        with lm._lock:  # the loaded user and the model state belong to one reply at a time
-            lm.load_user(user_id)
-            ids, mask = lm.encoder.encode(msgs)
-            forced = lm.tokenizer.encode(prefix, add_special_tokens=False) if prefix else []
-            text = ""
-            pieces = generate(
-                lm.model,
-                lm.tokenizer,
-                ids + forced,
-                mask + [0] * len(forced),
-                sampling,
-                lm.encoder.stop_token_ids(),
-            )
-            for piece in () if prefix.endswith(CLOSE) else pieces:  # a complete forced call
+        prompt = lm.count_tokens(msgs) + (
+            len(lm.tokenizer.encode(prefix, add_special_tokens=False)) if prefix else 0
+        )
+        text = ""
+        if not prefix.endswith(CLOSE):  # else the forced call is complete: nothing to generate
+            for piece in lm.stream(msgs, prefix=prefix, **params):
                 text += piece
                 yield piece
         out = len(lm.tokenizer.encode(text, add_special_tokens=False)) if text else 0
         usage["usage"] = UsageMetadata(
-            input_tokens=len(ids) + len(forced),
-            output_tokens=out,
-            total_tokens=len(ids) + len(forced) + out,
+            input_tokens=prompt, output_tokens=out, total_tokens=prompt + out
         )
-        usage["finish_reason"] = "length" if out >= sampling.max_new_tokens else "stop"
+        usage["finish_reason"] = "length" if out >= params["max_new_tokens"] else "stop"
 
     def _response_metadata(self, finish_reason: str) -> dict[str, Any]:
         return {

@@ -2,7 +2,7 @@
 
 Before each model call the user's relevant memories go into the system prompt; after each turn
 what the user said is remembered; `end_session` consolidates the store (and, given an EngramLM,
-memorizes the session's statements into its tables for in-model recall).
+syncs the user's statements into its tables for in-model recall).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
+from engram_agents.consolidation import WeightSync, consolidate_into_model
 from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory as CoreMemory
 from engram_agents.memory_context import HEADER, add_to_system_prompt, format_memories
 from engram_agents.model.memorize import TrainConfig
+from engram_agents.store.store import ConsolidationReport
 from langchain_engram.chat_models import ChatEngram
 
 
@@ -60,7 +62,6 @@ class EngramMemoryMiddleware(AgentMiddleware):
         self.train_config = train_config
         self.header = header
         self.max_chars = max_chars
-        self._said: dict[str, list[str]] = {}  # user -> statements remembered this session
 
     # -- whose memory ---------------------------------------------------------------------
     def resolve_user(self, runtime: Runtime | None) -> str:
@@ -80,14 +81,16 @@ class EngramMemoryMiddleware(AgentMiddleware):
 
     # -- before each model call: memories into the system prompt --------------------------
     def _with_memories(self, request: ModelRequest, user: str, hits: list) -> ModelRequest:
-        """The request with the memory block in its system prompt; a ChatEngram model also
-        gets the user, so the facts memorized for them are recalled in-model."""
+        """The request with the memory block in its system prompt; a ChatEngram over this
+        middleware's EngramLM also gets the user, so what end_session memorized for them is
+        recalled in-model."""
         overrides: dict[str, Any] = {}
         block = format_memories(hits, header=self.header, max_chars=self.max_chars)
         if block:
             system = add_to_system_prompt(request.system_prompt, block)
             overrides["system_message"] = SystemMessage(content=system)
-        if isinstance(request.model, ChatEngram):
+        model = request.model
+        if self.lm is not None and isinstance(model, ChatEngram) and model.engram_lm is self.lm:
             overrides["model_settings"] = {"user_id": user, **request.model_settings}
         return request.override(**overrides) if overrides else request
 
@@ -122,28 +125,23 @@ class EngramMemoryMiddleware(AgentMiddleware):
         user, said, session = self._turn(state, runtime)
         if said:
             self.memory.remember_many(said, user, session_id=session)
-            self._said.setdefault(user, []).extend(said)
 
     async def aafter_agent(self, state: AgentState, runtime: Runtime) -> None:
         user, said, session = self._turn(state, runtime)
         if said:
             await self.memory.aremember_many(said, user, session_id=session)
-            self._said.setdefault(user, []).extend(said)
 
     # -- session end ----------------------------------------------------------------------
-    def end_session(self, user_id: str | None = None) -> dict[str, Any]:
-        """Consolidate the user's memories; with an EngramLM, also memorize the statements the
-        user made this session (questions are skipped) into the model's tables for that user.
-        Returns the consolidation report and the memorize report (None without an EngramLM)."""
+    def end_session(self, user_id: str | None = None) -> ConsolidationReport | WeightSync:
+        """Consolidate the user's memories. With an EngramLM, also sync its tables for the
+        user with the store (`engram_agents.consolidation.consolidate_into_model`: active
+        statements memorized, dropped ones forgotten, questions skipped)."""
         user = user_id or self.resolve_user(None)
-        report = self.memory.consolidate(user)
-        statements = [s for s in self._said.pop(user, []) if not s.rstrip().endswith("?")]
-        learned = None
-        if self.lm is not None and statements:
-            learned = self.lm.memorize(statements, user, train_config=self.train_config)
-        return {"consolidation": report, "memorized": learned}
+        if self.lm is None:
+            return self.memory.consolidate(user)
+        return consolidate_into_model(self.memory, self.lm, user, self.train_config)
 
-    async def aend_session(self, user_id: str | None = None) -> dict[str, Any]:
+    async def aend_session(self, user_id: str | None = None) -> ConsolidationReport | WeightSync:
         return await asyncio.to_thread(self.end_session, user_id)
 
 
