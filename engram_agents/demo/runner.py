@@ -65,6 +65,9 @@ class Workspace:
     _stores: dict[str, EngramMemory] = field(default_factory=dict)
     _consolidated: set[int] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+
     def store(self, name: str) -> EngramMemory:
         """One episodic store per name; modes that consolidate into the weights share one."""
         if name not in self._stores:
