@@ -3,7 +3,9 @@ not) and tool calls parsed from model text."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from llama_index.core.agent.workflow import FunctionAgent
@@ -12,13 +14,15 @@ from llama_index.core.llms import ChatMessage
 from llama_index.core.tools import FunctionTool
 from pydantic import ValidationError
 
+from engram_agents import Fact, TrainConfig
 from engram_agents.errors import InvalidInputError
-from engram_agents.tool_calls import ToolSpec
+from engram_agents.tool_calls import ToolSpec, reply_prefix, stop_strings
 from llama_index.llms.engram import Engram
 from llama_index.llms.engram.base import prompt_messages, reply, to_engram_messages
 from llama_index.memory.engram import EngramMemory
 
 HI = [ChatMessage(role="user", content="Say hello to Ana")]
+DENTIST = [ChatMessage(role="user", content="When is my dentist appointment?")]
 
 
 def add(a: int, b: int) -> int:
@@ -26,8 +30,20 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+def search(query: str) -> str:
+    """Search the notes."""
+    return query
+
+
+def now() -> str:
+    """The time."""
+    return "noon"
+
+
 ADD = FunctionTool.from_defaults(add)
 ADD_SPEC = ToolSpec("add", ADD.metadata.description, ADD.metadata.get_parameters_dict())
+SEARCH = FunctionTool.from_defaults(search)
+NOW = FunctionTool.from_defaults(now)
 
 
 @pytest.fixture
@@ -88,11 +104,53 @@ def test_sampling_arguments(llm, tiny_lm):
         Engram(lm=tiny_lm, top_p=0)
 
 
-def test_user_memory_is_loaded_for_the_llm_user(tiny_lm):
-    Engram(lm=tiny_lm, user_id="ana", max_new_tokens=1).chat(HI)
-    assert tiny_lm.user_id == "ana"
-    Engram(lm=tiny_lm, max_new_tokens=1).chat(HI)
-    assert tiny_lm.user_id is None  # shared tables only: no other user's facts leak in
+@pytest.fixture
+def ana_lm(tiny_lm):
+    """The tiny model with a fact written into ana's tables (a few quick steps)."""
+    fact = Fact(question=DENTIST[0].content, answer="Tuesday at 3 pm")
+    tiny_lm.memorize([fact], "ana", train_config=TrainConfig(epochs=2, batch_size=8, min_steps=1))
+    tiny_lm.unload_user()
+    return tiny_lm
+
+
+def test_user_memory_is_loaded_for_the_llm_user(ana_lm):
+    msgs = [{"role": "user", "content": DENTIST[0].content}]
+    ana_says = ana_lm.chat(msgs, max_new_tokens=6, user_id="ana")
+    shared_says = ana_lm.chat(msgs, max_new_tokens=6, user_id=None)
+    assert ana_says != shared_says  # her memory changes the reply
+
+    ana_lm.load_user("bob")  # someone else's memory is loaded: each reply loads its own
+    assert (
+        Engram(lm=ana_lm, user_id="ana", max_new_tokens=6).chat(DENTIST).message.content == ana_says
+    )
+    assert ana_lm.user_id == "ana"
+    assert Engram(lm=ana_lm, max_new_tokens=6).chat(DENTIST).message.content == shared_says
+    assert ana_lm.user_id is None  # shared tables only: no other user's facts leak in
+
+
+async def test_threads_serving_different_users_do_not_mix_them(ana_lm):
+    users = ["ana", None] * 4
+    llms = [Engram(lm=ana_lm, user_id=u, max_new_tokens=6) for u in users]
+    says = {
+        u: ana_lm.chat(
+            [{"role": "user", "content": DENTIST[0].content}], max_new_tokens=6, user_id=u
+        )
+        for u in set(users)
+    }
+    expected = [says[u] for u in users]
+
+    def streamed(llm):
+        return "".join(c.delta for c in llm.stream_chat(DENTIST))
+
+    with ThreadPoolExecutor(len(llms)) as pool:
+        assert list(pool.map(streamed, llms)) == expected
+    replies = await asyncio.gather(*(llm.achat(DENTIST) for llm in llms))
+    assert [r.message.content for r in replies] == expected
+
+    async def astreamed(llm):
+        return "".join([c.delta async for c in await llm.astream_chat(DENTIST)])
+
+    assert await asyncio.gather(*(astreamed(llm) for llm in llms)) == expected
 
 
 def test_bad_messages(llm):
@@ -150,8 +208,16 @@ def test_unusable_tool_calls_are_reported(llm):
 def test_chat_with_tools_offers_the_tools(llm, tiny_lm):
     response = llm.chat_with_tools([ADD], user_msg="What is 2 + 3?", tool_required=True)
     question = [ChatMessage(role="user", content="What is 2 + 3?")]
-    offered = tiny_lm.chat(prompt_messages(question, [ADD_SPEC], "required"), max_new_tokens=6)
-    assert response.raw == offered  # the model saw the tool listing with the "must call" rule
+    prefix = reply_prefix("required", [ADD_SPEC])
+    offered = tiny_lm.chat(
+        prompt_messages(question, [ADD_SPEC], "required"),
+        max_new_tokens=6,
+        prefix=prefix,
+        stop=stop_strings("required", [ADD_SPEC]),
+    )
+    # the model saw the tool listing with the "must call" rule, and its reply was forced to
+    # start with the call
+    assert response.raw == prefix + offered
     assert prompt_messages(question, [ADD_SPEC], "required") != prompt_messages(
         question, [ADD_SPEC]
     )
@@ -161,6 +227,34 @@ def test_chat_with_tools_offers_the_tools(llm, tiny_lm):
     )
     with pytest.raises(InvalidInputError, match="names no bound tool"):
         llm.chat_with_tools([ADD], user_msg="hi", tool_choice="subtract")
+
+
+async def test_forced_tool_call_is_made_even_by_the_tiny_model(llm):
+    """The reply starts with the call's opening, up to the first argument's value, so even
+    random weights call the tool (a string argument: whatever they write is its value)."""
+    response = llm.chat_with_tools([SEARCH], user_msg="Where is my dentist?", tool_required=True)
+    assert response.raw.startswith('<tool_call>\n{"name": "search", "arguments": {"query": "')
+    (call,) = llm.get_tool_calls_from_response(response)
+    assert call.tool_name == "search" and list(call.tool_kwargs) == ["query"]
+    assert call.tool_kwargs["query"]  # the model's words
+
+    kwargs = {"user_msg": "Where is my dentist?", "tool_required": True}
+    (last,) = list(llm.stream_chat_with_tools([SEARCH], **kwargs))
+    assert last.raw == response.raw
+    assert (await llm.achat_with_tools([SEARCH], **kwargs)).raw == response.raw
+    (last,) = [r async for r in await llm.astream_chat_with_tools([SEARCH], **kwargs)]
+    assert last.raw == response.raw
+
+    # a tool named among several is the one called
+    named = llm.chat_with_tools(
+        [ADD, SEARCH], user_msg="Where is my dentist?", tool_choice="search"
+    )
+    assert [c.tool_name for c in llm.get_tool_calls_from_response(named)] == ["search"]
+    # a tool without parameters: the forced opening is the whole call
+    (call,) = llm.get_tool_calls_from_response(
+        llm.chat_with_tools([NOW], user_msg="What time is it?", tool_required=True)
+    )
+    assert (call.tool_name, call.tool_kwargs) == ("now", {})
 
 
 async def test_function_agent_runs_on_engram_with_engram_memory(llm, store):

@@ -38,10 +38,13 @@ from llama_index.core.llms.llm import ToolSelection
 from engram_agents import EngramConfig, EngramLM
 from engram_agents.memory_context import add_to_system_prompt
 from engram_agents.tool_calls import (
+    CLOSE,
     ToolSpec,
     parse_tool_calls,
     render_tool_call,
     render_tool_result,
+    reply_prefix,
+    stop_strings,
     tool_prompt,
 )
 
@@ -66,7 +69,8 @@ class Engram(FunctionCallingLLM):
     """A local Hugging Face causal LM with Engram layers (the embedded SmolLM2-135M-Instruct by
     default), with `user_id`'s memorized facts loaded into its tables: it recalls them with
     nothing retrieved into the prompt. Tools are offered in the system prompt and calls are
-    parsed from the reply.
+    parsed from the reply; a required call (`tool_required=True`, or a `tool_choice` naming a
+    tool) is forced by starting the reply with its opening.
 
     >>> llm = Engram(user_id="ana", max_new_tokens=128)    # loads on first use
     >>> llm.complete("When is my dentist appointment?")
@@ -136,9 +140,10 @@ class Engram(FunctionCallingLLM):
     # -- chat -----------------------------------------------------------------------------
     def _prepare(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
-    ) -> tuple[list[ToolSpec], Iterator[str]]:
-        """Checks everything now; returns the tools offered and the reply's text pieces, which
-        are decoded as they are consumed."""
+    ) -> tuple[list[ToolSpec], str, Iterator[str]]:
+        """Checks everything now; returns the tools offered, the text the reply is forced to
+        start with (the opening of a forced tool call, else "") and the text pieces after it,
+        which are decoded as they are consumed."""
         kwargs = dict(kwargs)
         tools = [ToolSpec.coerce(t) for t in kwargs.pop("tools", None) or []]
         choice = kwargs.pop("tool_choice", None)
@@ -149,22 +154,30 @@ class Engram(FunctionCallingLLM):
             tools = []
         msgs = prompt_messages(messages, tools, choice)
         params = {k: kwargs.get(k, getattr(self, k)) for k in SAMPLING_KWARGS}
-        lm = self.engram_lm
-        lm.load_user(self.user_id)
-        return tools, lm.stream(msgs, **params)
+        prefix = reply_prefix(choice, tools) if tools else ""
+        if prefix:  # exactly one call is wanted: stop once it is written
+            stop = params["stop"]
+            stop = [stop] if isinstance(stop, str) else list(stop or [])
+            params["stop"] = stop + list(stop_strings(choice, tools))
+        if prefix.endswith(CLOSE):  # a tool without parameters: the prefix is the whole call
+            return tools, prefix, iter(())
+        # the user's memory is loaded under the same lock as decoding, so threads serving
+        # different users cannot mix them up
+        pieces = self.engram_lm.stream(msgs, **params, prefix=prefix, user_id=self.user_id)
+        return tools, prefix, pieces
 
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
-        tools, pieces = self._prepare(messages, kwargs)
-        return reply("".join(pieces), tools)
+        tools, prefix, pieces = self._prepare(messages, kwargs)
+        return reply(prefix + "".join(pieces), tools)
 
     def _stream(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponseGen:
         """Text streams piece by piece; with tools the reply comes whole, once its tool calls
         can be parsed."""
-        tools, pieces = self._prepare(messages, kwargs)
+        tools, prefix, pieces = self._prepare(messages, kwargs)
 
         def gen() -> ChatResponseGen:
             if tools:
-                yield reply("".join(pieces), tools)
+                yield reply(prefix + "".join(pieces), tools)
                 return
             text = ""
             for piece in pieces:
