@@ -22,8 +22,10 @@ class StoreConfig(BaseModel):
     # write path
     dedup_similarity: float = Field(default=0.97, gt=0, le=1)
     dedup_window_s: float = Field(default=86_400.0, ge=0)
-    supersede_similarity: float = Field(default=0.8, gt=0, le=1)
-    supersede_keyword_overlap: float = Field(default=0.5, gt=0, le=1)
+    # An update supersedes the one most similar earlier engram that is this similar and shares
+    # this much of the smaller keyword set (see lifecycle.supersedes).
+    supersede_similarity: float = Field(default=0.5, gt=0, le=1)
+    supersede_keyword_overlap: float = Field(default=0.2, gt=0, le=1)
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
     candidate_limit: int = Field(default=500, gt=0)

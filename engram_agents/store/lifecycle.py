@@ -10,8 +10,9 @@ import numpy as np
 from engram_agents.store.records import Engram, Evidence, Tier, Version, utcnow
 
 _CHANGE_CUE = re.compile(
-    r"\b(moved|changed|rescheduled|postponed|cancel(?:l)?ed|instead|no longer|anymore|"
-    r"actually|updated?|switched|now)\b",
+    r"\b(mov(?:ed|ing)|move|changed?|rescheduled?|postponed?|pushed|renamed|replaced|"
+    r"cancel(?:l)?(?:ed|ing)?|called off|instead|no longer|anymore|from now on|going forward|"
+    r"actually|updated?|switch(?:ed|ing)?|now)\b",
     re.I,
 )
 
@@ -24,11 +25,17 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
+def overlap(a: set[str], b: set[str]) -> float:
+    """Shared share of the smaller set: an update restates the subject in fewer words than the
+    original fact ("the dentist moved me to Friday" vs a full appointment with place and time)."""
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
 def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_kw: float) -> bool:
-    """A new statement about the same subject (similar text, shared keywords) that says it
-    changes something ("moved", "instead", "no longer"). Without such a word two similar
+    """A new statement about the same subject (related text, shared subject keywords) that says
+    it changes something ("moved", "instead", "no longer"). Without such a word two similar
     statements are both kept: near-identical episodes are common and must not hide each other."""
-    if similarity < min_sim or jaccard(keywords(new.sketch), keywords(old.sketch)) < min_kw:
+    if similarity < min_sim or overlap(keywords(new.sketch), keywords(old.sketch)) < min_kw:
         return False
     return bool(_CHANGE_CUE.search(new.text))
 

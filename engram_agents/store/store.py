@@ -206,7 +206,7 @@ class EpisodicStore:
                 result.append(kept)
                 events.append(AuditEvent(user_id, "reinforce", [kept.id]))
                 continue
-            for sim, other_id in near:
+            for sim, other_id in near:  # most similar first; an update replaces one fact
                 other = lookup(other_id)
                 if other.is_active and lifecycle.supersedes(
                     engram, other, sim, cfg.supersede_similarity, cfg.supersede_keyword_overlap
@@ -228,6 +228,7 @@ class EpisodicStore:
                         Version(action="supersedes", engram_id=other.id, text=other.text)
                     )
                     events.append(AuditEvent(user_id, "supersede", [other.id, engram.id]))
+                    break
             changed[engram.id] = (engram, vector)
             batch.append(engram)
             batch_vecs.append(vector)

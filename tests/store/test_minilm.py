@@ -52,3 +52,16 @@ def test_framework_embedding_objects_replace_the_encoder(tmp_path, hashing):
         assert mem.recall("taqueria lunch", "u", k=1)[0].engram.id == e.id
         vector = mem.store._index("u").vectors[0]
         assert np.isclose(np.linalg.norm(vector), 1.0)
+
+
+def test_a_terse_update_supersedes_only_the_fact_it_changes(tmp_path, minilm):
+    mem = EngramMemory(tmp_path / "m.db", encoder=minilm)
+    physio = mem.remember(
+        "Physio with Anna Berg on Monday, 4 May at 5 pm at the Oak Street clinic", "u"
+    )
+    vet = mem.remember("The vet, Dr. Moss, sees our cat on Tuesday, 5 May at 5 pm", "u")
+    update = mem.remember("Anna's clinic called: physio is now Thursday at 9", "u")
+    active = {e.id for e in mem.list("u")}
+    assert physio.id not in active and {vet.id, update.id} <= active
+    assert [v.engram_id for v in update.history] == [physio.id]
+    assert mem.recall("when is my physio?", "u", k=1)[0].engram.id == update.id
