@@ -116,3 +116,11 @@ def test_chat_engram_agent_two_sessions_and_memorize(core_memory, tiny_lm, recor
     prompt_tokens = tiny_lm.count_tokens([{"role": "system", "content": prompt}, question])
     assert reply.type == "ai" and reply.usage_metadata["input_tokens"] == prompt_tokens
     assert tiny_lm.user_id == "ana"  # the middleware had ChatEngram load ana's tables
+
+
+def test_user_reaches_only_a_chat_engram_over_the_middlewares_own_model(core_memory, tiny_lm):
+    core_memory.remember(PET, "ana")
+    plain = EngramMemoryMiddleware(core_memory, user_id="ana")  # no lm: store memory only
+    agent = create_agent(ChatEngram(lm=tiny_lm, max_tokens=2), middleware=[plain])
+    agent.invoke({"messages": [HumanMessage("What is my dog called?")]})
+    assert tiny_lm.user_id is None  # ChatEngram kept its own choice: the shared tables
