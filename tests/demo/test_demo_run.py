@@ -41,9 +41,12 @@ def test_every_mode_runs_and_is_measured(tiny_lm, tmp_path, framework):
         assert modes[mode]["evidence_recall"] > 0, mode
         assert modes[mode]["context_tokens"] > modes["none"]["context_tokens"], mode
         assert modes[mode]["memory_bytes"] > 0, mode
-    # The in-weights modes memorized the scenario's statements for its user.
-    statements = {f.statement for f in tiny_lm.facts("tess")}
-    assert "My dentist appointment is on Tuesday at 3 pm." in statements
+    # The in-weights modes memorized the scenario's statements for its user, and the day-2
+    # reschedule replaced the day-1 appointment there too (the store superseded it).
+    assert {f.statement for f in tiny_lm.facts("tess")} == {
+        "The weather is lovely today.",
+        "The dentist called: my appointment moved to Friday at 10 am.",
+    }
     assert modes["in_model"]["memory_bytes"] > 0
     assert set(modes["none"]["accuracy_by_day"]) == {2, 3}
 
