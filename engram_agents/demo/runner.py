@@ -191,16 +191,16 @@ def summarize(rows: list[dict], latency: list[float], size: int, mode: str) -> d
     for r in rows:
         by_day.setdefault(r["day"], []).append(r["correct"])
     return {
-        "accuracy": mean(r["correct"] for r in rows) if rows else 0.0,
+        "accuracy": float(mean(r["correct"] for r in rows)) if rows else 0.0,
         "correct": sum(r["correct"] for r in rows),
-        "stale_rate": mean(r["stale"] for r in stale_able) if stale_able else 0.0,
+        "stale_rate": float(mean(r["stale"] for r in stale_able)) if stale_able else 0.0,
         "stale": sum(r["stale"] for r in rows),
         # In-model memory puts nothing into the prompt: its evidence is in the weights.
-        "evidence_recall": (mean(evidence) if evidence else 0.0)
+        "evidence_recall": (float(mean(evidence)) if evidence else 0.0)
         if mode in RETRIEVES or mode == "none"
         else None,
-        "context_tokens": mean(r["context_tokens"] for r in rows) if rows else 0.0,
+        "context_tokens": float(mean(r["context_tokens"] for r in rows)) if rows else 0.0,
         "latency_s": mean(latency) if latency else 0.0,
         "memory_bytes": size,
-        "accuracy_by_day": {d: mean(v) for d, v in sorted(by_day.items())},
+        "accuracy_by_day": {d: float(mean(v)) for d, v in sorted(by_day.items())},
     }
