@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engram_agents.errors import InvalidInputError
+from engram_agents.memory_context import add_to_system_prompt
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
 NAME_KEYS = ("name", "tool", "tool_name", "function")
@@ -126,6 +127,22 @@ def tool_prompt(tools: Tools, tool_choice: Any = None) -> str:
     else:
         rule = f"Reply with only the call of the tool {forced}."
     return f"You can call tools by writing a tool call exactly like the example.\n{listing}\n{rule}"
+
+
+def with_tool_prompt(
+    messages: list[dict[str, str]], tools: Tools, tool_choice: Any = None
+) -> list[dict[str, str]]:
+    """The {role, content} messages with the tools listed in the system prompt (merged into a
+    leading system message, else one is put first); unchanged when there are no tools."""
+    if not tools:
+        return messages
+    prompt = tool_prompt(tools, tool_choice)
+    if messages and messages[0]["role"] == "system":
+        return [
+            {"role": "system", "content": add_to_system_prompt(messages[0]["content"], prompt)},
+            *messages[1:],
+        ]
+    return [{"role": "system", "content": prompt}, *messages]
 
 
 def _example_call(spec: ToolSpec) -> str:

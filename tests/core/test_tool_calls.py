@@ -14,6 +14,7 @@ from engram_agents.tool_calls import (
     reply_prefix,
     stop_strings,
     tool_prompt,
+    with_tool_prompt,
 )
 
 WEATHER = {
@@ -188,3 +189,18 @@ def test_tool_result_rendering():
         '<tool_response name="get_weather">\n12 C\n</tool_response>'
     )
     assert render_tool_result("ok").startswith("<tool_response>\n")
+
+
+def test_with_tool_prompt_merges_into_a_leading_system_message_or_puts_one_first():
+    chat = [{"role": "user", "content": "Weather in Oslo?"}]
+    assert with_tool_prompt(chat, []) == chat
+    listed = tool_prompt([WEATHER], "required")
+    assert with_tool_prompt(chat, [WEATHER], "required") == [
+        {"role": "system", "content": listed},
+        *chat,
+    ]
+    system = [{"role": "system", "content": "Be brief."}, *chat]
+    assert with_tool_prompt(system, [WEATHER]) == [
+        {"role": "system", "content": f"Be brief.\n\n{tool_prompt([WEATHER])}"},
+        *chat,
+    ]

@@ -38,7 +38,6 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from engram_agents import EngramConfig, EngramLM
-from engram_agents.memory_context import add_to_system_prompt
 from engram_agents.tool_calls import (
     CLOSE,
     ParsedReply,
@@ -48,7 +47,7 @@ from engram_agents.tool_calls import (
     render_tool_result,
     reply_prefix,
     stop_strings,
-    tool_prompt,
+    with_tool_prompt,
 )
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -96,13 +95,6 @@ def to_engram_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
         else:
             raise ValueError(f"ChatEngram cannot take a {type(m).__name__} ({m.type!r})")
     return out
-
-
-def _with_tool_prompt(messages: list[dict[str, str]], prompt: str) -> list[dict[str, str]]:
-    if messages and messages[0]["role"] == "system":
-        first = {"role": "system", "content": add_to_system_prompt(messages[0]["content"], prompt)}
-        return [first, *messages[1:]]
-    return [{"role": "system", "content": prompt}, *messages]
 
 
 def _tool_choice_name(tool_choice: Any) -> Any:
@@ -187,10 +179,8 @@ class ChatEngram(BaseChatModel):
         self, messages: list[BaseMessage], tools: Sequence | None = None
     ) -> int:
         """Exact prompt length in the model's own tokenizer and chat template."""
-        msgs = to_engram_messages(messages)
-        if tools:
-            msgs = _with_tool_prompt(msgs, tool_prompt([convert_to_openai_tool(t) for t in tools]))
-        return self.engram_lm.count_tokens(msgs)
+        specs = [convert_to_openai_tool(t) for t in tools or []]
+        return self.engram_lm.count_tokens(with_tool_prompt(to_engram_messages(messages), specs))
 
     # -- tools ----------------------------------------------------------------------------
     def bind_tools(
@@ -224,7 +214,7 @@ class ChatEngram(BaseChatModel):
             tools = []
         prefix, stops = "", tuple(stop if stop is not None else self.stop or ())
         if tools:
-            msgs = _with_tool_prompt(msgs, tool_prompt(tools, choice))
+            msgs = with_tool_prompt(msgs, tools, choice)
             prefix = reply_prefix(choice, tools)
             stops += stop_strings(choice, tools)
         unknown = set(kwargs) - {"temperature", "max_tokens", "top_p", "seed", "user_id"}

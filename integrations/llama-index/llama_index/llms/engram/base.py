@@ -36,7 +36,6 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
 from engram_agents import EngramConfig, EngramLM
-from engram_agents.memory_context import add_to_system_prompt
 from engram_agents.tool_calls import (
     CLOSE,
     ToolSpec,
@@ -45,7 +44,7 @@ from engram_agents.tool_calls import (
     render_tool_result,
     reply_prefix,
     stop_strings,
-    tool_prompt,
+    with_tool_prompt,
 )
 
 if TYPE_CHECKING:
@@ -289,14 +288,7 @@ def prompt_messages(
 ) -> list[dict[str, str]]:
     """What EngramLM is given: the messages, with the tools (if any) listed in the system
     prompt."""
-    msgs = to_engram_messages(messages)
-    if not tools:
-        return msgs
-    prompt = tool_prompt(tools, tool_choice)
-    if msgs[0]["role"] == "system":
-        prompt = add_to_system_prompt(msgs[0]["content"], prompt)
-        msgs = msgs[1:]
-    return [{"role": "system", "content": prompt}, *msgs]
+    return with_tool_prompt(to_engram_messages(messages), tools, tool_choice)
 
 
 def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
