@@ -37,17 +37,8 @@ def tokenizer(tokenizer_dir):
 
 def _tiny(kind: str, vocab: int):
     common = dict(vocab_size=vocab, bos_token_id=1, eos_token_id=2, pad_token_id=2)
-    if kind == "llama":
-        return LlamaConfig(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=4,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            **common,
-        )
-    if kind == "qwen2":
-        return Qwen2Config(
+    if kind in ("llama", "qwen2"):
+        return {"llama": LlamaConfig, "qwen2": Qwen2Config}[kind](
             hidden_size=64,
             intermediate_size=128,
             num_hidden_layers=4,
