@@ -229,6 +229,10 @@ class EngramLM:
             self._users.save()
             return True
 
+    def memory_path(self, user_id: str) -> Path:
+        """The file holding a user's memory delta (it exists once they memorized something)."""
+        return self._users.path(user_id)
+
     def forget_user(self, user_id: str) -> None:
         """Delete everything memorized for a user."""
         with self._lock:

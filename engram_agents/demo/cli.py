@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engram_agents.demo.frontends import FRONTENDS, frontend
 from engram_agents.demo.report import summary, table, write
-from engram_agents.demo.runner import MODES, Workspace, run_scenario
+from engram_agents.demo.runner import MODES, Workspace, run_scenario, ticks
 from engram_agents.demo.scenario import BUILTIN, load_scenario
 
 
@@ -42,9 +42,6 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     modes = tuple(dict.fromkeys(args.mode))
-    steps = sum(
-        len(modes) * (len(scenario.probes_on(d.day)) + len(d.turns) + 1) for d in scenario.days
-    )
     with tempfile.TemporaryDirectory(prefix="engram-demo-") as tmp:
         work = Path(tmp)
         lm = (
@@ -62,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
             k=args.k,
             train_config=TrainConfig(epochs=args.memorize_epochs) if args.memorize_epochs else None,
         )
-        with tqdm(total=steps, desc=scenario.name, unit="turn", leave=False) as bar:
+        with tqdm(
+            total=ticks(scenario, modes), desc=scenario.name, unit="turn", leave=False
+        ) as bar:
             result = run_scenario(
                 workspace, frontend(args.framework), modes, lambda what: bar.update()
             )

@@ -110,9 +110,16 @@ def disk_bytes(workspace: Workspace, mode: str) -> int:
             files = p.rglob("*") if p.is_dir() else [p]
             total += sum(f.stat().st_size for f in files if f.is_file())
     if mode in IN_WEIGHTS:
-        delta = workspace.lm._users.path(workspace.scenario.user_id)
+        delta = workspace.lm.memory_path(workspace.scenario.user_id)
         total += delta.stat().st_size if delta.exists() else 0
     return total
+
+
+def ticks(scenario: Scenario, modes: tuple[str, ...]) -> int:
+    """How many times `run_scenario` reports progress: per mode, each probe, turn and day end."""
+    return sum(
+        len(modes) * (len(scenario.probes_on(d.day)) + len(d.turns) + 1) for d in scenario.days
+    )
 
 
 def run_scenario(

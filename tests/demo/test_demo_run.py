@@ -8,6 +8,7 @@ import pytest
 from engram_agents import TrainConfig
 from engram_agents.demo import MODES, Workspace, frontend, load_scenario, run_scenario
 from engram_agents.demo.report import summary, table, write
+from engram_agents.demo.runner import ticks
 from engram_agents.store.encoders import HashingEncoder
 
 MINI = Path(__file__).with_name("mini.json")
@@ -23,7 +24,10 @@ def run(tiny_lm, tmp_path, framework, modes=MODES):
         turn_tokens=4,
         train_config=TrainConfig(epochs=1, batch_size=8, min_steps=1),
     )
-    return run_scenario(workspace, frontend(framework), modes)
+    reports: list[str] = []
+    result = run_scenario(workspace, frontend(framework), modes, reports.append)
+    assert len(reports) == ticks(workspace.scenario, modes)  # what the progress bar expects
+    return result
 
 
 @pytest.mark.parametrize("framework", ["langchain", "llama-index"])

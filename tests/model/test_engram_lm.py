@@ -134,7 +134,7 @@ def test_user_delta_round_trips_and_unloading_restores_shared_tables_bit_for_bit
     assert_same_state(engram_state(fresh), ana)
     assert [f.question for f in fresh.facts("ana")] == [f.question for f in FACTS]
     written = sum(int(layer.tags.count_nonzero()) for layer in fresh.model.engram.values())
-    path = fresh._users.path("ana")
+    path = fresh.memory_path("ana")
     assert path.stat().st_size < 200_000  # touched rows only, not whole tables
     assert written > 0
 
@@ -183,7 +183,7 @@ def test_memorize_rejects_bad_facts_and_writes_nothing(tiny_lm, bad):
     with pytest.raises(InvalidInputError):
         tiny_lm.memorize(bad, "ana")
     assert_same_state(engram_state(tiny_lm), shared)
-    assert not tiny_lm._users.path("ana").exists()
+    assert not tiny_lm.memory_path("ana").exists()
 
 
 def test_bad_chat_input(tiny_lm):
@@ -227,7 +227,7 @@ def test_delta_for_another_config_or_corrupt_is_refused_and_state_kept(
     with pytest.raises(AdapterError, match="different EngramConfig"):
         other.load_user("ana")
     assert_same_state(engram_state(other), before)
-    path = tiny_lm._users.path("ana")
+    path = tiny_lm.memory_path("ana")
     path.write_bytes(b"not a safetensors file")
     tiny_lm.unload_user()
     shared = engram_state(tiny_lm)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from functools import cache
 from typing import Any
 
 import chromadb
@@ -63,6 +64,15 @@ class PromptCapture(BaseEventHandler):
     def handle(self, event: Any, **kwargs: Any) -> None:
         if isinstance(event, LLMChatStartEvent):
             self.messages = list(event.messages)
+
+
+@cache
+def prompt_capture() -> PromptCapture:
+    """One handler on LlamaIndex's root dispatcher per process (handlers are never removed,
+    so one per frontend would pile up and each would see every call)."""
+    capture = PromptCapture()
+    get_dispatcher().add_event_handler(capture)
+    return capture
 
 
 class LlamaIndexAgent:
@@ -127,8 +137,7 @@ class LlamaIndexFrontend:
     name = "llama-index"
 
     def __init__(self) -> None:
-        self.capture = PromptCapture()
-        get_dispatcher().add_event_handler(self.capture)
+        self.capture = prompt_capture()
 
     def agent(self, mode: str, workspace: Workspace) -> LlamaIndexAgent:
         return LlamaIndexAgent(mode, workspace, self.capture)
