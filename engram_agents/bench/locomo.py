@@ -127,7 +127,9 @@ def engram_system(encoder: CachedEncoder, workdir: Path, user: str) -> Callable[
 
         def search(question: str, k: int) -> list[str]:
             ranked: list[str] = []
-            for hit in memory.recall(question, user, k=k, now=now):
+            # LoCoMo asks about the conversation's history ("where did she live before?"), so
+            # an update must not hide the turn it updated: recall the superseded ones too.
+            for hit in memory.recall(question, user, k=k, now=now, include_superseded=True):
                 ranked += [p.turn_id for p in hit.engram.metadata.evidence if p.turn_id]
             return list(dict.fromkeys(ranked))[:k]
 
@@ -265,6 +267,7 @@ def run(
         "conversations": len(conversations),
         "questions": len(questions),
         "encoder": encoder.name,
+        "engram_recall": "include_superseded=True (questions about the conversation's history)",
         "machine": _machine(),
     }
     return results

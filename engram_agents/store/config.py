@@ -9,7 +9,7 @@ class FusionWeights(BaseModel):
     """Weights of the fused recall score; learned per user from `feedback`."""
 
     similarity: float = Field(default=1.0, ge=0)
-    tags: float = Field(default=1.0, ge=0)
+    tags: float = Field(default=0.4, ge=0)
     usefulness: float = Field(default=0.1, ge=0)
     recency: float = Field(default=0.05, ge=0)
     time: float = Field(default=0.3, ge=0)
@@ -32,6 +32,8 @@ class StoreConfig(BaseModel):
     common_tag_fraction: float = Field(default=0.05, gt=0, le=1)
     min_candidates: int = Field(default=50, ge=0)
     recency_half_life_days: float = Field(default=30.0, gt=0)
+    # How much of the preceding turn of the same session a turn is read with at recall time.
+    context_weight: float = Field(default=0.3, ge=0)
     weights: FusionWeights = Field(default_factory=FusionWeights)
     learning_rate: float = Field(default=0.1, ge=0)
     # consolidation and forgetting

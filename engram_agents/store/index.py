@@ -1,6 +1,10 @@
 """In-memory index of one user's engrams: a vector matrix plus an inverted tag index. It is
 rebuilt from the backend when another writer changed the user's rows, and patched in place after
-this process's own writes, so recall never scans the database."""
+this process's own writes, so recall never scans the database.
+
+It also links each engram to the one before it in the same session, so recall can read a turn
+in its context: a reply ("Finished in four hours!") is found by a question about what it
+answers ("How did the marathon go?")."""
 
 from __future__ import annotations
 
@@ -10,6 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from engram_agents.store.rows import EngramRow
+
+
+def _extended(arr: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
+    return np.concatenate([arr, np.full(size - len(arr), fill, dtype=arr.dtype)])
 
 
 @dataclass
@@ -41,6 +49,10 @@ class ScopeIndex:
         }  # fmt: skip
         self.session: list[str | None] = []
         self.agent: list[str | None] = []
+        self.prev = np.zeros(0, dtype=np.int64)  # the session's preceding engram, or -1
+        self.prev_dot = np.zeros(0, dtype=np.float32)  # its cosine with this engram
+        self._last_in_session: dict[str, int] = {}
+        self._links_stale = False
         self._size = 0
         self._live = 0
         self._total_length = 0.0
@@ -56,9 +68,11 @@ class ScopeIndex:
         grown = np.zeros((cap, self.dim), dtype=np.float32)
         grown[: self._size] = self.vectors[: self._size]
         self.vectors = grown
-        self.alive = np.concatenate([self.alive, np.zeros(cap - len(self.alive), dtype=bool)])
+        self.alive = _extended(self.alive, cap)
+        self.prev = _extended(self.prev, cap, fill=-1)
+        self.prev_dot = _extended(self.prev_dot, cap)
         for name, arr in self.fields.items():
-            self.fields[name] = np.concatenate([arr, np.zeros(cap - len(arr), dtype=arr.dtype)])
+            self.fields[name] = _extended(arr, cap)
 
     def upsert(self, rows: list[EngramRow]) -> None:
         self.remove([r.id for r in rows if r.id in self.pos])
@@ -86,6 +100,55 @@ class ScopeIndex:
                 row.last_access_ts, row.usefulness, row.strength,
             )  # fmt: skip
             f["length"][i], f["short"][i] = len(row.tags), row.tier == "short"
+            self._link(i, row.session_id)
+
+    def _link(self, i: int, session: str | None) -> None:
+        """Append `i` to its session's chain; an engram older than the chain's end (an update
+        of an old one) marks the links for a rebuild instead."""
+        if session is None:
+            return
+        last = self._last_in_session.get(session)
+        created = self.fields["created_ts"]
+        if last is not None and created[last] > created[i]:
+            self._links_stale = True
+            return
+        self._last_in_session[session] = i
+        if last is not None:
+            self.prev[i] = last
+            self.prev_dot[i] = self.vectors[i] @ self.vectors[last]
+
+    def _relink(self) -> None:
+        """Rebuild every session chain: live engrams in creation order within each session."""
+        live = np.asarray([i for i in self.live_rows() if self.session[i] is not None], np.int64)
+        codes: dict[str, int] = {}
+        session = np.asarray([codes.setdefault(self.session[i], len(codes)) for i in live])
+        by_time = np.lexsort((live, self.fields["created_ts"][live], session))
+        order, same = live[by_time], session[by_time]
+        follows = np.flatnonzero(same[1:] == same[:-1]) + 1
+        self.prev[:] = -1
+        self.prev[order[follows]] = order[follows - 1]
+        linked = order[follows]
+        self.prev_dot[linked] = np.einsum(
+            "ij,ij->i", self.vectors[linked], self.vectors[self.prev[linked]]
+        )
+        ends = np.flatnonzero(np.append(same[1:] != same[:-1], True)) if order.size else []
+        self._last_in_session = {self.session[order[j]]: int(order[j]) for j in ends}
+        self._links_stale = False
+
+    def in_context(self, rows: np.ndarray, sims: np.ndarray, query: np.ndarray, weight: float):
+        """Cosine of the query with each row's vector blended with its predecessor's
+        (`normalize(v + weight * v_prev)`), computed without storing a second vector."""
+        if self._links_stale:
+            self._relink()
+        prev = self.prev[rows]
+        linked = prev >= 0
+        if weight <= 0 or not linked.any():
+            return sims
+        out = sims.astype(np.float32, copy=True)
+        before = self.vectors[prev[linked]] @ query
+        norm = np.sqrt(1 + weight**2 + 2 * weight * self.prev_dot[rows[linked]])
+        out[linked] = (sims[linked] + weight * before) / norm
+        return out
 
     def remove(self, ids: list[str]) -> None:
         for engram_id in ids:
@@ -94,6 +157,8 @@ class ScopeIndex:
                 continue
             self.alive[i] = False
             self._live -= 1
+            if self.session[i] is not None:
+                self._links_stale = True
             self._total_length -= len(self.tags[i])
             for tag in self.tags[i]:
                 self.postings[tag].remove(i)

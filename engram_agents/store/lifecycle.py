@@ -8,6 +8,7 @@ import re
 import numpy as np
 
 from engram_agents.store.records import Engram, Evidence, Tier, Version, utcnow
+from engram_agents.store.sketch import stem
 
 _CHANGE_CUE = re.compile(
     r"\b(mov(?:ed|ing)|move|changed?|rescheduled?|postponed?|pushed|renamed|replaced|"
@@ -17,8 +18,31 @@ _CHANGE_CUE = re.compile(
 )
 
 
+_SPEAKER = re.compile(r"^\s*([A-Za-z][\w.'-]*(?: [A-Z][\w.'-]*)?):\s")
+
+
 def keywords(tags: list[str]) -> set[str]:
     return {t for t in tags if t.startswith(("kw:", "name:", "ent:"))}
+
+
+def speaker(engram: Engram) -> str | None:
+    """Who said it: the message's name or role, else a "Name: " prefix of the text."""
+    extra = engram.metadata.extra
+    who = extra.get("name") or extra.get("speaker") or extra.get("role")
+    if isinstance(who, str) and who.strip():
+        return who.strip().lower()
+    match = _SPEAKER.match(engram.text)
+    return match.group(1).strip().lower() if match else None
+
+
+def _subject_keywords(engram: Engram, who: str | None) -> set[str]:
+    """Keywords without the speaker's name, which every one of their turns shares."""
+    own = {f"kw:{stem(part)}" for part in (who or "").split()} | {f"name:{who}"}
+    return keywords(engram.sketch) - own
+
+
+def _is_question(text: str) -> bool:
+    return text.rstrip().endswith("?")
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -34,8 +58,12 @@ def overlap(a: set[str], b: set[str]) -> float:
 def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_kw: float) -> bool:
     """A new statement about the same subject (related text, shared subject keywords) that says
     it changes something ("moved", "instead", "no longer"). Without such a word two similar
-    statements are both kept: near-identical episodes are common and must not hide each other."""
-    if similarity < min_sim or overlap(keywords(new.sketch), keywords(old.sketch)) < min_kw:
+    statements are both kept: near-identical episodes are common and must not hide each other.
+    One speaker does not update what another said, and a question states nothing to update."""
+    who, old_who = speaker(new), speaker(old)
+    if similarity < min_sim or (who and old_who and who != old_who) or _is_question(old.text):
+        return False
+    if overlap(_subject_keywords(new, who), _subject_keywords(old, who)) < min_kw:
         return False
     return bool(_CHANGE_CUE.search(new.text))
 

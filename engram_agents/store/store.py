@@ -369,8 +369,9 @@ class EpisodicStore:
         else:
             sims = index.vectors[rows] @ qvec
         time_range = query_time_range(query, now)
+        in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
         x = fusion.features(
-            index, rows, sims, lex, now.timestamp(), cfg.recency_half_life_days, time_range
+            index, rows, in_context, lex, now.timestamp(), cfg.recency_half_life_days, time_range
         )
         weights = self.weights(user_id)
         fused = x @ fusion.as_vector(weights)

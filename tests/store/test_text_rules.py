@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engram_agents.store.lifecycle import supersedes
+from engram_agents.store.records import Engram, Scope
 from engram_agents.store.redact import redact
 from engram_agents.store.sketch import extract_sketch
 from engram_agents.store.timeexpr import find_time_mentions, parse_when, query_time_range
@@ -67,3 +69,26 @@ def test_time_phrases_resolve_against_query_time(phrase, start, end):
 
 def test_words_that_look_like_months_are_not_dates():
     assert find_time_mentions("I may go, and we march on", NOW) == []
+
+
+def _engram(text: str, **extra) -> Engram:
+    engram = Engram(scope=Scope(user_id="u"), text=text)
+    engram.metadata.extra.update(extra)
+    engram.sketch = extract_sketch(text)
+    return engram
+
+
+def test_only_the_same_speaker_updates_a_statement():
+    old = _engram("Jonas: We booked flights to Japan for June, Tokyo and Kyoto.")
+    own = _engram("Jonas: Update on Japan: we moved the trip to October.")
+    other = _engram("Leila: Japan in June sounds great, I moved my trip too.")
+    assert supersedes(own, old, similarity=0.8, min_sim=0.5, min_kw=0.2)
+    assert not supersedes(other, old, similarity=0.8, min_sim=0.5, min_kw=0.2)
+    by_role = _engram("I moved the Japan trip to October.", role="assistant")
+    assert not supersedes(by_role, _engram("Japan trip in June.", role="user"), 0.8, 0.5, 0.2)
+
+
+def test_a_question_is_never_superseded():
+    question = _engram("Jonas: When is your Japan trip?")
+    answer = _engram("Jonas: Our Japan trip moved to October.")
+    assert not supersedes(answer, question, similarity=0.9, min_sim=0.5, min_kw=0.2)
