@@ -15,7 +15,6 @@ from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory
 from engram_agents.model.facts import Fact
 from engram_agents.model.memorize import MemorizeReport, TrainConfig
-from engram_agents.store.records import Engram
 from engram_agents.store.store import ConsolidationReport
 
 
@@ -25,14 +24,6 @@ class WeightSync:
     memorized: int
     forgotten: int
     training: MemorizeReport | None
-
-
-def statement(engram: Engram) -> str:
-    """The engram's text without the "role: " prefix that chat messages are stored with."""
-    extra = engram.metadata.extra
-    who = extra.get("name") or extra.get("speaker") or extra.get("role")
-    prefix = f"{who}: " if who else ""
-    return engram.text[len(prefix) :] if prefix and engram.text.startswith(prefix) else engram.text
 
 
 def consolidate_into_model(
@@ -47,14 +38,14 @@ def consolidate_into_model(
     store_report = memory.consolidate(user_id)
     wanted = {}
     for engram in memory.list(user_id):
-        text = statement(engram).strip()
+        text = engram.content.strip()
         if text and not text.endswith("?"):  # a question the user asked states no fact
             fact = Fact(statement=text)
             wanted[fact.identity()] = fact
     held = {f.identity(): f for f in lm.facts(user_id)}
     dropped = [f for key, f in held.items() if key not in wanted]
-    for fact in dropped:
-        lm.forget(fact, user_id)
+    if dropped:
+        lm.forget_many(dropped, user_id)
     new = [f for key, f in wanted.items() if key not in held]
     training = lm.memorize(new, user_id, train_config, progress) if new else None
     return WeightSync(store_report, len(new), len(dropped), training)

@@ -213,13 +213,18 @@ class EngramLM:
         """Remove a fact (matched by its question or statement): the rows its N-grams wrote,
         and no other stored fact uses, get their shared values back, so its keys no longer
         fire. No retraining; returns whether the fact was stored."""
-        target = Fact.coerce(fact).identity()
+        return self.forget_many([fact], user_id) == 1
+
+    def forget_many(self, facts: list, user_id: str) -> int:
+        """`forget` for several facts at once (one pass over the tables, one save); returns
+        how many were stored."""
+        targets = {Fact.coerce(f).identity() for f in facts}
         with self._lock:
             self.load_user(user_id)
-            gone = [f for f in self._users.facts if f.identity() == target]
+            gone = [f for f in self._users.facts if f.identity() in targets]
             if not gone:
-                return False
-            remaining = [f for f in self._users.facts if f.identity() != target]
+                return 0
+            remaining = [f for f in self._users.facts if f.identity() not in targets]
             rows = written_rows(self.model, self.encoder, gone)
             if remaining:
                 keep = written_rows(self.model, self.encoder, remaining)
@@ -227,7 +232,7 @@ class EngramLM:
             self._users.release(rows)
             self._users.facts = remaining
             self._users.save()
-            return True
+            return len({f.identity() for f in gone})
 
     def memory_path(self, user_id: str) -> Path:
         """The file holding a user's memory delta (it exists once they memorized something)."""

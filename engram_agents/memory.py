@@ -18,7 +18,14 @@ from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import resolve_encoder
 from engram_agents.store.errors import InvalidInputError
-from engram_agents.store.records import Engram, Evidence, RecallFilters, RecallHit, TimeRange
+from engram_agents.store.records import (
+    Engram,
+    Evidence,
+    RecallFilters,
+    RecallHit,
+    TimeRange,
+    speaker_of,
+)
 from engram_agents.store.store import ConsolidationReport, EpisodicStore, MemoryItem, scope_of
 from engram_agents.store.timeexpr import parse_when, query_time_range
 from engram_agents.store.validation import check_id
@@ -38,7 +45,7 @@ def _message_item(message: Any, n: int) -> MemoryItem:
     content = message.get("content", message.get("text"))
     if content is None:
         raise InvalidInputError(f"message {n} has no 'content' (or 'text')")
-    who = message.get("name") or message.get("speaker") or message.get("role")
+    who = speaker_of(message)
     return MemoryItem(
         text=f"{who}: {content}" if who and isinstance(content, str) else content,
         metadata={k: v for k, v in message.items() if k not in ("content", "text")},

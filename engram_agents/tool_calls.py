@@ -13,7 +13,7 @@ import ast
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,6 +209,41 @@ def stop_strings(tool_choice: Any, tools: Tools) -> tuple[str, ...]:
     so nothing useful follows) as soon as the call's JSON closes with "}}". The parser closes
     whatever brackets the cut leaves open."""
     return (CLOSE, "}}") if forced_tool(tool_choice, tools) is not None else (CLOSE,)
+
+
+@dataclass(frozen=True)
+class ReplyPlan:
+    """How to generate one reply with tools offered: the prompt, the text the reply is forced to
+    start with, and where to stop (after the first call: small models ramble past it)."""
+
+    messages: list[dict[str, str]]
+    tools: list[ToolSpec]  # offered, so the reply is parsed for their calls
+    prefix: str
+    stop: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        """The forced start is already the whole call (a tool without parameters)."""
+        return self.prefix.endswith(CLOSE)
+
+
+def plan_reply(
+    messages: list[dict[str, str]],
+    tools: Tools,
+    tool_choice: Any = None,
+    stop: str | Sequence[str] | None = None,
+) -> ReplyPlan:
+    """The one place both integrations turn (messages, tools, tool_choice, stop) into a plan."""
+    stop = (stop,) if isinstance(stop, str) else tuple(stop or ())
+    specs = [] if tool_choice == "none" else [ToolSpec.coerce(t) for t in tools]
+    if not specs:
+        return ReplyPlan(list(messages), [], "", stop)
+    return ReplyPlan(
+        with_tool_prompt(messages, specs, tool_choice),
+        specs,
+        reply_prefix(tool_choice, specs),
+        stop + stop_strings(tool_choice, specs),
+    )
 
 
 def render_tool_call(name: str, arguments: Mapping[str, Any]) -> str:

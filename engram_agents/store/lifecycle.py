@@ -18,21 +18,8 @@ _CHANGE_CUE = re.compile(
 )
 
 
-_SPEAKER = re.compile(r"^\s*([A-Za-z][\w.'-]*(?: [A-Z][\w.'-]*)?):\s")
-
-
 def keywords(tags: list[str]) -> set[str]:
     return {t for t in tags if t.startswith(("kw:", "name:", "ent:"))}
-
-
-def speaker(engram: Engram) -> str | None:
-    """Who said it: the message's name or role, else a "Name: " prefix of the text."""
-    extra = engram.metadata.extra
-    who = extra.get("name") or extra.get("speaker") or extra.get("role")
-    if isinstance(who, str) and who.strip():
-        return who.strip().lower()
-    match = _SPEAKER.match(engram.text)
-    return match.group(1).strip().lower() if match else None
 
 
 def _subject_keywords(engram: Engram, who: str | None) -> set[str]:
@@ -60,7 +47,7 @@ def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_
     it changes something ("moved", "instead", "no longer"). Without such a word two similar
     statements are both kept: near-identical episodes are common and must not hide each other.
     One speaker does not update what another said, and a question states nothing to update."""
-    who, old_who = speaker(new), speaker(old)
+    who, old_who = (e.speaker.lower() if e.speaker else None for e in (new, old))
     if similarity < min_sim or (who and old_who and who != old_who) or _is_question(old.text):
         return False
     if overlap(_subject_keywords(new, who), _subject_keywords(old, who)) < min_kw:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -75,6 +76,15 @@ class Version(BaseModel):
     text: str | None = None
 
 
+_SPEAKER_PREFIX = re.compile(r"^\s*([A-Za-z][\w.'-]*(?: [A-Z][\w.'-]*)?):\s+")
+
+
+def speaker_of(fields: dict[str, Any]) -> str | None:
+    """Who said it, from a chat message's (or an engram's metadata) name, speaker or role."""
+    who = fields.get("name") or fields.get("speaker") or fields.get("role")
+    return who.strip() if isinstance(who, str) and who.strip() else None
+
+
 class Engram(BaseModel):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     scope: Scope
@@ -89,6 +99,20 @@ class Engram(BaseModel):
     @property
     def is_active(self) -> bool:
         return self.superseded_by is None
+
+    @property
+    def speaker(self) -> str | None:
+        """Who said it: the message's name or role, else a "Name: " prefix of the text."""
+        match = _SPEAKER_PREFIX.match(self.text)
+        return speaker_of(self.metadata.extra) or (match.group(1) if match else None)
+
+    @property
+    def content(self) -> str:
+        """The text without the "role: " prefix that chat messages are stored with (only a
+        prefix naming the message's speaker: "Dentist: Tuesday at 3" keeps its subject)."""
+        who = speaker_of(self.metadata.extra)
+        prefix = f"{who}: " if who else None
+        return self.text.removeprefix(prefix) if prefix else self.text
 
     @property
     def when(self) -> datetime:

@@ -9,6 +9,7 @@ from engram_agents.tool_calls import (
     ToolSpec,
     forced_tool,
     parse_tool_calls,
+    plan_reply,
     render_tool_call,
     render_tool_result,
     reply_prefix,
@@ -204,3 +205,17 @@ def test_with_tool_prompt_merges_into_a_leading_system_message_or_puts_one_first
         {"role": "system", "content": f"Be brief.\n\n{tool_prompt([WEATHER])}"},
         *chat,
     ]
+
+
+def test_plan_reply_offers_forces_and_stops_like_both_integrations_need():
+    chat = [{"role": "user", "content": "Weather in Oslo?"}]
+    plain = plan_reply(chat, [], stop="END")
+    assert (plain.messages, plain.tools, plain.prefix, plain.stop) == (chat, [], "", ("END",))
+    assert plan_reply(chat, TOOLS, "none", ["END"]) == plain
+    auto = plan_reply(chat, TOOLS, None, ["END"])
+    assert auto.messages == with_tool_prompt(chat, TOOLS)
+    assert [t.name for t in auto.tools] == ["get_weather", "add"]
+    assert auto.prefix == "" and auto.stop == ("END", "</tool_call>") and not auto.complete
+    forced = plan_reply(chat, TOOLS, "get_weather")
+    assert forced.prefix == reply_prefix("get_weather", TOOLS) and forced.stop[-1] == "}}"
+    assert plan_reply(chat, TOOLS, "add").complete  # no parameters: the prefix is the call

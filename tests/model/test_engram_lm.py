@@ -150,6 +150,19 @@ def test_forget_removes_a_fact_and_its_rows(tiny_lm):
     assert not tiny_lm.forget("never stored", "ana")
 
 
+def test_forget_many_removes_several_facts_in_one_pass(tiny_lm):
+    tiny_lm.memorize(FACTS, "ana", train_config=QUICK)
+    assert tiny_lm.forget_many([*FACTS, "never stored"], "ana") == 2
+    assert tiny_lm.facts("ana") == []
+    for fact in FACTS:
+        ids, mask = tiny_lm.encoder.encode(fact.question)
+        keys = tiny_lm.model.key_ids(torch.tensor([ids]), torch.tensor([mask]))
+        rows, fps = tiny_lm.model.hash(keys)
+        for layer in tiny_lm.model.engram.values():
+            assert not hit_mask(layer.tags, rows, fps).any()
+    assert tiny_lm.forget_many(FACTS, "ana") == 0
+
+
 def test_adapter_saves_config_and_shared_tables(tiny_lm, tiny_dirs, tmp_path, small_config):
     tiny_lm.memorize(FACTS, "ana", train_config=QUICK)
     state = engram_state(tiny_lm)

@@ -39,15 +39,14 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from engram_agents import EngramConfig, EngramLM
 from engram_agents.tool_calls import (
-    CLOSE,
     ParsedReply,
+    ReplyPlan,
     ToolSpec,
     parse_tool_calls,
+    plan_reply,
     render_tool_call,
     render_tool_result,
     reply_prefix,
-    stop_strings,
-    with_tool_prompt,
 )
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -180,7 +179,7 @@ class ChatEngram(BaseChatModel):
     ) -> int:
         """Exact prompt length in the model's own tokenizer and chat template."""
         specs = [convert_to_openai_tool(t) for t in tools or []]
-        return self.engram_lm.count_tokens(with_tool_prompt(to_engram_messages(messages), specs))
+        return self.engram_lm.count_tokens(plan_reply(to_engram_messages(messages), specs).messages)
 
     # -- tools ----------------------------------------------------------------------------
     def bind_tools(
@@ -204,19 +203,13 @@ class ChatEngram(BaseChatModel):
     # -- generation -----------------------------------------------------------------------
     def _prepare(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> tuple[list[dict[str, str]], str, list[ToolSpec], dict[str, Any]]:
-        tools = [ToolSpec.coerce(t) for t in kwargs.pop("tools", None) or []]
+    ) -> tuple[ReplyPlan, dict[str, Any]]:
+        tools = kwargs.pop("tools", None) or []
         choice = kwargs.pop("tool_choice", None)
         msgs = to_engram_messages(messages)
         if not msgs:
             raise ValueError("ChatEngram needs at least one message")
-        if choice == "none":
-            tools = []
-        prefix, stops = "", tuple(stop if stop is not None else self.stop or ())
-        if tools:
-            msgs = with_tool_prompt(msgs, tools, choice)
-            prefix = reply_prefix(choice, tools)
-            stops += stop_strings(choice, tools)
+        plan = plan_reply(msgs, tools, choice, stop if stop is not None else self.stop)
         unknown = set(kwargs) - {"temperature", "max_tokens", "top_p", "seed", "user_id"}
         if unknown:
             raise ValueError(f"ChatEngram got unknown arguments {sorted(unknown)}")
@@ -224,24 +217,22 @@ class ChatEngram(BaseChatModel):
             "max_new_tokens": kwargs.get("max_tokens", self.max_tokens),
             "temperature": kwargs.get("temperature", self.temperature),
             "top_p": kwargs.get("top_p", self.top_p),
-            "stop": stops,
             "seed": kwargs.get("seed", self.seed),
             "user_id": kwargs.get("user_id", self.user_id),
         }
-        return msgs, prefix, tools, params
+        return plan, params
 
-    def _pieces(
-        self, msgs: list[dict[str, str]], prefix: str, params: dict[str, Any], usage: dict
-    ) -> Iterator[str]:
-        """Text pieces of the reply (after `prefix`, which the reply is forced to start with).
-        Fills `usage` with the token counts once the reply is done."""
+    def _pieces(self, plan: ReplyPlan, params: dict[str, Any], usage: dict) -> Iterator[str]:
+        """Text pieces of the reply (after `plan.prefix`, which the reply is forced to start
+        with). Fills `usage` with the token counts once the reply is done."""
         lm = self.engram_lm
-        prompt = lm.count_tokens(msgs) + (
+        prefix = plan.prefix
+        prompt = lm.count_tokens(plan.messages) + (
             len(lm.tokenizer.encode(prefix, add_special_tokens=False)) if prefix else 0
         )
         text = ""
-        if not prefix.endswith(CLOSE):  # else the forced call is complete: nothing to generate
-            for piece in lm.stream(msgs, prefix=prefix, **params):
+        if not plan.complete:  # else the forced call is already whole: nothing to generate
+            for piece in lm.stream(plan.messages, prefix=prefix, stop=plan.stop, **params):
                 text += piece
                 yield piece
         out = len(lm.tokenizer.encode(text, add_special_tokens=False)) if text else 0
@@ -264,10 +255,11 @@ class ChatEngram(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        msgs, prefix, tools, params = self._prepare(messages, stop, kwargs)
+        plan, params = self._prepare(messages, stop, kwargs)
+        tools = plan.tools
         meta: dict[str, Any] = {}
-        text = prefix
-        for piece in self._pieces(msgs, prefix, params, meta):
+        text = plan.prefix
+        for piece in self._pieces(plan, params, meta):
             text += piece
             if run_manager and not tools:
                 run_manager.on_llm_new_token(piece)
@@ -285,10 +277,11 @@ class ChatEngram(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         """Text streams token by token. With tools bound, the reply is parsed whole (a tool
         call is only known once its JSON is complete) and comes as one chunk."""
-        msgs, prefix, tools, params = self._prepare(messages, stop, kwargs)
+        plan, params = self._prepare(messages, stop, kwargs)
+        tools = plan.tools
         meta: dict[str, Any] = {}
-        text = prefix
-        for piece in self._pieces(msgs, prefix, params, meta):
+        text = plan.prefix
+        for piece in self._pieces(plan, params, meta):
             text += piece
             if not tools:
                 if run_manager:

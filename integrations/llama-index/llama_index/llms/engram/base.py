@@ -37,13 +37,11 @@ from llama_index.core.llms.llm import ToolSelection
 
 from engram_agents import EngramConfig, EngramLM
 from engram_agents.tool_calls import (
-    CLOSE,
     ToolSpec,
     parse_tool_calls,
+    plan_reply,
     render_tool_call,
     render_tool_result,
-    reply_prefix,
-    stop_strings,
     with_tool_prompt,
 )
 
@@ -144,26 +142,21 @@ class Engram(FunctionCallingLLM):
         start with (the opening of a forced tool call, else "") and the text pieces after it,
         which are decoded as they are consumed."""
         kwargs = dict(kwargs)
-        tools = [ToolSpec.coerce(t) for t in kwargs.pop("tools", None) or []]
+        tools = kwargs.pop("tools", None) or []
         choice = kwargs.pop("tool_choice", None)
         unknown = set(kwargs) - set(SAMPLING_KWARGS)
         if unknown:
             raise ValueError(f"Engram got unknown arguments {sorted(unknown)}")
-        if choice == "none":
-            tools = []
-        msgs = prompt_messages(messages, tools, choice)
         params = {k: kwargs.get(k, getattr(self, k)) for k in SAMPLING_KWARGS}
-        prefix = reply_prefix(choice, tools) if tools else ""
-        if prefix:  # exactly one call is wanted: stop once it is written
-            stop = params["stop"]
-            stop = [stop] if isinstance(stop, str) else list(stop or [])
-            params["stop"] = stop + list(stop_strings(choice, tools))
-        if prefix.endswith(CLOSE):  # a tool without parameters: the prefix is the whole call
-            return tools, prefix, iter(())
+        plan = plan_reply(to_engram_messages(messages), tools, choice, params.pop("stop"))
+        if plan.complete:  # a tool without parameters: the forced start is the whole call
+            return plan.tools, plan.prefix, iter(())
         # the user's memory is loaded under the same lock as decoding, so threads serving
         # different users cannot mix them up
-        pieces = self.engram_lm.stream(msgs, **params, prefix=prefix, user_id=self.user_id)
-        return tools, prefix, pieces
+        pieces = self.engram_lm.stream(
+            plan.messages, **params, prefix=plan.prefix, stop=plan.stop, user_id=self.user_id
+        )
+        return plan.tools, plan.prefix, pieces
 
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
         tools, prefix, pieces = self._prepare(messages, kwargs)
