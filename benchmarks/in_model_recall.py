@@ -52,7 +52,10 @@ def tokens_per_s(lm: EngramLM, prompts: list[str], new_tokens: int) -> float:
 
 def run(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
-    config = EngramConfig(orders=tuple(args.orders)) if args.orders else EngramConfig()
+    config = EngramConfig(
+        **({"orders": tuple(args.orders)} if args.orders else {}),
+        content_words=args.content_words,
+    )
     storage = tempfile.mkdtemp(prefix="engram-bench-")
     lm = (
         EngramLM.from_pretrained(args.model, config=config, storage_dir=storage)
@@ -124,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--facts", type=int, default=50)
     parser.add_argument("--model", help="a local model folder (default: the embedded model)")
     parser.add_argument("--orders", type=int, nargs="+", help="N-gram orders (default: config)")
+    parser.add_argument(
+        "--no-content-words",
+        dest="content_words",
+        action="store_false",
+        help="no order-1 keys on rare content words (EngramConfig.content_words=False)",
+    )
     parser.add_argument("--epochs", type=float, default=TrainConfig().epochs)
     parser.add_argument("--answer-tokens", type=int, default=24)
     parser.add_argument("--speed-tokens", type=int, default=48)

@@ -29,6 +29,11 @@ class EngramConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     orders: tuple[int, ...] = Field((2, 3), description="N-gram orders hashed at every position")
+    content_words: bool = Field(
+        True,
+        description="also key each rare content word on its own (an order-1 table): a reworded "
+        "question names the same things in other N-grams",
+    )
     heads_per_order: int = Field(4, ge=1, le=64, description="hash heads per order")
     head_dim: int = Field(32, ge=1, le=4096, description="embedding width of one head")
     rows_per_head: int = Field(
@@ -49,8 +54,8 @@ class EngramConfig(BaseModel):
         0.06,
         ge=0.0,
         le=1.0,
-        description="unigram keys are only written for tokens past this fraction of the BPE "
-        "merge order (rare words), never for frequent ones",
+        description="content-word (order-1) keys are only written for tokens past this "
+        "fraction of the BPE merge order (rare words), never for frequent ones",
     )
     seed: int = Field(0, description="seed of the hash multipliers")
     norm_eps: float = 1e-6
@@ -76,18 +81,23 @@ class EngramConfig(BaseModel):
         return self
 
     @property
+    def hashed_orders(self) -> tuple[int, ...]:
+        """The orders the tables are addressed by: `orders`, plus 1 for content words."""
+        return tuple(sorted({*self.orders, 1})) if self.content_words else self.orders
+
+    @property
     def max_order(self) -> int:
-        return max(self.orders)
+        return max(self.hashed_orders)
 
     @property
     def num_heads(self) -> int:
-        return len(self.orders) * self.heads_per_order
+        return len(self.hashed_orders) * self.heads_per_order
 
     def head_sizes(self) -> list[list[int]]:
         """Distinct prime table sizes, [order][head]."""
         primes = distinct_primes_below(self.rows_per_head, self.num_heads)
         k = self.heads_per_order
-        return [primes[i * k : (i + 1) * k] for i in range(len(self.orders))]
+        return [primes[i * k : (i + 1) * k] for i in range(len(self.hashed_orders))]
 
     def layer_indices(self, num_layers: int) -> list[int]:
         if self.layers is not None:

@@ -80,9 +80,9 @@ def fact_keys(model: EngramModel, encoder: ChatEncoder, fact: Fact) -> tuple[Ten
     device = model.multipliers.device
     keys = model.key_ids(torch.tensor([ids], device=device), torch.tensor([mask], device=device))
     rows, fps = model.hash(keys)
-    if 1 in model.config.orders:
+    if 1 in model.config.hashed_orders:
         common = model.compressor.rank.to(device)[keys] < model.config.common_token_fraction
-        o = model.config.orders.index(1)
+        o = model.config.hashed_orders.index(1)
         fps[..., o] = torch.where(common, 0, fps[..., o])
     fps = fps.repeat_interleave(model.config.heads_per_order, dim=-1)
     return rows[0], fps[0]
@@ -113,9 +113,9 @@ def claim_rows(
     newly claimed per layer.
     """
     per_fact = [fact_keys(model, encoder, f) for f in facts]
-    if 1 in model.config.orders:
+    if 1 in model.config.hashed_orders:
         k = model.config.heads_per_order
-        o = model.config.orders.index(1)
+        o = model.config.hashed_orders.index(1)
         uni = [torch.unique(f[:, o * k][f[:, o * k] != 0]) for _, f in per_fact]
         counts = torch.cat(uni).unique(return_counts=True) if uni else None
         if counts is not None:

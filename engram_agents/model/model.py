@@ -54,7 +54,7 @@ class EngramModel(nn.Module):
         self.register_buffer("multipliers", odd(), persistent=False)
         self.register_buffer("fp_multipliers", odd(), persistent=False)
         self.register_buffer("head_sizes", torch.tensor(sizes), persistent=False)
-        self.register_buffer("head_offsets", offsets.view(len(config.orders), -1), persistent=False)
+        self.register_buffer("head_offsets", offsets.view(len(sizes), -1), persistent=False)
         hidden = base.config.hidden_size
         self.engram = nn.ModuleDict(
             {str(i): EngramLayer(config, hidden, self.total_rows) for i in self.layer_ids}
@@ -85,7 +85,7 @@ class EngramModel(nn.Module):
         return ngram_hash(
             key_ids,
             history,
-            self.config.orders,
+            self.config.hashed_orders,
             self.multipliers,
             self.fp_multipliers,
             self.head_sizes,
