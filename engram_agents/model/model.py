@@ -63,6 +63,7 @@ class EngramModel(nn.Module):
         self.to(device)
         self._lookup: tuple[Tensor, Tensor] | None = None
         self._state: EngramState | None = None
+        self._silent = False
         self._hooks = [
             blocks[i].register_forward_pre_hook(self._block_hook(str(i)), with_kwargs=True)
             for i in self.layer_ids
@@ -137,16 +138,23 @@ class EngramModel(nn.Module):
             yield
             return
         keys = self.key_ids(input_ids, key_mask)
-        rows, fps = self.hash(keys, None if state is None else state.history)
+        # A decoding step keyed on nothing (the assistant's side) can hit no row, and its
+        # history stays as it is: blocks whose conv window has emptied are skipped outright.
+        silent = state is not None and not bool(keys.any())
+        if silent:
+            b, t = keys.shape
+            rows = keys.new_zeros(b, t, self.config.num_heads)
+            fps = keys.new_zeros(b, t, len(self.config.hashed_orders))
+        else:
+            rows, fps = self.hash(keys, None if state is None else state.history)
         if key_dropout:
             fps = torch.where(torch.rand(fps.shape, device=fps.device) < key_dropout, 0, fps)
-        self._lookup = (rows, fps)
-        self._state = state
+        self._lookup, self._state, self._silent = (rows, fps), state, silent
         try:
             yield
         finally:
-            self._lookup, self._state = None, None
-        if state is not None:
+            self._lookup, self._state, self._silent = None, None, False
+        if state is not None and not silent:
             state.history = next_history(keys, state.history)
 
     def _block_hook(self, name: str):
@@ -155,9 +163,10 @@ class EngramModel(nn.Module):
                 return None
             hidden = args[0] if args else kwargs["hidden_states"]
             state = self._state
-            out, conv = self.engram[name](
-                hidden, *self._lookup, None if state is None else state.conv.get(name)
-            )
+            window = None if state is None else state.conv.get(name)
+            if self._silent and (window is None or not bool(window.any())):
+                return None  # zero memory and an empty window: the output is exactly zero
+            out, conv = self.engram[name](hidden, *self._lookup, window)
             if state is not None:
                 state.conv[name] = conv
             hidden = hidden + out.to(hidden.dtype)

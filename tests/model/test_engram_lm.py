@@ -118,6 +118,38 @@ def test_incremental_decoding_matches_full_forward_after_memorize(tiny_lm):
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-4, rtol=1e-4)
 
 
+def test_unkeyed_decoding_skips_engram_once_its_window_empties_and_stays_exact(tiny_lm):
+    """Generated tokens are never keyed: once the conv window holds only zeros the blocks are
+    skipped, and the logits still equal a full forward pass."""
+    tiny_lm.memorize(FACTS, "ana", train_config=QUICK)
+    ids, _ = tiny_lm.encoder.encode("When is my dentist appointment?")
+    reply = torch.randint(100, 1000, (1, 20))
+    x = torch.cat([torch.tensor([ids]), reply], dim=1)
+    keyed = torch.cat([torch.ones(1, len(ids), dtype=torch.long), torch.zeros_like(reply)], 1)
+    calls = []
+    hooks = [
+        layer.register_forward_hook(lambda *_: calls.append(1))
+        for layer in tiny_lm.model.engram.values()
+    ]
+    with torch.no_grad():
+        full = tiny_lm.model(x, keyed).logits
+        state = tiny_lm.model.new_state(1)
+        out = tiny_lm.model(x[:, : len(ids)], keyed[:, : len(ids)], state, use_cache=True)
+        steps = [out.logits]
+        calls.clear()
+        for t in range(len(ids), x.shape[1]):
+            out = tiny_lm.model(
+                x[:, t : t + 1], keyed[:, t : t + 1], state,
+                past_key_values=out.past_key_values, use_cache=True,
+            )  # fmt: skip
+            steps.append(out.logits)
+    for h in hooks:
+        h.remove()
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-4, rtol=1e-4)
+    window = next(iter(tiny_lm.model.engram.values())).context
+    assert len(calls) <= len(tiny_lm.model.engram) * (window + 1) < len(tiny_lm.model.engram) * 20
+
+
 def test_user_delta_round_trips_and_unloading_restores_shared_tables_bit_for_bit(
     tiny_lm, tiny_dirs, tmp_path, small_config
 ):
