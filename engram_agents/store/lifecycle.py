@@ -47,7 +47,7 @@ def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_
     it changes something ("moved", "instead", "no longer"). Without such a word two similar
     statements are both kept: near-identical episodes are common and must not hide each other.
     One speaker does not update what another said, and a question states nothing to update."""
-    who, old_who = (e.speaker.lower() if e.speaker else None for e in (new, old))
+    who, old_who = ((e.speaker or "").lower() or None for e in (new, old))
     if similarity < min_sim or (who and old_who and who != old_who) or _is_question(old.text):
         return False
     if overlap(_subject_keywords(new, who), _subject_keywords(old, who)) < min_kw:

@@ -103,8 +103,10 @@ class Engram(BaseModel):
     @property
     def speaker(self) -> str | None:
         """Who said it: the message's name or role, else a "Name: " prefix of the text."""
+        if who := speaker_of(self.metadata.extra):
+            return who
         match = _SPEAKER_PREFIX.match(self.text)
-        return speaker_of(self.metadata.extra) or (match.group(1) if match else None)
+        return match.group(1) if match else None
 
     @property
     def content(self) -> str:

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from engram_agents import Fact, TrainConfig
 from engram_agents.errors import InvalidInputError
-from engram_agents.tool_calls import ToolSpec, reply_prefix, stop_strings
+from engram_agents.tool_calls import ToolSpec, plan_reply
 from llama_index.llms.engram import Engram
-from llama_index.llms.engram.base import prompt_messages, reply, to_engram_messages
+from llama_index.llms.engram.base import reply, to_engram_messages
 from llama_index.memory.engram import EngramMemory
 
 HI = [ChatMessage(role="user", content="Say hello to Ana")]
@@ -171,7 +171,9 @@ def test_history_renders_tool_calls_and_results():
         ChatMessage(role="assistant", blocks=[TextBlock(text="Let me add."), call]),
         ChatMessage(role="tool", content="5", additional_kwargs={"tool_call_id": "c1"}),
     ]
-    system, question, assistant, result = prompt_messages(messages, [ADD_SPEC])
+    system, question, assistant, result = plan_reply(
+        to_engram_messages(messages), [ADD_SPEC]
+    ).messages
     assert system["role"] == "system"
     assert system["content"].startswith("Be exact.\n\n") and '"add"' in system["content"]
     assert question == {"role": "user", "content": "What is 2 + 3?"}
@@ -207,20 +209,13 @@ def test_unusable_tool_calls_are_reported(llm):
 
 def test_chat_with_tools_offers_the_tools(llm, tiny_lm):
     response = llm.chat_with_tools([ADD], user_msg="What is 2 + 3?", tool_required=True)
-    question = [ChatMessage(role="user", content="What is 2 + 3?")]
-    prefix = reply_prefix("required", [ADD_SPEC])
-    offered = tiny_lm.chat(
-        prompt_messages(question, [ADD_SPEC], "required"),
-        max_new_tokens=6,
-        prefix=prefix,
-        stop=stop_strings("required", [ADD_SPEC]),
-    )
+    question = to_engram_messages([ChatMessage(role="user", content="What is 2 + 3?")])
+    plan = plan_reply(question, [ADD_SPEC], "required")
+    offered = tiny_lm.chat(plan.messages, max_new_tokens=6, prefix=plan.prefix, stop=plan.stop)
     # the model saw the tool listing with the "must call" rule, and its reply was forced to
     # start with the call
-    assert response.raw == prefix + offered
-    assert prompt_messages(question, [ADD_SPEC], "required") != prompt_messages(
-        question, [ADD_SPEC]
-    )
+    assert response.raw == plan.prefix + offered
+    assert plan.messages != plan_reply(question, [ADD_SPEC]).messages
     assert (
         llm.chat_with_tools([ADD], user_msg="hi", tool_choice="none").raw
         == llm.chat([ChatMessage(role="user", content="hi")]).message.content

@@ -42,7 +42,6 @@ from engram_agents.tool_calls import (
     plan_reply,
     render_tool_call,
     render_tool_result,
-    with_tool_prompt,
 )
 
 if TYPE_CHECKING:
@@ -274,14 +273,6 @@ class Engram(FunctionCallingLLM):
             why = "".join(f"; {c['error']}: {c['arguments']}" for c in invalid)
             raise ValueError(f"Expected at least one tool call, but the model made none{why}")
         return calls
-
-
-def prompt_messages(
-    messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], tool_choice: Any = None
-) -> list[dict[str, str]]:
-    """What EngramLM is given: the messages, with the tools (if any) listed in the system
-    prompt."""
-    return with_tool_prompt(to_engram_messages(messages), tools, tool_choice)
 
 
 def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
