@@ -1,9 +1,10 @@
 """Tokenizer compression: map token ids to canonical ids so surface variants share table rows.
 
-NFKC, lower-case, whitespace folded and a light plural stem: " Dentist", "dentist" and
-" dentists" become one canonical id. Stop words, punctuation and special tokens map to 0 (not
-keyed): they are skipped when N-grams are formed, so memory is addressed by content words and
-never written for N-grams that appear in every prompt.
+NFKC, lower-case, whitespace folded and a light stem (plural -s, -ing, -ed): " Dentist" and
+" dentists" become one canonical id, and so do " deploying", " deployed" and " deploy". Stop
+words, punctuation and special tokens map to 0 (not keyed): they are skipped when N-grams are
+formed, so memory is addressed by content words and never written for N-grams that appear in
+every prompt.
 """
 
 import re
@@ -35,8 +36,13 @@ def canonical_form(text: str) -> str:
     s = "".join(_WORD.findall(s))
     if s in STOP_WORDS:
         return ""
-    if len(s) > 3 and s.endswith("s") and not s.endswith("ss") and s.isalpha():
+    if not s.isalpha():
+        return s
+    if len(s) > 3 and s.endswith("s") and not s.endswith("ss"):
         s = s[:-1]
+    for suffix in ("ing", "ed"):
+        if s.endswith(suffix) and len(s) - len(suffix) >= 4:
+            return s[: -len(suffix)]
     return s
 
 

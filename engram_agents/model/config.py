@@ -34,6 +34,14 @@ class EngramConfig(BaseModel):
         description="also key each rare content word on its own (an order-1 table): a reworded "
         "question names the same things in other N-grams",
     )
+    pair_window: int = Field(
+        3,
+        ge=0,
+        le=8,
+        description="also key each content word paired (unordered) with each of the this many "
+        "content words before it, so a question that rewords the others or reorders them still "
+        "shares keys with the memorized one; 0 turns pair keys off",
+    )
     heads_per_order: int = Field(4, ge=1, le=64, description="hash heads per order")
     head_dim: int = Field(32, ge=1, le=4096, description="embedding width of one head")
     rows_per_head: int = Field(
@@ -90,14 +98,30 @@ class EngramConfig(BaseModel):
         return max(self.hashed_orders)
 
     @property
+    def history_width(self) -> int:
+        """Keyed ids incremental decoding carries: enough for the longest N-gram and pair."""
+        return max(self.max_order - 1, self.pair_window)
+
+    @property
+    def regions(self) -> int:
+        """Table regions of K heads each: one per hashed order, one for pairs."""
+        return len(self.hashed_orders) + bool(self.pair_window)
+
+    @property
+    def lookup_slots(self) -> int:
+        """Fingerprints per position: one per order, one per pair distance."""
+        return len(self.hashed_orders) + self.pair_window
+
+    @property
     def num_heads(self) -> int:
-        return len(self.hashed_orders) * self.heads_per_order
+        """Heads of the memory read (pair distances share theirs, and are summed)."""
+        return self.regions * self.heads_per_order
 
     def head_sizes(self) -> list[list[int]]:
-        """Distinct prime table sizes, [order][head]."""
+        """Distinct prime table sizes, [region][head] (orders, then pairs)."""
         primes = distinct_primes_below(self.rows_per_head, self.num_heads)
         k = self.heads_per_order
-        return [primes[i * k : (i + 1) * k] for i in range(len(self.hashed_orders))]
+        return [primes[i * k : (i + 1) * k] for i in range(self.regions)]
 
     def layer_indices(self, num_layers: int) -> list[int]:
         if self.layers is not None:

@@ -17,6 +17,8 @@ class EngramLayer(nn.Module):
     def __init__(self, config: EngramConfig, hidden_size: int, total_rows: int) -> None:
         super().__init__()
         in_dim = config.num_heads * config.head_dim
+        self.pair_window = config.pair_window
+        self.pair_width = config.heads_per_order * config.head_dim
         self.eps = config.norm_eps
         self.dilation = config.max_order
         self.context = (config.conv_kernel - 1) * self.dilation
@@ -35,11 +37,21 @@ class EngramLayer(nn.Module):
         """Everything trained with Adam (the table is trained sparsely)."""
         return {n: p for n, p in self.named_parameters() if n != "table"}
 
+    def read(self, rows: Tensor, fingerprints: Tensor) -> Tensor:
+        """The memory vector [B, T, num_heads * head_dim]: the order heads side by side, then the
+        pair heads summed over distances (a pair means the same wherever it occurs)."""
+        mem = engram_lookup(self.table, self.tags, rows, fingerprints)
+        if not self.pair_window:
+            return mem
+        split = mem.shape[-1] - self.pair_window * self.pair_width
+        pairs = mem[..., split:].unflatten(-1, (self.pair_window, self.pair_width)).sum(-2)
+        return torch.cat([mem[..., :split], pairs], dim=-1)
+
     def forward(
         self, hidden: Tensor, rows: Tensor, fingerprints: Tensor, conv_state: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         """hidden: [B, T, d]. Returns (output [B, T, d] in float32, the new conv state)."""
-        mem = engram_lookup(self.table, self.tags, rows, fingerprints)
+        mem = self.read(rows, fingerprints)
         h = hidden.float()
         gated = engram_gate(
             h,

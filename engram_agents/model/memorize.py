@@ -1,8 +1,9 @@
 """Parametric consolidation: write facts into the Engram tables by training Engram parameters only.
 
-The backbone is frozen. Only N-grams of a fact's own question claim table rows (a row's tag is set
-to the N-gram's fingerprint), so framing words, template tokens and N-grams of other prompts are
-never written; the tables get sparse gradients and SparseAdam, the small dense Engram weights Adam.
+The backbone is frozen. Only N-grams and word pairs of a fact's own question claim table rows (a
+row's tag is set to the key's fingerprint), so framing words, template tokens and keys of other
+prompts are never written; the tables get sparse gradients and SparseAdam, the small dense
+Engram weights Adam.
 """
 
 import math
@@ -105,23 +106,22 @@ def written_rows(
 def claim_rows(
     model: EngramModel, encoder: ChatEncoder, facts: Sequence[Fact], init_std: float, gen
 ) -> int:
-    """Give every N-gram of each fact's question its own rows in each head (tag = fingerprint).
+    """Give every N-gram and pair of each fact's question its own rows in each head (tag =
+    fingerprint).
 
-    Unigrams are keys only for rare tokens found in one fact's question (a word several facts
-    share tells them apart no better than a stop word). A head whose row already belongs to
-    another N-gram is left to it (the fact keeps its other heads). Returns how many rows were
-    newly claimed per layer.
+    Unigrams are keys only for rare tokens, and unigrams and pairs only when found in one fact's
+    question (a word or pair several facts share tells them apart no better than a stop word).
+    A head whose row already belongs to another key is left to it (the fact keeps its other
+    heads). Returns how many rows were newly claimed per layer.
     """
     per_fact = [fact_keys(model, encoder, f) for f in facts]
-    if 1 in model.config.hashed_orders:
-        k = model.config.heads_per_order
-        o = model.config.hashed_orders.index(1)
-        uni = [torch.unique(f[:, o * k][f[:, o * k] != 0]) for _, f in per_fact]
-        counts = torch.cat(uni).unique(return_counts=True) if uni else None
-        if counts is not None:
-            shared = counts[0][counts[1] > 1]
-            for _, f in per_fact:
-                f[:, o * k : (o + 1) * k][torch.isin(f[:, o * k : (o + 1) * k], shared)] = 0
+    config = model.config
+    n = len(config.hashed_orders)
+    fps_per_fact = [fps for _, fps in per_fact]
+    if 1 in config.hashed_orders:
+        _drop_shared(fps_per_fact, [config.hashed_orders.index(1)], config.heads_per_order)
+    if config.pair_window:
+        _drop_shared(fps_per_fact, list(range(n, n + config.pair_window)), config.heads_per_order)
     r = torch.cat([rows[fps != 0] for rows, fps in per_fact])
     f = torch.cat([fps[fps != 0] for _, fps in per_fact])
     if not len(r):
@@ -138,6 +138,19 @@ def claim_rows(
             layer.table[new_rows] = noise.to(layer.table.device)
             claimed = len(new_rows)
     return claimed
+
+
+def _drop_shared(fps_per_fact: list[Tensor], slots: list[int], heads: int) -> None:
+    """Zero, in these lookup slots, the fingerprints of keys that occur in several facts."""
+    cols = torch.tensor([s * heads + j for s in slots for j in range(heads)])
+    seen = [torch.unique(f[:, cols][f[:, cols] != 0]) for f in fps_per_fact]
+    if not seen:
+        return
+    values, counts = torch.cat(seen).unique(return_counts=True)
+    shared = values[counts > 1]
+    for f in fps_per_fact:
+        block = f[:, cols]
+        f[:, cols] = torch.where(torch.isin(block, shared), 0, block)
 
 
 def addressed_rows(model: EngramModel, examples: Sequence[Example]) -> Tensor:

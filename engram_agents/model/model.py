@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from engram_agents.model.compression import TokenCompressor
 from engram_agents.model.config import EngramConfig
 from engram_agents.model.layer import EngramLayer
-from engram_kernels import next_history, ngram_hash
+from engram_kernels import next_history, ngram_hash, skip_pair_hash
 
 
 @dataclass
@@ -50,7 +50,7 @@ class EngramModel(nn.Module):
         offsets = torch.tensor([0, *flat[:-1]]).cumsum(0)
         self.total_rows = sum(flat)
         gen = torch.Generator().manual_seed(config.seed)
-        odd = lambda: torch.randint(1, 1 << 40, (config.max_order,), generator=gen) * 2 + 1  # noqa: E731
+        odd = lambda: torch.randint(1, 1 << 40, (max(config.max_order, 2),), generator=gen) * 2 + 1  # noqa: E731
         self.register_buffer("multipliers", odd(), persistent=False)
         self.register_buffer("fp_multipliers", odd(), persistent=False)
         self.register_buffer("head_sizes", torch.tensor(sizes), persistent=False)
@@ -80,22 +80,36 @@ class EngramModel(nn.Module):
         return ids if key_mask is None else ids * key_mask.to(ids.dtype)
 
     def hash(self, key_ids: Tensor, history: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Flat-table rows [B, T, H] and fingerprints [B, T, orders] of every suffix N-gram."""
+        """Flat-table rows [B, T, slots * K] and fingerprints [B, T, slots] of every suffix
+        N-gram, then of every pair (one slot per order, then one per pair distance)."""
         if history is None:
             history = self.new_history(key_ids.shape[0], key_ids.device)
-        return ngram_hash(
+        n = len(self.config.hashed_orders)
+        rows, fps = ngram_hash(
             key_ids,
-            history,
+            history[:, history.shape[1] - (self.config.max_order - 1) :],
             self.config.hashed_orders,
             self.multipliers,
             self.fp_multipliers,
-            self.head_sizes,
-            self.head_offsets,
+            self.head_sizes[:n],
+            self.head_offsets[:n],
             self.config.unordered,
         )
+        if not self.config.pair_window:
+            return rows, fps
+        pair_rows, pair_fps = skip_pair_hash(
+            key_ids,
+            history,
+            self.config.pair_window,
+            self.multipliers,
+            self.fp_multipliers,
+            self.head_sizes[n],
+            self.head_offsets[n],
+        )
+        return torch.cat([rows, pair_rows], dim=-1), torch.cat([fps, pair_fps], dim=-1)
 
     def new_history(self, batch: int, device: torch.device | None = None) -> Tensor:
-        return torch.zeros(batch, self.config.max_order - 1, dtype=torch.long, device=device)
+        return torch.zeros(batch, self.config.history_width, dtype=torch.long, device=device)
 
     def new_state(self, batch: int = 1) -> EngramState:
         return EngramState(self.new_history(batch, self.multipliers.device))
@@ -143,8 +157,8 @@ class EngramModel(nn.Module):
         silent = state is not None and not bool(keys.any())
         if silent:
             b, t = keys.shape
-            rows = keys.new_zeros(b, t, self.config.num_heads)
-            fps = keys.new_zeros(b, t, len(self.config.hashed_orders))
+            rows = keys.new_zeros(b, t, self.config.lookup_slots * self.config.heads_per_order)
+            fps = keys.new_zeros(b, t, self.config.lookup_slots)
         else:
             rows, fps = self.hash(keys, None if state is None else state.history)
         if key_dropout:

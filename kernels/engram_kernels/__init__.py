@@ -15,7 +15,12 @@ from engram_kernels.dispatch import (
 from engram_kernels.gate import engram_gate_reference, rms_norm, signed_sqrt
 from engram_kernels.host_tables import HostTable, StagedRows
 from engram_kernels.lookup import engram_hash_lookup_reference, engram_lookup_reference, hit_mask
-from engram_kernels.ngram_hash import FINGERPRINT_MOD, next_history, ngram_hash_reference
+from engram_kernels.ngram_hash import (
+    FINGERPRINT_MOD,
+    next_history,
+    ngram_hash_reference,
+    skip_pair_hash,
+)
 from engram_kernels.topk import TopK, masked_topk_reference
 
 __all__ = [
@@ -38,4 +43,5 @@ __all__ = [
     "ngram_hash_reference",
     "rms_norm",
     "signed_sqrt",
+    "skip_pair_hash",
 ]

@@ -21,6 +21,18 @@ def _mix(grams: Tensor, multipliers: Tensor) -> Tensor:
     return out
 
 
+def _compact(ids: Tensor, history: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The keyed ids of [history, ids] in order (compact), and for each position of ids its
+    index in that stream (rank) and whether it is keyed."""
+    hist = history.shape[1]
+    seq = torch.cat([history, ids], dim=1)
+    keyed = seq != 0
+    rank = keyed.long().cumsum(1) - 1  # index in the compacted keyed stream
+    compact = torch.zeros_like(seq)
+    compact.scatter_(1, torch.where(keyed, rank, seq.shape[1] - 1), torch.where(keyed, seq, 0))
+    return compact, rank[:, hist:], keyed[:, hist:]
+
+
 def ngram_hash_reference(
     ids: Tensor,
     history: Tensor,
@@ -42,14 +54,7 @@ def ngram_hash_reference(
     [B, T, len(orders)] in 1..2^31-1, or 0 where the position has no N-gram of that order.
     """
     bsz, t = ids.shape
-    hist = history.shape[1]
-    seq = torch.cat([history, ids], dim=1)
-    keyed = seq != 0
-    rank = keyed.long().cumsum(1) - 1  # index in the compacted keyed stream
-    compact = torch.zeros_like(seq)
-    compact.scatter_(1, torch.where(keyed, rank, seq.shape[1] - 1), torch.where(keyed, seq, 0))
-    rank = rank[:, hist:]
-    keyed = keyed[:, hist:]
+    compact, rank, keyed = _compact(ids, history)
     rows, fps = [], []
     for o, n in enumerate(orders):
         pos = rank.unsqueeze(-1) - torch.arange(n - 1, -1, -1, device=ids.device)  # oldest first
@@ -61,6 +66,36 @@ def ngram_hash_reference(
         fp = _mix(grams, fingerprint_multipliers) % FINGERPRINT_MOD + 1
         fps.append(torch.where(valid, fp, 0))
         rows.append(h.unsqueeze(-1) % head_sizes[o] + head_offsets[o])
+    return torch.cat(rows, dim=-1), torch.stack(fps, dim=-1)
+
+
+def skip_pair_hash(
+    ids: Tensor,
+    history: Tensor,
+    window: int,
+    multipliers: Tensor,
+    fingerprint_multipliers: Tensor,
+    head_sizes: Tensor,
+    head_offsets: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """Hash the unordered pair of each keyed token with each of the `window` keyed tokens
+    before it, so that "tests ... Sierra" and "Sierra ... tests" share a key at any distance up
+    to `window` (a reworded question keeps its content words, not their order or neighbours).
+
+    head_sizes / head_offsets: [K], one table region shared by every distance, so a pair maps to
+    the same rows wherever it occurs. Returns rows [B, T, window * K] (distance-major) and
+    fingerprints [B, T, window], 0 where fewer than d keyed tokens precede. Plain PyTorch on any
+    device: a few gathers per distance, small beside the lookup it feeds.
+    """
+    compact, rank, keyed = _compact(ids, history)
+    current = compact.gather(1, rank.clamp(min=0))
+    rows, fps = [], []
+    for d in range(1, window + 1):
+        before = compact.gather(1, (rank - d).clamp(min=0))
+        pair = torch.stack([torch.minimum(current, before), torch.maximum(current, before)], -1)
+        fp = _mix(pair, fingerprint_multipliers) % FINGERPRINT_MOD + 1
+        fps.append(torch.where(keyed & (rank >= d), fp, 0))
+        rows.append(_mix(pair, multipliers).unsqueeze(-1) % head_sizes + head_offsets)
     return torch.cat(rows, dim=-1), torch.stack(fps, dim=-1)
 
 

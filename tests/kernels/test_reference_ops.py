@@ -8,6 +8,7 @@ from engram_kernels import (
     engram_lookup_reference,
     next_history,
     ngram_hash_reference,
+    skip_pair_hash,
 )
 
 ORDERS = (1, 2, 3)
@@ -93,6 +94,60 @@ def test_unordered_hash_ignores_word_order():
     _, oa = ngram_hash_reference(a, h, ORDERS, mult, fpm, sizes, offsets)
     _, ob = ngram_hash_reference(b, h, ORDERS, mult, fpm, sizes, offsets)
     assert oa[0, 1, 1] != ob[0, 1, 1]  # ordered hashing tells (5, 9) from (9, 5)
+
+
+def naive_pairs(ids, window, mult, fpm, sizes, offsets):
+    b, t = ids.shape
+    fps = torch.zeros(b, t, window, dtype=torch.long)
+    rows = torch.zeros(b, t, window * len(sizes), dtype=torch.long)
+    for i in range(b):
+        keyed = []
+        for j in range(t):
+            if ids[i, j] == 0:
+                continue
+            keyed.append(int(ids[i, j]))
+            for d in range(1, min(window, len(keyed) - 1) + 1):
+                lo, hi = sorted((keyed[-1], keyed[-1 - d]))
+                h = lo * int(mult[0]) ^ hi * int(mult[1])
+                fps[i, j, d - 1] = (lo * int(fpm[0]) ^ hi * int(fpm[1])) % FINGERPRINT_MOD + 1
+                for k, (size, offset) in enumerate(zip(sizes, offsets, strict=True)):
+                    rows[i, j, (d - 1) * len(sizes) + k] = h % int(size) + int(offset)
+    return rows, fps
+
+
+def test_skip_pair_hash_matches_naive_spec_whole_and_in_chunks():
+    mult, fpm, _, _ = setup()
+    sizes, offsets = torch.tensor([131, 137]), torch.tensor([700, 831])
+    g = torch.Generator().manual_seed(3)
+    ids = torch.randint(0, 40, (3, 21), generator=g)
+    ids[ids < 14] = 0
+    want_rows, want_fps = naive_pairs(ids, 3, mult, fpm, sizes, offsets)
+    rows, fps = skip_pair_hash(
+        ids, torch.zeros(3, 3, dtype=torch.long), 3, mult, fpm, sizes, offsets
+    )
+    assert torch.equal(fps, want_fps)
+    valid = (fps != 0).repeat_interleave(2, dim=-1)
+    assert valid.any() and torch.equal(rows[valid], want_rows[valid])
+    hist, parts = torch.zeros(3, 3, dtype=torch.long), []
+    for lo, hi in [(0, 4), (4, 5), (5, 13), (13, 21)]:  # what incremental decoding does
+        parts.append(skip_pair_hash(ids[:, lo:hi], hist, 3, mult, fpm, sizes, offsets)[1])
+        hist = next_history(ids[:, lo:hi], hist)
+    assert torch.equal(torch.cat(parts, 1), fps)
+
+
+def test_a_pair_is_one_key_at_any_distance_and_in_either_order():
+    mult, fpm, _, _ = setup()
+    sizes, offsets = torch.tensor([131, 137]), torch.tensor([700, 831])
+    h = torch.zeros(1, 3, dtype=torch.long)
+    near = torch.tensor([[5, 9]])  # "tests Sierra"
+    far = torch.tensor([[9, 0, 4, 8, 5]])  # "Sierra, which folder holds ... tests"
+    rn, fn = skip_pair_hash(near, h, 3, mult, fpm, sizes, offsets)
+    rf, ff = skip_pair_hash(far, h, 3, mult, fpm, sizes, offsets)
+    assert fn[0, 1, 0] == ff[0, 4, 2] != 0  # distance 1 there, 3 here
+    assert torch.equal(rn[0, 1, 0:2], rf[0, 4, 4:6])
+    assert ff[0, 4, 0] != fn[0, 1, 0]  # {8, 5} is another pair
+    too_far = torch.tensor([[9, 1, 2, 3, 5]])
+    assert fn[0, 1, 0] not in skip_pair_hash(too_far, h, 3, mult, fpm, sizes, offsets)[1]
 
 
 def test_lookup_returns_rows_only_for_matching_tags_with_sparse_grad():

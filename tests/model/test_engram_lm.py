@@ -9,6 +9,7 @@ from engram_agents import (
     ModelNotFoundError,
     TrainConfig,
 )
+from engram_agents.model.compression import canonical_form
 from engram_kernels import hit_mask
 
 FACTS = [
@@ -325,3 +326,47 @@ def test_unigram_keys_are_only_rare_words_specific_to_one_fact(tiny_dirs, tmp_pa
     assert not unigram_written("dentist")  # in two facts: it tells them apart no better
     assert not unigram_written("name")  # a frequent token
     assert not unigram_written("holiday")  # never memorized
+
+
+def test_pair_keys_match_reworded_questions_and_skip_pairs_several_facts_share(tiny_lm):
+    facts = [
+        Fact(question="Which test framework does the Sierra project use?", answer="pytest"),
+        Fact(question="Which test framework does the Atlas project use?", answer="Jest"),
+        Fact(question="Where are the migrations in the Sierra repo?", answer="db/migrations"),
+        Fact(question="Who owns the Sierra deploy pipeline?", answer="Ingrid"),
+    ]
+    tiny_lm.memorize(facts, "ana", train_config=QUICK)
+    first_pair_col = len(tiny_lm.config.hashed_orders) * tiny_lm.config.heads_per_order
+
+    def pair_hit(question: str) -> bool:
+        ids, mask = tiny_lm.encoder.encode(question)
+        rows, fps = tiny_lm.model.hash(
+            tiny_lm.model.key_ids(torch.tensor([ids]), torch.tensor([mask]))
+        )
+        hits = hit_mask(tiny_lm.model.engram["1"].tags, rows, fps)
+        return bool(hits[..., first_pair_col:].any())
+
+    assert pair_hit("What do we run tests with in Sierra?")  # {test, Sierra}: distance 1, was 2
+    assert pair_hit("In Sierra, which folder holds the migrations?")  # distance 3, reversed
+    assert pair_hit("Who is responsible for deploying Sierra?")  # deploying = deploy
+    assert not pair_hit("Which framework runs the tests?")  # {test, framework}: two facts
+    assert not pair_hit("Is Sierra a mountain range?")  # never memorized
+
+
+@pytest.mark.parametrize(
+    "words, same",
+    [
+        ((" deploy", " deploying", " deployed", " deploys"), True),
+        ((" Dentist", "dentists", " DENTIST"), True),
+        ((" test", " testing", " tests"), True),
+        ((" speed", " sped"), False),  # a stem keeps four letters: "speed" is not "spe" + "ed"
+        ((" class", " clas"), False),  # "-ss" is not a plural
+    ],
+)
+def test_canonical_form_folds_case_plurals_and_verb_endings(words, same):
+    forms = {canonical_form(w) for w in words}
+    assert (len(forms) == 1) is same and "" not in forms
+
+
+def test_stop_words_and_punctuation_are_not_keyed():
+    assert canonical_form(" the") == canonical_form("?") == canonical_form(" What") == ""
