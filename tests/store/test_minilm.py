@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engram_agents.memory import EngramMemory
+from engram_agents.store import encoders
+from engram_agents.store.encoders import OnnxInt8Encoder, SentenceTransformerEncoder, minilm_path
+from engram_agents.store.errors import InvalidInputError
 
 
 def test_semantic_recall_and_supersede_with_minilm(tmp_path, minilm):
@@ -65,3 +69,57 @@ def test_a_terse_update_supersedes_only_the_fact_it_changes(tmp_path, minilm):
     assert physio.id not in active and {vet.id, update.id} <= active
     assert [v.engram_id for v in update.history] == [physio.id]
     assert mem.recall("when is my physio?", "u", k=1)[0].engram.id == update.id
+
+
+SENTENCES = [
+    "My dentist appointment moved to Tuesday at 3 pm",
+    "When do I see the dentist?",
+    "We format everything with black, line length 100.",
+    "Which code formatter does the project use?",
+    "Caroline went to the LGBTQ support group yesterday and felt accepted.",
+    "What did Caroline do at the support group?",
+    "The wifi password at the cabin is blue-otter-42",
+    "ok",
+]
+
+
+def test_default_cpu_encoder_is_int8_onnx_and_agrees_with_sentence_transformers(minilm):
+    assert isinstance(minilm, OnnxInt8Encoder) and minilm.dim == 384
+    reference = SentenceTransformerEncoder(minilm_path())
+    ours, theirs = minilm.encode(SENTENCES), reference.encode(SENTENCES)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
+    cosine = (ours * theirs).sum(1) / np.linalg.norm(theirs, axis=1)
+    assert cosine.mean() > 0.985 and cosine.min() > 0.95, cosine  # "ok": 2 tokens, least averaged
+    # each question finds the statement it asks about, as with the float32 model
+    for q in (1, 3, 5):
+        scores = ours[[0, 2, 4, 6]] @ ours[q]
+        assert [0, 2, 4, 6][int(scores.argmax())] == q - 1
+    # activations are quantized per batch, so a text's vector moves a little with its batch
+    # mates (and stays in the same place whatever order they come in)
+    alone = np.vstack([minilm.encode([s]) for s in SENTENCES])
+    assert (alone * ours).sum(1).min() > 0.95
+    np.testing.assert_allclose(minilm.encode(SENTENCES[::-1])[::-1], ours, atol=1e-6)
+
+
+def test_the_int8_export_is_built_once_and_then_read_from_the_cache(minilm):
+    built = minilm.model_file.stat().st_mtime_ns
+    again = OnnxInt8Encoder(minilm_path())
+    assert again.model_file == minilm.model_file and again.model_file.stat().st_mtime_ns == built
+    np.testing.assert_array_equal(again.encode(SENTENCES[:2]), minilm.encode(SENTENCES[:2]))
+
+
+def test_an_encoder_that_cannot_be_exported_falls_back_with_a_warning(monkeypatch):
+    def broken(path):
+        raise RuntimeError("exporter unavailable")
+
+    monkeypatch.setattr(encoders, "int8_onnx_model", broken)
+    with pytest.warns(RuntimeWarning, match="exporter unavailable"):
+        fallback = encoders.default_encoder.__wrapped__()
+    assert isinstance(fallback, SentenceTransformerEncoder)
+
+
+def test_a_model_without_mean_pooling_is_refused_by_name(tmp_path):
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
+    with pytest.raises(InvalidInputError, match="does not mean-pool"):
+        encoders.int8_onnx_model(tmp_path)
