@@ -69,6 +69,39 @@ PERSONAL = [
         "{airline}",
         ["Lisbon", "Osaka", "Denver", "Nairobi", "Oslo", "Santiago", "Dublin", "Hanoi"],
     ),
+    (
+        "When is my {a}'s birthday?",
+        "What day was my {a} born?",
+        "{date}",
+        ["mother", "father", "grandmother", "godson", "stepdaughter", "aunt", "uncle", "boss"],
+    ),
+    (
+        "Which restaurant is booked for the {a} dinner?",
+        "Where are we eating for the {a}?",
+        "{restaurant}",
+        [
+            "anniversary",
+            "graduation",
+            "retirement",
+            "engagement",
+            "farewell",
+            "reunion",
+            "promotion",
+            "housewarming",
+        ],
+    ),
+    (
+        "What is my membership number at the {a}?",
+        "Which member number do I have with the {a}?",
+        "{member}",
+        ["climbing gym", "library", "museum", "golf club", "co-op", "pool", "book club", "zoo"],
+    ),
+    (
+        "What is my {a}'s favorite flower?",
+        "Which flowers does my {a} like best?",
+        "{flower}",
+        ["wife", "husband", "partner", "daughter", "son", "grandfather", "godmother", "roommate"],
+    ),
 ]
 CODING = [
     (
@@ -91,6 +124,19 @@ CODING = [
     ),
     ("Who owns the {a} deploy pipeline?", "Who is responsible for deploying {a}?", "{name}", None),
     ("What command starts the {a} dev server?", "How do I run {a} locally?", "{command}", None),
+    ("Which linter does the {a} codebase use?", "What do we lint {a} with?", "{linter}", None),
+    (
+        "Which branch does {a} release from?",
+        "From what branch do {a} releases ship?",
+        "{branch}",
+        None,
+    ),
+    (
+        "Where is the CI config for {a}?",
+        "Which file sets up continuous integration for {a}?",
+        "{ci}",
+        None,
+    ),
 ]
 PROJECTS = [
     "Atlas",
@@ -144,6 +190,19 @@ VALUES = {
         "velvet-moth-29",
     ],
     "airline": ["KLM", "Qantas", "Lufthansa", "Emirates", "Aer Lingus", "Icelandair"],
+    "date": ["3 March", "17 June", "29 August", "11 November", "2 January", "24 September"],
+    "restaurant": ["Casa Lupita", "The Copper Kettle", "Sakura House", "Le Petit Zinc", "Mezze"],
+    "linter": ["ruff", "ESLint", "golangci-lint", "RuboCop", "Clippy", "flake8"],
+    "branch": ["main", "release/stable", "trunk", "prod", "deploy", "master"],
+    "member": ["M-20417", "88-3190", "LB-5521", "A7731", "CO-0942", "P-6650"],
+    "flower": ["peonies", "tulips", "sunflowers", "lilies", "orchids", "ranunculus"],
+    "ci": [
+        ".github/workflows/ci.yml",
+        ".gitlab-ci.yml",
+        "Jenkinsfile",
+        ".circleci/config.yml",
+        "buildkite/pipeline.yml",
+    ],
     "framework": ["pytest", "Jest", "Vitest", "JUnit", "RSpec", "Go's testing package"],
     "database": ["PostgreSQL", "SQLite", "MongoDB", "Cassandra", "DynamoDB", "MariaDB"],
     "path": [
