@@ -121,14 +121,15 @@ class OnnxInt8Encoder:
 
 @contextmanager
 def _quiet(*loggers: str) -> Iterator[None]:
-    saved = {name: logging.getLogger(None if name == "root" else name).level for name in loggers}
+    """Only errors from these loggers ("" is the root) inside the block."""
+    saved = {name: logging.getLogger(name).level for name in loggers}
     for name in loggers:
-        logging.getLogger(None if name == "root" else name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         yield
     finally:
         for name, level in saved.items():
-            logging.getLogger(None if name == "root" else name).setLevel(level)
+            logging.getLogger(name).setLevel(level)
 
 
 def int8_onnx_model(path: Path) -> Path:
@@ -161,7 +162,7 @@ def int8_onnx_model(path: Path) -> Path:
             return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq", max=512)
-    quiet = _quiet("torch.onnx", "onnxscript", "root")
+    quiet = _quiet("torch.onnx", "onnxscript", "")  # the quantizer logs to the root logger
     with building(target) as tmp, warnings.catch_warnings(), quiet:
         warnings.simplefilter("ignore")  # the exporter's and quantizer's notes on internals
         program = torch.onnx.export(
