@@ -71,7 +71,7 @@ class SentenceTransformerEncoder:
 
 class OnnxInt8Encoder:
     """A mean-pooled sentence-transformers BERT (the embedded MiniLM) as int8 ONNX on ONNX
-    Runtime: about twice the sentence-transformers speed on CPU, and the same retrieval quality
+    Runtime: 1.5-2x the sentence-transformers speed on CPU, and the same retrieval quality
     on LoCoMo-format data (benchmarks/RESULTS.md). Exported and quantized once per machine
     (`int8_onnx_model`), then loaded from the cache."""
 
@@ -233,7 +233,7 @@ def _cached_st(path: str, device: str | None) -> SentenceTransformerEncoder:
 
 @lru_cache(maxsize=4)
 def default_encoder(device: str | None = None) -> Encoder:
-    """The embedded all-MiniLM-L6-v2, loaded once per process: on CPU as int8 ONNX (twice as
+    """The embedded all-MiniLM-L6-v2, loaded once per process: on CPU as int8 ONNX (1.5-2x as
     fast, same retrieval quality); on another device, or where the export cannot be built, with
     sentence-transformers (with a warning saying why). Pass `encoder=minilm_path()` to choose
     sentence-transformers on CPU too."""
@@ -244,7 +244,7 @@ def default_encoder(device: str | None = None) -> Encoder:
         except Exception as e:  # an exporter or runtime problem must not stop memory
             warnings.warn(
                 f"the int8 ONNX encoder could not be built ({type(e).__name__}: {e}); "
-                "using sentence-transformers, about half as fast on CPU",
+                "using sentence-transformers, slower on CPU",
                 RuntimeWarning,
                 stacklevel=2,
             )
