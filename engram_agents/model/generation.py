@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from engram_agents.errors import InvalidInputError
+from engram_agents.model.kv_cache import cache_of, with_cache
 from engram_agents.model.model import EngramModel
 
 
@@ -82,9 +83,7 @@ def generate(
             yield text[emitted:safe]
             emitted = safe
         step = torch.tensor([[tok]], device=device)
-        out = model(
-            step, torch.zeros_like(step), state, past_key_values=out.past_key_values, use_cache=True
-        )
+        out = model(step, torch.zeros_like(step), state, **with_cache(model.base, cache_of(out)))
     text = tokenizer.decode(new, skip_special_tokens=True)
     if len(text) > emitted and not text.endswith("\ufffd"):
         yield text[emitted:]

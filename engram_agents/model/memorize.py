@@ -18,6 +18,7 @@ from torch import Tensor
 
 from engram_agents.model.chat_format import ChatEncoder
 from engram_agents.model.facts import Fact, training_pairs
+from engram_agents.model.kv_cache import cache_of, with_cache
 from engram_agents.model.model import EngramModel
 
 
@@ -36,6 +37,9 @@ class TrainConfig:
     # its keys alone must carry the answer: a reworded question that shares only some of the
     # fact's words still recalls it.
     key_dropout: float = 0.3
+    # In this share of the examples a single one of the fact's written keys is looked up, so
+    # that each key alone carries the answer: a reworded question often keeps one key only.
+    single_key: float = 0.25
     # When facts are added to a user's memory, the facts already stored are not retrained in
     # full: this many of them per new fact are replayed alongside, so that the shared dense
     # weights keep serving them while training costs grow with the new facts only.
@@ -109,19 +113,16 @@ def claim_rows(
     """Give every N-gram and pair of each fact's question its own rows in each head (tag =
     fingerprint).
 
-    Unigrams are keys only for rare tokens, and unigrams and pairs only when found in one fact's
-    question (a word or pair several facts share tells them apart no better than a stop word).
+    Unigrams are keys only for rare tokens, and every key only when found in one fact's
+    question (a word, N-gram or pair several facts share tells them apart no better than a stop
+    word, and training it toward several answers would blur each).
     A head whose row already belongs to another key is left to it (the fact keeps its other
     heads). Returns how many rows were newly claimed per layer.
     """
     per_fact = [fact_keys(model, encoder, f) for f in facts]
     config = model.config
-    n = len(config.hashed_orders)
     fps_per_fact = [fps for _, fps in per_fact]
-    if 1 in config.hashed_orders:
-        _drop_shared(fps_per_fact, [config.hashed_orders.index(1)], config.heads_per_order)
-    if config.pair_window:
-        _drop_shared(fps_per_fact, list(range(n, n + config.pair_window)), config.heads_per_order)
+    _drop_shared(fps_per_fact, list(range(config.lookup_slots)), config.heads_per_order)
     r = torch.cat([rows[fps != 0] for rows, fps in per_fact])
     f = torch.cat([fps[fps != 0] for _, fps in per_fact])
     if not len(r):
@@ -210,7 +211,7 @@ class SharedPrefix:
             return None
         ids = torch.tensor([first.ids[:n]], device=model.multipliers.device)
         with torch.no_grad(), model.disabled():
-            cache = model.base.base_model(input_ids=ids, use_cache=True).past_key_values
+            cache = cache_of(model.base.base_model(input_ids=ids, use_cache=True))
         return cls(n, [(layer.keys, layer.values) for layer in cache.layers])
 
     def cache(self, batch: int, config):
@@ -220,6 +221,29 @@ class SharedPrefix:
         return DynamicCache(ddp_cache_data=data, config=config)
 
 
+@dataclass(frozen=True)
+class KeyDropout:
+    """The keys a training step looks up: each lookup (one key at one position) is silenced
+    with probability `rate`, and in a `single` share of the examples one written key alone is
+    kept (chosen at random among the keys whose rows the fact wrote)."""
+
+    tags: Tensor
+    heads: int
+    rate: float
+    single: float
+
+    def __call__(self, rows: Tensor, fps: Tensor) -> Tensor:
+        keep = torch.rand(fps.shape, device=fps.device) >= self.rate
+        if self.single:
+            written = self.tags[rows].unflatten(-1, (fps.shape[-1], self.heads))
+            live = ((written == fps.unsqueeze(-1)).any(-1) & (fps != 0)).flatten(1)
+            score = torch.rand(live.shape, device=fps.device).masked_fill(~live, -1.0)
+            one = torch.zeros_like(live).scatter_(1, score.argmax(1, keepdim=True), True)
+            alone = (torch.rand(len(live), device=fps.device) < self.single) & live.any(1)
+            keep = torch.where(alone[:, None, None], one.view_as(keep), keep)
+        return torch.where(keep, fps, 0)
+
+
 def answer_loss(
     model: EngramModel,
     ids: Tensor,
@@ -227,7 +251,7 @@ def answer_loss(
     keys: Tensor,
     labels: Tensor,
     prefix: SharedPrefix | None = None,
-    key_dropout: float = 0.0,
+    mask_keys: KeyDropout | None = None,
 ):
     """Cross-entropy on answer tokens only; logits are computed at those positions alone."""
     base = model.base
@@ -235,8 +259,8 @@ def answer_loss(
     if prefix is not None:
         n = prefix.length
         ids, keys, labels = ids[:, n:], keys[:, n:], labels[:, n:]
-        extra = {"past_key_values": prefix.cache(ids.shape[0], base.config), "use_cache": True}
-    with model.engaged(ids, keys, None, key_dropout):
+        extra = with_cache(base.base_model, prefix.cache(ids.shape[0], base.config))
+    with model.engaged(ids, keys, None, mask_keys):
         hidden = base.base_model(input_ids=ids, attention_mask=attn, **extra).last_hidden_state
     target = labels[:, 1:]
     where = target != -100
@@ -275,6 +299,8 @@ def train(
     steps = max(cfg.min_steps, math.ceil(cfg.epochs * len(examples) / cfg.batch_size))
     device = model.multipliers.device
     prefix = SharedPrefix.of(model, examples)
+    tags = next(iter(model.engram.values())).tags  # every layer's rows carry the same tags
+    dropout = KeyDropout(tags, model.config.heads_per_order, cfg.key_dropout, cfg.single_key)
     order: list[int] = []
     ema, step = None, 0
     model.engram.train()
@@ -286,9 +312,7 @@ def train(
         batch = [examples[i] for i in order[: cfg.batch_size]]
         del order[: cfg.batch_size]
         with torch.enable_grad():
-            loss = answer_loss(
-                model, *_batch(batch, pad_id, device), prefix, key_dropout=cfg.key_dropout
-            )
+            loss = answer_loss(model, *_batch(batch, pad_id, device), prefix, mask_keys=dropout)
             opt_table.zero_grad()
             opt_dense.zero_grad()
             loss.backward()

@@ -6,6 +6,7 @@ and shared by every Engram layer; `EngramState` carries the last keyed ids and t
 that KV-cached decoding hashes one token at a time and matches a full forward pass exactly.
 """
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -142,11 +143,12 @@ class EngramModel(nn.Module):
         input_ids: Tensor,
         key_mask: Tensor | None,
         state: EngramState | None,
-        key_dropout: float = 0.0,
+        mask_keys: Callable[[Tensor, Tensor], Tensor] | None = None,
     ):
         """Hash the N-grams of input_ids for every base call made inside the block.
 
-        key_dropout (training only) silences that share of the N-gram lookups at random.
+        mask_keys (training only) maps (rows, fingerprints) to the fingerprints to look up, so
+        training can silence some of the keys (key dropout).
         """
         if not self.enabled:
             yield
@@ -161,8 +163,8 @@ class EngramModel(nn.Module):
             fps = keys.new_zeros(b, t, self.config.lookup_slots)
         else:
             rows, fps = self.hash(keys, None if state is None else state.history)
-        if key_dropout:
-            fps = torch.where(torch.rand(fps.shape, device=fps.device) < key_dropout, 0, fps)
+        if mask_keys is not None:
+            fps = mask_keys(rows, fps)
         self._lookup, self._state, self._silent = (rows, fps), state, silent
         try:
             yield

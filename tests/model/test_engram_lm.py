@@ -10,6 +10,7 @@ from engram_agents import (
     TrainConfig,
 )
 from engram_agents.model.compression import canonical_form
+from engram_agents.model.kv_cache import cache_of, with_cache
 from engram_kernels import hit_mask
 
 FACTS = [
@@ -105,13 +106,8 @@ def test_incremental_decoding_matches_full_forward_after_memorize(tiny_lm):
         out = tiny_lm.model(x[:, :split], keyed[:, :split], state, use_cache=True)
         steps = [out.logits]
         for t in range(split, x.shape[1]):
-            out = tiny_lm.model(
-                x[:, t : t + 1],
-                keyed[:, t : t + 1],
-                state,
-                past_key_values=out.past_key_values,
-                use_cache=True,
-            )
+            cache = with_cache(tiny_lm.model.base, cache_of(out))
+            out = tiny_lm.model(x[:, t : t + 1], keyed[:, t : t + 1], state, **cache)
             steps.append(out.logits)
     # the facts' N-grams are in this prompt, so Engram is really active
     rows, fps = tiny_lm.model.hash(tiny_lm.model.key_ids(x, keyed))
@@ -139,10 +135,8 @@ def test_unkeyed_decoding_skips_engram_once_its_window_empties_and_stays_exact(t
         steps = [out.logits]
         calls.clear()
         for t in range(len(ids), x.shape[1]):
-            out = tiny_lm.model(
-                x[:, t : t + 1], keyed[:, t : t + 1], state,
-                past_key_values=out.past_key_values, use_cache=True,
-            )  # fmt: skip
+            cache = with_cache(tiny_lm.model.base, cache_of(out))
+            out = tiny_lm.model(x[:, t : t + 1], keyed[:, t : t + 1], state, **cache)
             steps.append(out.logits)
     for h in hooks:
         h.remove()
@@ -370,3 +364,49 @@ def test_canonical_form_folds_case_plurals_and_verb_endings(words, same):
 
 def test_stop_words_and_punctuation_are_not_keyed():
     assert canonical_form(" the") == canonical_form("?") == canonical_form(" What") == ""
+
+
+def test_ngrams_several_facts_share_are_not_written(tiny_lm):
+    facts = [
+        Fact(question="What is the wifi password at the cabin?", answer="blue-otter-42"),
+        Fact(question="What is the wifi password at the office?", answer="red-fox-7"),
+    ]
+    tiny_lm.memorize(facts, "ana", train_config=QUICK)
+    bigrams = slice(tiny_lm.config.heads_per_order, 2 * tiny_lm.config.heads_per_order)
+
+    def bigram_written(text: str) -> bool:
+        ids, mask = tiny_lm.encoder.encode(text)
+        rows, fps = tiny_lm.model.hash(
+            tiny_lm.model.key_ids(torch.tensor([ids]), torch.tensor([mask]))
+        )
+        return bool(hit_mask(tiny_lm.model.engram["1"].tags, rows, fps)[..., bigrams].any())
+
+    assert not bigram_written("wifi password")  # in both facts: it would be trained two ways
+    assert bigram_written("password cabin") and bigram_written("password office")
+
+
+def test_key_dropout_can_keep_one_written_key_alone(tiny_lm):
+    from engram_agents.model.memorize import KeyDropout
+
+    tiny_lm.memorize(FACTS, "ana", train_config=QUICK)
+    model, k = tiny_lm.model, tiny_lm.config.heads_per_order
+    texts = [FACTS[0].question, FACTS[1].question, "Tell me a joke about penguins"]
+    encoded = [tiny_lm.encoder.encode(t) for t in texts]
+    width = max(len(ids) for ids, _ in encoded)
+    ids = torch.tensor([i + [0] * (width - len(i)) for i, _ in encoded])
+    mask = torch.tensor([m + [0] * (width - len(m)) for _, m in encoded])
+    rows, fps = model.hash(model.key_ids(ids, mask))
+    tags = model.engram["1"].tags
+
+    def written_keys(f):  # (position, slot) lookups whose rows the facts wrote
+        return (tags[rows].unflatten(-1, (f.shape[-1], k)) == f.unsqueeze(-1)).any(-1) & (f != 0)
+
+    assert torch.equal(KeyDropout(tags, k, rate=0.0, single=0.0)(rows, fps), fps)
+    torch.manual_seed(0)
+    alone = KeyDropout(tags, k, rate=0.0, single=1.0)(rows, fps)
+    before, after = written_keys(fps).flatten(1), written_keys(alone).flatten(1)
+    assert before[0].sum() > 1 and before[1].sum() > 1 and not before[2].any()
+    assert after.sum(1).tolist() == [1, 1, 0]  # one written key each; nothing to keep in a joke
+    assert (after <= before).all()  # the kept key is one the fact wrote
+    assert torch.equal(alone[2], fps[2])  # a row with no written key is left as it was
+    assert not (alone[:2] != 0).flatten(1).sum(1).gt(1).any()  # everything else silenced
