@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> dict:
     base_ppl = perplexity(lm, HELD_OUT_TEXT)
     base_answers = [lm.chat(f.question, **gen) for f in facts]
 
-    cfg = TrainConfig(epochs=args.epochs)
+    cfg = TrainConfig(epochs=args.epochs, single_key=args.single_key)
     report = lm.memorize(
         [Fact(question=f.question, answer=f.answer) for f in facts], USER, train_config=cfg
     )
@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> dict:
         "memorize_s_per_fact": report.seconds / len(facts),
         "memorize_steps": report.steps,
         "memorize_final_loss": report.final_loss,
+        "train_config": {"epochs": cfg.epochs, "single_key": cfg.single_key},
         "rows_written_per_layer": report.rows_written,
         "tokens_per_s_base": tps_base,
         "tokens_per_s_engram": tps_engram,
@@ -141,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         help="no order-1 keys on rare content words (EngramConfig.content_words=False)",
     )
     parser.add_argument("--epochs", type=float, default=TrainConfig().epochs)
+    parser.add_argument(
+        "--single-key",
+        type=float,
+        default=TrainConfig().single_key,
+        help="share of training examples answered from one written key alone",
+    )
     parser.add_argument("--answer-tokens", type=int, default=24)
     parser.add_argument("--speed-tokens", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)
