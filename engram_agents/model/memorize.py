@@ -20,6 +20,7 @@ from engram_agents.model.chat_format import ChatEncoder
 from engram_agents.model.facts import Fact, training_pairs
 from engram_agents.model.kv_cache import cache_of, with_cache
 from engram_agents.model.model import EngramModel
+from engram_kernels import hit_mask
 
 
 @dataclass(frozen=True)
@@ -228,15 +229,14 @@ class KeyDropout:
     kept (chosen at random among the keys whose rows the fact wrote)."""
 
     tags: Tensor
-    heads: int
     rate: float
     single: float
 
     def __call__(self, rows: Tensor, fps: Tensor) -> Tensor:
         keep = torch.rand(fps.shape, device=fps.device) >= self.rate
         if self.single:
-            written = self.tags[rows].unflatten(-1, (fps.shape[-1], self.heads))
-            live = ((written == fps.unsqueeze(-1)).any(-1) & (fps != 0)).flatten(1)
+            hits = hit_mask(self.tags, rows, fps).unflatten(-1, (fps.shape[-1], -1))
+            live = hits.any(-1).flatten(1)
             score = torch.rand(live.shape, device=fps.device).masked_fill(~live, -1.0)
             one = torch.zeros_like(live).scatter_(1, score.argmax(1, keepdim=True), True)
             alone = (torch.rand(len(live), device=fps.device) < self.single) & live.any(1)
@@ -300,7 +300,7 @@ def train(
     device = model.multipliers.device
     prefix = SharedPrefix.of(model, examples)
     tags = next(iter(model.engram.values())).tags  # every layer's rows carry the same tags
-    dropout = KeyDropout(tags, model.config.heads_per_order, cfg.key_dropout, cfg.single_key)
+    dropout = KeyDropout(tags, cfg.key_dropout, cfg.single_key)
     order: list[int] = []
     ema, step = None, 0
     model.engram.train()
