@@ -2,7 +2,9 @@
 
 Framework-free, shared by the LangChain and LlamaIndex integrations so an agent sees the same
 memory block whichever framework it runs in. Each line carries the date the memory is about, so
-the model can answer "when" questions and tell old from new.
+the model can answer "when" questions and tell old from new. The most relevant memory comes
+last, nearest the question: small models read what is closest to the question best (on the
+demo scenarios with the embedded 135M model, listing best-first instead cost 3-9 probes).
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ from collections.abc import Sequence
 from engram_agents.errors import InvalidInputError
 from engram_agents.store.records import RecallHit
 
-HEADER = "Relevant memories about the user from earlier conversations (most relevant first):"
+HEADER = "Relevant memories about the user from earlier conversations (most relevant last):"
 MAX_CHARS = 2000
 
 
 def format_memories(
     hits: Sequence[RecallHit], *, header: str = HEADER, max_chars: int = MAX_CHARS
 ) -> str:
-    """A block of one `- [YYYY-MM-DD] text` line per hit, in the given order; "" for no hits.
+    """A block of one `- [YYYY-MM-DD] text` line per hit, the hits given best first and listed
+    best last; "" for no hits.
 
-    Lines that would push the block past `max_chars` are left out (small models have short
-    context windows), but the first memory is always kept, cut if it must be.
+    The least relevant lines that would push the block past `max_chars` are left out (small
+    models have short context windows), but the best memory is always kept, cut if it must be.
     """
     if max_chars < 1:
         raise InvalidInputError(f"max_chars must be >= 1, got {max_chars}")
@@ -37,7 +40,7 @@ def format_memories(
             line = line[: max(0, max_chars - size - 2)] + "…"
         lines.append(line)
         size += 1 + len(line)
-    return "\n".join([header, *lines]) if lines else ""
+    return "\n".join([header, *reversed(lines)]) if lines else ""
 
 
 def add_to_system_prompt(system: str | None, block: str) -> str:
@@ -45,3 +48,8 @@ def add_to_system_prompt(system: str | None, block: str) -> str:
     if not block:
         return system or ""
     return f"{system.rstrip()}\n\n{block}" if system and system.strip() else block
+
+
+def add_to_question(question: str, block: str) -> str:
+    """The user's message with the memory block put before it (the message alone if none)."""
+    return f"{block}\n\n{question}" if block else question

@@ -1,6 +1,7 @@
 """EngramMemoryMiddleware: long-term memory for any `create_agent` agent.
 
-Before each model call the user's relevant memories go into the system prompt; after each turn
+Before each model call the user's relevant memories go before the user's latest message (or into
+the system prompt, `placement="system"`); after each turn
 what the user said is remembered; `end_session` consolidates the store (and, given an EngramLM,
 syncs the user's statements into its tables for in-model recall).
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
 from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
@@ -19,7 +20,12 @@ from langgraph.runtime import Runtime
 from engram_agents.consolidation import WeightSync, consolidate_into_model
 from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory as CoreMemory
-from engram_agents.memory_context import HEADER, add_to_system_prompt, format_memories
+from engram_agents.memory_context import (
+    HEADER,
+    add_to_question,
+    add_to_system_prompt,
+    format_memories,
+)
 from engram_agents.model.memorize import TrainConfig
 from engram_agents.store.store import ConsolidationReport
 from langchain_engram.chat_models import ChatEngram
@@ -51,10 +57,13 @@ class EngramMemoryMiddleware(AgentMiddleware):
         train_config: TrainConfig | None = None,
         header: str = HEADER,
         max_chars: int = 2000,
+        placement: Literal["question", "system"] = "question",
     ) -> None:
         super().__init__()
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        if placement not in ("question", "system"):
+            raise ValueError(f"placement must be 'question' or 'system', got {placement!r}")
         self.memory = memory
         self.user_id = user_id
         self.k = k
@@ -62,6 +71,7 @@ class EngramMemoryMiddleware(AgentMiddleware):
         self.train_config = train_config
         self.header = header
         self.max_chars = max_chars
+        self.placement = placement
 
     # -- whose memory ---------------------------------------------------------------------
     def resolve_user(self, runtime: Runtime | None) -> str:
@@ -79,16 +89,19 @@ class EngramMemoryMiddleware(AgentMiddleware):
             )
         return found
 
-    # -- before each model call: memories into the system prompt --------------------------
+    # -- before each model call: memories into the prompt ---------------------------------
     def _with_memories(self, request: ModelRequest, user: str, hits: list) -> ModelRequest:
-        """The request with the memory block in its system prompt; a ChatEngram over this
-        middleware's EngramLM also gets the user, so what end_session memorized for them is
-        recalled in-model."""
+        """The request with the memory block before the user's latest message (where small
+        models read it best; the stored conversation is untouched) or in its system prompt; a
+        ChatEngram over this middleware's EngramLM also gets the user, so what end_session
+        memorized for them is recalled in-model."""
         overrides: dict[str, Any] = {}
         block = format_memories(hits, header=self.header, max_chars=self.max_chars)
-        if block:
+        if block and self.placement == "system":
             system = add_to_system_prompt(request.system_prompt, block)
             overrides["system_message"] = SystemMessage(content=system)
+        elif block:
+            overrides["messages"] = _with_block(request.messages, block)
         model = request.model
         if self.lm is not None and isinstance(model, ChatEngram) and model.engram_lm is self.lm:
             overrides["model_settings"] = {"user_id": user, **request.model_settings}
@@ -158,6 +171,18 @@ def _last_user_text(messages: list[AnyMessage]) -> str | None:
         if isinstance(m, HumanMessage) and m.text.strip():
             return m.text
     return None
+
+
+def _with_block(messages: list[AnyMessage], block: str) -> list[AnyMessage]:
+    """The messages with the block put before the text of the latest human message."""
+    at = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
+    content = messages[at].content
+    if isinstance(content, str):
+        content = add_to_question(content, block)
+    else:  # content blocks (text, images): the memories go first, as their own text block
+        content = [{"type": "text", "text": block}, *content]
+    marked = messages[at].model_copy(update={"content": content})
+    return [*messages[:at], marked, *messages[at + 1 :]]
 
 
 def _this_turn(messages: list[AnyMessage]) -> list[HumanMessage]:

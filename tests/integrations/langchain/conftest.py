@@ -37,6 +37,10 @@ class PromptRecorder(BaseCallbackHandler):
     def system_prompts(self) -> list[str]:
         return [m.text for call in self.calls for m in call if m.type == "system"]
 
+    def questions(self) -> list[str]:
+        """The latest user message of each call, as the model was given it."""
+        return [next(m.text for m in reversed(call) if m.type == "human") for call in self.calls]
+
 
 @pytest.fixture
 def recorder() -> PromptRecorder:

@@ -1,5 +1,6 @@
 """EngramMemoryMiddleware in real create_agent loops, across two sessions: what the user said
-in the first session reaches the model's system prompt in the second."""
+in the first session reaches the model in the second (before the question, or in the system
+prompt)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def test_fake_model_two_sessions(core_memory, scripted, recorder):
         scripted("What a lovely name!"), middleware=[first], context_schema=UserContext
     )
     _ask(agent, PET, "ana", recorder)
-    assert not any(HEADER in p for p in recorder.system_prompts())  # nothing known yet
+    assert recorder.questions() == [PET]  # nothing known yet
     assert [e.text for e in core_memory.list("ana")] == [PET]
     assert first.end_session("ana").decayed == 1  # no EngramLM given: the store only
 
@@ -53,10 +54,13 @@ def test_fake_model_two_sessions(core_memory, scripted, recorder):
         middleware=[EngramMemoryMiddleware(core_memory)],
         context_schema=UserContext,
     )
-    out = _ask(second, "Which breed is my dog, and what is it like?", "ana", recorder)
-    prompts = recorder.system_prompts()
-    assert len(prompts) == 2  # memories go into every model call of the loop
-    assert all(p.startswith(HEADER) and f"] {PET}" in p for p in prompts)
+    question = "Which breed is my dog, and what is it like?"
+    out = _ask(second, question, "ana", recorder)
+    asked = recorder.questions()
+    assert len(asked) == 2  # memories go into every model call of the loop
+    assert all(a.startswith(HEADER) and f"] {PET}\n\n{question}" in a for a in asked)
+    assert not recorder.system_prompts()
+    assert out["messages"][0].text == question  # the conversation itself is untouched
     assert out["messages"][-1].text == "Pixel is a greyhound."
     said = [e.text for e in core_memory.list("ana")]
     assert said == [PET, "Which breed is my dog, and what is it like?"]  # not tool output
@@ -64,12 +68,12 @@ def test_fake_model_two_sessions(core_memory, scripted, recorder):
     # another user sees none of ana's memories
     recorder.calls.clear()
     _ask(create_agent(scripted("Hi"), middleware=[first]), "Which breed?", "bob", recorder)
-    assert not any(PET in p for p in recorder.system_prompts())
+    assert recorder.questions() == ["Which breed?"]
 
 
 async def test_async_agent_and_user_from_config(core_memory, scripted, recorder):
     core_memory.remember(PET, "ana")
-    middleware = EngramMemoryMiddleware(core_memory)
+    middleware = EngramMemoryMiddleware(core_memory, placement="system")
     agent = create_agent(scripted("Pixel!"), system_prompt="Be brief.", middleware=[middleware])
     await agent.ainvoke(
         {"messages": [HumanMessage("What is my dog called?")]},
@@ -77,6 +81,7 @@ async def test_async_agent_and_user_from_config(core_memory, scripted, recorder)
     )
     (prompt,) = recorder.system_prompts()
     assert prompt.startswith("Be brief.\n\n" + HEADER) and PET in prompt
+    assert recorder.questions() == ["What is my dog called?"]
     asked = core_memory.list("ana", session_id="t9")  # the thread is the session
     assert [e.text for e in asked] == ["What is my dog called?"]
     report = await middleware.aend_session("ana")
@@ -95,6 +100,8 @@ def test_missing_user_is_a_clear_error(core_memory, scripted):
     assert [e.text for e in core_memory.list("ana")] == ["hi there"]
     with pytest.raises(ValueError, match="k must be"):
         EngramMemoryMiddleware(core_memory, k=0)
+    with pytest.raises(ValueError, match="placement must be"):
+        EngramMemoryMiddleware(core_memory, placement="footer")
 
 
 def test_chat_engram_agent_two_sessions_and_memorize(core_memory, tiny_lm, recorder):
@@ -109,11 +116,10 @@ def test_chat_engram_agent_two_sessions_and_memorize(core_memory, tiny_lm, recor
 
     recorder.calls.clear()
     out = _ask(agent, "What is my greyhound called?", "ana", recorder)
-    (prompt,) = recorder.system_prompts()
-    assert prompt.startswith(HEADER) and f"] {PET}" in prompt
+    (asked,) = recorder.questions()
+    assert asked.startswith(HEADER) and f"] {PET}" in asked
     reply = out["messages"][-1]
-    question = {"role": "user", "content": "What is my greyhound called?"}
-    prompt_tokens = tiny_lm.count_tokens([{"role": "system", "content": prompt}, question])
+    prompt_tokens = tiny_lm.count_tokens([{"role": "user", "content": asked}])
     assert reply.type == "ai" and reply.usage_metadata["input_tokens"] == prompt_tokens
     assert tiny_lm.user_id == "ana"  # the middleware had ChatEngram load ana's tables
 
@@ -124,3 +130,16 @@ def test_user_reaches_only_a_chat_engram_over_the_middlewares_own_model(core_mem
     agent = create_agent(ChatEngram(lm=tiny_lm, max_tokens=2), middleware=[plain])
     agent.invoke({"messages": [HumanMessage("What is my dog called?")]})
     assert tiny_lm.user_id is None  # ChatEngram kept its own choice: the shared tables
+
+
+def test_block_goes_first_in_a_message_of_content_blocks(core_memory, scripted, recorder):
+    core_memory.remember(PET, "ana")
+    agent = create_agent(
+        scripted("Pixel!"), middleware=[EngramMemoryMiddleware(core_memory, user_id="ana")]
+    )
+    parts = [{"type": "text", "text": "What is my dog called?"}]
+    out = agent.invoke({"messages": [HumanMessage(parts)]}, config={"callbacks": [recorder]})
+    (call,) = recorder.calls
+    given = call[-1].content
+    assert given[0]["text"].startswith(HEADER) and PET in given[0]["text"] and given[1:] == parts
+    assert out["messages"][0].content == parts
