@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from llama_index.core.llms import ChatMessage, MockLLM
+from llama_index.core.llms import ChatMessage, MockLLM, TextBlock
 from llama_index.core.memory import ChatMemoryBuffer, Memory
 from pydantic import ValidationError
 
@@ -40,23 +40,48 @@ def test_put_remembers_user_messages_and_keeps_history(store):
     assert memory.get() == memory.get_all()
 
 
-def test_a_later_session_gets_the_memory_as_a_system_message(store):
+def _two_sessions(store, **fields):
     first = EngramMemory.from_defaults("ana", store, session_id="s1")
     first.put_messages([user("I adopted a greyhound called Pixel"), bot("Lovely!")])
     first.put(user("My sister Priyanka lives in Lisbon"))
-
-    later = EngramMemory.from_defaults("ana", store, session_id="s2")
+    later = EngramMemory.from_defaults("ana", store, session_id="s2", **fields)
     later.put(user("Which city does my sister live in?"))
-    system, question = later.get()
+    return later
 
-    assert system.role == "system"
-    assert system.content.startswith(HEADER)
-    lines = system.content.splitlines()[1:]
-    assert lines[0].endswith("user: My sister Priyanka lives in Lisbon")  # best first
-    assert question.content == "Which city does my sister live in?"
+
+def test_a_later_session_gets_the_memories_before_its_question(store):
+    later = _two_sessions(store)
+    (question,) = later.get()
+
+    assert question.role == "user"
+    block, asked = question.content.split("\n\n")
+    assert block.startswith(HEADER) and asked == "Which city does my sister live in?"
+    assert block.splitlines()[-1].endswith("user: My sister Priyanka lives in Lisbon")  # best last
     # input overrides the query; the stored history is not touched
     assert "greyhound" in later.get(input="what is my greyhound called?")[0].content
+    assert [m.content for m in later.get_all()] == ["Which city does my sister live in?"]
+
+
+def test_a_later_session_gets_the_memories_as_a_system_message(store):
+    later = _two_sessions(store, placement="system")
+    system, question = later.get()
+
+    assert system.role == "system" and system.content.startswith(HEADER)
+    assert system.content.splitlines()[-1].endswith("user: My sister Priyanka lives in Lisbon")
+    assert question.content == "Which city does my sister live in?"
     assert [m.role for m in later.get_all()] == ["user"]
+    with pytest.raises(ValueError, match="placement"):
+        EngramMemory.from_defaults("ana", store, placement="footer")
+
+
+def test_memories_go_first_in_a_user_message_of_several_blocks(store):
+    EngramMemory.from_defaults("ana", store).put(user("My favourite tea is genmaicha"))
+    memory = EngramMemory.from_defaults("ana", store)
+    parts = [TextBlock(text="Which tea do I like?"), TextBlock(text="Be brief.")]
+    memory.put(ChatMessage(role="user", blocks=parts))
+    (question,) = memory.get()
+    assert question.blocks[0].text.startswith(HEADER) and "genmaicha" in question.blocks[0].text
+    assert question.blocks[1:] == parts and memory.get_all()[0].blocks == parts
 
 
 def test_memories_are_scoped_by_user(store):
@@ -69,7 +94,7 @@ def test_memories_are_scoped_by_user(store):
 
 def test_memory_text_joins_a_leading_system_message_without_changing_it(store):
     EngramMemory.from_defaults("ana", store).put(user("My favourite tea is genmaicha"))
-    memory = EngramMemory.from_defaults("ana", store)
+    memory = EngramMemory.from_defaults("ana", store, placement="system")
     memory.set([ChatMessage(role="system", content="Be brief."), user("Which tea do I like?")])
 
     system, _ = memory.get()
@@ -112,8 +137,8 @@ def test_k_counts_memories_not_echoes_of_the_history(store):
     EngramMemory.from_defaults("ana", store).put(user("My passport expires in March 2027"))
     memory = EngramMemory.from_defaults("ana", store, k=1)
     memory.put(user("When does my passport expire?"))  # stored too, and its own best match
-    system, _ = memory.get()
-    assert system.content.splitlines()[1:] == [
+    (question,) = memory.get()
+    assert question.content.split("\n\n")[0].splitlines()[1:] == [
         f"- [{store.list('ana')[0].when.date()}] user: My passport expires in March 2027"
     ]
 
@@ -128,8 +153,8 @@ async def test_async_twins(store):
 
     later = EngramMemory.from_defaults("ana", store)
     await later.aset([user("What is the wifi network called?")])
-    system, _ = await later.aget()
-    assert "Gandalf" in system.content
+    (question,) = await later.aget()
+    assert "Gandalf" in question.content
     assert len(store.list("ana")) == 3
 
 

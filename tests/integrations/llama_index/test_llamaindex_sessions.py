@@ -37,7 +37,7 @@ def test_simple_chat_engine(store):
     answer = second.chat(QUESTION)
     assert str(answer) == f"You told me: {FACT}"
     prompt = llm.prompts[-1]
-    assert prompt.startswith("system: You are a helpful pal.\nsystem: Relevant memories")
+    assert prompt.startswith("system: You are a helpful pal.\nuser: Relevant memories")
     assert f"user: {FACT}" in prompt
 
     streamed = second.stream_chat("And what is the greyhound called again?")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
 from llama_index.core.bridge.pydantic import Field, SerializeAsAny
@@ -12,7 +12,7 @@ from llama_index.core.memory import Memory
 from llama_index.core.memory.types import BaseMemory
 
 from engram_agents import EngramMemory as EpisodicMemory
-from engram_agents.memory_context import add_to_system_prompt
+from engram_agents.memory_context import add_to_question, add_to_system_prompt
 from llama_index.memory.engram.store_link import EngramStoreLink, message_list
 
 DEFAULT_TOKEN_LIMIT = 3000
@@ -23,11 +23,13 @@ class EngramMemory(EngramStoreLink, BaseMemory):
     """Recent chat history plus what earlier sessions said, for chat engines and agents.
 
     `get` returns the short-term history (kept by `primary_memory`, a LlamaIndex `Memory` by
-    default) led by a system message listing the engrams recalled for the current input (or,
-    without one, the latest user message). `put` adds to the history and remembers the text of
-    messages whose role is in `remember_roles` (the user's, by default) in the episodic store,
-    scoped by `user_id`, so any later session of that user can recall it. `reset` clears only the
-    short-term history; forget long-term memories through `store` (`store.forget(user_id, ...)`).
+    default) with the engrams recalled for the current input (or, without one, the latest user
+    message) put before the latest user message, where small models read them best
+    (`placement="system"`: in a leading system message). `put` adds to the history and
+    remembers the text of messages whose role is in `remember_roles` (the user's, by default) in
+    the episodic store, scoped by `user_id`, so any later session of that user can recall it.
+    `reset` clears only the short-term history; forget long-term memories through `store`
+    (`store.forget(user_id, ...)`).
 
     >>> memory = EngramMemory.from_defaults(user_id="ana", path="memory.db")
     >>> engine = SimpleChatEngine.from_defaults(llm=llm, memory=memory)
@@ -36,6 +38,11 @@ class EngramMemory(EngramStoreLink, BaseMemory):
     primary_memory: SerializeAsAny[BaseMemory] = Field(
         default_factory=Memory.from_defaults,
         description="Short-term chat history (any LlamaIndex memory).",
+    )
+    placement: Literal["question", "system"] = Field(
+        default="question",
+        description="Where recalled memories go: before the latest user message, or in the "
+        "system message.",
     )
 
     @classmethod
@@ -62,7 +69,7 @@ class EngramMemory(EngramStoreLink, BaseMemory):
         The short-term history is `primary_memory`, else a `Memory` holding `token_limit` tokens
         (default: 3/4 of `llm`'s context window, or 3000). `chat_history` starts it (and is
         remembered like `set`). Other keyword arguments set fields (`agent_id`, `session_id`,
-        `k`, `min_score`, `remember_roles`, `header`, `max_chars`).
+        `k`, `min_score`, `remember_roles`, `header`, `max_chars`, `placement`).
         """
         if store is None:
             store = EpisodicMemory(path, encoder=encoder)
@@ -86,11 +93,11 @@ class EngramMemory(EngramStoreLink, BaseMemory):
     # -- read -------------------------------------------------------------------------
     def get(self, input: str | None = None, **kwargs: Any) -> list[ChatMessage]:
         history = self.primary_memory.get(input=input, **kwargs)
-        return with_memories(history, self.recall_text(history, input))
+        return with_memories(history, self.recall_text(history, input), self.placement)
 
     async def aget(self, input: str | None = None, **kwargs: Any) -> list[ChatMessage]:
         history = await self.primary_memory.aget(input=input, **kwargs)
-        return with_memories(history, await self.arecall_text(history, input))
+        return with_memories(history, await self.arecall_text(history, input), self.placement)
 
     def get_all(self) -> list[ChatMessage]:
         return self.primary_memory.get_all()
@@ -132,11 +139,22 @@ class EngramMemory(EngramStoreLink, BaseMemory):
         await self.primary_memory.areset()
 
 
-def with_memories(history: list[ChatMessage], text: str) -> list[ChatMessage]:
-    """The history led by the recalled-memory text: merged into its leading system message,
-    else as a new system message (the stored messages are never modified)."""
+def with_memories(history: list[ChatMessage], text: str, placement: str) -> list[ChatMessage]:
+    """The history with the recalled-memory text before the latest user message (placement
+    "question", when there is one) or leading it: merged into its leading system message, else
+    as a new system message. The stored messages are never modified."""
     if not text:
         return history
+    users = [i for i, m in enumerate(history) if m.role == MessageRole.USER]
+    if placement == "question" and users:
+        at = users[-1]
+        message = history[at]
+        texts = [b for b in message.blocks if isinstance(b, TextBlock)]
+        if len(message.blocks) == 1 and texts:  # plain text: one string, block first
+            blocks = [TextBlock(text=add_to_question(texts[0].text, text))]
+        else:
+            blocks = [TextBlock(text=text), *message.blocks]
+        return [*history[:at], message.model_copy(update={"blocks": blocks}), *history[at + 1 :]]
     if history and history[0].role == MessageRole.SYSTEM:
         first = history[0]
         others = [b for b in first.blocks if not isinstance(b, TextBlock)]
