@@ -1,0 +1,130 @@
+"""Where recalled memories go in the prompt, and in which order, for the demo scenarios.
+
+    python benchmarks/memory_placement.py --scenario calendar coding
+
+Replays each scenario's user turns into an episodic store and into a plain dense index (the
+same MiniLM encoder: what the demo's `rag` mode retrieves from Chroma), then answers every probe
+with the same recalled memories laid out four ways: in the system prompt or just before the
+question, best memory first or last. Nothing is memorized into the weights, so this isolates
+the prompt layout from in-model recall. The last line printed is one JSON object.
+"""
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engram_agents import EngramLM
+from engram_agents.demo.scenario import Probe, Scenario, load_scenario
+from engram_agents.demo.scoring import judge
+from engram_agents.memory import EngramMemory
+from engram_agents.memory_context import add_to_question, add_to_system_prompt, format_memories
+from engram_agents.store.encoders import default_encoder
+
+RAG_HEADER = "Relevant past conversation:"  # the demo's rag middleware
+LAYOUTS = ("system/best-first", "system/best-last", "question/best-first", "question/best-last")
+
+
+def recalled(scenario: Scenario, encoder, k: int, root: Path) -> list[tuple[Probe, str, str]]:
+    """Per probe, in the demo's order: the episodic store's block and plain RAG's block (best
+    last), built from what the user said before the probe (earlier probes included)."""
+    memory = EngramMemory(root / "episodic.db", encoder=encoder)
+    user, past, out = scenario.user_id, [], []
+    for day in scenario.days:
+        for probe in scenario.probes_on(day.day):
+            engrams = format_memories(memory.recall(probe.question, user, k))
+            chunks = ""
+            if past:
+                vectors = encoder.encode(past)
+                query = encoder.encode([probe.question])[0]
+                scores = vectors @ query / np.linalg.norm(vectors, axis=1) / np.linalg.norm(query)
+                best = [past[i] for i in np.argsort(-scores)[:k]]
+                chunks = "\n".join([RAG_HEADER, *(f"- {t}" for t in reversed(best))])
+            out.append((probe, engrams, chunks))
+            memory.remember_many([probe.question], user, session_id=f"{day.day}-{probe.id}")
+            past.append(probe.question)
+        for turn in day.turns:
+            memory.remember_many([turn.text], user, session_id=f"day{day.day}")
+            past.append(turn.text)
+        memory.consolidate(user)
+    memory.close()
+    return out
+
+
+def laid_out(system: str, question: str, block: str, layout: str) -> list[dict[str, str]]:
+    place, order = layout.split("/")
+    if order == "best-first" and block:
+        header, *lines = block.splitlines()
+        header = header.replace("most relevant last", "most relevant first")
+        block = "\n".join([header, *reversed(lines)])
+    if place == "system":
+        return [
+            {"role": "system", "content": add_to_system_prompt(system, block)},
+            {"role": "user", "content": question},
+        ]
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": add_to_question(question, block)},
+    ]
+
+
+def run(lm: EngramLM, scenario: Scenario, k: int, max_new_tokens: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        probes = recalled(scenario, default_encoder(), k, Path(tmp))
+    result: dict = {}
+    for layout in LAYOUTS:
+        for source, pick in (("episodic", 1), ("rag", 2)):
+            correct = stale = 0
+            for row in probes:
+                probe = row[0]
+                messages = laid_out(scenario.assistant, probe.question, row[pick], layout)
+                reply = lm.chat(messages, max_new_tokens=max_new_tokens, user_id=None)
+                ok, old = judge(reply, probe.answers, probe.stale)
+                correct, stale = correct + ok, stale + old
+            result.setdefault(layout, {})[source] = {
+                "accuracy": correct / len(probes),
+                "correct": correct,
+                "stale": stale,
+            }
+    return {"probes": len(probes), "stale_able": sum(bool(p.stale) for p, *_ in probes), **result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenario", nargs="+", default=["calendar", "coding"])
+    parser.add_argument("--model", help="a local model folder (default: the embedded model)")
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as users:
+        lm = (
+            EngramLM.from_pretrained(args.model, storage_dir=users)
+            if args.model
+            else EngramLM.from_default(storage_dir=users)
+        )
+        scenarios = {
+            name: run(lm, load_scenario(name), args.k, args.max_new_tokens)
+            for name in args.scenario
+        }
+    print(
+        json.dumps(
+            {
+                "benchmark": "memory_placement",
+                "model": lm.model_id,
+                "k": args.k,
+                "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch threads "
+                f"{torch.get_num_threads()}, {platform.processor() or platform.platform()}",
+                "scenarios": scenarios,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
