@@ -102,6 +102,9 @@ class LlamaIndexAgent:
                     llm=llm,
                     session_id=session,
                     k=self.workspace.k,
+                    # beside in-model recall, where Engram keys only the user's turns (see
+                    # EngramMemoryMiddleware's placement="auto")
+                    placement="system" if self.mode in IN_WEIGHTS else "question",
                 )
                 engine = SimpleChatEngine.from_defaults(
                     llm=llm, memory=memory, system_prompt=system

@@ -1,9 +1,9 @@
 """EngramMemoryMiddleware: long-term memory for any `create_agent` agent.
 
-Before each model call the user's relevant memories go just before the user's latest message (or
-into the system prompt, `placement="system"`); after each turn what the user said is remembered;
-`end_session` consolidates the store (and, given an EngramLM, syncs the user's statements into its
-tables for in-model recall).
+Before each model call the user's relevant memories go just before the user's latest message, or
+into the system prompt beside in-model recall (`placement`); after each turn what the user said
+is remembered; `end_session` consolidates the store (and, given an EngramLM, syncs the user's
+statements into its tables for in-model recall).
 """
 
 from __future__ import annotations
@@ -57,13 +57,13 @@ class EngramMemoryMiddleware(AgentMiddleware):
         train_config: TrainConfig | None = None,
         header: str = HEADER,
         max_chars: int = 2000,
-        placement: Literal["question", "system"] = "question",
+        placement: Literal["auto", "question", "system"] = "auto",
     ) -> None:
         super().__init__()
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        if placement not in ("question", "system"):
-            raise ValueError(f"placement must be 'question' or 'system', got {placement!r}")
+        if placement not in ("auto", "question", "system"):
+            raise ValueError(f"placement must be 'auto', 'question' or 'system', got {placement!r}")
         self.memory = memory
         self.user_id = user_id
         self.k = k
@@ -91,20 +91,29 @@ class EngramMemoryMiddleware(AgentMiddleware):
 
     # -- before each model call: memories into the prompt ---------------------------------
     def _with_memories(self, request: ModelRequest, user: str, hits: list) -> ModelRequest:
-        """The request with the memory block before the user's latest message (where small
-        models read it best; the stored conversation is untouched) or in its system prompt; a
-        ChatEngram over this middleware's EngramLM also gets the user, so what end_session
-        memorized for them is recalled in-model."""
+        """The request with the memory block; a ChatEngram over this middleware's EngramLM
+        also gets the user, so what end_session memorized for them is recalled in-model.
+
+        "auto" puts the block before the user's latest message (small models read it best
+        there; the stored conversation is untouched), except when the model recalls in-model:
+        Engram keys only the user's turns, and the memorized statements in the block would fire
+        the tables a second time (on the demo scenarios the 135M model then babbles), so the
+        block goes into the system prompt."""
         overrides: dict[str, Any] = {}
+        model = request.model
+        if self.lm is not None and isinstance(model, ChatEngram) and model.engram_lm is self.lm:
+            overrides["model_settings"] = {"user_id": user, **request.model_settings}
+        settings = overrides.get("model_settings", request.model_settings)
+        in_model = isinstance(model, ChatEngram) and settings.get("user_id", model.user_id)
+        place = self.placement
+        if place == "auto":
+            place = "system" if in_model else "question"
         block = format_memories(hits, header=self.header, max_chars=self.max_chars)
-        if block and self.placement == "system":
+        if block and place == "system":
             system = add_to_system_prompt(request.system_prompt, block)
             overrides["system_message"] = SystemMessage(content=system)
         elif block:
             overrides["messages"] = _with_block(request.messages, block)
-        model = request.model
-        if self.lm is not None and isinstance(model, ChatEngram) and model.engram_lm is self.lm:
-            overrides["model_settings"] = {"user_id": user, **request.model_settings}
         return request.override(**overrides) if overrides else request
 
     def wrap_model_call(

@@ -116,20 +116,31 @@ def test_chat_engram_agent_two_sessions_and_memorize(core_memory, tiny_lm, recor
 
     recorder.calls.clear()
     out = _ask(agent, "What is my greyhound called?", "ana", recorder)
-    (asked,) = recorder.questions()
-    assert asked.startswith(HEADER) and f"] {PET}" in asked
+    (prompt,) = recorder.system_prompts()  # beside in-model recall: the unkeyed system prompt
+    assert prompt.startswith(HEADER) and f"] {PET}" in prompt
+    assert recorder.questions() == ["What is my greyhound called?"]
     reply = out["messages"][-1]
-    prompt_tokens = tiny_lm.count_tokens([{"role": "user", "content": asked}])
+    question = {"role": "user", "content": "What is my greyhound called?"}
+    prompt_tokens = tiny_lm.count_tokens([{"role": "system", "content": prompt}, question])
     assert reply.type == "ai" and reply.usage_metadata["input_tokens"] == prompt_tokens
     assert tiny_lm.user_id == "ana"  # the middleware had ChatEngram load ana's tables
 
 
-def test_user_reaches_only_a_chat_engram_over_the_middlewares_own_model(core_memory, tiny_lm):
+def test_user_reaches_only_a_chat_engram_over_the_middlewares_own_model(
+    core_memory, tiny_lm, recorder
+):
     core_memory.remember(PET, "ana")
     plain = EngramMemoryMiddleware(core_memory, user_id="ana")  # no lm: store memory only
     agent = create_agent(ChatEngram(lm=tiny_lm, max_tokens=2), middleware=[plain])
-    agent.invoke({"messages": [HumanMessage("What is my dog called?")]})
+    agent.invoke({"messages": [HumanMessage("What is my dog called?")]}, {"callbacks": [recorder]})
     assert tiny_lm.user_id is None  # ChatEngram kept its own choice: the shared tables
+    assert PET in recorder.questions()[0] and not recorder.system_prompts()  # no in-model recall
+
+    recorder.calls.clear()  # a ChatEngram recalling in-model on its own: system prompt
+    agent = create_agent(ChatEngram(lm=tiny_lm, max_tokens=2, user_id="ana"), middleware=[plain])
+    agent.invoke({"messages": [HumanMessage("What is my dog called?")]}, {"callbacks": [recorder]})
+    assert PET in recorder.system_prompts()[0]
+    assert recorder.questions() == ["What is my dog called?"]
 
 
 def test_block_goes_first_in_a_message_of_content_blocks(core_memory, scripted, recorder):
