@@ -34,23 +34,28 @@ def recalled(scenario: Scenario, encoder, k: int, root: Path) -> list[tuple[Prob
     """Per probe, in the demo's order: the episodic store's block and plain RAG's block (best
     last), built from what the user said before the probe (earlier probes included)."""
     memory = EngramMemory(root / "episodic.db", encoder=encoder)
-    user, past, out = scenario.user_id, [], []
+    user, past, vectors, out = scenario.user_id, [], [], []
+
+    def index(text: str) -> None:  # each text is encoded once, as it is said
+        vector = encoder.encode([text])[0]
+        past.append(text)
+        vectors.append(vector / np.linalg.norm(vector))
+
     for day in scenario.days:
         for probe in scenario.probes_on(day.day):
             engrams = format_memories(memory.recall(probe.question, user, k))
             chunks = ""
             if past:
-                vectors = encoder.encode(past)
                 query = encoder.encode([probe.question])[0]
-                scores = vectors @ query / np.linalg.norm(vectors, axis=1) / np.linalg.norm(query)
+                scores = np.stack(vectors) @ (query / np.linalg.norm(query))
                 best = [past[i] for i in np.argsort(-scores)[:k]]
                 chunks = "\n".join([RAG_HEADER, *(f"- {t}" for t in reversed(best))])
             out.append((probe, engrams, chunks))
             memory.remember_many([probe.question], user, session_id=f"{day.day}-{probe.id}")
-            past.append(probe.question)
+            index(probe.question)
         for turn in day.turns:
             memory.remember_many([turn.text], user, session_id=f"day{day.day}")
-            past.append(turn.text)
+            index(turn.text)
         memory.consolidate(user)
     memory.close()
     return out

@@ -149,9 +149,9 @@ def with_memories(history: list[ChatMessage], text: str, placement: str) -> list
     if placement == "question" and users:
         at = users[-1]
         message = history[at]
-        texts = [b for b in message.blocks if isinstance(b, TextBlock)]
-        if len(message.blocks) == 1 and texts:  # plain text: one string, block first
-            blocks = [TextBlock(text=add_to_question(texts[0].text, text))]
+        only = message.blocks[0] if len(message.blocks) == 1 else None
+        if isinstance(only, TextBlock):  # plain text: one string, block first
+            blocks = [TextBlock(text=add_to_question(only.text, text))]
         else:
             blocks = [TextBlock(text=text), *message.blocks]
         return [*history[:at], message.model_copy(update={"blocks": blocks}), *history[at + 1 :]]
