@@ -3,6 +3,10 @@
 Only the content of user turns is keyed: the system prompt, template tokens and the assistant's
 side never address memory. Each message is rendered with a placeholder, and the pieces between
 placeholders are tokenized apart, so the mask is exact for any chat template.
+
+A message's content may also be a list of parts, `{"text": ..., "keyed": False}` marking text
+that sits in the user's turn without being what the user said (memories retrieved into the
+question): it is read by the model but never addresses memory.
 """
 
 import re
@@ -17,8 +21,39 @@ FALLBACK_TEMPLATE = (
 )
 
 
-def normalize_messages(messages) -> list[dict[str, str]]:
-    """Accept [{"role", "content"}], [(role, content)] or a single user string."""
+Part = tuple[str, bool]  # (text, keyed)
+
+
+def _parts(i: int, content) -> list[Part]:
+    """A message's content as (text, keyed) parts: a string, or a list of strings and
+    {"text", "keyed"} dicts."""
+    if isinstance(content, str):
+        return [(content, True)]
+    if isinstance(content, list) and content:
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append((part, True))
+            elif (
+                isinstance(part, dict)
+                and isinstance(part.get("text"), str)
+                and isinstance(part.get("keyed", True), bool)
+            ):
+                parts.append((part["text"], part.get("keyed", True)))
+            else:
+                raise InvalidInputError(
+                    f"message {i}: a content part must be a string or {{'text': str, 'keyed': "
+                    f"bool}}, got {part!r}"
+                )
+        return parts
+    raise InvalidInputError(
+        f"message {i}: content must be a string or a list of parts, got {content!r}"
+    )
+
+
+def normalize_messages(messages) -> list[dict]:
+    """Accept [{"role", "content"}], [(role, content)] or a single user string; each message
+    comes back as {"role", "content": the joined text, "parts": [(text, keyed), ...]}."""
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     if not isinstance(messages, Sequence) or not messages:
@@ -28,9 +63,8 @@ def normalize_messages(messages) -> list[dict[str, str]]:
         role, content = (m.get("role"), m.get("content")) if isinstance(m, dict) else m
         if role not in ROLES:
             raise InvalidInputError(f"message {i}: role must be one of {ROLES}, got {role!r}")
-        if not isinstance(content, str):
-            raise InvalidInputError(f"message {i}: content must be a string, got {content!r}")
-        out.append({"role": role, "content": content})
+        parts = _parts(i, content)
+        out.append({"role": role, "content": "".join(t for t, _ in parts), "parts": parts})
     return out
 
 
@@ -40,11 +74,12 @@ class ChatEncoder:
         self.template = tokenizer.chat_template or FALLBACK_TEMPLATE
 
     def encode(self, messages, add_generation_prompt: bool = True) -> tuple[list[int], list[int]]:
-        """(ids, key_mask) for a conversation; key_mask is 1 on user-content tokens."""
+        """(ids, key_mask) for a conversation; key_mask is 1 on user-content tokens (minus the
+        parts marked unkeyed)."""
         msgs = normalize_messages(messages)
         marks = [f"\u2063ENGRAM{i}\u2063" for i in range(len(msgs))]
         rendered = self.tokenizer.apply_chat_template(
-            [{**m, "content": mark} for m, mark in zip(msgs, marks, strict=True)],
+            [{"role": m["role"], "content": mark} for m, mark in zip(msgs, marks, strict=True)],
             chat_template=self.template,
             tokenize=False,
             add_generation_prompt=add_generation_prompt,
@@ -54,13 +89,13 @@ class ChatEncoder:
         parts = re.split("(\u2063ENGRAM\\d+\u2063)", rendered)
         for part in parts:
             m = re.fullmatch("\u2063ENGRAM(\\d+)\u2063", part)
-            text = msgs[int(m.group(1))]["content"] if m else part
-            if not text:
-                continue
-            piece = self.tokenizer.encode(text, add_special_tokens=False)
-            ids += piece
-            keyed = bool(m) and msgs[int(m.group(1))]["role"] == "user"
-            mask += [int(keyed)] * len(piece)
+            msg = msgs[int(m.group(1))] if m else None
+            for text, keyed in msg["parts"] if msg else [(part, False)]:
+                if not text:
+                    continue
+                piece = self.tokenizer.encode(text, add_special_tokens=False)
+                ids += piece
+                mask += [int(keyed and msg["role"] == "user")] * len(piece)
         return ids, mask
 
     def stop_token_ids(self) -> set[int]:
