@@ -51,6 +51,9 @@ from engram_agents.tool_calls import (
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 NON_TEXT_BLOCKS = {"image", "image_url", "audio", "input_audio", "file", "video"}
+# In a text block's extras: text the model reads but Engram does not key on (retrieved memories
+# quoted in the user's turn are not what the user said).
+UNKEYED = {"engram_keyed": False}
 
 
 @functools.lru_cache(maxsize=4)
@@ -75,7 +78,22 @@ def _text(message: BaseMessage) -> str:
     return message.text
 
 
-def to_engram_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+def _user_content(message: BaseMessage) -> str | list[dict[str, Any]]:
+    """A user message's text, or its text parts when some are marked UNKEYED."""
+    text = _text(message)
+    if isinstance(message.content, str):
+        return text
+    parts = [
+        {"text": b}
+        if isinstance(b, str)
+        else {"text": b["text"], "keyed": (b.get("extras") or {}).get("engram_keyed", True)}
+        for b in message.content
+        if isinstance(b, str) or (b.get("type") == "text" and isinstance(b.get("text"), str))
+    ]
+    return parts if any(p.get("keyed") is False for p in parts) else text
+
+
+def to_engram_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """LangChain messages as the {role, content} dicts EngramLM takes; tool calls and tool
     results are written in the same format the tool prompt asks the model to use."""
     out = []
@@ -83,7 +101,7 @@ def to_engram_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
         if isinstance(m, SystemMessage):
             out.append({"role": "system", "content": _text(m)})
         elif isinstance(m, HumanMessage):
-            out.append({"role": "user", "content": _text(m)})
+            out.append({"role": "user", "content": _user_content(m)})
         elif isinstance(m, AIMessage):
             calls = [render_tool_call(c["name"], c["args"]) for c in m.tool_calls]
             out.append({"role": "assistant", "content": "\n".join([_text(m), *calls]).strip()})

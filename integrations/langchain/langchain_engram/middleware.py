@@ -28,7 +28,7 @@ from engram_agents.memory_context import (
 )
 from engram_agents.model.memorize import TrainConfig
 from engram_agents.store.store import ConsolidationReport
-from langchain_engram.chat_models import ChatEngram
+from langchain_engram.chat_models import UNKEYED, ChatEngram
 
 
 class EngramMemoryMiddleware(AgentMiddleware):
@@ -113,7 +113,8 @@ class EngramMemoryMiddleware(AgentMiddleware):
             system = add_to_system_prompt(request.system_prompt, block)
             overrides["system_message"] = SystemMessage(content=system)
         elif block:
-            overrides["messages"] = _with_block(request.messages, block)
+            unkeyed = isinstance(model, ChatEngram)
+            overrides["messages"] = _with_block(request.messages, block, unkeyed)
         return request.override(**overrides) if overrides else request
 
     def wrap_model_call(
@@ -182,14 +183,17 @@ def _last_user_text(messages: list[AnyMessage]) -> str | None:
     return None
 
 
-def _with_block(messages: list[AnyMessage], block: str) -> list[AnyMessage]:
-    """The messages with the block put before the text of the latest human message."""
+def _with_block(messages: list[AnyMessage], block: str, unkeyed: bool) -> list[AnyMessage]:
+    """The messages with the block put before the text of the latest human message; `unkeyed`
+    (a ChatEngram) marks it as text Engram reads but does not key on."""
     at = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
     content = messages[at].content
-    if isinstance(content, str):
+    if isinstance(content, str) and not unkeyed:
         content = add_to_question(content, block)
     else:  # content blocks (text, images): the memories go first, as their own text block
-        content = [{"type": "text", "text": block}, *content]
+        first = {"type": "text", "text": f"{block}\n\n", **({"extras": UNKEYED} if unkeyed else {})}
+        rest = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        content = [first, *rest]
     marked = messages[at].model_copy(update={"content": content})
     return [*messages[:at], marked, *messages[at + 1 :]]
 

@@ -13,6 +13,7 @@ from typing_extensions import TypedDict
 from engram_agents.memory_context import HEADER
 from engram_agents.model.memorize import TrainConfig
 from langchain_engram import ChatEngram, EngramMemoryMiddleware
+from langchain_engram.chat_models import to_engram_messages
 
 PET = "I adopted a greyhound called Pixel"
 QUICK = TrainConfig(epochs=1, batch_size=8, min_steps=1)
@@ -154,3 +155,25 @@ def test_block_goes_first_in_a_message_of_content_blocks(core_memory, scripted, 
     given = call[-1].content
     assert given[0]["text"].startswith(HEADER) and PET in given[0]["text"] and given[1:] == parts
     assert out["messages"][0].content == parts
+
+
+def test_chat_engram_reads_the_block_before_the_question_without_keying_it(
+    core_memory, tiny_lm, recorder
+):
+    core_memory.remember(PET, "ana")
+    middleware = EngramMemoryMiddleware(core_memory, user_id="ana", placement="question")
+    model = ChatEngram(lm=tiny_lm, max_tokens=2, user_id="ana")
+    agent = create_agent(model, middleware=[middleware])
+    question = "What is my dog called?"
+    out = agent.invoke({"messages": [HumanMessage(question)]}, {"callbacks": [recorder]})
+    (call,) = recorder.calls
+    first, rest = call[-1].content[0], call[-1].content[1:]
+    assert first["extras"] == {"engram_keyed": False} and f"] {PET}\n\n" in first["text"]
+    assert rest == [{"type": "text", "text": question}]
+    assert out["messages"][0].content == question  # the stored conversation is untouched
+
+    (user,) = [m for m in to_engram_messages(call) if m["role"] == "user"]
+    ids, mask = tiny_lm.encoder.encode([user])
+    assert tiny_lm.tokenizer.decode([i for i, k in zip(ids, mask, strict=True) if k]) == question
+    reply = out["messages"][-1]
+    assert reply.usage_metadata["input_tokens"] == tiny_lm.count_tokens(to_engram_messages(call))

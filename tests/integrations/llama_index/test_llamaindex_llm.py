@@ -19,7 +19,7 @@ from engram_agents.errors import InvalidInputError
 from engram_agents.tool_calls import ToolSpec, plan_reply
 from llama_index.llms.engram import Engram
 from llama_index.llms.engram.base import reply, to_engram_messages
-from llama_index.memory.engram import EngramMemory
+from llama_index.memory.engram import EngramMemory, RecalledTextBlock
 
 HI = [ChatMessage(role="user", content="Say hello to Ana")]
 DENTIST = [ChatMessage(role="user", content="When is my dentist appointment?")]
@@ -181,6 +181,24 @@ def test_history_renders_tool_calls_and_results():
     assert '{"name": "add", "arguments": {"a": 2, "b": 3}}' in assistant["content"]
     assert result == {"role": "tool", "content": '<tool_response name="add">\n5\n</tool_response>'}
     assert to_engram_messages(messages[:1]) == [{"role": "system", "content": "Be exact."}]
+
+
+def test_recalled_memories_are_read_but_not_keyed(llm, tiny_lm, store):
+    EngramMemory.from_defaults("ana", store).put(ChatMessage(role="user", content="I love tea"))
+    memory = EngramMemory.from_defaults("ana", store)
+    memory.put(ChatMessage(role="user", content="What do I love?"))
+    (user,) = to_engram_messages(memory.get())
+    recalled, asked = user["content"]
+    assert recalled["keyed"] is False and "I love tea" in recalled["text"]
+    assert asked == {"text": "What do I love?", "keyed": True}
+    ids, mask = tiny_lm.encoder.encode([user])
+    assert "I love tea" in tiny_lm.tokenizer.decode(ids)
+    assert tiny_lm.tokenizer.decode([i for i, k in zip(ids, mask, strict=True) if k]) == (
+        "What do I love?"
+    )
+    plain = [ChatMessage(role="user", blocks=[TextBlock(text="a"), TextBlock(text="b")])]
+    assert to_engram_messages(plain) == [{"role": "user", "content": "a\nb"}]
+    assert RecalledTextBlock(text="x").block_type == "text"  # any LLM reads it as text
 
 
 def test_tool_calls_are_parsed_from_model_text(llm):

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from engram_agents import EngramMemory as EpisodicMemory
 from engram_agents.errors import InvalidInputError
 from engram_agents.memory_context import HEADER
-from llama_index.memory.engram import EngramMemory
+from llama_index.memory.engram import EngramMemory, RecalledTextBlock
 
 
 def user(text: str) -> ChatMessage:
@@ -54,6 +54,8 @@ def test_a_later_session_gets_the_memories_before_its_question(store):
     (question,) = later.get()
 
     assert question.role == "user"
+    recalled, asked_block = question.blocks  # the memories in a block of their own, first
+    assert isinstance(recalled, RecalledTextBlock) and type(asked_block) is TextBlock
     block, asked = question.content.split("\n\n")
     assert block.startswith(HEADER) and asked == "Which city does my sister live in?"
     assert block.splitlines()[-1].endswith("user: My sister Priyanka lives in Lisbon")  # best last
@@ -80,6 +82,7 @@ def test_memories_go_first_in_a_user_message_of_several_blocks(store):
     parts = [TextBlock(text="Which tea do I like?"), TextBlock(text="Be brief.")]
     memory.put(ChatMessage(role="user", blocks=parts))
     (question,) = memory.get()
+    assert isinstance(question.blocks[0], RecalledTextBlock)
     assert question.blocks[0].text.startswith(HEADER) and "genmaicha" in question.blocks[0].text
     assert question.blocks[1:] == parts and memory.get_all()[0].blocks == parts
 

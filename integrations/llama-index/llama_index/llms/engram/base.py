@@ -43,6 +43,7 @@ from engram_agents.tool_calls import (
     render_tool_call,
     render_tool_result,
 )
+from llama_index.memory.engram.recalled import RecalledTextBlock
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -275,7 +276,7 @@ class Engram(FunctionCallingLLM):
         return calls
 
 
-def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """LlamaIndex messages as the {role, content} dicts EngramLM takes. Tool calls and results
     are written in the format the tool prompt asks the model to use; non-text content (images,
     audio, documents) is refused rather than silently dropped."""
@@ -286,24 +287,29 @@ def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
     for n, message in enumerate(messages):
         if not isinstance(message, ChatMessage):
             raise ValueError(f"message {n} must be a ChatMessage, got {type(message).__name__}")
-        parts = []
+        parts: list[tuple[str, bool]] = []  # (text, keyed)
         for block in message.blocks:
             if isinstance(block, TextBlock):
-                parts.append(block.text)
+                parts.append((block.text, not isinstance(block, RecalledTextBlock)))
             elif isinstance(block, ToolCallBlock):
                 names[block.tool_call_id or ""] = block.tool_name
-                parts.append(render_tool_call(block.tool_name, as_arguments(block.tool_kwargs)))
+                call = render_tool_call(block.tool_name, as_arguments(block.tool_kwargs))
+                parts.append((call, True))
             elif not isinstance(block, ThinkingBlock | CachePoint):
                 raise ValueError(
                     f"message {n}: Engram reads text only, got a {block.block_type} block"
                 )
         role = ROLE_NAMES[message.role]
-        text = "\n".join(parts)
+        text = "\n".join(t for t, _ in parts)
         if role == "tool":
             extra = message.additional_kwargs
             name = extra.get("name") or names.get(extra.get("tool_call_id", ""))
             text = render_tool_result(text, name)
-        out.append({"role": role, "content": text})
+        content: Any = text
+        if role == "user" and not all(keyed for _, keyed in parts):  # the same text, as parts
+            ends = ["\n"] * (len(parts) - 1) + [""]
+            content = [{"text": t + e, "keyed": k} for (t, k), e in zip(parts, ends, strict=True)]
+        out.append({"role": role, "content": content})
     return out
 
 

@@ -12,7 +12,8 @@ from llama_index.core.memory import Memory
 from llama_index.core.memory.types import BaseMemory
 
 from engram_agents import EngramMemory as EpisodicMemory
-from engram_agents.memory_context import add_to_question, add_to_system_prompt
+from engram_agents.memory_context import add_to_system_prompt
+from llama_index.memory.engram.recalled import RecalledTextBlock
 from llama_index.memory.engram.store_link import EngramStoreLink, message_list
 
 DEFAULT_TOKEN_LIMIT = 3000
@@ -149,11 +150,8 @@ def with_memories(history: list[ChatMessage], text: str, placement: str) -> list
     if placement == "question" and users:
         at = users[-1]
         message = history[at]
-        only = message.blocks[0] if len(message.blocks) == 1 else None
-        if isinstance(only, TextBlock):  # plain text: one string, block first
-            blocks = [TextBlock(text=add_to_question(only.text, text))]
-        else:
-            blocks = [TextBlock(text=text), *message.blocks]
+        # its own block, first; the newline makes the joined content "block, blank line, text"
+        blocks = [RecalledTextBlock(text=f"{text}\n"), *message.blocks]
         return [*history[:at], message.model_copy(update={"blocks": blocks}), *history[at + 1 :]]
     if history and history[0].role == MessageRole.SYSTEM:
         first = history[0]
