@@ -236,9 +236,13 @@ class ChatEngram(BaseChatModel):
             "temperature": kwargs.get("temperature", self.temperature),
             "top_p": kwargs.get("top_p", self.top_p),
             "seed": kwargs.get("seed", self.seed),
-            "user_id": kwargs.get("user_id", self.user_id),
+            "user_id": self.recall_user(kwargs),
         }
         return plan, params
+
+    def recall_user(self, call_kwargs: dict[str, Any]) -> str | None:
+        """Whose memorized tables a call with these arguments recalls (None: the shared ones)."""
+        return call_kwargs.get("user_id", self.user_id)
 
     def _pieces(self, plan: ReplyPlan, params: dict[str, Any], usage: dict) -> Iterator[str]:
         """Text pieces of the reply (after `plan.prefix`, which the reply is forced to start

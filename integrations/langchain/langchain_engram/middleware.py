@@ -104,7 +104,7 @@ class EngramMemoryMiddleware(AgentMiddleware):
         if self.lm is not None and isinstance(model, ChatEngram) and model.engram_lm is self.lm:
             overrides["model_settings"] = {"user_id": user, **request.model_settings}
         settings = overrides.get("model_settings", request.model_settings)
-        in_model = isinstance(model, ChatEngram) and settings.get("user_id", model.user_id)
+        in_model = isinstance(model, ChatEngram) and model.recall_user(settings)
         place = self.placement
         if place == "auto":
             place = "system" if in_model else "question"
