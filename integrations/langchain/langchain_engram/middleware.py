@@ -190,7 +190,7 @@ def _with_block(messages: list[AnyMessage], block: str, unkeyed: bool) -> list[A
     content = messages[at].content
     if isinstance(content, str) and not unkeyed:
         content = add_to_question(content, block)
-    else:  # content blocks (text, images): the memories go first, as their own text block
+    else:  # content blocks, or a ChatEngram: the memories go first, as a text block of their own
         first = {"type": "text", "text": f"{block}\n\n", **({"extras": UNKEYED} if unkeyed else {})}
         rest = [{"type": "text", "text": content}] if isinstance(content, str) else content
         content = [first, *rest]

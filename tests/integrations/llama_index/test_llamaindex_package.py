@@ -15,4 +15,8 @@ def test_namespace_packages_share_llama_index_with_core():
         assert not (SOURCE / namespace / "__init__.py").exists(), f"llama_index/{namespace}"
     assert Path(llama_index.core.__file__).parents[1] != SOURCE  # core lives elsewhere
     assert llama_index.llms.engram.Engram.class_name() == "Engram"
-    assert llama_index.memory.engram.__all__ == ["EngramMemory", "EngramMemoryBlock"]
+    assert llama_index.memory.engram.__all__ == [
+        "EngramMemory",
+        "EngramMemoryBlock",
+        "RecalledTextBlock",
+    ]
