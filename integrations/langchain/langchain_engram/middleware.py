@@ -95,10 +95,10 @@ class EngramMemoryMiddleware(AgentMiddleware):
         also gets the user, so what end_session memorized for them is recalled in-model.
 
         "auto" puts the block before the user's latest message (small models read it best
-        there; the stored conversation is untouched), except when the model recalls in-model:
-        Engram keys only the user's turns, and the memorized statements in the block would fire
-        the tables a second time (on the demo scenarios the 135M model then babbles), so the
-        block goes into the system prompt."""
+        there; the stored conversation is untouched), except when the model recalls in-model,
+        where the system prompt measured as good or better (benchmarks/RESULTS.md, hybrid
+        layouts). A ChatEngram gets the block unkeyed: Engram keys what the user said, and
+        memorized statements quoted there would fire the tables a second time."""
         overrides: dict[str, Any] = {}
         model = request.model
         if self.lm is not None and isinstance(model, ChatEngram) and model.engram_lm is self.lm:
