@@ -53,7 +53,7 @@ def _parts(i: int, content) -> list[Part]:
 
 def normalize_messages(messages) -> list[dict]:
     """Accept [{"role", "content"}], [(role, content)] or a single user string; each message
-    comes back as {"role", "content": the joined text, "parts": [(text, keyed), ...]}."""
+    comes back as {"role", "parts": [(text, keyed), ...]}."""
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     if not isinstance(messages, Sequence) or not messages:
@@ -63,8 +63,7 @@ def normalize_messages(messages) -> list[dict]:
         role, content = (m.get("role"), m.get("content")) if isinstance(m, dict) else m
         if role not in ROLES:
             raise InvalidInputError(f"message {i}: role must be one of {ROLES}, got {role!r}")
-        parts = _parts(i, content)
-        out.append({"role": role, "content": "".join(t for t, _ in parts), "parts": parts})
+        out.append({"role": role, "parts": _parts(i, content)})
     return out
 
 
