@@ -7,12 +7,20 @@ same MiniLM encoder: what the demo's `rag` mode retrieves from Chroma), then ans
 with the same recalled memories laid out four ways: in the system prompt or just before the
 question, best memory first or last. Nothing is memorized into the weights, so this isolates
 the prompt layout from in-model recall. The last line printed is one JSON object.
+
+    python benchmarks/memory_placement.py --memorize
+
+also plays the demo's nightly consolidation into the model (`consolidate_into_model` after each
+day's turns) and answers each probe with that day's memorized tables loaded, as the demo's
+hybrid mode does, adding a fifth layout: before the question as an unkeyed part (what the
+LangChain middleware gives a ChatEngram). Each night's training takes minutes on a CPU.
 """
 
 import argparse
 import json
 import os
 import platform
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,6 +28,7 @@ import numpy as np
 import torch
 
 from engram_agents import EngramLM
+from engram_agents.consolidation import consolidate_into_model
 from engram_agents.demo.scenario import Probe, Scenario, load_scenario
 from engram_agents.demo.scoring import judge
 from engram_agents.memory import EngramMemory
@@ -28,13 +37,19 @@ from engram_agents.store.encoders import default_encoder
 
 RAG_HEADER = "Relevant past conversation:"  # the demo's rag middleware
 LAYOUTS = ("system/best-first", "system/best-last", "question/best-first", "question/best-last")
+UNKEYED = "unkeyed/best-last"  # before the question, read but not keyed (with --memorize)
 
 
-def recalled(scenario: Scenario, encoder, k: int, root: Path) -> list[tuple[Probe, str, str]]:
+def recalled(
+    scenario: Scenario, encoder, k: int, root: Path, lm: EngramLM | None = None
+) -> list[tuple[Probe, str, str, Path | None]]:
     """Per probe, in the demo's order: the episodic store's block and plain RAG's block (best
-    last), built from what the user said before the probe (earlier probes included)."""
+    last), built from what the user said before the probe (earlier probes included), and, given
+    `lm`, the file of the user's tables memorized by then (None before the first night)."""
     memory = EngramMemory(root / "episodic.db", encoder=encoder)
+    weights = EngramMemory(root / "weights.db", encoder=encoder) if lm else None
     user, past, vectors, out = scenario.user_id, [], [], []
+    tables = None
 
     def index(text: str) -> None:  # each text is encoded once, as it is said
         vector = encoder.encode([text])[0]
@@ -42,6 +57,8 @@ def recalled(scenario: Scenario, encoder, k: int, root: Path) -> list[tuple[Prob
         vectors.append(vector / np.linalg.norm(vector))
 
     for day in scenario.days:
+        if lm and lm.memory_path(user).exists():
+            tables = Path(shutil.copy(lm.memory_path(user), root / f"tables-day{day.day}"))
         for probe in scenario.probes_on(day.day):
             engrams = format_memories(memory.recall(probe.question, user, k))
             chunks = ""
@@ -50,23 +67,35 @@ def recalled(scenario: Scenario, encoder, k: int, root: Path) -> list[tuple[Prob
                 scores = np.stack(vectors) @ (query / np.linalg.norm(query))
                 best = [past[i] for i in np.argsort(-scores)[:k]]
                 chunks = "\n".join([RAG_HEADER, *(f"- {t}" for t in reversed(best))])
-            out.append((probe, engrams, chunks))
+            out.append((probe, engrams, chunks, tables))
             memory.remember_many([probe.question], user, session_id=f"{day.day}-{probe.id}")
             index(probe.question)
         for turn in day.turns:
             memory.remember_many([turn.text], user, session_id=f"day{day.day}")
             index(turn.text)
         memory.consolidate(user)
+        if weights is not None:  # the demo's nightly consolidation into the model
+            said = [{"role": "user", "content": t.text} for t in day.turns]
+            if said:
+                weights.remember(said, user, session_id=f"day{day.day}", event_time=day.date)
+            consolidate_into_model(weights, lm, user)
     memory.close()
+    if weights is not None:
+        weights.close()
     return out
 
 
-def laid_out(system: str, question: str, block: str, layout: str) -> list[dict[str, str]]:
+def laid_out(system: str, question: str, block: str, layout: str) -> list[dict]:
     place, order = layout.split("/")
     if order == "best-first" and block:
         header, *lines = block.splitlines()
         header = header.replace("most relevant last", "most relevant first")
         block = "\n".join([header, *reversed(lines)])
+    if place == "unkeyed":
+        return [
+            {"role": "system", "content": system},
+            {"role": "user", "content": [{"text": f"{block}\n\n", "keyed": False}, question]},
+        ]
     if place == "system":
         return [
             {"role": "system", "content": add_to_system_prompt(system, block)},
@@ -78,24 +107,35 @@ def laid_out(system: str, question: str, block: str, layout: str) -> list[dict[s
     ]
 
 
-def run(lm: EngramLM, scenario: Scenario, k: int, max_new_tokens: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        probes = recalled(scenario, default_encoder(), k, Path(tmp))
+def with_tables(lm: EngramLM, user: str, tables: Path | None) -> str | None:
+    """Load a day's memorized tables for the user (None: the shared tables)."""
+    lm.unload_user()
+    if tables is None:
+        return None
+    shutil.copy(tables, lm.memory_path(user))
+    return user
+
+
+def run(lm: EngramLM, scenario: Scenario, k: int, max_new_tokens: int, memorize: bool) -> dict:
+    lm.forget_user(scenario.user_id)
     result: dict = {}
-    for layout in LAYOUTS:
-        for source, pick in (("episodic", 1), ("rag", 2)):
-            correct = stale = 0
-            for row in probes:
-                probe = row[0]
-                messages = laid_out(scenario.assistant, probe.question, row[pick], layout)
-                reply = lm.chat(messages, max_new_tokens=max_new_tokens, user_id=None)
-                ok, old = judge(reply, probe.answers, probe.stale)
-                correct, stale = correct + ok, stale + old
-            result.setdefault(layout, {})[source] = {
-                "accuracy": correct / len(probes),
-                "correct": correct,
-                "stale": stale,
-            }
+    with tempfile.TemporaryDirectory() as tmp:
+        probes = recalled(scenario, default_encoder(), k, Path(tmp), lm if memorize else None)
+        for layout in (*LAYOUTS, UNKEYED) if memorize else LAYOUTS:
+            for source, pick in (("episodic", 1), ("rag", 2)):
+                correct = stale = 0
+                for probe, *blocks, tables in probes:
+                    user = with_tables(lm, scenario.user_id, tables)
+                    block = blocks[pick - 1]
+                    messages = laid_out(scenario.assistant, probe.question, block, layout)
+                    reply = lm.chat(messages, max_new_tokens=max_new_tokens, user_id=user)
+                    ok, old = judge(reply, probe.answers, probe.stale)
+                    correct, stale = correct + ok, stale + old
+                result.setdefault(layout, {})[source] = {
+                    "accuracy": correct / len(probes),
+                    "correct": correct,
+                    "stale": stale,
+                }
     return {"probes": len(probes), "stale_able": sum(bool(p.stale) for p, *_ in probes), **result}
 
 
@@ -105,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="a local model folder (default: the embedded model)")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument(
+        "--memorize", action="store_true", help="answer with each day's memorized tables too"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as users:
         lm = (
@@ -113,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             else EngramLM.from_default(storage_dir=users)
         )
         scenarios = {
-            name: run(lm, load_scenario(name), args.k, args.max_new_tokens)
+            name: run(lm, load_scenario(name), args.k, args.max_new_tokens, args.memorize)
             for name in args.scenario
         }
     print(
@@ -122,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                 "benchmark": "memory_placement",
                 "model": lm.model_id,
                 "k": args.k,
+                "memorized": args.memorize,
                 "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch threads "
                 f"{torch.get_num_threads()}, {platform.processor() or platform.platform()}",
                 "scenarios": scenarios,
