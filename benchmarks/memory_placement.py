@@ -118,24 +118,29 @@ def with_tables(lm: EngramLM, user: str, tables: Path | None) -> str | None:
 
 def run(lm: EngramLM, scenario: Scenario, k: int, max_new_tokens: int, memorize: bool) -> dict:
     lm.forget_user(scenario.user_id)
-    result: dict = {}
+    layouts = (*LAYOUTS, UNKEYED) if memorize else LAYOUTS
+    scores = {(layout, source): [0, 0] for layout in layouts for source in ("episodic", "rag")}
     with tempfile.TemporaryDirectory() as tmp:
         probes = recalled(scenario, default_encoder(), k, Path(tmp), lm if memorize else None)
-        for layout in (*LAYOUTS, UNKEYED) if memorize else LAYOUTS:
-            for source, pick in (("episodic", 1), ("rag", 2)):
-                correct = stale = 0
-                for probe, *blocks, tables in probes:
-                    user = with_tables(lm, scenario.user_id, tables)
-                    block = blocks[pick - 1]
+        loaded = None  # the tables file loaded now (None: the shared tables)
+        user = with_tables(lm, scenario.user_id, loaded)
+        for probe, engrams, chunks, tables in probes:
+            if tables != loaded:  # a new day's tables: load them once for all layouts
+                user, loaded = with_tables(lm, scenario.user_id, tables), tables
+            for layout in layouts:
+                for source, block in (("episodic", engrams), ("rag", chunks)):
                     messages = laid_out(scenario.assistant, probe.question, block, layout)
                     reply = lm.chat(messages, max_new_tokens=max_new_tokens, user_id=user)
                     ok, old = judge(reply, probe.answers, probe.stale)
-                    correct, stale = correct + ok, stale + old
-                result.setdefault(layout, {})[source] = {
-                    "accuracy": correct / len(probes),
-                    "correct": correct,
-                    "stale": stale,
-                }
+                    scores[layout, source][0] += ok
+                    scores[layout, source][1] += old
+    result: dict = {}
+    for (layout, source), (correct, stale) in scores.items():
+        result.setdefault(layout, {})[source] = {
+            "accuracy": correct / len(probes),
+            "correct": correct,
+            "stale": stale,
+        }
     return {"probes": len(probes), "stale_able": sum(bool(p.stale) for p, *_ in probes), **result}
 
 

@@ -102,8 +102,8 @@ class LlamaIndexAgent:
                     llm=llm,
                     session_id=session,
                     k=self.workspace.k,
-                    # beside in-model recall, where Engram keys only the user's turns (see
-                    # EngramMemoryMiddleware's placement="auto")
+                    # beside in-model recall the system prompt measured as good or better
+                    # (as EngramMemoryMiddleware's placement="auto")
                     placement="system" if self.mode in IN_WEIGHTS else "question",
                 )
                 engine = SimpleChatEngine.from_defaults(
