@@ -13,7 +13,13 @@ the prompt layout from in-model recall. The last line printed is one JSON object
 also plays the demo's nightly consolidation into the model (`consolidate_into_model` after each
 day's turns) and answers each probe with that day's memorized tables loaded, as the demo's
 hybrid mode does, adding a fifth layout: before the question as an unkeyed part (what the
-LangChain middleware gives a ChatEngram). Each night's training takes minutes on a CPU.
+LangChain middleware gives a ChatEngram). Each night's training takes minutes on a CPU;
+
+    python benchmarks/memory_placement.py --memorize --tables DIR
+
+keeps each day's tables in DIR/<scenario>/day<N>.safetensors and reuses those there instead of
+training again, so other layouts can be replayed in minutes (empty DIR after changing the model,
+the scenario or the memorization code).
 """
 
 import argparse
@@ -41,15 +47,18 @@ UNKEYED = "unkeyed/best-last"  # before the question, read but not keyed (with -
 
 
 def recalled(
-    scenario: Scenario, encoder, k: int, root: Path, lm: EngramLM | None = None
+    scenario: Scenario, encoder, k: int, root: Path, lm: EngramLM | None = None, tables_dir=None
 ) -> list[tuple[Probe, str, str, Path | None]]:
     """Per probe, in the demo's order: the episodic store's block and plain RAG's block (best
     last), built from what the user said before the probe (earlier probes included), and, given
-    `lm`, the file of the user's tables memorized by then (None before the first night)."""
+    `lm`, the file of the user's tables memorized by then (None before the first night), kept in
+    `tables_dir` (reused from there when it already holds that day's)."""
     memory = EngramMemory(root / "episodic.db", encoder=encoder)
     weights = EngramMemory(root / "weights.db", encoder=encoder) if lm else None
     user, past, vectors, out = scenario.user_id, [], [], []
-    tables = None
+    tables, untrained = None, False  # untrained: the weights store holds days not memorized yet
+    tables_dir = Path(tables_dir or root / "tables")
+    tables_dir.mkdir(parents=True, exist_ok=True)
 
     def index(text: str) -> None:  # each text is encoded once, as it is said
         vector = encoder.encode([text])[0]
@@ -57,8 +66,18 @@ def recalled(
         vectors.append(vector / np.linalg.norm(vector))
 
     for day in scenario.days:
-        if lm and lm.memory_path(user).exists():
-            tables = Path(shutil.copy(lm.memory_path(user), root / f"tables-day{day.day}"))
+        if lm:
+            snapshot = tables_dir / f"day{day.day}.safetensors"
+            lm.unload_user()
+            if snapshot.exists():  # memorized on an earlier run: the next night goes on from it
+                lm.memory_path(user).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(snapshot, lm.memory_path(user))
+            elif untrained:  # the demo's nightly consolidation into the model
+                consolidate_into_model(weights, lm, user)
+                if lm.memory_path(user).exists():
+                    shutil.copy(lm.memory_path(user), snapshot)
+            untrained = False
+            tables = snapshot if snapshot.exists() else None
         for probe in scenario.probes_on(day.day):
             engrams = format_memories(memory.recall(probe.question, user, k))
             chunks = ""
@@ -74,11 +93,11 @@ def recalled(
             memory.remember_many([turn.text], user, session_id=f"day{day.day}")
             index(turn.text)
         memory.consolidate(user)
-        if weights is not None:  # the demo's nightly consolidation into the model
+        if weights is not None:  # memorized the next morning, unless a snapshot has it
             said = [{"role": "user", "content": t.text} for t in day.turns]
             if said:
                 weights.remember(said, user, session_id=f"day{day.day}", event_time=day.date)
-            consolidate_into_model(weights, lm, user)
+                untrained = True
     memory.close()
     if weights is not None:
         weights.close()
@@ -116,12 +135,16 @@ def with_tables(lm: EngramLM, user: str, tables: Path | None) -> str | None:
     return user
 
 
-def run(lm: EngramLM, scenario: Scenario, k: int, max_new_tokens: int, memorize: bool) -> dict:
+def run(
+    lm: EngramLM, scenario: Scenario, k: int, max_new_tokens: int, memorize: bool, tables_dir=None
+) -> dict:
     lm.forget_user(scenario.user_id)
     layouts = (*LAYOUTS, UNKEYED) if memorize else LAYOUTS
     scores = {(layout, source): [0, 0] for layout in layouts for source in ("episodic", "rag")}
     with tempfile.TemporaryDirectory() as tmp:
-        probes = recalled(scenario, default_encoder(), k, Path(tmp), lm if memorize else None)
+        probes = recalled(
+            scenario, default_encoder(), k, Path(tmp), lm if memorize else None, tables_dir
+        )
         loaded = None  # the tables file loaded now (None: the shared tables)
         user = with_tables(lm, scenario.user_id, loaded)
         for probe, engrams, chunks, tables in probes:
@@ -153,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--memorize", action="store_true", help="answer with each day's memorized tables too"
     )
+    parser.add_argument(
+        "--tables", type=Path, help="with --memorize: keep (and reuse) each day's tables here"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as users:
         lm = (
@@ -161,7 +187,14 @@ def main(argv: list[str] | None = None) -> int:
             else EngramLM.from_default(storage_dir=users)
         )
         scenarios = {
-            name: run(lm, load_scenario(name), args.k, args.max_new_tokens, args.memorize)
+            name: run(
+                lm,
+                load_scenario(name),
+                args.k,
+                args.max_new_tokens,
+                args.memorize,
+                args.tables / Path(name).stem if args.tables else None,
+            )
             for name in args.scenario
         }
     print(
