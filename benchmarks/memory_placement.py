@@ -38,7 +38,12 @@ from engram_agents.consolidation import consolidate_into_model
 from engram_agents.demo.scenario import Probe, Scenario, load_scenario
 from engram_agents.demo.scoring import judge
 from engram_agents.memory import EngramMemory
-from engram_agents.memory_context import add_to_question, add_to_system_prompt, format_memories
+from engram_agents.memory_context import (
+    add_to_question,
+    add_to_system_prompt,
+    before_question,
+    format_memories,
+)
 from engram_agents.store.encoders import default_encoder
 
 RAG_HEADER = "Relevant past conversation:"  # the demo's rag middleware
@@ -113,7 +118,10 @@ def laid_out(system: str, question: str, block: str, layout: str) -> list[dict]:
     if place == "unkeyed":
         return [
             {"role": "system", "content": system},
-            {"role": "user", "content": [{"text": f"{block}\n\n", "keyed": False}, question]},
+            {
+                "role": "user",
+                "content": [{"text": before_question(block), "keyed": False}, question],
+            },
         ]
     if place == "system":
         return [

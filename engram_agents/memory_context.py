@@ -51,6 +51,12 @@ def add_to_system_prompt(system: str | None, block: str) -> str:
     return f"{system.rstrip()}\n\n{block}" if system and system.strip() else block
 
 
+def before_question(block: str) -> str:
+    """The block as the text that goes just before the question ("" for no block): callers
+    that keep the two apart (an unkeyed part, a content block of its own) still read the same."""
+    return f"{block}\n\n" if block else ""
+
+
 def add_to_question(question: str, block: str) -> str:
     """The user's message with the memory block put before it (the message alone if none)."""
-    return f"{block}\n\n{question}" if block else question
+    return before_question(block) + question

@@ -8,6 +8,7 @@ from engram_agents.memory_context import (
     HEADER,
     add_to_question,
     add_to_system_prompt,
+    before_question,
     format_memories,
 )
 from engram_agents.store.encoders import HashingEncoder
@@ -56,6 +57,8 @@ def test_budget_drops_the_least_relevant_and_lists_the_best_last(memory):
 def test_add_to_question():
     assert add_to_question("When is it?", "MEM") == "MEM\n\nWhen is it?"
     assert add_to_question("When is it?", "") == "When is it?"
+    assert before_question("MEM") + "When is it?" == add_to_question("When is it?", "MEM")
+    assert before_question("") == ""
 
 
 def test_add_to_system_prompt():

@@ -24,6 +24,7 @@ from engram_agents.memory_context import (
     HEADER,
     add_to_question,
     add_to_system_prompt,
+    before_question,
     format_memories,
 )
 from engram_agents.model.memorize import TrainConfig
@@ -191,7 +192,9 @@ def _with_block(messages: list[AnyMessage], block: str, unkeyed: bool) -> list[A
     if isinstance(content, str) and not unkeyed:
         content = add_to_question(content, block)
     else:  # content blocks, or a ChatEngram: the memories go first, as a text block of their own
-        first = {"type": "text", "text": f"{block}\n\n", **({"extras": UNKEYED} if unkeyed else {})}
+        first = {"type": "text", "text": before_question(block)}
+        if unkeyed:
+            first["extras"] = UNKEYED
         rest = [{"type": "text", "text": content}] if isinstance(content, str) else content
         content = [first, *rest]
     marked = messages[at].model_copy(update={"content": content})
