@@ -19,11 +19,30 @@ def cache_dir() -> Path:
 
 
 def file_hash(path: Path) -> str:
+    """The file's sha256 prefix, remembered in the cache beside its size and modification time,
+    so that a process start does not reread hundreds of megabytes of embedded weights."""
+    stat = path.stat()
+    stamp = f"{stat.st_size} {stat.st_mtime_ns}"
+    memo = cache_dir() / "hashes" / hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    try:
+        remembered, digest = memo.read_text().rsplit(" ", 1)
+        if remembered == stamp:
+            return digest
+    except (OSError, ValueError):
+        pass
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
             h.update(chunk)
-    return h.hexdigest()[:16]
+    digest = h.hexdigest()[:16]
+    try:  # published whole: a process starting beside this one reads all of it or nothing
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
+        tmp.write_text(f"{stamp} {digest}")
+        os.replace(tmp, memo)
+    except OSError:  # a read-only cache only costs the rereading
+        pass
+    return digest
 
 
 @contextmanager

@@ -1,5 +1,8 @@
 """The user cache publishes an entry whole or not at all."""
 
+import hashlib
+import os
+
 import pytest
 
 from engram_agents.cache import building, cache_dir, file_hash
@@ -37,3 +40,23 @@ def test_cache_location_and_content_hash(tmp_path, monkeypatch):
     (tmp_path / "b").write_bytes(b"x" * 11)
     assert file_hash(tmp_path / "a") != file_hash(tmp_path / "b")
     assert len(file_hash(tmp_path / "a")) == 16
+
+
+def test_the_hash_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENGRAM_AGENTS_CACHE", str(tmp_path / "c"))
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"a" * 100)
+    first = file_hash(weights)
+    assert first == hashlib.sha256(b"a" * 100).hexdigest()[:16]
+    (memo,) = (tmp_path / "c" / "hashes").iterdir()
+
+    memo.write_text(memo.read_text().rsplit(" ", 1)[0] + " remembered")
+    assert file_hash(weights) == "remembered"  # same size and time: the file is not reread
+
+    weights.write_bytes(b"b" * 100)  # same size, new content and modification time
+    os.utime(weights, ns=(1, 1))
+    assert file_hash(weights) == hashlib.sha256(b"b" * 100).hexdigest()[:16]
+
+    memo.write_text("garbage")  # a damaged memo is recomputed, not trusted
+    assert file_hash(weights) == hashlib.sha256(b"b" * 100).hexdigest()[:16]
+    assert [p.name for p in memo.parent.iterdir()] == [memo.name]  # no scratch file left
