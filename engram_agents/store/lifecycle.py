@@ -46,9 +46,12 @@ def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_
     """A new statement about the same subject (related text, shared subject keywords) that says
     it changes something ("moved", "instead", "no longer"). Without such a word two similar
     statements are both kept: near-identical episodes are common and must not hide each other.
-    One speaker does not update what another said, and a question states nothing to update."""
+    One speaker does not update what another said; a question neither is updated nor updates
+    ("which day is my 1:1 now?" asks, it changes nothing, though it says "now")."""
     who, old_who = ((e.speaker or "").lower() or None for e in (new, old))
-    if similarity < min_sim or (who and old_who and who != old_who) or _is_question(old.text):
+    if similarity < min_sim or (who and old_who and who != old_who):
+        return False
+    if _is_question(new.text) or _is_question(old.text):
         return False
     if overlap(_subject_keywords(new, who), _subject_keywords(old, who)) < min_kw:
         return False

@@ -71,6 +71,18 @@ def test_a_terse_update_supersedes_only_the_fact_it_changes(tmp_path, minilm):
     assert mem.recall("when is my physio?", "u", k=1)[0].engram.id == update.id
 
 
+def test_asking_about_an_update_keeps_it(tmp_path, minilm):
+    """A user who asks what changed ("... now?") must still be told: the question is kept
+    beside the update, it does not supersede it."""
+    mem = EngramMemory(tmp_path / "m.db", encoder=minilm)
+    mem.remember("I have a weekly 1:1 with Daniel every Wednesday at 2 pm", "u")
+    update = mem.remember("Daniel wants to move our weekly 1:1 to Thursdays, same time", "u")
+    mem.remember([{"role": "user", "content": "Which day is my 1:1 with Daniel now?"}], "u")
+    assert update.id in {e.id for e in mem.list("u")}
+    hits = mem.recall("Which day is my 1:1 with Daniel now?", "u", k=3)
+    assert update.id in {h.engram.id for h in hits}
+
+
 SENTENCES = [
     "My dentist appointment moved to Tuesday at 3 pm",
     "When do I see the dentist?",

@@ -92,3 +92,11 @@ def test_a_question_is_never_superseded():
     question = _engram("Jonas: When is your Japan trip?")
     answer = _engram("Jonas: Our Japan trip moved to October.")
     assert not supersedes(answer, question, similarity=0.9, min_sim=0.5, min_kw=0.2)
+
+
+def test_a_question_supersedes_nothing():
+    fact = _engram("Daniel wants to move our weekly 1:1 to Thursdays, same time.")
+    asked = _engram("Which day of the week is my 1:1 with Daniel now?")
+    assert not supersedes(asked, fact, similarity=0.9, min_sim=0.5, min_kw=0.2)
+    told = _engram("Daniel moved our weekly 1:1 to Fridays now.")
+    assert supersedes(told, fact, similarity=0.9, min_sim=0.5, min_kw=0.2)  # the rule still bites
