@@ -10,11 +10,17 @@ import numpy as np
 from engram_agents.store.records import Engram, Evidence, Tier, Version, utcnow
 from engram_agents.store.sketch import stem
 
+_CHANGE_VERB = (
+    r"mov(?:ed|ing)|move|changed?|rescheduled?|postponed?|push(?:ed)?|renamed?|replaced?|"
+    r"cancel(?:l)?(?:ed|ing)?|called off|updated?|switch(?:ed|ing)?"
+)
 _CHANGE_CUE = re.compile(
-    r"\b(mov(?:ed|ing)|move|changed?|rescheduled?|postponed?|pushed|renamed|replaced|"
-    r"cancel(?:l)?(?:ed|ing)?|called off|instead|no longer|anymore|from now on|going forward|"
-    r"actually|updated?|switch(?:ed|ing)?|now)\b",
+    rf"\b({_CHANGE_VERB}|instead|no longer|anymore|from now on|going forward|actually|now)\b",
     re.I,
+)
+# "Could you move the review to 3 pm?" changes the calendar; "which day is it now?" only asks.
+_CHANGE_REQUEST = re.compile(
+    rf"\b(?:(?:can|could|would|will) (?:you|we)|please)\b.*\b(?:{_CHANGE_VERB})\b", re.I
 )
 
 
@@ -46,12 +52,13 @@ def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_
     """A new statement about the same subject (related text, shared subject keywords) that says
     it changes something ("moved", "instead", "no longer"). Without such a word two similar
     statements are both kept: near-identical episodes are common and must not hide each other.
-    One speaker does not update what another said; a question neither is updated nor updates
-    ("which day is my 1:1 now?" asks, it changes nothing, though it says "now")."""
+    One speaker does not update what another said. A question is never updated, and updates
+    only when it asks for a change ("could you move it to Friday?"): "which day is my 1:1 now?"
+    changes nothing, though it says "now"."""
     who, old_who = ((e.speaker or "").lower() or None for e in (new, old))
     if similarity < min_sim or (who and old_who and who != old_who):
         return False
-    if _is_question(new.text) or _is_question(old.text):
+    if _is_question(old.text) or (_is_question(new.text) and not _CHANGE_REQUEST.search(new.text)):
         return False
     if overlap(_subject_keywords(new, who), _subject_keywords(old, who)) < min_kw:
         return False

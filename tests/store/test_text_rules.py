@@ -94,9 +94,16 @@ def test_a_question_is_never_superseded():
     assert not supersedes(answer, question, similarity=0.9, min_sim=0.5, min_kw=0.2)
 
 
-def test_a_question_supersedes_nothing():
+def test_a_question_supersedes_only_when_it_asks_for_a_change():
     fact = _engram("Daniel wants to move our weekly 1:1 to Thursdays, same time.")
-    asked = _engram("Which day of the week is my 1:1 with Daniel now?")
-    assert not supersedes(asked, fact, similarity=0.9, min_sim=0.5, min_kw=0.2)
-    told = _engram("Daniel moved our weekly 1:1 to Fridays now.")
-    assert supersedes(told, fact, similarity=0.9, min_sim=0.5, min_kw=0.2)  # the rule still bites
+    for asked in (
+        "Which day of the week is my 1:1 with Daniel now?",
+        "Can you tell me which day my weekly 1:1 with Daniel is now?",
+    ):
+        assert not supersedes(_engram(asked), fact, similarity=0.9, min_sim=0.5, min_kw=0.2)
+    for told in (
+        "Daniel moved our weekly 1:1 to Fridays now.",
+        "Could you move my weekly 1:1 with Daniel to Fridays?",
+        "Please reschedule the weekly 1:1 with Daniel to Friday?",
+    ):
+        assert supersedes(_engram(told), fact, similarity=0.9, min_sim=0.5, min_kw=0.2), told
