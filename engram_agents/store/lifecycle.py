@@ -18,10 +18,11 @@ _CHANGE_CUE = re.compile(
     rf"\b({_CHANGE_VERB}|instead|no longer|anymore|from now on|going forward|actually|now)\b",
     re.I,
 )
-# "Could you move the review to 3 pm?" changes the calendar; "which day is it now?" only asks.
-_CHANGE_REQUEST = re.compile(
-    rf"\b(?:(?:can|could|would|will) (?:you|we)|please)\b.*\b(?:{_CHANGE_VERB})\b", re.I
-)
+# "Could you book a haircut for Saturday?" states a plan and "could you move the review to
+# 3 pm?" changes one; "which day is it now?" only asks.
+_REQUEST = r"\b(?:(?:can|could|would|will) (?:you|we)|please)\b"
+_CHANGE_REQUEST = re.compile(rf"{_REQUEST}.*\b(?:{_CHANGE_VERB})\b", re.I)
+_REQUEST_CUE = re.compile(_REQUEST, re.I)
 
 
 def keywords(tags: list[str]) -> set[str]:
@@ -52,13 +53,16 @@ def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_
     """A new statement about the same subject (related text, shared subject keywords) that says
     it changes something ("moved", "instead", "no longer"). Without such a word two similar
     statements are both kept: near-identical episodes are common and must not hide each other.
-    One speaker does not update what another said. A question is never updated, and updates
-    only when it asks for a change ("could you move it to Friday?"): "which day is my 1:1 now?"
-    changes nothing, though it says "now"."""
+    One speaker does not update what another said. A question that only asks states nothing:
+    it is never updated, and updates only when it asks for a change ("could you move it to
+    Friday?"); "which day is my 1:1 now?" changes nothing, though it says "now". A request
+    ("could you book a haircut on Saturday?") states a plan, which a later change updates."""
     who, old_who = ((e.speaker or "").lower() or None for e in (new, old))
     if similarity < min_sim or (who and old_who and who != old_who):
         return False
-    if _is_question(old.text) or (_is_question(new.text) and not _CHANGE_REQUEST.search(new.text)):
+    if _is_question(old.text) and not _REQUEST_CUE.search(old.text):
+        return False
+    if _is_question(new.text) and not _CHANGE_REQUEST.search(new.text):
         return False
     if overlap(_subject_keywords(new, who), _subject_keywords(old, who)) < min_kw:
         return False

@@ -107,3 +107,9 @@ def test_a_question_supersedes_only_when_it_asks_for_a_change():
         "Please reschedule the weekly 1:1 with Daniel to Friday?",
     ):
         assert supersedes(_engram(told), fact, similarity=0.9, min_sim=0.5, min_kw=0.2), told
+
+
+def test_a_request_is_a_plan_that_a_change_updates():
+    booked = _engram("Morning! Could you book me a haircut at Salon Vero for Saturday at 11 am?")
+    cancel = _engram("Please cancel my haircut on Saturday, I'll rebook it some other time.")
+    assert supersedes(cancel, booked, similarity=0.8, min_sim=0.5, min_kw=0.2)
