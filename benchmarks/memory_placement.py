@@ -73,10 +73,8 @@ def recalled(
     for day in scenario.days:
         if lm:
             snapshot = tables_dir / f"day{day.day}.safetensors"
-            lm.unload_user()
             if snapshot.exists():  # memorized on an earlier run: the next night goes on from it
-                lm.memory_path(user).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(snapshot, lm.memory_path(user))
+                with_tables(lm, user, snapshot)
             elif untrained:  # the demo's nightly consolidation into the model
                 consolidate_into_model(weights, lm, user)
                 if lm.memory_path(user).exists():
@@ -139,6 +137,7 @@ def with_tables(lm: EngramLM, user: str, tables: Path | None) -> str | None:
     lm.unload_user()
     if tables is None:
         return None
+    lm.memory_path(user).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(tables, lm.memory_path(user))
     return user
 
