@@ -20,6 +20,13 @@ LangChain middleware gives a ChatEngram). Each night's training takes minutes on
 keeps each day's tables in DIR/<scenario>/day<N>.safetensors and reuses those there instead of
 training again, so other layouts can be replayed in minutes (empty DIR after changing the model,
 the scenario or the memorization code).
+
+    python benchmarks/memory_placement.py --memory-weight 0.5
+
+gives every block as recalled text (unkeyed, a content part of its own) and decodes toward it
+(`EngramLM.stream(memory_weight=...)`, what ChatEngram does with the middleware's block); the
+RAG block too, so the gain is shown for both. `--tables-weight 0.5` (with `--memorize`) mixes in
+what the day's tables recall from the question alone, as ChatEngram does beside a user.
 """
 
 import argparse
@@ -41,6 +48,7 @@ from engram_agents.memory import EngramMemory
 from engram_agents.memory_context import (
     add_to_question,
     add_to_system_prompt,
+    before_block,
     before_question,
     format_memories,
 )
@@ -107,12 +115,21 @@ def recalled(
     return out
 
 
-def laid_out(system: str, question: str, block: str, layout: str) -> list[dict]:
+def laid_out(
+    system: str, question: str, block: str, layout: str, recalled: bool = False
+) -> list[dict]:
+    """The chat for one probe; `recalled` gives the block as a recalled part of its own."""
     place, order = layout.split("/")
     if order == "best-first" and block:
         header, *lines = block.splitlines()
         header = header.replace("most relevant last", "most relevant first")
         block = "\n".join([header, *reversed(lines)])
+    if recalled and block:
+        if place == "system":
+            parts = [before_block(system), {"text": block, "recalled": True}]
+            return [{"role": "system", "content": parts}, {"role": "user", "content": question}]
+        parts = [{"text": before_question(block), "recalled": True}, question]
+        return [{"role": "system", "content": system}, {"role": "user", "content": parts}]
     if place == "unkeyed":
         return [
             {"role": "system", "content": system},
@@ -143,11 +160,19 @@ def with_tables(lm: EngramLM, user: str, tables: Path | None) -> str | None:
 
 
 def run(
-    lm: EngramLM, scenario: Scenario, k: int, max_new_tokens: int, memorize: bool, tables_dir=None
+    lm: EngramLM,
+    scenario: Scenario,
+    k: int,
+    max_new_tokens: int,
+    memorize: bool,
+    tables_dir=None,
+    memory_weight: float = 0.0,
+    tables_weight: float = 0.0,
 ) -> dict:
     lm.forget_user(scenario.user_id)
     layouts = (*LAYOUTS, UNKEYED) if memorize else LAYOUTS
     scores = {(layout, source): [0, 0] for layout in layouts for source in ("episodic", "rag")}
+    mixed = memory_weight > 0 or tables_weight > 0  # the blocks as recalled parts
     with tempfile.TemporaryDirectory() as tmp:
         probes = recalled(
             scenario, default_encoder(), k, Path(tmp), lm if memorize else None, tables_dir
@@ -159,8 +184,14 @@ def run(
                 user, loaded = with_tables(lm, scenario.user_id, tables), tables
             for layout in layouts:
                 for source, block in (("episodic", engrams), ("rag", chunks)):
-                    messages = laid_out(scenario.assistant, probe.question, block, layout)
-                    reply = lm.chat(messages, max_new_tokens=max_new_tokens, user_id=user)
+                    messages = laid_out(scenario.assistant, probe.question, block, layout, mixed)
+                    reply = lm.chat(
+                        messages,
+                        max_new_tokens=max_new_tokens,
+                        user_id=user,
+                        memory_weight=memory_weight,
+                        tables_weight=tables_weight,
+                    )
                     ok, old = judge(reply, probe.answers, probe.stale)
                     scores[layout, source][0] += ok
                     scores[layout, source][1] += old
@@ -186,6 +217,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tables", type=Path, help="with --memorize: keep (and reuse) each day's tables here"
     )
+    parser.add_argument(
+        "--memory-weight",
+        type=float,
+        default=0.0,
+        help="decode toward the recalled block this much (0: plain decoding, the block as text)",
+    )
+    parser.add_argument(
+        "--tables-weight",
+        type=float,
+        default=0.0,
+        help="with --memorize: add what the user's tables recall beside the block this much",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as users:
         lm = (
@@ -201,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.max_new_tokens,
                 args.memorize,
                 args.tables / Path(name).stem if args.tables else None,
+                args.memory_weight,
+                args.tables_weight,
             )
             for name in args.scenario
         }
@@ -211,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                 "model": lm.model_id,
                 "k": args.k,
                 "memorized": args.memorize,
+                "memory_weight": args.memory_weight,
+                "tables_weight": args.tables_weight,
                 "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch threads "
                 f"{torch.get_num_threads()}, {platform.processor() or platform.platform()}",
                 "scenarios": scenarios,

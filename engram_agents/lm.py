@@ -16,7 +16,7 @@ from engram_agents.model.chat_format import ChatEncoder
 from engram_agents.model.compression import TokenCompressor
 from engram_agents.model.config import EngramConfig
 from engram_agents.model.facts import Fact
-from engram_agents.model.generation import SamplingParams, generate
+from engram_agents.model.generation import MemoryMix, Prompt, SamplingParams, generate
 from engram_agents.model.loading import default_model_dir, load_base
 from engram_agents.model.memorize import MemorizeReport, TrainConfig, train, written_rows
 from engram_agents.model.model import EngramModel
@@ -116,6 +116,8 @@ class EngramLM:
         seed: int | None = None,
         prefix: str = "",
         user_id: str | _Current | None = CURRENT,
+        memory_weight: float = 0.0,
+        tables_weight: float = 0.0,
     ) -> Iterator[str]:
         """Yield the reply to a chat as text pieces, as tokens are decoded.
 
@@ -123,21 +125,41 @@ class EngramLM:
         opening of a tool call. `user_id` loads that user's memory (None: the shared tables)
         for this reply, under the same lock as decoding, so threads serving different users
         never mix them up; by default the loaded user stays.
+
+        Where content parts are marked `recalled`, `memory_weight` > 0 decodes toward what
+        they add to the prompt, and `tables_weight` > 0 (with a user's tables loaded) adds
+        what the tables recall from the prompt without them (`MemoryMix`: one more forward
+        pass per token for each). Without recalled parts both change nothing.
         """
         stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
         params = SamplingParams(max_new_tokens, temperature, top_p, stops, seed)
-        ids, mask = self.encoder.encode(messages)
         forced = self.tokenizer.encode(prefix, add_special_tokens=False) if prefix else []
+
+        def prompt(recalled: bool, keyed: bool = True) -> Prompt:
+            ids, mask = self.encoder.encode(messages, recalled=recalled)
+            mask = mask if keyed else [0] * len(mask)
+            return Prompt(ids + forced, mask + [0] * len(forced))
+
+        full = prompt(True)
+        MemoryMix(full, None, memory_weight, tables_weight)  # checks the weights now
         with self._lock:
             if user_id is not CURRENT:
                 self.load_user(user_id)
+            mix = None
+            tables = prompt(False) if tables_weight and self.user_id is not None else None
+            if memory_weight or tables is not None:
+                # beside the tables' own stream, nothing else is keyed
+                bare = prompt(False, keyed=tables is None)
+                if bare.ids != full.ids:  # something recalled to weigh
+                    mix = MemoryMix(bare, tables, memory_weight, tables_weight)
             yield from generate(
                 self.model,
                 self.tokenizer,
-                ids + forced,
-                mask + [0] * len(forced),
+                full.ids,
+                full.key_mask,
                 params,
                 self.encoder.stop_token_ids(),
+                mix,
             )
 
     def chat(self, messages, **kwargs) -> str:

@@ -48,7 +48,13 @@ def add_to_system_prompt(system: str | None, block: str) -> str:
     """The system prompt with the memory block appended (the block alone if there was none)."""
     if not block:
         return system or ""
-    return f"{system.rstrip()}\n\n{block}" if system and system.strip() else block
+    return before_block(system) + block
+
+
+def before_block(system: str | None) -> str:
+    """The system prompt as the text a block is appended to ("" for none): callers that keep
+    the two apart (a text block of its own) still read the same."""
+    return f"{system.rstrip()}\n\n" if system and system.strip() else ""
 
 
 def before_question(block: str) -> str:

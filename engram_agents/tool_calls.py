@@ -138,10 +138,12 @@ def with_tool_prompt(
         return messages
     prompt = tool_prompt(tools, tool_choice)
     if messages and messages[0]["role"] == "system":
-        return [
-            {"role": "system", "content": add_to_system_prompt(messages[0]["content"], prompt)},
-            *messages[1:],
-        ]
+        content = messages[0]["content"]
+        if isinstance(content, list):  # parts (recalled memories): the tools go after them
+            content = [*content, f"\n\n{prompt}"]
+        else:
+            content = add_to_system_prompt(content, prompt)
+        return [{"role": "system", "content": content}, *messages[1:]]
     return [{"role": "system", "content": prompt}, *messages]
 
 

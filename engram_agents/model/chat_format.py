@@ -5,8 +5,10 @@ side never address memory. Each message is rendered with a placeholder, and the 
 placeholders are tokenized apart, so the mask is exact for any chat template.
 
 A message's content may also be a list of parts, `{"text": ..., "keyed": False}` marking text
-that sits in the user's turn without being what the user said (memories retrieved into the
-question): it is read by the model but never addresses memory.
+that sits in the user's turn without being what the user said: it is read by the model but
+never addresses memory. `{"text": ..., "recalled": True}` marks memories retrieved into the
+prompt (in any message): unkeyed too, and left out of the prompt that contrastive decoding
+weighs the reply against (`encode(..., recalled=False)`).
 """
 
 import re
@@ -21,29 +23,31 @@ FALLBACK_TEMPLATE = (
 )
 
 
-Part = tuple[str, bool]  # (text, keyed)
+Part = tuple[str, bool, bool]  # (text, keyed, recalled)
 
 
 def _parts(i: int, content) -> list[Part]:
-    """A message's content as (text, keyed) parts: a string, or a list of strings and
-    {"text", "keyed"} dicts."""
+    """A message's content as (text, keyed, recalled) parts: a string, or a list of strings
+    and {"text", "keyed", "recalled"} dicts."""
     if isinstance(content, str):
-        return [(content, True)]
+        return [(content, True, False)]
     if isinstance(content, list) and content:
         parts = []
         for part in content:
             if isinstance(part, str):
-                parts.append((part, True))
+                parts.append((part, True, False))
             elif (
                 isinstance(part, dict)
                 and isinstance(part.get("text"), str)
                 and isinstance(part.get("keyed", True), bool)
+                and isinstance(part.get("recalled", False), bool)
             ):
-                parts.append((part["text"], part.get("keyed", True)))
+                recalled = part.get("recalled", False)
+                parts.append((part["text"], part.get("keyed", True) and not recalled, recalled))
             else:
                 raise InvalidInputError(
                     f"message {i}: a content part must be a string or {{'text': str, 'keyed': "
-                    f"bool}}, got {part!r}"
+                    f"bool, 'recalled': bool}}, got {part!r}"
                 )
         return parts
     raise InvalidInputError(
@@ -53,7 +57,7 @@ def _parts(i: int, content) -> list[Part]:
 
 def normalize_messages(messages) -> list[dict]:
     """Accept [{"role", "content"}], [(role, content)] or a single user string; each message
-    comes back as {"role", "parts": [(text, keyed), ...]}."""
+    comes back as {"role", "parts": [(text, keyed, recalled), ...]}."""
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     if not isinstance(messages, Sequence) or not messages:
@@ -72,9 +76,11 @@ class ChatEncoder:
         self.tokenizer = tokenizer
         self.template = tokenizer.chat_template or FALLBACK_TEMPLATE
 
-    def encode(self, messages, add_generation_prompt: bool = True) -> tuple[list[int], list[int]]:
+    def encode(
+        self, messages, add_generation_prompt: bool = True, recalled: bool = True
+    ) -> tuple[list[int], list[int]]:
         """(ids, key_mask) for a conversation; key_mask is 1 on user-content tokens (minus the
-        parts marked unkeyed)."""
+        parts marked unkeyed or recalled). `recalled=False` leaves the recalled parts out."""
         msgs = normalize_messages(messages)
         marks = [f"\u2063ENGRAM{i}\u2063" for i in range(len(msgs))]
         rendered = self.tokenizer.apply_chat_template(
@@ -89,8 +95,8 @@ class ChatEncoder:
         for part in parts:
             m = re.fullmatch("\u2063ENGRAM(\\d+)\u2063", part)
             msg = msgs[int(m.group(1))] if m else None
-            for text, keyed in msg["parts"] if msg else [(part, False)]:
-                if not text:
+            for text, keyed, memory in msg["parts"] if msg else [(part, False, False)]:
+                if not text or (memory and not recalled):
                     continue
                 piece = self.tokenizer.encode(text, add_special_tokens=False)
                 ids += piece

@@ -35,6 +35,20 @@ def test_unkeyed_parts_are_read_but_not_keyed(tiny_lm):
     assert keyed_text(tiny_lm, as_dict) == "When?"
 
 
+def test_recalled_parts_are_unkeyed_and_can_be_left_out(tiny_lm):
+    block = "Memories:\n- The dentist is on Tuesday.\n\n"
+    chat = [
+        {"role": "system", "content": ["You are terse.", {"text": "\n" + block, "recalled": True}]},
+        {"role": "user", "content": [{"text": block, "recalled": True, "keyed": True}, "When?"]},
+    ]
+    ids, _ = tiny_lm.encoder.encode(chat)
+    assert tiny_lm.tokenizer.decode(ids).count(block) == 2
+    assert keyed_text(tiny_lm, chat) == "When?"  # recalled text is never keyed
+    without, mask = tiny_lm.encoder.encode(chat, recalled=False)
+    plain = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "When?"}]
+    assert (without, mask) == tiny_lm.encoder.encode(plain)
+
+
 def test_memorized_statements_in_an_unkeyed_part_leave_the_logits_alone(tiny_lm):
     """The reason for unkeyed parts: retrieved memories quoted in the user's turn must not
     fire the tables a second time."""
@@ -60,6 +74,7 @@ def test_memorized_statements_in_an_unkeyed_part_leave_the_logits_alone(tiny_lm)
         ([{"keyed": False}], "content part"),
         ([{"text": 3}], "content part"),
         ([{"text": "a", "keyed": "no"}], "content part"),
+        ([{"text": "a", "recalled": 1}], "content part"),
         (["ok", None], "content part"),
     ],
 )

@@ -102,9 +102,9 @@ class LlamaIndexAgent:
                     llm=llm,
                     session_id=session,
                     k=self.workspace.k,
-                    # beside in-model recall the system prompt measured as good or better
-                    # (as EngramMemoryMiddleware's placement="auto")
-                    placement="system" if self.mode in IN_WEIGHTS else "question",
+                    # the Engram LLM decodes toward recalled memories, which measured best
+                    # in the system prompt (as EngramMemoryMiddleware's placement="auto")
+                    placement="system",
                 )
                 engine = SimpleChatEngine.from_defaults(
                     llm=llm, memory=memory, system_prompt=system

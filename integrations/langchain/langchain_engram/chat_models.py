@@ -51,9 +51,10 @@ from engram_agents.tool_calls import (
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 NON_TEXT_BLOCKS = {"image", "image_url", "audio", "input_audio", "file", "video"}
-# In a text block's extras: text the model reads but Engram does not key on (retrieved memories
-# quoted in the user's turn are not what the user said).
+# In a text block's extras: text the model reads but Engram does not key on (not what the user
+# said), and recalled memories: unkeyed too, and what `memory_weight` decodes toward.
 UNKEYED = {"engram_keyed": False}
+RECALLED = {"engram_recalled": True}
 
 
 @functools.lru_cache(maxsize=4)
@@ -78,19 +79,22 @@ def _text(message: BaseMessage) -> str:
     return message.text
 
 
-def _user_content(message: BaseMessage) -> str | list[dict[str, Any]]:
-    """A user message's text, or its text parts when some are marked UNKEYED."""
+def _content(message: BaseMessage) -> str | list[dict[str, Any]]:
+    """A message's text, or its text parts when some are marked UNKEYED or RECALLED."""
     text = _text(message)
     if isinstance(message.content, str):
         return text
-    parts = [
-        {"text": b}
-        if isinstance(b, str)
-        else {"text": b["text"], "keyed": (b.get("extras") or {}).get("engram_keyed", True)}
-        for b in message.content
-        if isinstance(b, str) or (b.get("type") == "text" and isinstance(b.get("text"), str))
-    ]
-    return parts if any(p.get("keyed") is False for p in parts) else text
+    parts = []
+    for b in message.content:
+        if isinstance(b, str):
+            parts.append({"text": b})
+        elif b.get("type") == "text" and isinstance(b.get("text"), str):
+            extras = b.get("extras") or {}
+            keyed = extras.get("engram_keyed", True) is not False
+            recalled = extras.get("engram_recalled", False) is True
+            parts.append({"text": b["text"], "keyed": keyed, "recalled": recalled})
+    marked = any(not p.get("keyed", True) or p.get("recalled") for p in parts)
+    return parts if marked else text
 
 
 def to_engram_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -99,9 +103,9 @@ def to_engram_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     out = []
     for m in messages:
         if isinstance(m, SystemMessage):
-            out.append({"role": "system", "content": _text(m)})
+            out.append({"role": "system", "content": _content(m)})
         elif isinstance(m, HumanMessage):
-            out.append({"role": "user", "content": _user_content(m)})
+            out.append({"role": "user", "content": _content(m)})
         elif isinstance(m, AIMessage):
             calls = [render_tool_call(c["name"], c["args"]) for c in m.tool_calls]
             out.append({"role": "assistant", "content": "\n".join([_text(m), *calls]).strip()})
@@ -149,6 +153,13 @@ class ChatEngram(BaseChatModel):
     top_p: float = 1.0
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
     seed: int | None = None
+    memory_weight: float = Field(default=0.5, ge=0)
+    """How much more the reply follows recalled memories (text blocks marked RECALLED, as the
+    EngramMemoryMiddleware puts them) than the model alone would: contrastive decoding, one
+    more forward pass per token; 0 decodes plainly."""
+    tables_weight: float = Field(default=0.5, ge=0)
+    """Beside recalled memories and a user's tables: how much what the tables recall from the
+    question alone adds (one more forward pass per token); 0 leaves the tables keyed as usual."""
 
     _lm: EngramLM | None = PrivateAttr(default=None)
 
@@ -228,7 +239,9 @@ class ChatEngram(BaseChatModel):
         if not msgs:
             raise ValueError("ChatEngram needs at least one message")
         plan = plan_reply(msgs, tools, choice, stop if stop is not None else self.stop)
-        unknown = set(kwargs) - {"temperature", "max_tokens", "top_p", "seed", "user_id"}
+        known = {"temperature", "max_tokens", "top_p", "seed", "user_id"}
+        known |= {"memory_weight", "tables_weight"}
+        unknown = set(kwargs) - known
         if unknown:
             raise ValueError(f"ChatEngram got unknown arguments {sorted(unknown)}")
         params = {
@@ -237,6 +250,8 @@ class ChatEngram(BaseChatModel):
             "top_p": kwargs.get("top_p", self.top_p),
             "seed": kwargs.get("seed", self.seed),
             "user_id": self.recall_user(kwargs),
+            "memory_weight": kwargs.get("memory_weight", self.memory_weight),
+            "tables_weight": kwargs.get("tables_weight", self.tables_weight),
         }
         return plan, params
 

@@ -24,12 +24,13 @@ from engram_agents.memory_context import (
     HEADER,
     add_to_question,
     add_to_system_prompt,
+    before_block,
     before_question,
     format_memories,
 )
 from engram_agents.model.memorize import TrainConfig
 from engram_agents.store.store import ConsolidationReport
-from langchain_engram.chat_models import UNKEYED, ChatEngram
+from langchain_engram.chat_models import RECALLED, ChatEngram
 
 
 class EngramMemoryMiddleware(AgentMiddleware):
@@ -96,26 +97,24 @@ class EngramMemoryMiddleware(AgentMiddleware):
         also gets the user, so what end_session memorized for them is recalled in-model.
 
         "auto" puts the block before the user's latest message (small models read it best
-        there; the stored conversation is untouched), except when the model recalls in-model,
-        where the system prompt measured as good or better (benchmarks/RESULTS.md, hybrid
-        layouts). A ChatEngram gets the block unkeyed: Engram keys what the user said, and
-        memorized statements quoted there would fire the tables a second time."""
+        there; the stored conversation is untouched), except for a ChatEngram: it gets the
+        block in the system prompt, marked RECALLED, and decodes toward it (`memory_weight`),
+        which measured best on both demo scenarios (benchmarks/RESULTS.md). RECALLED text is
+        never keyed: Engram keys what the user said, and memorized statements quoted there
+        would fire the tables a second time."""
         overrides: dict[str, Any] = {}
         model = request.model
-        if self.lm is not None and isinstance(model, ChatEngram) and model.engram_lm is self.lm:
+        engram = isinstance(model, ChatEngram)
+        if self.lm is not None and engram and model.engram_lm is self.lm:
             overrides["model_settings"] = {"user_id": user, **request.model_settings}
-        settings = overrides.get("model_settings", request.model_settings)
-        in_model = isinstance(model, ChatEngram) and model.recall_user(settings)
         place = self.placement
         if place == "auto":
-            place = "system" if in_model else "question"
+            place = "system" if engram else "question"
         block = format_memories(hits, header=self.header, max_chars=self.max_chars)
         if block and place == "system":
-            system = add_to_system_prompt(request.system_prompt, block)
-            overrides["system_message"] = SystemMessage(content=system)
+            overrides["system_message"] = _system_with_block(request.system_prompt, block, engram)
         elif block:
-            unkeyed = isinstance(model, ChatEngram)
-            overrides["messages"] = _with_block(request.messages, block, unkeyed)
+            overrides["messages"] = _with_block(request.messages, block, engram)
         return request.override(**overrides) if overrides else request
 
     def wrap_model_call(
@@ -184,17 +183,27 @@ def _last_user_text(messages: list[AnyMessage]) -> str | None:
     return None
 
 
-def _with_block(messages: list[AnyMessage], block: str, unkeyed: bool) -> list[AnyMessage]:
-    """The messages with the block put before the text of the latest human message; `unkeyed`
-    (a ChatEngram) marks it as text Engram reads but does not key on."""
+def _system_with_block(system: str | None, block: str, recalled: bool) -> SystemMessage:
+    """The system prompt with the block appended; `recalled` (a ChatEngram) keeps the block a
+    text block of its own marked RECALLED (the text reads the same)."""
+    if not recalled:
+        return SystemMessage(content=add_to_system_prompt(system, block))
+    memories = {"type": "text", "text": block, "extras": RECALLED}
+    lead = before_block(system)
+    return SystemMessage(content=[{"type": "text", "text": lead}, memories] if lead else [memories])
+
+
+def _with_block(messages: list[AnyMessage], block: str, recalled: bool) -> list[AnyMessage]:
+    """The messages with the block put before the text of the latest human message; `recalled`
+    (a ChatEngram) marks it as recalled memories, which Engram reads but does not key on."""
     at = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
     content = messages[at].content
-    if isinstance(content, str) and not unkeyed:
+    if isinstance(content, str) and not recalled:
         content = add_to_question(content, block)
     else:  # content blocks, or a ChatEngram: the memories go first, as a text block of their own
         first = {"type": "text", "text": before_question(block)}
-        if unkeyed:
-            first["extras"] = UNKEYED
+        if recalled:
+            first["extras"] = RECALLED
         rest = [{"type": "text", "text": content}] if isinstance(content, str) else content
         content = [first, *rest]
     marked = messages[at].model_copy(update={"content": content})

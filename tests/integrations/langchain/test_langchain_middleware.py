@@ -13,7 +13,7 @@ from typing_extensions import TypedDict
 from engram_agents.memory_context import HEADER
 from engram_agents.model.memorize import TrainConfig
 from langchain_engram import ChatEngram, EngramMemoryMiddleware
-from langchain_engram.chat_models import to_engram_messages
+from langchain_engram.chat_models import RECALLED, to_engram_messages
 
 PET = "I adopted a greyhound called Pixel"
 QUICK = TrainConfig(epochs=1, batch_size=8, min_steps=1)
@@ -135,13 +135,29 @@ def test_user_reaches_only_a_chat_engram_over_the_middlewares_own_model(
     agent = create_agent(ChatEngram(lm=tiny_lm, max_tokens=2), middleware=[plain])
     agent.invoke({"messages": [HumanMessage("What is my dog called?")]}, {"callbacks": [recorder]})
     assert tiny_lm.user_id is None  # ChatEngram kept its own choice: the shared tables
-    assert PET in recorder.questions()[0] and not recorder.system_prompts()  # no in-model recall
-
-    recorder.calls.clear()  # a ChatEngram recalling in-model on its own: system prompt
-    agent = create_agent(ChatEngram(lm=tiny_lm, max_tokens=2, user_id="ana"), middleware=[plain])
-    agent.invoke({"messages": [HumanMessage("What is my dog called?")]}, {"callbacks": [recorder]})
     assert PET in recorder.system_prompts()[0]
-    assert recorder.questions() == ["What is my dog called?"]
+
+
+def test_chat_engram_gets_the_block_in_the_system_prompt_marked_recalled(
+    core_memory, tiny_lm, recorder
+):
+    core_memory.remember(PET, "ana")
+    middleware = EngramMemoryMiddleware(core_memory, user_id="ana")
+    agent = create_agent(
+        ChatEngram(lm=tiny_lm, max_tokens=2), system_prompt="Be brief.", middleware=[middleware]
+    )
+    question = "What is my dog called?"
+    agent.invoke({"messages": [HumanMessage(question)]}, {"callbacks": [recorder]})
+    (call,) = recorder.calls
+    lead, block = call[0].content
+    assert lead["text"] == "Be brief.\n\n" and "extras" not in lead
+    assert block["extras"] == RECALLED and block["text"].startswith(HEADER)
+    assert recorder.questions() == [question]
+    system, user = to_engram_messages(call)
+    assert system["content"][1] == {"text": block["text"], "keyed": True, "recalled": True}
+    without, _ = tiny_lm.encoder.encode([system, user], recalled=False)
+    bare = [{"role": "system", "content": "Be brief.\n\n"}, {"role": "user", "content": question}]
+    assert without == tiny_lm.encoder.encode(bare)[0]  # what memory_weight decodes against
 
 
 def test_block_goes_first_in_a_message_of_content_blocks(core_memory, scripted, recorder):
@@ -168,7 +184,7 @@ def test_chat_engram_reads_the_block_before_the_question_without_keying_it(
     out = agent.invoke({"messages": [HumanMessage(question)]}, {"callbacks": [recorder]})
     (call,) = recorder.calls
     first, rest = call[-1].content[0], call[-1].content[1:]
-    assert first["extras"] == {"engram_keyed": False} and f"] {PET}\n\n" in first["text"]
+    assert first["extras"] == RECALLED and f"] {PET}\n\n" in first["text"]
     assert rest == [{"type": "text", "text": question}]
     assert out["messages"][0].content == question  # the stored conversation is untouched
 

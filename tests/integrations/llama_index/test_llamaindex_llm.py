@@ -189,13 +189,22 @@ def test_recalled_memories_are_read_but_not_keyed(llm, tiny_lm, store):
     memory.put(ChatMessage(role="user", content="What do I love?"))
     (user,) = to_engram_messages(memory.get())
     recalled, asked = user["content"]
-    assert recalled["keyed"] is False and "I love tea" in recalled["text"]
-    assert asked == {"text": "What do I love?", "keyed": True}
+    assert recalled["recalled"] is True and "I love tea" in recalled["text"]
+    assert asked == {"text": "What do I love?", "recalled": False}
     ids, mask = tiny_lm.encoder.encode([user])
     assert "I love tea" in tiny_lm.tokenizer.decode(ids)
     assert tiny_lm.tokenizer.decode([i for i, k in zip(ids, mask, strict=True) if k]) == (
         "What do I love?"
     )
+    without, _ = tiny_lm.encoder.encode([user], recalled=False)
+    assert without == tiny_lm.encoder.encode("What do I love?")[0]  # what memory_weight weighs
+
+    in_system = EngramMemory.from_defaults("ana", store, placement="system")
+    in_system.set([ChatMessage(role="system", content="Be brief."), *memory.get_all()])
+    system, question = to_engram_messages(in_system.get())
+    lead, block = system["content"]
+    assert lead == {"text": "Be brief.\n\n", "recalled": False} and block["recalled"] is True
+    assert question == {"role": "user", "content": "What do I love?"}
     plain = [ChatMessage(role="user", blocks=[TextBlock(text="a"), TextBlock(text="b")])]
     assert to_engram_messages(plain) == [{"role": "user", "content": "a\nb"}]
     assert RecalledTextBlock(text="x").block_type == "text"  # any LLM reads it as text

@@ -59,7 +59,15 @@ ROLE_NAMES = {
     MessageRole.TOOL: "tool",
     MessageRole.FUNCTION: "tool",
 }
-SAMPLING_KWARGS = ("max_new_tokens", "temperature", "top_p", "stop", "seed")
+SAMPLING_KWARGS = (
+    "max_new_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "memory_weight",
+    "tables_weight",
+)
 
 
 class Engram(FunctionCallingLLM):
@@ -88,6 +96,20 @@ class Engram(FunctionCallingLLM):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     stop: list[str] | None = Field(default=None, description="Strings that end the reply.")
     seed: int | None = Field(default=None, description="Sampling seed.")
+    memory_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        description="How much more the reply follows recalled memories (RecalledTextBlocks, "
+        "as EngramMemory puts them) than the model alone would: contrastive decoding, one more "
+        "forward pass per token; 0 decodes plainly.",
+    )
+    tables_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        description="Beside recalled memories and the user's tables: how much what the tables "
+        "recall from the question alone adds (one more forward pass per token); 0 leaves the "
+        "tables keyed as usual.",
+    )
     context_window: int | None = Field(
         default=None, ge=1, description="Prompt + reply tokens; default: the model's own."
     )
@@ -287,14 +309,14 @@ def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     for n, message in enumerate(messages):
         if not isinstance(message, ChatMessage):
             raise ValueError(f"message {n} must be a ChatMessage, got {type(message).__name__}")
-        parts: list[tuple[str, bool]] = []  # (text, keyed)
+        parts: list[tuple[str, bool]] = []  # (text, recalled)
         for block in message.blocks:
             if isinstance(block, TextBlock):
-                parts.append((block.text, not isinstance(block, RecalledTextBlock)))
+                parts.append((block.text, isinstance(block, RecalledTextBlock)))
             elif isinstance(block, ToolCallBlock):
                 names[block.tool_call_id or ""] = block.tool_name
                 call = render_tool_call(block.tool_name, as_arguments(block.tool_kwargs))
-                parts.append((call, True))
+                parts.append((call, False))
             elif not isinstance(block, ThinkingBlock | CachePoint):
                 raise ValueError(
                     f"message {n}: Engram reads text only, got a {block.block_type} block"
@@ -306,9 +328,11 @@ def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
             name = extra.get("name") or names.get(extra.get("tool_call_id", ""))
             text = render_tool_result(text, name)
         content: Any = text
-        if role == "user" and not all(keyed for _, keyed in parts):  # the same text, as parts
+        if role != "tool" and any(recalled for _, recalled in parts):  # the same text, as parts
             ends = ["\n"] * (len(parts) - 1) + [""]
-            content = [{"text": t + e, "keyed": k} for (t, k), e in zip(parts, ends, strict=True)]
+            content = [
+                {"text": t + e, "recalled": r} for (t, r), e in zip(parts, ends, strict=True)
+            ]
         out.append({"role": role, "content": content})
     return out
 

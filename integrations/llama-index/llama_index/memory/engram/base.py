@@ -12,7 +12,6 @@ from llama_index.core.memory import Memory
 from llama_index.core.memory.types import BaseMemory
 
 from engram_agents import EngramMemory as EpisodicMemory
-from engram_agents.memory_context import add_to_system_prompt
 from llama_index.memory.engram.recalled import RecalledTextBlock
 from llama_index.memory.engram.store_link import EngramStoreLink, message_list
 
@@ -153,9 +152,13 @@ def with_memories(history: list[ChatMessage], text: str, placement: str) -> list
         # its own block, first; the newline makes the joined content "block, blank line, text"
         blocks = [RecalledTextBlock(text=f"{text}\n"), *message.blocks]
         return [*history[:at], message.model_copy(update={"blocks": blocks}), *history[at + 1 :]]
+    recalled = RecalledTextBlock(text=text)
     if history and history[0].role == MessageRole.SYSTEM:
         first = history[0]
         others = [b for b in first.blocks if not isinstance(b, TextBlock)]
-        merged = TextBlock(text=add_to_system_prompt(first.content, text))
-        return [first.model_copy(update={"blocks": [merged, *others]}), *history[1:]]
-    return [ChatMessage(role=MessageRole.SYSTEM, content=text), *history]
+        # the newline makes the joined content "system prompt, blank line, memories"
+        system = (first.content or "").strip()
+        lead = [TextBlock(text=f"{first.content.rstrip()}\n")] if system else []
+        blocks = [*lead, recalled, *others]
+        return [first.model_copy(update={"blocks": blocks}), *history[1:]]
+    return [ChatMessage(role=MessageRole.SYSTEM, blocks=[recalled]), *history]
