@@ -205,6 +205,12 @@ def test_with_tool_prompt_merges_into_a_leading_system_message_or_puts_one_first
         {"role": "system", "content": f"Be brief.\n\n{tool_prompt([WEATHER])}"},
         *chat,
     ]
+    memories = {"text": "Memories: ...", "recalled": True}  # parts: the tools come after them
+    parts = [{"role": "system", "content": ["Be brief.\n\n", memories]}, *chat]
+    assert with_tool_prompt(parts, [WEATHER]) == [
+        {"role": "system", "content": ["Be brief.\n\n", memories, f"\n\n{tool_prompt([WEATHER])}"]},
+        *chat,
+    ]
 
 
 def test_plan_reply_offers_forces_and_stops_like_both_integrations_need():
