@@ -81,5 +81,5 @@ def test_agent_answers_from_an_earlier_session(core_memory, recorder):
         {"messages": [HumanMessage("What is my dog called?")]},
         config={"callbacks": [recorder]},
     )
-    assert "My dog is called Pixel." in recorder.questions()[0]
+    assert "My dog is called Pixel." in recorder.system_prompts()[0]  # a ChatEngram: system
     assert "Pixel" in out["messages"][-1].text
