@@ -1,9 +1,9 @@
 """EngramMemoryMiddleware: long-term memory for any `create_agent` agent.
 
-Before each model call the user's relevant memories go just before the user's latest message, or
-into the system prompt beside in-model recall (`placement`); after each turn what the user said
-is remembered; `end_session` consolidates the store (and, given an EngramLM, syncs the user's
-statements into its tables for in-model recall).
+Before each model call the user's relevant memories go just before the user's latest message, or,
+for a ChatEngram, into the system prompt marked recalled (`placement`); after each turn what the
+user said is remembered; `end_session` consolidates the store (and, given an EngramLM, syncs the
+user's statements into its tables for in-model recall).
 """
 
 from __future__ import annotations
