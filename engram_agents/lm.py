@@ -16,7 +16,13 @@ from engram_agents.model.chat_format import ChatEncoder
 from engram_agents.model.compression import TokenCompressor
 from engram_agents.model.config import EngramConfig
 from engram_agents.model.facts import Fact
-from engram_agents.model.generation import MemoryMix, Prompt, SamplingParams, generate
+from engram_agents.model.generation import (
+    MemoryMix,
+    Prompt,
+    SamplingParams,
+    check_weights,
+    generate,
+)
 from engram_agents.model.loading import default_model_dir, load_base
 from engram_agents.model.memorize import MemorizeReport, TrainConfig, train, written_rows
 from engram_agents.model.model import EngramModel
@@ -135,22 +141,21 @@ class EngramLM:
         params = SamplingParams(max_new_tokens, temperature, top_p, stops, seed)
         forced = self.tokenizer.encode(prefix, add_special_tokens=False) if prefix else []
 
-        def prompt(recalled: bool, keyed: bool = True) -> Prompt:
+        def prompt(recalled: bool) -> Prompt:
             ids, mask = self.encoder.encode(messages, recalled=recalled)
-            mask = mask if keyed else [0] * len(mask)
             return Prompt(ids + forced, mask + [0] * len(forced))
 
-        full = prompt(True)
-        MemoryMix(full, None, memory_weight, tables_weight)  # checks the weights now
+        check_weights(memory_weight, tables_weight)
+        full, bare = prompt(True), prompt(False)
         with self._lock:
             if user_id is not CURRENT:
                 self.load_user(user_id)
             mix = None
-            tables = prompt(False) if tables_weight and self.user_id is not None else None
-            if memory_weight or tables is not None:
-                # beside the tables' own stream, nothing else is keyed
-                bare = prompt(False, keyed=tables is None)
-                if bare.ids != full.ids:  # something recalled to weigh
+            if bare.ids != full.ids:  # recalled parts to weigh
+                tables = bare if tables_weight and self.user_id is not None else None
+                if tables is not None:  # the tables read the question alone, nothing else
+                    full, bare = full.unkeyed(), bare.unkeyed()
+                if memory_weight or tables is not None:
                     mix = MemoryMix(bare, tables, memory_weight, tables_weight)
             yield from generate(
                 self.model,

@@ -43,6 +43,9 @@ class Prompt:
     ids: list[int]
     key_mask: list[int]
 
+    def unkeyed(self) -> "Prompt":
+        return Prompt(self.ids, [0] * len(self.ids))
+
 
 @dataclass(frozen=True)
 class MemoryMix:
@@ -50,7 +53,7 @@ class MemoryMix:
 
     The full prompt is decoded beside `bare` (the prompt without its recalled parts) and, given
     `tables` (that prompt keyed: what the user's tables recall from the question alone),
-    beside that one too; then the full prompt and `bare` are read unkeyed, so the tables act
+    beside that one too; the full prompt and `bare` then come unkeyed, so the tables act
     through their own stream only (keyed beside the recalled text, they garble its copy).
     Each token scores log p_full + m (log p_full - log p_bare) + t (log p_tables - log p_bare).
     """
@@ -64,9 +67,7 @@ class MemoryMix:
     plausibility: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("memory_weight", "tables_weight"):
-            if not getattr(self, name) >= 0:  # NaN too
-                raise InvalidInputError(f"{name} must be >= 0, got {getattr(self, name)}")
+        check_weights(self.memory_weight, self.tables_weight)
         if not 0 < self.plausibility <= 1:
             raise InvalidInputError(f"plausibility must be in (0, 1], got {self.plausibility}")
 
@@ -83,6 +84,12 @@ class MemoryMix:
             score = score + self.tables_weight * (c - b)
             keep |= c >= c.max() + cut
         return score.masked_fill(~keep, float("-inf"))
+
+
+def check_weights(memory_weight: float, tables_weight: float) -> None:
+    for name, value in (("memory_weight", memory_weight), ("tables_weight", tables_weight)):
+        if not value >= 0:  # NaN too
+            raise InvalidInputError(f"{name} must be >= 0, got {value}")
 
 
 def sample(logits: torch.Tensor, p: SamplingParams, gen: torch.Generator | None) -> int:
@@ -136,8 +143,6 @@ def generate(
     gen = None
     if params.seed is not None:
         gen = torch.Generator().manual_seed(params.seed)
-    if mix is not None and mix.tables is not None:
-        key_mask = [0] * len(key_mask)
     streams = [_Stream(model, ids, key_mask)]
     if mix is not None:
         extra = [mix.bare] + ([mix.tables] if mix.tables is not None else [])
