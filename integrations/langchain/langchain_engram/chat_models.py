@@ -175,6 +175,8 @@ class ChatEngram(BaseChatModel):
             "max_tokens": self.max_tokens,
             "top_p": self.top_p,
             "seed": self.seed,
+            "memory_weight": self.memory_weight,
+            "tables_weight": self.tables_weight,
         }
 
     @property

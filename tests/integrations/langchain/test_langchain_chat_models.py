@@ -153,3 +153,11 @@ def test_user_memory_is_loaded_per_call(chat, tiny_lm):
     assert tiny_lm.user_id is None
     chat.invoke("hi", user_id="bob")
     assert tiny_lm.user_id == "bob"
+
+
+def test_the_memory_weights_are_identifying_params(tiny_lm):
+    """LangChain caches replies by these: other weights give other replies."""
+    a = ChatEngram(lm=tiny_lm)._identifying_params
+    b = ChatEngram(lm=tiny_lm, memory_weight=0.0, tables_weight=1.0)._identifying_params
+    assert (a["memory_weight"], a["tables_weight"]) == (0.5, 0.5)
+    assert (b["memory_weight"], b["tables_weight"]) == (0.0, 1.0)
