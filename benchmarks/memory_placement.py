@@ -124,20 +124,14 @@ def laid_out(
         header, *lines = block.splitlines()
         header = header.replace("most relevant last", "most relevant first")
         block = "\n".join([header, *reversed(lines)])
-    if recalled and block:
-        if place == "system":
-            parts = [before_block(system), {"text": block, "recalled": True}]
-            return [{"role": "system", "content": parts}, {"role": "user", "content": question}]
-        parts = [{"text": before_question(block), "recalled": True}, question]
+    recalled = recalled and bool(block)
+    if recalled and place == "system":
+        parts = [before_block(system), {"text": block, "recalled": True}]
+        return [{"role": "system", "content": parts}, {"role": "user", "content": question}]
+    if recalled or place == "unkeyed":
+        mark = {"recalled": True} if recalled else {"keyed": False}
+        parts = [{"text": before_question(block), **mark}, question]
         return [{"role": "system", "content": system}, {"role": "user", "content": parts}]
-    if place == "unkeyed":
-        return [
-            {"role": "system", "content": system},
-            {
-                "role": "user",
-                "content": [{"text": before_question(block), "keyed": False}, question],
-            },
-        ]
     if place == "system":
         return [
             {"role": "system", "content": add_to_system_prompt(system, block)},

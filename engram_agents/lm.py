@@ -146,7 +146,8 @@ class EngramLM:
             return Prompt(ids + forced, mask + [0] * len(forced))
 
         check_weights(memory_weight, tables_weight)
-        full, bare = prompt(True), prompt(False)
+        full = prompt(True)
+        bare = prompt(False) if memory_weight or tables_weight else full  # else: plain
         with self._lock:
             if user_id is not CURRENT:
                 self.load_user(user_id)

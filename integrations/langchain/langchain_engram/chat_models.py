@@ -55,6 +55,10 @@ NON_TEXT_BLOCKS = {"image", "image_url", "audio", "input_audio", "file", "video"
 # said), and recalled memories: unkeyed too, and what `memory_weight` decodes toward.
 UNKEYED = {"engram_keyed": False}
 RECALLED = {"engram_recalled": True}
+# What a call may set beside messages, stop and tools.
+CALL_KWARGS = frozenset(
+    {"temperature", "max_tokens", "top_p", "seed", "user_id", "memory_weight", "tables_weight"}
+)
 
 
 @functools.lru_cache(maxsize=4)
@@ -241,9 +245,7 @@ class ChatEngram(BaseChatModel):
         if not msgs:
             raise ValueError("ChatEngram needs at least one message")
         plan = plan_reply(msgs, tools, choice, stop if stop is not None else self.stop)
-        known = {"temperature", "max_tokens", "top_p", "seed", "user_id"}
-        known |= {"memory_weight", "tables_weight"}
-        unknown = set(kwargs) - known
+        unknown = set(kwargs) - CALL_KWARGS
         if unknown:
             raise ValueError(f"ChatEngram got unknown arguments {sorted(unknown)}")
         params = {
