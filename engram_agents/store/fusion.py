@@ -30,8 +30,10 @@ def features(
     now_ts: float,
     half_life_days: float,
     time_range: TimeRange | None,
+    asks: np.ndarray,
 ) -> np.ndarray:
-    """One row per candidate, columns in FEATURES order."""
+    """One row per candidate, columns in FEATURES order; `asks` marks the candidates that only
+    ask a question."""
     f = index.fields
     age_days = np.maximum(now_ts - f["when_ts"][rows], 0.0) / 86_400.0
     if time_range is None:
@@ -49,6 +51,7 @@ def features(
             np.exp2(-age_days / half_life_days),
             in_time,
             np.minimum(f["strength"][rows], 2.0) / 2.0,
+            ~asks,
         ],
         axis=1,
     ).astype(np.float32)

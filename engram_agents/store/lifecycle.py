@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from engram_agents.store.records import Engram, Evidence, Tier, Version, utcnow
-from engram_agents.store.sketch import stem
+from engram_agents.store.sketch import ASKS, REQUEST, only_asks, stem
 
 _CHANGE_VERB = (
     r"mov(?:ed|ing)|move|changed?|rescheduled?|postponed?|push(?:ed)?|renamed?|replaced?|"
@@ -18,11 +18,8 @@ _CHANGE_CUE = re.compile(
     rf"\b({_CHANGE_VERB}|instead|no longer|anymore|from now on|going forward|actually|now)\b",
     re.I,
 )
-# "Could you book a haircut for Saturday?" states a plan and "could you move the review to
-# 3 pm?" changes one; "which day is it now?" only asks.
-_REQUEST = r"\b(?:(?:can|could|would|will) (?:you|we)|please)\b"
-_CHANGE_REQUEST = re.compile(rf"{_REQUEST}.*\b(?:{_CHANGE_VERB})\b", re.I)
-_REQUEST_CUE = re.compile(_REQUEST, re.I)
+# "could you move the review to 3 pm?" asks for a change
+_CHANGE_REQUEST = re.compile(rf"{REQUEST}.*\b(?:{_CHANGE_VERB})\b", re.I)
 
 
 def keywords(tags: list[str]) -> set[str]:
@@ -33,10 +30,6 @@ def _subject_keywords(engram: Engram, who: str | None) -> set[str]:
     """Keywords without the speaker's name, which every one of their turns shares."""
     own = {f"kw:{stem(part)}" for part in (who or "").split()} | {f"name:{who}"}
     return keywords(engram.sketch) - own
-
-
-def _is_question(text: str) -> bool:
-    return text.rstrip().endswith("?")
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -60,9 +53,9 @@ def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_
     who, old_who = ((e.speaker or "").lower() or None for e in (new, old))
     if similarity < min_sim or (who and old_who and who != old_who):
         return False
-    if _is_question(old.text) and not _REQUEST_CUE.search(old.text):
+    if only_asks(old.text):
         return False
-    if _is_question(new.text) and not _CHANGE_REQUEST.search(new.text):
+    if new.text.rstrip().endswith("?") and not _CHANGE_REQUEST.search(new.text):
         return False
     if overlap(_subject_keywords(new, who), _subject_keywords(old, who)) < min_kw:
         return False
@@ -117,7 +110,7 @@ def merge(group: list[Engram], vectors: np.ndarray) -> tuple[Engram, np.ndarray]
     merged = Engram(
         scope=first.scope,
         text="\n".join(texts),
-        sketch=sorted({t for e in group for t in e.sketch}),
+        sketch=_merged_sketch(group),
         metadata=metadata,
         stats=stats,
         tier=Tier.LONG,
@@ -125,6 +118,14 @@ def merge(group: list[Engram], vectors: np.ndarray) -> tuple[Engram, np.ndarray]
     )
     mean = vectors.mean(axis=0)
     return merged, mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+def _merged_sketch(group: list[Engram]) -> list[str]:
+    """Every source's tags; `ASKS` only if every source only asks."""
+    tags = {t for e in group for t in e.sketch} - {ASKS}
+    if all(ASKS in e.sketch for e in group):
+        tags.add(ASKS)
+    return sorted(tags)
 
 
 def merge_groups(

@@ -1,7 +1,8 @@
 """Sketch: a rule-based, human-readable set of canonical tags for an engram or a query.
 
 Tags are `kind:value` strings: `kw:` stemmed keywords, `name:` capitalized names, `ent:` multi-word
-names, `num:` numbers, `time:` clock times and `date:`/`week:`/`month:`/`year:` normalized dates.
+names, `num:` numbers, `time:` clock times and `date:`/`week:`/`month:`/`year:` normalized dates; a
+stored text that only asks a question also gets `act:ask` (`engram_sketch`).
 They are what the first retrieval stage filters on and what a person reads in an audit."""
 
 from __future__ import annotations
@@ -283,6 +284,11 @@ _NOT_NAMES = frozenset(
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
 _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?\b|\b(\d{1,2}):(\d{2})\b", re.I)
 _SENTENCE_END = re.compile(r"[.!?:;\"“”()\n]\s*$")
+# "Could you book a haircut for Saturday?" asks for something and so states a plan; "which day
+# is my 1:1 now?" only asks.
+REQUEST = r"\b(?:(?:can|could|would|will) (?:you|we)|please)\b"
+_REQUEST_CUE = re.compile(REQUEST, re.I)
+ASKS = "act:ask"
 _stemmer = SnowballStemmer("english")
 
 
@@ -362,3 +368,16 @@ def extract_sketch(text: str, now: datetime | None = None) -> list[str]:
 
 def keyword_tags(tags: list[str]) -> list[str]:
     return [t for t in tags if t.startswith("kw:")]
+
+
+def only_asks(text: str) -> bool:
+    """A question that asks for nothing to be done: it states no fact, so it is not memorized,
+    neither updates nor is updated, and ranks below statements at recall."""
+    return text.rstrip().endswith("?") and not _REQUEST_CUE.search(text)
+
+
+def engram_sketch(text: str, when: datetime | None = None) -> list[str]:
+    """The sketch of a stored text: its tags, and `ASKS` when it only asks. Queries are sketched
+    with `extract_sketch`, so `ASKS` never matches one lexically; recall reads it as a prior."""
+    tags = extract_sketch(text, when)
+    return sorted([*tags, ASKS]) if only_asks(text) else tags

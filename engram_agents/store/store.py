@@ -37,7 +37,7 @@ from engram_agents.store.records import (
 )
 from engram_agents.store.redact import redact
 from engram_agents.store.rows import AuditEvent, Codec, EngramRow
-from engram_agents.store.sketch import extract_sketch
+from engram_agents.store.sketch import ASKS, engram_sketch, extract_sketch
 from engram_agents.store.timeexpr import query_time_range
 from engram_agents.store.validation import check_id, check_k, check_text
 
@@ -155,7 +155,7 @@ class EpisodicStore:
                 }
             )
             engram = Engram(scope=item_scope, text=text, metadata=metadata)
-            engram.sketch = extract_sketch(text, engram.when)
+            engram.sketch = engram_sketch(text, engram.when)
             engrams.append(engram)
         return engrams
 
@@ -370,8 +370,16 @@ class EpisodicStore:
             sims = index.vectors[rows] @ qvec
         time_range = query_time_range(query, now)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
+        asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS])[0]))
         x = fusion.features(
-            index, rows, in_context, lex, now.timestamp(), cfg.recency_half_life_days, time_range
+            index,
+            rows,
+            in_context,
+            lex,
+            now.timestamp(),
+            cfg.recency_half_life_days,
+            time_range,
+            asks,
         )
         weights = self.weights(user_id)
         fused = x @ fusion.as_vector(weights)
@@ -390,17 +398,21 @@ class EpisodicStore:
                     score=float(fused[i]),
                     similarity=float(sims[i]),
                     matched_tags=matched,
-                    explanation=self._explain(float(sims[i]), matched, bool(x[i, 4])),
+                    explanation=self._explain(
+                        float(sims[i]), matched, bool(x[i, 4]), bool(asks[i])
+                    ),
                 )
             )
         return hits, x[order]
 
     @staticmethod
-    def _explain(similarity: float, matched: list[str], in_time: bool) -> str:
+    def _explain(similarity: float, matched: list[str], in_time: bool, asks: bool) -> str:
         parts = [f"similarity {similarity:.2f}"]
         parts.append(f"matched tags: {', '.join(matched)}" if matched else "no shared tags")
         if in_time:
             parts.append("inside the time the query names")
+        if asks:
+            parts.append("a question, ranked below statements")
         return "; ".join(parts)
 
     def weights(self, user_id: str) -> FusionWeights:
@@ -561,7 +573,7 @@ class EpisodicStore:
                     "history": [*old.history, Version(action="updated", text=old.text)],
                 }
             )
-            engram.sketch = extract_sketch(new_text, engram.when)
+            engram.sketch = engram_sketch(new_text, engram.when)
             if text is not None:
                 vector = encode_checked(self.encoder, [new_text])[0]
             else:

@@ -11,13 +11,15 @@ def test_model_memory_follows_the_store(tiny_lm, tmp_path):
         [
             {"role": "user", "content": "My dentist appointment is on Tuesday at 3 pm."},
             {"role": "user", "content": "The wifi password at the cabin is blue-otter-42."},
-            {"role": "user", "content": "What time is it?"},
+            {"role": "user", "content": "What time is it?"},  # asks only: not memorized
+            {"role": "user", "content": "Could you book me a haircut for Saturday?"},  # a plan
         ],
         "ana",
     )
     sync = consolidate_into_model(memory, tiny_lm, "ana", QUICK)
-    assert (sync.memorized, sync.forgotten) == (2, 0)
+    assert (sync.memorized, sync.forgotten) == (3, 0)
     assert sorted(f.statement for f in tiny_lm.facts("ana")) == [
+        "Could you book me a haircut for Saturday?",
         "My dentist appointment is on Tuesday at 3 pm.",
         "The wifi password at the cabin is blue-otter-42.",
     ]
@@ -27,6 +29,7 @@ def test_model_memory_follows_the_store(tiny_lm, tmp_path):
     memory.delete(stored[0].id, "ana")
     after = consolidate_into_model(memory, tiny_lm, "ana", QUICK)
     assert (after.memorized, after.forgotten) == (0, 1)
-    assert [f.statement for f in tiny_lm.facts("ana")] == [
-        "The wifi password at the cabin is blue-otter-42."
+    assert sorted(f.statement for f in tiny_lm.facts("ana")) == [
+        "Could you book me a haircut for Saturday?",
+        "The wifi password at the cabin is blue-otter-42.",
     ]

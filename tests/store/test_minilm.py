@@ -83,6 +83,33 @@ def test_asking_about_an_update_keeps_it(tmp_path, minilm):
     assert update.id in {h.engram.id for h in hits}
 
 
+def test_past_questions_rank_below_the_facts_that_answer_them(tmp_path, minilm):
+    """A user's earlier questions resemble a new question more than the fact does (here both
+    score higher on similarity and on tags); they must not take its place at the top."""
+    mem = EngramMemory(tmp_path / "m.db", encoder=minilm)
+    mem.remember_many(
+        [
+            "My dentist is Dr. Lindqvist, on Thursday at 9:15 am.",
+            "The design review with Sofia is on Tuesday at 1 pm.",
+            "I go to the gym on Tuesdays and Thursdays at 7 am.",
+            "For video calls default to Zoom links please.",
+        ],
+        "u",
+    )
+    asked = mem.remember_many(
+        ["What time does our daily standup start?", "What time is standup these days?"], "u"
+    )
+    fact = mem.remember(
+        "Our team standup is every weekday at 10:00 and takes fifteen minutes.", "u"
+    )
+    hits = mem.recall("What time is our standup?", "u", k=7)
+    assert hits[0].engram.id == fact.id
+    questions = {a.id for a in asked}
+    for hit in hits:
+        said = hit.explanation.endswith("a question, ranked below statements")
+        assert said == (hit.engram.id in questions)
+
+
 SENTENCES = [
     "My dentist appointment moved to Tuesday at 3 pm",
     "When do I see the dentist?",

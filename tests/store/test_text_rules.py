@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from engram_agents.store.lifecycle import supersedes
+from engram_agents.store.lifecycle import merge, supersedes
 from engram_agents.store.records import Engram, Scope
 from engram_agents.store.redact import redact
-from engram_agents.store.sketch import extract_sketch
+from engram_agents.store.sketch import ASKS, engram_sketch, extract_sketch, only_asks
 from engram_agents.store.timeexpr import find_time_mentions, parse_when, query_time_range
 
 NOW = parse_when("1:56 pm on 8 May, 2023")
@@ -113,3 +114,24 @@ def test_a_request_is_a_plan_that_a_change_updates():
     booked = _engram("Morning! Could you book me a haircut at Salon Vero for Saturday at 11 am?")
     cancel = _engram("Please cancel my haircut on Saturday, I'll rebook it some other time.")
     assert supersedes(cancel, booked, similarity=0.8, min_sim=0.5, min_kw=0.2)
+
+
+def test_a_stored_question_that_only_asks_is_tagged_so():
+    assert only_asks("Which day is my 1:1 with Daniel now?  ")
+    assert not only_asks("Could you book me a haircut for Saturday at 11 am?")
+    assert not only_asks("Please move standup to 10:30?")
+    assert not only_asks("Is it Tuesday? No, my dentist moved to Friday.")
+    assert ASKS in engram_sketch("Which day is my 1:1 with Daniel now?")
+    assert ASKS not in engram_sketch("Could you book me a haircut for Saturday?")
+    assert ASKS not in extract_sketch("Which day is my 1:1 with Daniel now?")  # queries
+
+
+def test_a_merge_only_asks_if_every_source_does():
+    def merged(*texts: str) -> list[str]:
+        group = [_engram(t) for t in texts]
+        for engram in group:
+            engram.sketch = engram_sketch(engram.text)
+        return merge(group, np.eye(len(group), 4, dtype=np.float32))[0].sketch
+
+    assert ASKS in merged("When is standup?", "When does standup start?")
+    assert ASKS not in merged("When is standup?", "Standup starts at 10:00.")
