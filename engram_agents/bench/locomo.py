@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,29 +105,35 @@ class CachedEncoder:
 Search = Callable[[str, int], list[str]]
 
 
-def engram_system(encoder: CachedEncoder, workdir: Path, user: str) -> Callable[..., Search]:
-    from engram_agents.memory import EngramMemory
+def remember_turns(memory: Any, turns: list[Turn], user: str) -> datetime:
+    """The conversation into `memory` (an EngramMemory) with the batch API: one encode and one
+    transaction; each item keeps its own session, so turns are still read in the context of
+    their session. Returns the time questions are asked at: a day after the last session."""
     from engram_agents.store.records import Evidence
     from engram_agents.store.store import MemoryItem
+
+    memory.remember_many(
+        [
+            MemoryItem(
+                text=t["text"],
+                event_time=t["date"],
+                session_id=f"session_{t['session']}",
+                evidence=[Evidence(session_id=f"session_{t['session']}", turn_id=t["dia_id"])],
+            )
+            for t in turns
+        ],
+        user,
+    )
+    return max(t["date"] for t in turns) + timedelta(days=1)
+
+
+def engram_system(encoder: CachedEncoder, workdir: Path, user: str) -> Callable[..., Search]:
+    from engram_agents.memory import EngramMemory
 
     memory = EngramMemory(workdir / "engram.db", encoder=encoder)
 
     def ingest(turns: list[Turn]) -> Search:
-        # The batch API: one encode and one transaction for the whole conversation; each item
-        # keeps its own session, so turns are still read in the context of their session.
-        memory.remember_many(
-            [
-                MemoryItem(
-                    text=t["text"],
-                    event_time=t["date"],
-                    session_id=f"session_{t['session']}",
-                    evidence=[Evidence(session_id=f"session_{t['session']}", turn_id=t["dia_id"])],
-                )
-                for t in turns
-            ],
-            user,
-        )
-        now = max(t["date"] for t in turns) + timedelta(days=1)
+        now = remember_turns(memory, turns, user)
 
         def search(question: str, k: int) -> list[str]:
             ranked: list[str] = []
@@ -203,7 +209,7 @@ def chroma_system(encoder: CachedEncoder, workdir: Path, name: str) -> Callable[
     return ingest
 
 
-def _machine() -> dict[str, Any]:
+def machine() -> dict[str, Any]:
     import os
 
     import torch
@@ -275,7 +281,7 @@ def run(
         "questions": len(questions),
         "encoder": encoder.name,
         "engram_recall": "include_superseded=True (questions about the conversation's history)",
-        "machine": _machine(),
+        "machine": machine(),
     }
     return results
 
