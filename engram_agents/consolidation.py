@@ -15,7 +15,7 @@ from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory
 from engram_agents.model.facts import Fact
 from engram_agents.model.memorize import MemorizeReport, TrainConfig
-from engram_agents.store.sketch import only_asks
+from engram_agents.store.sketch import is_asking
 from engram_agents.store.store import ConsolidationReport
 
 
@@ -35,13 +35,13 @@ def consolidate_into_model(
     progress: Callable[[int, int, float], None] | None = None,
 ) -> WeightSync:
     """Consolidate the user's store, then memorize the statements that are new and forget
-    those that were dropped (a question that only asks states no fact and is not memorized; a
+    those that were dropped (a turn that ends by asking states no fact and is not memorized; a
     request such as "could you book me a haircut on Saturday?" states a plan and is)."""
     store_report = memory.consolidate(user_id)
     wanted = {}
     for engram in memory.list(user_id):
         text = engram.content.strip()
-        if text and not only_asks(text):
+        if text and not is_asking(text):
             fact = Fact(statement=text)
             wanted[fact.identity()] = fact
     held = {f.identity(): f for f in lm.facts(user_id)}

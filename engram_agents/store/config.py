@@ -14,8 +14,8 @@ class FusionWeights(BaseModel):
     recency: float = Field(default=0.05, ge=0)
     time: float = Field(default=0.3, ge=0)
     strength: float = Field(default=0.05, ge=0)
-    # A statement over a question that only asks: a user's past questions resemble their new
-    # ones more than the facts that answer them, and would crowd those out.
+    # A statement over a turn that ends by asking (sketch.is_asking): a user's past questions
+    # resemble their new ones more than the facts that answer them, and would crowd those out.
     statement: float = Field(default=1.0, ge=0)
 
 

@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from engram_agents.store.records import Engram, Evidence, Tier, Version, utcnow
-from engram_agents.store.sketch import ASKS, REQUEST, only_asks, stem
+from engram_agents.store.sketch import ASKS, REQUEST, is_asking, stem
 
 _CHANGE_VERB = (
     r"mov(?:ed|ing)|move|changed?|rescheduled?|postponed?|push(?:ed)?|renamed?|replaced?|"
@@ -46,14 +46,14 @@ def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_
     """A new statement about the same subject (related text, shared subject keywords) that says
     it changes something ("moved", "instead", "no longer"). Without such a word two similar
     statements are both kept: near-identical episodes are common and must not hide each other.
-    One speaker does not update what another said. A question that only asks states nothing:
+    One speaker does not update what another said. A turn that ends by asking states nothing:
     it is never updated, and updates only when it asks for a change ("could you move it to
     Friday?"); "which day is my 1:1 now?" changes nothing, though it says "now". A request
     ("could you book a haircut on Saturday?") states a plan, which a later change updates."""
     who, old_who = ((e.speaker or "").lower() or None for e in (new, old))
     if similarity < min_sim or (who and old_who and who != old_who):
         return False
-    if only_asks(old.text):
+    if is_asking(old.text):
         return False
     if new.text.rstrip().endswith("?") and not _CHANGE_REQUEST.search(new.text):
         return False
@@ -121,7 +121,7 @@ def merge(group: list[Engram], vectors: np.ndarray) -> tuple[Engram, np.ndarray]
 
 
 def _merged_sketch(group: list[Engram]) -> list[str]:
-    """Every source's tags; `ASKS` only if every source only asks."""
+    """Every source's tags; `ASKS` only if every source is asking."""
     tags = {t for e in group for t in e.sketch} - {ASKS}
     if all(ASKS in e.sketch for e in group):
         tags.add(ASKS)

@@ -2,7 +2,7 @@
 
 Tags are `kind:value` strings: `kw:` stemmed keywords, `name:` capitalized names, `ent:` multi-word
 names, `num:` numbers, `time:` clock times and `date:`/`week:`/`month:`/`year:` normalized dates; a
-stored text that only asks a question also gets `act:ask` (`engram_sketch`).
+stored text that ends by asking also gets `act:ask` (`engram_sketch`).
 They are what the first retrieval stage filters on and what a person reads in an audit."""
 
 from __future__ import annotations
@@ -370,14 +370,16 @@ def keyword_tags(tags: list[str]) -> list[str]:
     return [t for t in tags if t.startswith("kw:")]
 
 
-def only_asks(text: str) -> bool:
-    """A question that asks for nothing to be done: it states no fact, so it is not memorized,
-    neither updates nor is updated, and ranks below statements at recall."""
+def is_asking(text: str) -> bool:
+    """Ends by asking, and asks for nothing to be done: such a turn hands the conversation back
+    and states no fact worth memorizing ("Ceramics! What did you make?"), neither updates nor
+    is updated, and ranks below statements at recall. Judged by the last sentence: on LoCoMo
+    files, ranking only all-question turns lower kept most of the chit-chat in the top k."""
     return text.rstrip().endswith("?") and not _REQUEST_CUE.search(text)
 
 
 def engram_sketch(text: str, when: datetime | None = None) -> list[str]:
-    """The sketch of a stored text: its tags, and `ASKS` when it only asks. Queries are sketched
+    """The sketch of a stored text: its tags, and `ASKS` when it is asking. Queries are sketched
     with `extract_sketch`, so `ASKS` never matches one lexically; recall reads it as a prior."""
     tags = extract_sketch(text, when)
-    return sorted([*tags, ASKS]) if only_asks(text) else tags
+    return sorted([*tags, ASKS]) if is_asking(text) else tags

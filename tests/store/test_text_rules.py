@@ -8,7 +8,7 @@ import pytest
 from engram_agents.store.lifecycle import merge, supersedes
 from engram_agents.store.records import Engram, Scope
 from engram_agents.store.redact import redact
-from engram_agents.store.sketch import ASKS, engram_sketch, extract_sketch, only_asks
+from engram_agents.store.sketch import ASKS, engram_sketch, extract_sketch, is_asking
 from engram_agents.store.timeexpr import find_time_mentions, parse_when, query_time_range
 
 NOW = parse_when("1:56 pm on 8 May, 2023")
@@ -116,17 +116,19 @@ def test_a_request_is_a_plan_that_a_change_updates():
     assert supersedes(cancel, booked, similarity=0.8, min_sim=0.5, min_kw=0.2)
 
 
-def test_a_stored_question_that_only_asks_is_tagged_so():
-    assert only_asks("Which day is my 1:1 with Daniel now?  ")
-    assert not only_asks("Could you book me a haircut for Saturday at 11 am?")
-    assert not only_asks("Please move standup to 10:30?")
-    assert not only_asks("Is it Tuesday? No, my dentist moved to Friday.")
+def test_a_stored_turn_that_ends_by_asking_is_tagged_so():
+    assert is_asking("Which day is my 1:1 with Daniel now?  ")
+    assert not is_asking("Could you book me a haircut for Saturday at 11 am?")
+    assert not is_asking("Please move standup to 10:30?")
+    assert not is_asking("Is it Tuesday? No, my dentist moved to Friday.")
+    assert is_asking("Ceramics! What did you make?")  # the last sentence decides
+    assert is_asking("Ceramics! What did you make?")  # the last sentence decides
     assert ASKS in engram_sketch("Which day is my 1:1 with Daniel now?")
     assert ASKS not in engram_sketch("Could you book me a haircut for Saturday?")
     assert ASKS not in extract_sketch("Which day is my 1:1 with Daniel now?")  # queries
 
 
-def test_a_merge_only_asks_if_every_source_does():
+def test_a_merge_is_asking_only_if_every_source_is():
     def merged(*texts: str) -> list[str]:
         group = [_engram(t) for t in texts]
         for engram in group:
