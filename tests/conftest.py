@@ -5,7 +5,9 @@ TRITON_INTERPRET, is read when the kernel modules are imported (by engram_agents
 it is set here, before any import of them.
 """
 
+import importlib.util
 import os
+from pathlib import Path
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
@@ -22,7 +24,21 @@ from transformers import (
 from engram_agents import EngramConfig, EngramLM
 from engram_agents.model.loading import default_model_dir
 
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 SMALL = EngramConfig(rows_per_head=4099, heads_per_order=2, head_dim=8, layers=(1, 2))
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """Imports a script of benchmarks/ by name (they are scripts, not a package)."""
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"{name}_bench", BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -32,8 +32,8 @@ def features(
     time_range: TimeRange | None,
     asks: np.ndarray,
 ) -> np.ndarray:
-    """One row per candidate, columns in FEATURES order; `asks` marks the candidates that only
-    ask a question."""
+    """One row per candidate, columns in FEATURES order; `asks` marks the candidates that end
+    by asking (`sketch.is_asking`)."""
     f = index.fields
     age_days = np.maximum(now_ts - f["when_ts"][rows], 0.0) / 86_400.0
     if time_range is None:

@@ -1,7 +1,6 @@
 """The GPU benchmark cannot be timed here, but its code paths can run: tiny shapes, CPU tensors,
 kernels under the interpreter, and a stand-in timer."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,16 +12,9 @@ import torch
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "kernels.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("kernels_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_benchmark_runs_every_op_on_tiny_shapes(capsys):
+def test_benchmark_runs_every_op_on_tiny_shapes(capsys, load_benchmark):
     pytest.importorskip("triton")
-    bench = load_script()
+    bench = load_benchmark("kernels")
 
     def once(fn) -> float:
         fn()

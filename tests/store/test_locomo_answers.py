@@ -1,22 +1,17 @@
 """The held-out answer benchmark (benchmarks/locomo_answers.py): its scoring and one tiny run."""
 
-import importlib.util
 import io
 import json
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "locomo_answers.py"
 SAMPLE = Path(__file__).parents[2] / "benchmarks" / "data" / "locomo_sample.json"
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("locomo_answers", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("locomo_answers")
 
 
 def test_scores_follow_locomo_normalization(bench):
