@@ -88,6 +88,7 @@ def test_cli_prints_the_table_and_one_json_object_last(tmp_path, capsys):
     ]
     assert main([*argv, "--out", str(tmp_path), "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("mini: none, episodic — expected duration about ")
     last = json.loads(lines[-1])
     assert last["scenario"] == "mini" and set(last["modes"]) == {"none", "episodic"}
     assert "records" not in last
