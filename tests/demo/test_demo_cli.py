@@ -9,11 +9,11 @@ import matplotlib.pyplot as plt
 import pytest
 
 from engram_agents import TrainConfig
-from engram_agents.demo import MODES, Workspace, frontend, load_scenario, run_scenario
-from engram_agents.demo.cli import NightBar, add_parser, chosen_modes
-from engram_agents.demo.estimate import REPLY_SECONDS, duration_line, estimate_seconds
-from engram_agents.demo.report import chart, figure
 from engram_agents.store.encoders import HashingEncoder
+from engram_agents_demo.demo import MODES, Workspace, frontend, load_scenario, run_scenario
+from engram_agents_demo.demo.cli import NightBar, add_parser, chosen_modes
+from engram_agents_demo.demo.estimate import REPLY_SECONDS, duration_line, estimate_seconds
+from engram_agents_demo.demo.report import chart, figure
 
 MINI = Path(__file__).with_name("mini.json")
 

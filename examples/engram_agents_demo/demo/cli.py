@@ -9,11 +9,11 @@ import json
 import tempfile
 from pathlib import Path
 
-from engram_agents.demo.estimate import duration_line
-from engram_agents.demo.frontends import FRONTENDS, frontend
-from engram_agents.demo.report import summary, table, write
-from engram_agents.demo.runner import MODES, Workspace, run_scenario, ticks
-from engram_agents.demo.scenario import BUILTIN, load_scenario
+from engram_agents_demo.demo.estimate import duration_line
+from engram_agents_demo.demo.frontends import FRONTENDS, frontend
+from engram_agents_demo.demo.report import summary, table, write
+from engram_agents_demo.demo.runner import MODES, Workspace, run_scenario, ticks
+from engram_agents_demo.demo.scenario import BUILTIN, load_scenario
 
 # The question the demo exists for: does memory in the weights beat plain retrieval?
 DEFAULT_MODES = ("rag", "hybrid")
@@ -48,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="training epochs when a day is consolidated into the weights (default: TrainConfig's)",
     )
     demo.add_argument("--json", action="store_true", help="print one JSON object last")
+    demo.set_defaults(handler=run)
 
 
 def chosen_modes(names: list[str]) -> tuple[str, ...]:

@@ -15,12 +15,12 @@ from statistics import mean
 from typing import Any, Protocol
 
 from engram_agents.consolidation import consolidate_into_model
-from engram_agents.demo.scenario import Day, Scenario
-from engram_agents.demo.scoring import judge, reached
 from engram_agents.errors import InvalidInputError
 from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory
 from engram_agents.model.memorize import TrainConfig
+from engram_agents_demo.demo.scenario import Day, Scenario
+from engram_agents_demo.demo.scoring import judge, reached
 
 MODES = ("none", "rag", "episodic", "in_model", "hybrid")
 RETRIEVES = {"rag", "episodic", "hybrid"}  # modes that put past turns into the prompt

@@ -8,8 +8,8 @@ CPU or a GPU is quicker, so the result is an estimate, not a promise.
 
 from __future__ import annotations
 
-from engram_agents.demo.runner import IN_WEIGHTS
-from engram_agents.demo.scenario import Scenario
+from engram_agents_demo.demo.runner import IN_WEIGHTS
+from engram_agents_demo.demo.scenario import Scenario
 
 REPLY_SECONDS = {"none": 2.5, "rag": 2.8, "episodic": 2.9, "in_model": 5.0, "hybrid": 6.0}
 # In-weights modes share one store: each night's consolidation runs once for all of them.
