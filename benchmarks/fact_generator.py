@@ -1,11 +1,15 @@
 """Personal- and coding-assistant facts, each with the question memorized and a reworded one.
 
+    python benchmarks/fact_generator.py --facts 5    # print a sample, one JSON object a line
+
 The reworded question is never trained on: it measures whether recall generalizes.
 """
 
+import argparse
 import itertools
+import json
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 PERSONAL = [
     (
@@ -313,3 +317,17 @@ HELD_OUT_TEXT = (
     "them read its body. Tests that check real behavior catch regressions early, and small "
     "commits make reviews faster and history easier to follow."
 )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--facts", type=int, default=5, help="how many facts to print")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for fact in generate_facts(args.facts, args.seed):
+        print(json.dumps(asdict(fact)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

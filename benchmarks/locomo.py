@@ -6,7 +6,7 @@ Same as `engram-agents bench locomo FILE --json`; the last line printed is one J
 
 import sys
 
-from engram_agents.bench.locomo import cli
+from engram_agents_demo.bench.locomo import cli
 
 if __name__ == "__main__":
     sys.exit(cli(sys.argv[1:]))

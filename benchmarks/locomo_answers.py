@@ -27,10 +27,10 @@ from statistics import fmean
 import torch
 
 from engram_agents import EngramLM
-from engram_agents.bench.locomo import CATEGORIES, load, machine, remember_turns, turns_of
 from engram_agents.memory import EngramMemory
 from engram_agents.memory_context import before_block, format_memories
 from engram_agents.store.encoders import default_encoder
+from engram_agents_demo.bench.locomo import CATEGORIES, load, machine, remember_turns, turns_of
 
 HEADER = "What they said in earlier conversations (most relevant last):"
 ARTICLES = re.compile(r"\b(a|an|the|and)\b")

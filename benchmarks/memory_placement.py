@@ -42,8 +42,6 @@ import torch
 
 from engram_agents import EngramLM
 from engram_agents.consolidation import consolidate_into_model
-from engram_agents.demo.scenario import Probe, Scenario, load_scenario
-from engram_agents.demo.scoring import judge
 from engram_agents.memory import EngramMemory
 from engram_agents.memory_context import (
     add_to_question,
@@ -53,6 +51,8 @@ from engram_agents.memory_context import (
     format_memories,
 )
 from engram_agents.store.encoders import default_encoder
+from engram_agents_demo.demo.scenario import Probe, Scenario, load_scenario
+from engram_agents_demo.demo.scoring import judge
 
 RAG_HEADER = "Relevant past conversation:"  # the demo's rag middleware
 LAYOUTS = ("system/best-first", "system/best-last", "question/best-first", "question/best-last")

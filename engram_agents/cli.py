@@ -1,11 +1,16 @@
-"""The `engram-agents` command line."""
+"""The `engram-agents` command line: `chat`, plus the commands other distributions add through
+the `engram_agents.commands` entry-point group (`demo` and `bench` come with
+engram-agents-demo). Each entry point is a function that adds its subparser and sets a
+`handler(args) -> int` default; the core never imports those packages itself."""
 
 import argparse
-import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import entry_points
 
-BENCHMARKS = {"locomo": "engram_agents.bench.locomo"}
+COMMANDS = "engram_agents.commands"
+# Commands that other distributions provide, named so that a missing one says what to install.
+ELSEWHERE = {"demo": "engram-agents-demo", "bench": "engram-agents-demo"}
 
 
 def _chat(args: argparse.Namespace) -> int:
@@ -40,13 +45,35 @@ def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace, rest: list[str]) -> int:
-    module = importlib.import_module(BENCHMARKS[args.name])
-    return module.cli(rest)
+AddParser = Callable[[argparse._SubParsersAction], None]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="engram-agents", description=__doc__)
+def installed_commands() -> dict[str, AddParser]:
+    """The subcommands installed distributions add (none when only the core is installed)."""
+    return {ep.name: ep.load() for ep in entry_points(group=COMMANDS)}
+
+
+def missing_command(name: str) -> str:
+    dist = ELSEWHERE[name]
+    return (
+        f"`engram-agents {name}` comes with the {dist} distribution, which is not installed: "
+        f"pip install {dist} (in a source checkout: pip install -e ./examples)"
+    )
+
+
+def main(argv: Sequence[str] | None = None, commands: Mapping[str, AddParser] | None = None) -> int:
+    """Runs one command; `commands` replaces the installed ones (scripts of a source checkout)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = installed_commands() if commands is None else commands
+    if argv and argv[0] in ELSEWHERE and argv[0] not in commands:
+        print(f"error: {missing_command(argv[0])}", file=sys.stderr)
+        return 2
+    absent = [name for name in ELSEWHERE if name not in commands]
+    parser = argparse.ArgumentParser(
+        prog="engram-agents",
+        description=__doc__.split(":")[0] + ".",
+        epilog=f"{', '.join(absent)}: install {ELSEWHERE[absent[0]]}" if absent else None,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     chat = sub.add_parser("chat", help="interactive chat with the local Engram model")
     chat.add_argument("--model", help="a local Hugging Face model folder (default: embedded)")
@@ -54,24 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     chat.add_argument("--system", help="a system prompt")
     chat.add_argument("--max-new-tokens", type=int, default=256)
     chat.add_argument("--temperature", type=float, default=0.0)
-    from engram_agents.demo.cli import add_parser as add_demo
-
-    add_demo(sub)
-    bench = sub.add_parser("bench", help="run a benchmark (its own options follow its name)")
-    bench.add_argument("name", choices=sorted(BENCHMARKS))
-    args, rest = parser.parse_known_args(argv)
-    if args.command == "bench":
-        return _bench(args, rest)
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    chat.set_defaults(handler=_chat)
+    for add_parser in commands.values():
+        add_parser(sub)
+    args = parser.parse_args(argv)
     from engram_agents.errors import EngramError
 
     try:
-        if args.command == "demo":
-            from engram_agents.demo.cli import run as demo
-
-            return demo(args)
-        return _chat(args)
+        return args.handler(args)
     except (EngramError, KeyboardInterrupt, EOFError) as e:
         if isinstance(e, EngramError):
             print(f"error: {e}", file=sys.stderr)

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from engram_agents import TrainConfig
-from engram_agents.demo import MODES, Workspace, frontend, load_scenario, run_scenario
-from engram_agents.demo.report import summary, table, write
-from engram_agents.demo.runner import ticks
 from engram_agents.store.encoders import HashingEncoder
+from engram_agents_demo.demo import MODES, Workspace, frontend, load_scenario, run_scenario
+from engram_agents_demo.demo.report import summary, table, write
+from engram_agents_demo.demo.runner import ticks
 
 MINI = Path(__file__).with_name("mini.json")
 
@@ -73,7 +73,11 @@ def test_report_outputs(tiny_lm, tmp_path):
 
 
 def test_cli_prints_the_table_and_one_json_object_last(tmp_path, capsys):
-    from engram_agents.cli import main
+    from engram_agents.cli import main as engram_agents
+    from engram_agents_demo.demo.cli import add_parser
+
+    def main(argv: list[str]) -> int:
+        return engram_agents(argv, commands={"demo": add_parser})
 
     argv = [
         "demo",
@@ -88,6 +92,7 @@ def test_cli_prints_the_table_and_one_json_object_last(tmp_path, capsys):
     ]
     assert main([*argv, "--out", str(tmp_path), "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("mini: none, episodic — expected duration about ")
     last = json.loads(lines[-1])
     assert last["scenario"] == "mini" and set(last["modes"]) == {"none", "episodic"}
     assert "records" not in last

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from engram_agents import InvalidInputError
-from engram_agents.demo.scenario import BUILTIN, load_scenario
-from engram_agents.demo.scoring import judge, mentions, reached
+from engram_agents_demo.demo.scenario import BUILTIN, load_scenario
+from engram_agents_demo.demo.scoring import judge, mentions, reached
 
 MINI = Path(__file__).with_name("mini.json")
 

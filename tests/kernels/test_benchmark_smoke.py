@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "kernels.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "kernel_speed.py"
 
 
 def test_benchmark_runs_every_op_on_tiny_shapes(capsys, load_benchmark):
     pytest.importorskip("triton")
-    bench = load_benchmark("kernels")
+    bench = load_benchmark("kernel_speed")
 
     def once(fn) -> float:
         fn()

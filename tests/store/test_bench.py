@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engram_agents.bench.locomo import CATEGORIES, cli, evidence_of, load, turns_of
+from engram_agents_demo.bench.locomo import CATEGORIES, cli, evidence_of, load, turns_of
 
 DATA = Path(__file__).parents[2] / "benchmarks" / "data"
 SAMPLE = DATA / "locomo_sample.json"

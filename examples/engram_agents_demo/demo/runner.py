@@ -15,12 +15,12 @@ from statistics import mean
 from typing import Any, Protocol
 
 from engram_agents.consolidation import consolidate_into_model
-from engram_agents.demo.scenario import Day, Scenario
-from engram_agents.demo.scoring import judge, reached
 from engram_agents.errors import InvalidInputError
 from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory
 from engram_agents.model.memorize import TrainConfig
+from engram_agents_demo.demo.scenario import Day, Scenario
+from engram_agents_demo.demo.scoring import judge, reached
 
 MODES = ("none", "rag", "episodic", "in_model", "hybrid")
 RETRIEVES = {"rag", "episodic", "hybrid"}  # modes that put past turns into the prompt
@@ -62,6 +62,8 @@ class Workspace:
     turn_tokens: int = 12  # for the assistant's acknowledgements of what the user tells it
     k: int = 5
     train_config: TrainConfig | None = None
+    # Called with (step, steps, loss) while a night's memories train into the weights.
+    memorize_progress: Callable[[int, int, float], None] | None = None
     _stores: dict[str, EngramMemory] = field(default_factory=dict)
     _consolidated: set[int] = field(default_factory=set)
 
@@ -85,7 +87,7 @@ class Workspace:
         if day.turns:
             messages = [{"role": "user", "content": t.text} for t in day.turns]
             store.remember(messages, user, session_id=f"day{day.day}", event_time=day.date)
-        consolidate_into_model(store, self.lm, user, self.train_config)
+        consolidate_into_model(store, self.lm, user, self.train_config, self.memorize_progress)
 
     def path(self, name: str) -> Path:
         return self.root / name

@@ -5,8 +5,8 @@ time, the speed-up, the bytes the op must move divided by the Triton time (GB/s)
 fraction of this device's measured copy bandwidth. Prints one line per measurement and, last, one
 JSON object with the device name. Needs a CUDA GPU; CPU correctness lives in tests/kernels.
 
-    python benchmarks/kernels.py            # the issue's shapes
-    python benchmarks/kernels.py --quick    # one size per op
+    python benchmarks/kernel_speed.py            # the issue's shapes
+    python benchmarks/kernel_speed.py --quick    # one size per op
 """
 
 import argparse
@@ -301,7 +301,7 @@ def main() -> None:
     args = parser.parse_args()
     if not torch.cuda.is_available():
         sys.exit(
-            "benchmarks/kernels.py needs a CUDA GPU and torch sees none; the kernels' CPU "
+            "benchmarks/kernel_speed.py needs a CUDA GPU and torch sees none; the kernels' CPU "
             "correctness checks are `python -m pytest tests/kernels` (Triton interpreter)."
         )
     import triton

@@ -21,9 +21,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from engram_agents.demo.runner import IN_WEIGHTS, Exchange, Workspace
-from engram_agents.demo.scenario import Day
 from engram_agents.memory_context import add_to_system_prompt
+from engram_agents_demo.demo.runner import IN_WEIGHTS, Exchange, Workspace
+from engram_agents_demo.demo.scenario import Day
 from langchain_engram import ChatEngram, EngramMemoryMiddleware
 
 

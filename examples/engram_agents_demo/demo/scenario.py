@@ -81,7 +81,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     """A built-in scenario by name ("calendar", "coding") or a scenario JSON file."""
     if str(name_or_path) in BUILTIN:
         text = (
-            resources.files("engram_agents.demo")
+            resources.files("engram_agents_demo.demo")
             .joinpath(f"scenarios/{name_or_path}.json")
             .read_text("utf-8")
         )

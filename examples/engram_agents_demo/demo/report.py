@@ -36,23 +36,34 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k != "records"}
 
 
-def chart(result: dict[str, Any], path: Path) -> Path:
-    """Accuracy per day per mode."""
+def figure(result: dict[str, Any]):
+    """Accuracy per day per mode, as a matplotlib figure (the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
+    shown: set[int] = set()
     for mode, m in result["modes"].items():
-        days = sorted(m["accuracy_by_day"], key=int)
-        ax.plot(days, [m["accuracy_by_day"][d] for d in days], marker="o", label=mode)
+        by_day = {int(d): v for d, v in m["accuracy_by_day"].items()}  # JSON keys are strings
+        days = sorted(by_day)
+        ax.plot(days, [by_day[d] for d in days], marker="o", label=mode)
+        shown.update(days)
+    ax.set_xticks(sorted(shown))  # days are whole: no 2.5 between day 2 and day 3
     ax.set_xlabel("day")
     ax.set_ylabel("answer accuracy")
     ax.set_ylim(0, 1)
     ax.set_title(f"{result['scenario']}: accuracy per day ({result['framework']})")
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def chart(result: dict[str, Any], path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = figure(result)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

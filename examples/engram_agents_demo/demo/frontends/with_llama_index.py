@@ -23,8 +23,8 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events.llm import LLMChatStartEvent
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from engram_agents.demo.runner import IN_WEIGHTS, Exchange, Workspace
-from engram_agents.demo.scenario import Day
+from engram_agents_demo.demo.runner import IN_WEIGHTS, Exchange, Workspace
+from engram_agents_demo.demo.scenario import Day
 from llama_index.llms.engram import Engram
 from llama_index.memory.engram import EngramMemory
 

@@ -1,1 +1,0 @@
-"""Benchmarks shipped with the package (`engram-agents bench ...`)."""
