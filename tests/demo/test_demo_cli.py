@@ -110,4 +110,4 @@ def test_night_bar_shows_each_night_with_its_loss(capsys):
                 bar.update(step, night_steps, 1.0 / step)
     err = capsys.readouterr().err
     assert "memorizing night 1" in err and "memorizing night 2" in err
-    assert "loss=0.500" in err
+    assert "2/3" in err and "loss=0.500" in err  # the step and its loss, drawn together

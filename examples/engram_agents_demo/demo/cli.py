@@ -113,11 +113,16 @@ class NightBar:
         if step == 1:
             self.close()
             self.night += 1
+            # A step takes seconds: draw every one (mininterval=0), loss included.
             self.bar = tqdm(
-                total=steps, desc=f"memorizing night {self.night}", unit="step", leave=False
+                total=steps,
+                desc=f"memorizing night {self.night}",
+                unit="step",
+                leave=False,
+                mininterval=0,
             )
+        self.bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
         self.bar.update(1)
-        self.bar.set_postfix(loss=f"{loss:.3f}")  # a step takes seconds: draw each one
 
     def close(self) -> None:
         if self.bar is not None:
