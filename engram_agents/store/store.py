@@ -166,7 +166,10 @@ class EpisodicStore:
         return [self.codec.to_engram(r) for r in rows]
 
     def _vectors(self, user_id: str, ids: list[str]) -> np.ndarray:
+        """Stored vectors of rows just read; a row deleted since then means a retry."""
         index = self._index(user_id)
+        if not set(ids) <= index.pos.keys():
+            raise ConflictError(f"user {user_id!r} changed while reading")
         return index.vectors[[index.pos[i] for i in ids]]
 
     # ---------------------------------------------------------------- write path
