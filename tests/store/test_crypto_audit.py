@@ -71,3 +71,23 @@ def test_audit_chain_detects_edits_and_deletions(tmp_path, hashing):
     db.close()
     with pytest.raises(AuditIntegrityError, match="entry 2"):
         mem.verify_audit()
+
+
+def test_a_key_on_a_plaintext_store_is_refused_and_changes_nothing(make_memory):
+    plain = make_memory()
+    e = plain.remember("the spare key is under the blue pot", "u")
+    with pytest.raises(EncryptionError, match=r"unencrypted engrams.*nothing was changed"):
+        make_memory(encryption_key=generate_key()).list("u")
+    again = make_memory()  # still readable without a key: nothing was half-converted
+    assert [x.text for x in again.list("u")] == [e.text]
+    assert again.store.backend.setting("", "cipher") is None
+
+
+def test_a_key_on_an_empty_store_turns_encryption_on(tmp_path, hashing):
+    path = tmp_path / "m.db"
+    EngramMemory(path, encoder=hashing).close()  # created, nothing stored yet
+    key = generate_key()
+    EngramMemory(path, encoder=hashing, encryption_key=key).remember("the vault code", "u")
+    with pytest.raises(EncryptionError, match="encrypted"):
+        EngramMemory(path, encoder=hashing)
+    assert b"vault" not in path.read_bytes() + (tmp_path / "m.db-wal").read_bytes()
