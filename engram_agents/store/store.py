@@ -51,7 +51,7 @@ from engram_agents.store.redact import redact
 from engram_agents.store.rows import AuditEvent, Codec, EngramRow
 from engram_agents.store.sketch import ASKS, engram_sketch, extract_sketch
 from engram_agents.store.timeexpr import query_time_range
-from engram_agents.store.validation import check_id, check_k, check_text
+from engram_agents.store.validation import check_id, check_k, check_metadata, check_text
 
 T = TypeVar("T")
 _ATTEMPTS = 50  # conflicting writers each lose at most once per write that lands, so this is ample
@@ -182,7 +182,10 @@ class EpisodicStore:
             if redact_pii:
                 text, found = redact(text)
             event_time = as_utc(item.event_time) if item.event_time else None
-            extra = {**item.metadata, **({"redacted": found} if found else {})}
+            metadata = check_metadata(
+                item.metadata, "metadata" if len(items) == 1 else f"item {n} metadata"
+            )
+            extra = {**metadata, **({"redacted": found} if found else {})}
             metadata = EngramMetadata(
                 event_time=event_time,
                 modality=item.modality,
