@@ -123,6 +123,18 @@ class EngramMemory:
             backend=ChromaBackend(path=path, host=host, port=port, name=collection), **kwargs
         )
 
+    @staticmethod
+    def encrypt_store(path: str | Path, encryption_key: str | bytes | None = None) -> int:
+        """Encrypt an existing plaintext SQLite store in place, in one transaction (all rows or
+        none), and scrub the plaintext from the file; returns how many engrams were sealed.
+        Open it with the same key afterwards. The key defaults to ENGRAM_ENCRYPTION_KEY."""
+        from engram_agents.store.migrate import encrypt_sqlite_store
+
+        cipher = Cipher.from_env_or_key(encryption_key)
+        if cipher is None:
+            raise InvalidInputError("encrypt_store needs encryption_key= or ENGRAM_ENCRYPTION_KEY")
+        return encrypt_sqlite_store(path, cipher)
+
     # ------------------------------------------------------------------ write
     def remember(
         self,

@@ -102,8 +102,8 @@ class EpisodicStore:
                 raise EncryptionError(
                     "this store holds unencrypted engrams, so an encryption key cannot be used "
                     "with it (nothing was changed): open it without encryption_key (and unset "
-                    "ENGRAM_ENCRYPTION_KEY), or export its engrams and remember them into a new, "
-                    "encrypted store"
+                    "ENGRAM_ENCRYPTION_KEY), or encrypt it first with "
+                    "EngramMemory.encrypt_store(path, key)"
                 )
             self.backend.write([], [], [], set(), {("", "cipher"): cipher.fingerprint})
         elif stored is not None and cipher is None:

@@ -186,6 +186,20 @@ class SQLiteBackend(Backend):
         row = self._read("SELECT rev FROM revisions WHERE user_id = ?", (user_id,))
         return row[0][0] if row else 0
 
+    def users(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT DISTINCT user_id FROM engrams ORDER BY user_id")]
+
+    def scrub(self) -> None:
+        """Rewrite the file without free pages and empty the WAL, so bytes of replaced rows do
+        not stay on disk (used after re-sealing a store)."""
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.execute("VACUUM")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+
     def has_rows(self) -> bool:
         return bool(self._read("SELECT 1 FROM engrams LIMIT 1"))
 
