@@ -129,3 +129,16 @@ def test_processes_racing_changes_against_deletes_resurrect_nothing(tmp_path):
     alive = {e.id for e in mem.list("u", include_superseded=True)}
     assert alive.isdisjoint(ids)
     mem.verify_audit()
+
+
+def test_a_write_that_keeps_conflicting_gives_up_with_our_error(memory, monkeypatch):
+    from engram_agents.store import store as store_module
+    from engram_agents.store.errors import ConflictError
+
+    x = memory.remember("the dentist is on Tuesday at 3 pm", "u")
+    monkeypatch.setattr(store_module, "_ATTEMPTS", 3)
+    monkeypatch.setattr(memory.store.backend, "revision", lambda user_id: -1)  # always stale
+    with pytest.raises(ConflictError, match="user 'u' changed during this write"):
+        memory.update(x.id, "u", text="moved to Friday")
+    monkeypatch.undo()
+    assert [e.text for e in memory.list("u")] == [x.text]
