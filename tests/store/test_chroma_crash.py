@@ -3,6 +3,7 @@ and rows that are each either as before or as after (see the chroma backend's do
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -87,3 +88,33 @@ def test_chroma_write_survives_a_crash_between_any_two_calls(tmp_path, hashing, 
             assert calls == len(made) and calls >= 2  # at least the rows and the audit entry
             break
         calls += 1
+
+
+@pytest.mark.adversarial
+def test_chroma_server_killed_mid_write_keeps_a_verifying_chain(tmp_path, hashing, chroma_launcher):
+    start, free_port = chroma_launcher
+    port = free_port()
+    server = start(tmp_path / "server", port)
+    acknowledged: list[str] = []
+    try:
+        for kill_after_s in (0.4, 0.9):
+            mem = EngramMemory.chroma(
+                host="127.0.0.1", port=port, collection="kills", encoder=hashing
+            )
+            killer = threading.Timer(kill_after_s, server.kill)
+            killer.start()
+            with pytest.raises(BackendUnavailableError):
+                for i in range(100_000):
+                    n = len(acknowledged)
+                    acknowledged.append(
+                        mem.remember(f"note {n} round {i} kill {kill_after_s}", "u").id
+                    )
+            server.wait()
+            server = start(tmp_path / "server", port)
+        mem = EngramMemory.chroma(host="127.0.0.1", port=port, collection="kills", encoder=hashing)
+        assert set(acknowledged) <= {e.id for e in mem.list("u")}
+        mem.remember("after the kills", "u")
+        assert mem.verify_audit() >= len(acknowledged)
+    finally:
+        server.kill()
+        server.wait()
