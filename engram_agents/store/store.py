@@ -125,15 +125,14 @@ class EpisodicStore:
     def _retrying(self, attempt: Callable[[], T]) -> T:
         """Run a read-compute-write until its conditional write lands. A `ConflictError` means
         another writer changed the user's engrams after `attempt` read them: read again."""
-        for n in range(_ATTEMPTS):
+        for n in range(_ATTEMPTS - 1):
             try:
                 with self._lock:
                     return attempt()
             except ConflictError:
-                if n == _ATTEMPTS - 1:
-                    raise
                 time.sleep(random.uniform(0.0, min(0.05, 0.001 * 2**n)))
-        raise AssertionError("unreachable")
+        with self._lock:  # the last try lets its ConflictError reach the caller
+            return attempt()
 
     def _commit(
         self,
