@@ -5,7 +5,10 @@ in a worker thread, so the two can never drift apart."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +31,15 @@ from engram_agents.store.records import (
 )
 from engram_agents.store.store import ConsolidationReport, EpisodicStore, MemoryItem, scope_of
 from engram_agents.store.timeexpr import parse_when, query_time_range
-from engram_agents.store.validation import check_id
+from engram_agents.store.validation import (
+    check_id,
+    check_ids,
+    check_metadata,
+    check_tags,
+    check_text,
+    check_tier,
+    check_time_range,
+)
 
 Message = dict[str, Any]
 
@@ -45,25 +56,32 @@ def _message_item(message: Any, n: int) -> MemoryItem:
     content = message.get("content", message.get("text"))
     if content is None:
         raise InvalidInputError(f"message {n} has no 'content' (or 'text')")
+    content = check_text(content, math.inf, f"message {n} content")  # the store checks the size
     who = speaker_of(message)
-    return MemoryItem(
-        text=f"{who}: {content}" if who and isinstance(content, str) else content,
-        metadata={k: v for k, v in message.items() if k not in ("content", "text")},
+    metadata = {k: v for k, v in message.items() if k not in ("content", "text")}
+    return MemoryItem.model_construct(
+        text=f"{who}: {content}" if who else content,
+        metadata=check_metadata(metadata, f"message {n}"),
     )
+
+
+_NUMERIC_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b")
 
 
 def _time_range(value: Any, now: datetime | None) -> TimeRange | None:
     """A TimeRange, a (start, end) pair, or a phrase such as "last week" or "in May"."""
     if value is None or isinstance(value, TimeRange):
-        return value
+        return check_time_range(value)
     if isinstance(value, str):
+        for date in _NUMERIC_DATE.findall(value):  # "2024-13-45" must not fall back to 2024
+            parse_when(date)
         resolved = query_time_range(value, parse_when(now) if now else datetime.now())
         if resolved is None:
             raise InvalidInputError(f"time_range {value!r} names no date or period")
         return resolved
     if isinstance(value, tuple | list) and len(value) == 2:
         start, end = (parse_when(v) if v is not None else None for v in value)
-        return TimeRange(start=start, end=end)
+        return check_time_range(TimeRange(start=start, end=end))
     raise InvalidInputError(f"time_range must be a TimeRange, (start, end) or phrase: {value!r}")
 
 
@@ -105,6 +123,18 @@ class EngramMemory:
             backend=ChromaBackend(path=path, host=host, port=port, name=collection), **kwargs
         )
 
+    @staticmethod
+    def encrypt_store(path: str | Path, encryption_key: str | bytes | None = None) -> int:
+        """Encrypt an existing plaintext SQLite store in place, in one transaction (all rows or
+        none), and scrub the plaintext from the file; returns how many engrams were sealed.
+        Open it with the same key afterwards. The key defaults to ENGRAM_ENCRYPTION_KEY."""
+        from engram_agents.store.migrate import encrypt_sqlite_store
+
+        cipher = Cipher.from_env_or_key(encryption_key)
+        if cipher is None:
+            raise InvalidInputError("encrypt_store needs encryption_key= or ENGRAM_ENCRYPTION_KEY")
+        return encrypt_sqlite_store(path, cipher)
+
     # ------------------------------------------------------------------ write
     def remember(
         self,
@@ -120,6 +150,7 @@ class EngramMemory:
     ) -> Engram | list[Engram]:
         """Remember a text (returns its engram) or chat messages (returns one engram each)."""
         when = parse_when(event_time) if event_time is not None else None
+        metadata = check_metadata(metadata)
         if isinstance(content, str | bytes):
             items = [MemoryItem.model_construct(text=content)]
         elif isinstance(content, Sequence) and content:
@@ -128,7 +159,7 @@ class EngramMemory:
             raise InvalidInputError("content must be a non-empty string or list of messages")
         for item in items:
             item.event_time = when
-            item.metadata = {**item.metadata, **(metadata or {})}
+            item.metadata = {**item.metadata, **metadata}
             item.evidence = list(evidence or [])
             if not isinstance(item.text, str | bytes):
                 raise InvalidInputError(f"text must be a string, got {type(item.text).__name__}")
@@ -146,6 +177,11 @@ class EngramMemory:
         redact: bool | None = None,
     ) -> list[Engram]:
         """Bulk ingestion: one batched encode and one transaction for all items."""
+        if isinstance(items, str | bytes | dict | MemoryItem) or not isinstance(items, Iterable):
+            raise InvalidInputError(
+                f"remember_many takes a list of items, got one {type(items).__name__}: "
+                "use remember() for a single text"
+            )
         try:
             parsed = [
                 MemoryItem.model_validate(i)
@@ -179,13 +215,16 @@ class EngramMemory:
         if filters is None:
             filters = RecallFilters(
                 time_range=_time_range(time_range, when),
-                tags=tags or [],
-                session_id=session_id,
-                tier=tier,
+                tags=check_tags(tags),
+                session_id=session_id if session_id is None else check_id(session_id, "session_id"),
+                tier=check_tier(tier),
                 include_superseded=include_superseded,
             )
         elif isinstance(filters, dict):
             filters = RecallFilters.model_validate(filters)
+        if not isinstance(filters, RecallFilters):
+            raise InvalidInputError(f"filters must be RecallFilters or a dict, got {filters!r}")
+        check_time_range(filters.time_range)
         return self.store.recall(user_id, query, k, filters, when)
 
     def get(self, engram_id: str, user_id: str) -> Engram:
@@ -199,9 +238,16 @@ class EngramMemory:
 
     def export(self, user_id: str, path: str | Path | None = None) -> dict[str, Any]:
         """All of a user's engrams and audit trail as JSON data (also written to `path`)."""
-        data = self.store.export(check_id(user_id))
+        check_id(user_id)
         if path is not None:
-            Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
+            path = Path(path)
+            if path.is_dir():
+                raise InvalidInputError(f"export path {str(path)!r} is a directory, not a file")
+            if not path.parent.is_dir():
+                raise InvalidInputError(f"export path {str(path)!r}: its folder does not exist")
+        data = self.store.export(user_id)
+        if path is not None:
+            path.write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
         return data
 
     # ------------------------------------------------------------------ change
@@ -215,11 +261,14 @@ class EngramMemory:
         event_time: datetime | str | None = None,
     ) -> Engram:
         when = parse_when(event_time) if event_time is not None else None
-        return self.store.update(check_id(user_id), engram_id, text, metadata, when)
+        metadata = None if metadata is None else check_metadata(metadata)
+        return self.store.update(
+            check_id(user_id), check_id(engram_id, "engram_id"), text, metadata, when
+        )
 
     def delete(self, ids: str | Iterable[str], user_id: str) -> int:
         """Hard delete (record, vector, tag index); unknown ids delete nothing and raise."""
-        return self.store.delete(check_id(user_id), [ids] if isinstance(ids, str) else list(ids))
+        return self.store.delete(check_id(user_id), check_ids(ids))
 
     def forget(
         self,
@@ -233,8 +282,8 @@ class EngramMemory:
         """Hard-delete everything matching the selectors; returns how many engrams went."""
         return self.store.forget(
             check_id(user_id),
-            session_id=session_id,
-            tags=tags,
+            session_id=session_id if session_id is None else check_id(session_id, "session_id"),
+            tags=check_tags(tags),
             time_range=_time_range(time_range, None),
             everything=everything,
         )
@@ -243,9 +292,9 @@ class EngramMemory:
         self, ids: str | Iterable[str], user_id: str, useful: bool = True
     ) -> FusionWeights:
         """Say whether recalled engrams helped; returns the user's re-learned fusion weights."""
-        return self.store.feedback(
-            check_id(user_id), [ids] if isinstance(ids, str) else list(ids), useful
-        )
+        if not isinstance(useful, bool):
+            raise InvalidInputError(f"useful must be True or False, got {useful!r}")
+        return self.store.feedback(check_id(user_id), check_ids(ids), useful)
 
     def consolidate(self, user_id: str) -> ConsolidationReport:
         return self.store.consolidate(check_id(user_id))
@@ -263,6 +312,22 @@ class EngramMemory:
         self.close()
 
 
+def _our_errors(verb: Callable[..., Any]) -> Callable[..., Any]:
+    """A pydantic error from our records means the caller's input was bad: say so in our type."""
+
+    @functools.wraps(verb)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return verb(*args, **kwargs)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidInputError(f"bad input to {verb.__name__}: {problems}") from exc
+
+    return checked
+
+
 def _async_twin(name: str) -> Callable[..., Any]:
     async def twin(self: EngramMemory, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(getattr(self, name), *args, **kwargs)
@@ -277,4 +342,5 @@ VERBS = (
     "forget", "feedback", "consolidate", "verify_audit", "close",
 )  # fmt: skip
 for _verb in VERBS:
+    setattr(EngramMemory, _verb, _our_errors(getattr(EngramMemory, _verb)))
     setattr(EngramMemory, f"a{_verb}", _async_twin(_verb))

@@ -6,6 +6,7 @@ from engram_agents.errors import EngramError, InvalidInputError
 __all__ = [
     "AuditIntegrityError",
     "BackendUnavailableError",
+    "ConflictError",
     "EncryptionError",
     "InvalidInputError",
     "NotFoundError",
@@ -34,3 +35,8 @@ class EncryptionError(StoreError, RuntimeError):
 
 class AuditIntegrityError(StoreError, RuntimeError):
     """The hash chain of the audit log is broken: an entry was edited, removed or reordered."""
+
+
+class ConflictError(StoreError, RuntimeError):
+    """Another writer changed the user's engrams between this write's read and its commit; the
+    store retries on its own and raises this only when the user's engrams keep changing."""

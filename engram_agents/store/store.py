@@ -1,15 +1,22 @@
 """EpisodicStore: the write path (redact, encode, sketch, dedupe, supersede, persist), two-stage
 recall (sketch filter, dense rank, fused score), feedback, consolidation and user control.
-It is synchronous and thread-safe; `EngramMemory` adds the async twins and the friendly API."""
+It is synchronous and thread-safe; `EngramMemory` adds the async twins and the friendly API.
+
+Every change is a read-compute-write whose write is conditional on the user's revision at the
+read: if another handle or process changed the user's engrams in between (a delete, a duplicate
+being stored), the write is refused and the whole step runs again on fresh rows. So a concurrent
+delete is never undone by a stale copy, and dedupe is decided against the state that is written."""
 
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -20,7 +27,12 @@ from engram_agents.store.backends.base import Backend
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import Encoder, encode_checked
-from engram_agents.store.errors import EncryptionError, InvalidInputError, NotFoundError
+from engram_agents.store.errors import (
+    ConflictError,
+    EncryptionError,
+    InvalidInputError,
+    NotFoundError,
+)
 from engram_agents.store.index import ScopeIndex
 from engram_agents.store.records import (
     Engram,
@@ -39,7 +51,10 @@ from engram_agents.store.redact import redact
 from engram_agents.store.rows import AuditEvent, Codec, EngramRow
 from engram_agents.store.sketch import ASKS, engram_sketch, extract_sketch
 from engram_agents.store.timeexpr import query_time_range
-from engram_agents.store.validation import check_id, check_k, check_text
+from engram_agents.store.validation import check_id, check_k, check_metadata, check_text
+
+T = TypeVar("T")
+_ATTEMPTS = 50  # conflicting writers each lose at most once per write that lands, so this is ample
 
 
 class MemoryItem(BaseModel):
@@ -83,6 +98,13 @@ class EpisodicStore:
     def _check_key(self, cipher: Cipher | None) -> None:
         stored = self.backend.setting("", "cipher")
         if stored is None and cipher is not None:
+            if self.backend.has_rows():
+                raise EncryptionError(
+                    "this store holds unencrypted engrams, so an encryption key cannot be used "
+                    "with it (nothing was changed): open it without encryption_key (and unset "
+                    "ENGRAM_ENCRYPTION_KEY), or encrypt it first with "
+                    "EngramMemory.encrypt_store(path, key)"
+                )
             self.backend.write([], [], [], set(), {("", "cipher"): cipher.fingerprint})
         elif stored is not None and cipher is None:
             raise EncryptionError(
@@ -100,18 +122,34 @@ class EpisodicStore:
             self._indexes[user_id] = index
         return index
 
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        """Run a read-compute-write until its conditional write lands. A `ConflictError` means
+        another writer changed the user's engrams after `attempt` read them: read again."""
+        for n in range(_ATTEMPTS - 1):
+            try:
+                with self._lock:
+                    return attempt()
+            except ConflictError:
+                time.sleep(random.uniform(0.0, min(0.05, 0.001 * 2**n)))
+        with self._lock:  # the last try lets its ConflictError reach the caller
+            return attempt()
+
     def _commit(
         self,
         user_id: str,
+        read_at: int,
         upserts: list[EngramRow],
         deletes: list[str],
         events: list[AuditEvent],
         settings: dict[tuple[str, str], str] | None = None,
     ) -> None:
-        """Persist in one transaction, then patch the cached index (or drop it if stale)."""
+        """Persist in one transaction if the user's revision is still `read_at` (the revision
+        read before the rows this write was computed from), then patch the cached index."""
         index = self._indexes.get(user_id)
         before = index.revision if index else None
-        revision = self.backend.write(upserts, deletes, events, {user_id}, settings)[user_id]
+        revision = self.backend.write(
+            upserts, deletes, events, {user_id}, settings, expect={user_id: read_at}
+        )[user_id]
         if index is not None and before == revision - 1:
             index.remove(deletes)
             index.upsert(upserts)
@@ -127,7 +165,10 @@ class EpisodicStore:
         return [self.codec.to_engram(r) for r in rows]
 
     def _vectors(self, user_id: str, ids: list[str]) -> np.ndarray:
+        """Stored vectors of rows just read; a row deleted since then means a retry."""
         index = self._index(user_id)
+        if not set(ids) <= index.pos.keys():
+            raise ConflictError(f"user {user_id!r} changed while reading")
         return index.vectors[[index.pos[i] for i in ids]]
 
     # ---------------------------------------------------------------- write path
@@ -140,7 +181,10 @@ class EpisodicStore:
             if redact_pii:
                 text, found = redact(text)
             event_time = as_utc(item.event_time) if item.event_time else None
-            extra = {**item.metadata, **({"redacted": found} if found else {})}
+            metadata = check_metadata(
+                item.metadata, "metadata" if len(items) == 1 else f"item {n} metadata"
+            )
+            extra = {**metadata, **({"redacted": found} if found else {})}
             metadata = EngramMetadata(
                 event_time=event_time,
                 modality=item.modality,
@@ -169,12 +213,18 @@ class EpisodicStore:
         redact_pii = self.config.redact if redact_pii is None else redact_pii
         engrams = self._prepare(scope, items, redact_pii)
         vectors = encode_checked(self.encoder, [e.text for e in engrams])
-        with self._lock:
-            return self._store_new(scope.user_id, engrams, vectors)
+        return self._retrying(
+            lambda: self._store_new(
+                scope.user_id, [e.model_copy(deep=True) for e in engrams], vectors
+            )
+        )
 
     def _store_new(self, user_id: str, engrams: list[Engram], vectors: np.ndarray) -> list[Engram]:
+        """Dedupe, supersede and store against the user's rows as of one revision (fresh copies
+        of `engrams` each attempt: supersede notes are added to them)."""
         cfg = self.config
         index = self._index(user_id)
+        read_at = index.revision
         changed: dict[str, tuple[Engram, np.ndarray]] = {}
         result: list[Engram] = []
         new_ids: list[str] = []
@@ -238,7 +288,7 @@ class EpisodicStore:
         result = [changed[e.id][0] for e in result]
         events.insert(0, AuditEvent(user_id, "remember", new_ids, {"count": len(new_ids)}))
         rows = [self.codec.to_row(e, v) for e, v in changed.values()]
-        self._commit(user_id, rows, [], events)
+        self._commit(user_id, read_at, rows, [], events)
         return result
 
     def _similar(
@@ -424,96 +474,105 @@ class EpisodicStore:
         """Mark recalled engrams useful or not: adjusts their usefulness and learns the weights."""
         if not ids:
             raise InvalidInputError("feedback needs at least one engram id")
-        with self._lock:
-            rows = self.backend.get(user_id, list(ids))
-            missing = set(ids) - {r.id for r in rows}
-            if missing:
-                raise NotFoundError(f"no engram {sorted(missing)[0]!r} for user {user_id!r}")
-            weights = self.weights(user_id)
-            cache = self._last_features.get(user_id, {})
-            for row in rows:
-                row.usefulness = float(np.clip(row.usefulness + (1.0 if useful else -1.0), -5, 5))
-                row.strength = 1.0
-                if row.id in cache:
-                    x = cache[row.id]
-                    weights = fusion.learn(weights, x, useful, self.config.learning_rate)
-            self._commit(
-                user_id,
-                rows,
-                [],
-                [AuditEvent(user_id, "feedback", list(ids), {"useful": useful})],
-                {(user_id, "fusion_weights"): weights.model_dump_json()},
-            )
+        return self._retrying(lambda: self._feedback(user_id, ids, useful))
+
+    def _feedback(self, user_id: str, ids: list[str], useful: bool) -> FusionWeights:
+        read_at = self.backend.revision(user_id)
+        rows = self.backend.get(user_id, list(ids))
+        missing = set(ids) - {r.id for r in rows}
+        if missing:
+            raise NotFoundError(f"no engram {sorted(missing)[0]!r} for user {user_id!r}")
+        weights = self.weights(user_id)
+        cache = self._last_features.get(user_id, {})
+        for row in rows:
+            row.usefulness = float(np.clip(row.usefulness + (1.0 if useful else -1.0), -5, 5))
+            row.strength = 1.0
+            if row.id in cache:
+                x = cache[row.id]
+                weights = fusion.learn(weights, x, useful, self.config.learning_rate)
+        self._commit(
+            user_id,
+            read_at,
+            rows,
+            [],
+            [AuditEvent(user_id, "feedback", list(ids), {"useful": useful})],
+            {(user_id, "fusion_weights"): weights.model_dump_json()},
+        )
         return weights
 
     # ---------------------------------------------------------------- consolidation
     def consolidate(self, user_id: str) -> ConsolidationReport:
         """Decay what was not used, merge overlapping short-term engrams into long-term ones,
         promote reactivated or useful ones, and evict the least recently used beyond capacity."""
+        return self._retrying(lambda: self._consolidate(user_id))
+
+    def _consolidate(self, user_id: str) -> ConsolidationReport:
         cfg = self.config
         report = ConsolidationReport()
-        with self._lock:
-            index = self._index(user_id)
-            last = float(self.backend.setting(user_id, "last_consolidation") or 0.0)
-            engrams = {e.id: e for e in self.list(user_id, include_superseded=True, log=False)}
-            vectors = {i: index.vectors[index.pos[i]] for i in engrams}
-            upserts: dict[str, tuple[Engram, np.ndarray]] = {}
-            deletes: list[str] = []
-            for engram in engrams.values():
-                used_at = engram.stats.last_access
-                if used_at is None or used_at.timestamp() <= last:
-                    stats = engram.stats.model_copy(
-                        update={
-                            "strength": engram.stats.strength * cfg.decay,
-                            "usefulness": engram.stats.usefulness * cfg.decay,
-                        }
-                    )
-                    engrams[engram.id] = engram.model_copy(update={"stats": stats})
-                    upserts[engram.id] = (engrams[engram.id], vectors[engram.id])
-                    report.decayed += 1
-            short = [e for e in engrams.values() if e.tier == Tier.SHORT and e.is_active]
-            if short:
-                groups = lifecycle.merge_groups(
-                    short,
-                    np.stack([vectors[e.id] for e in short]),
-                    cfg.merge_similarity,
-                    cfg.merge_keyword_overlap,
+        index = self._index(user_id)
+        read_at = index.revision
+        last = float(self.backend.setting(user_id, "last_consolidation") or 0.0)
+        engrams = {e.id: e for e in self.list(user_id, include_superseded=True, log=False)}
+        if not engrams.keys() <= index.pos.keys():
+            raise ConflictError(f"user {user_id!r} changed while consolidating")
+        vectors = {i: index.vectors[index.pos[i]] for i in engrams}
+        upserts: dict[str, tuple[Engram, np.ndarray]] = {}
+        deletes: list[str] = []
+        for engram in engrams.values():
+            used_at = engram.stats.last_access
+            if used_at is None or used_at.timestamp() <= last:
+                stats = engram.stats.model_copy(
+                    update={
+                        "strength": engram.stats.strength * cfg.decay,
+                        "usefulness": engram.stats.usefulness * cfg.decay,
+                    }
                 )
-                for group in groups:
-                    members = [short[i] for i in group]
-                    merged, vector = lifecycle.merge(
-                        members, np.stack([vectors[e.id] for e in members])
-                    )
-                    upserts[merged.id] = (merged, vector)
-                    for e in members:
-                        upserts.pop(e.id, None)
-                        deletes.append(e.id)
-                    report.merged[merged.id] = [e.id for e in members]
-                gone = set(deletes)
-                short = [e for e in short if e.id not in gone]
-            for e in short:
-                current = upserts.get(e.id, (engrams[e.id],))[0]
-                if e.stats.activations >= cfg.promote_activations or e.stats.usefulness > 0:
-                    upserts[e.id] = (current.model_copy(update={"tier": Tier.LONG}), vectors[e.id])
-                    report.promoted.append(e.id)
-            remaining = [e for e in short if e.id not in report.promoted]
-            overflow = len(remaining) - cfg.short_term_capacity
-            if overflow > 0:
-                by_use = sorted(
-                    remaining,
-                    key=lambda e: (e.stats.last_access or e.metadata.created_at).timestamp(),
+                engrams[engram.id] = engram.model_copy(update={"stats": stats})
+                upserts[engram.id] = (engrams[engram.id], vectors[engram.id])
+                report.decayed += 1
+        short = [e for e in engrams.values() if e.tier == Tier.SHORT and e.is_active]
+        if short:
+            groups = lifecycle.merge_groups(
+                short,
+                np.stack([vectors[e.id] for e in short]),
+                cfg.merge_similarity,
+                cfg.merge_keyword_overlap,
+            )
+            for group in groups:
+                members = [short[i] for i in group]
+                merged, vector = lifecycle.merge(
+                    members, np.stack([vectors[e.id] for e in members])
                 )
-                for e in by_use[:overflow]:
+                upserts[merged.id] = (merged, vector)
+                for e in members:
                     upserts.pop(e.id, None)
                     deletes.append(e.id)
-                    report.evicted.append(e.id)
-            events = [AuditEvent(user_id, "consolidate", [], report.model_dump(exclude={"merged"}))]
-            events += [AuditEvent(user_id, "merge", [m, *src]) for m, src in report.merged.items()]
-            if report.evicted:
-                events.append(AuditEvent(user_id, "evict", report.evicted))
-            rows = [self.codec.to_row(e, v) for e, v in upserts.values()]
-            stamp = {(user_id, "last_consolidation"): str(utcnow().timestamp())}
-            self._commit(user_id, rows, deletes, events, stamp)
+                report.merged[merged.id] = [e.id for e in members]
+            gone = set(deletes)
+            short = [e for e in short if e.id not in gone]
+        for e in short:
+            current = upserts.get(e.id, (engrams[e.id],))[0]
+            if e.stats.activations >= cfg.promote_activations or e.stats.usefulness > 0:
+                upserts[e.id] = (current.model_copy(update={"tier": Tier.LONG}), vectors[e.id])
+                report.promoted.append(e.id)
+        remaining = [e for e in short if e.id not in report.promoted]
+        overflow = len(remaining) - cfg.short_term_capacity
+        if overflow > 0:
+            by_use = sorted(
+                remaining,
+                key=lambda e: (e.stats.last_access or e.metadata.created_at).timestamp(),
+            )
+            for e in by_use[:overflow]:
+                upserts.pop(e.id, None)
+                deletes.append(e.id)
+                report.evicted.append(e.id)
+        events = [AuditEvent(user_id, "consolidate", [], report.model_dump(exclude={"merged"}))]
+        events += [AuditEvent(user_id, "merge", [m, *src]) for m, src in report.merged.items()]
+        if report.evicted:
+            events.append(AuditEvent(user_id, "evict", report.evicted))
+        rows = [self.codec.to_row(e, v) for e, v in upserts.values()]
+        stamp = {(user_id, "last_consolidation"): str(utcnow().timestamp())}
+        self._commit(user_id, read_at, rows, deletes, events, stamp)
         return report
 
     # ---------------------------------------------------------------- user control
@@ -553,33 +612,46 @@ class EpisodicStore:
         the old text."""
         if text is None and metadata is None and event_time is None:
             raise InvalidInputError("update needs text, metadata or event_time")
-        with self._lock:
-            old = self._engrams(user_id, [engram_id])[0]
-            new_text = old.text
-            if text is not None:
-                new_text = check_text(text, self.config.max_text_bytes)
-                if self.config.redact:
-                    new_text, _ = redact(new_text)
-            meta = old.metadata.model_copy(
-                update={
-                    "extra": {**old.metadata.extra, **(metadata or {})},
-                    "event_time": as_utc(event_time) if event_time else old.metadata.event_time,
-                }
-            )
-            engram = old.model_copy(
-                update={
-                    "text": new_text,
-                    "metadata": meta,
-                    "history": [*old.history, Version(action="updated", text=old.text)],
-                }
-            )
-            engram.sketch = engram_sketch(new_text, engram.when)
-            if text is not None:
-                vector = encode_checked(self.encoder, [new_text])[0]
-            else:
-                vector = self._vectors(user_id, [engram_id])[0]
-            row = self.codec.to_row(engram, vector)
-            self._commit(user_id, [row], [], [AuditEvent(user_id, "update", [engram_id])])
+        new_text = None
+        if text is not None:
+            new_text = check_text(text, self.config.max_text_bytes)
+            if self.config.redact:
+                new_text, _ = redact(new_text)
+        vector = encode_checked(self.encoder, [new_text])[0] if new_text is not None else None
+        return self._retrying(
+            lambda: self._update(user_id, engram_id, new_text, vector, metadata, event_time)
+        )
+
+    def _update(
+        self,
+        user_id: str,
+        engram_id: str,
+        text: str | None,
+        vector: np.ndarray | None,
+        metadata: dict[str, Any] | None,
+        event_time: datetime | None,
+    ) -> Engram:
+        read_at = self.backend.revision(user_id)
+        old = self._engrams(user_id, [engram_id])[0]
+        new_text = old.text if text is None else text
+        meta = old.metadata.model_copy(
+            update={
+                "extra": {**old.metadata.extra, **(metadata or {})},
+                "event_time": as_utc(event_time) if event_time else old.metadata.event_time,
+            }
+        )
+        engram = old.model_copy(
+            update={
+                "text": new_text,
+                "metadata": meta,
+                "history": [*old.history, Version(action="updated", text=old.text)],
+            }
+        )
+        engram.sketch = engram_sketch(new_text, engram.when)
+        if vector is None:
+            vector = self._vectors(user_id, [engram_id])[0]
+        row = self.codec.to_row(engram, vector)
+        self._commit(user_id, read_at, [row], [], [AuditEvent(user_id, "update", [engram_id])])
         return engram
 
     def delete(self, user_id: str, ids: Iterable[str]) -> int:
@@ -588,12 +660,15 @@ class EpisodicStore:
         ids = list(dict.fromkeys(ids))
         if not ids:
             raise InvalidInputError("delete needs at least one engram id")
-        with self._lock:
-            found = {r.id for r in self.backend.get(user_id, ids)}
-            missing = [i for i in ids if i not in found]
-            if missing:
-                raise NotFoundError(f"no engram {missing[0]!r} for user {user_id!r}")
-            self._commit(user_id, [], ids, [AuditEvent(user_id, "delete", ids)])
+        return self._retrying(lambda: self._delete(user_id, ids))
+
+    def _delete(self, user_id: str, ids: list[str]) -> int:
+        read_at = self.backend.revision(user_id)
+        found = {r.id for r in self.backend.get(user_id, ids)}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFoundError(f"no engram {missing[0]!r} for user {user_id!r}")
+        self._commit(user_id, read_at, [], ids, [AuditEvent(user_id, "delete", ids)])
         return len(ids)
 
     def forget(
@@ -613,11 +688,13 @@ class EpisodicStore:
         filters = RecallFilters(
             session_id=session_id, tags=tags or [], time_range=time_range, include_superseded=True
         )
-        with self._lock:
-            index = self._index(user_id)
-            ids = [index.ids[i] for i in np.flatnonzero(self._mask(index, filters))]
-            if ids:
-                self._commit(user_id, [], ids, [AuditEvent(user_id, "forget", ids)])
+        return self._retrying(lambda: self._forget(user_id, filters))
+
+    def _forget(self, user_id: str, filters: RecallFilters) -> int:
+        index = self._index(user_id)
+        ids = [index.ids[i] for i in np.flatnonzero(self._mask(index, filters))]
+        if ids:
+            self._commit(user_id, index.revision, [], ids, [AuditEvent(user_id, "forget", ids)])
         return len(ids)
 
     def export(self, user_id: str) -> dict[str, Any]:

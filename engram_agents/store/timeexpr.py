@@ -13,6 +13,7 @@ from dateutil import parser as date_parser
 from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.records import TimeRange, as_utc
 
+_FILLER = {"on", "at", "of", "the", "in"}
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 _WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
@@ -66,9 +67,19 @@ def parse_when(value: str | datetime) -> datetime:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"time must be a datetime or a non-empty string, got {value!r}")
     try:
-        return as_utc(date_parser.parse(value.replace(" on ", " "), fuzzy=True))
+        return as_utc(date_parser.parse(value))
+    except (ValueError, OverflowError):
+        pass
+    try:
+        parsed, skipped = date_parser.parse(value, fuzzy_with_tokens=True)
     except (ValueError, OverflowError) as exc:
         raise InvalidInputError(f"cannot read {value!r} as a date/time: {exc}") from exc
+    # Fuzzy parsing skips words; a skipped word that is not a connective means the text is not
+    # a date ("call me maybe 5" must not become day 5 of this month).
+    stray = [w for part in skipped for w in re.findall(r"\w+", part) if w.lower() not in _FILLER]
+    if stray:
+        raise InvalidInputError(f"cannot read {value!r} as a date/time: {stray[0]!r} is not a date")
+    return as_utc(parsed)
 
 
 def _day(year: int, month: int, day: int) -> TimeRange | None:

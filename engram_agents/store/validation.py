@@ -3,10 +3,17 @@ a partial change behind."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import pydantic_core
+
 from engram_agents.store.errors import InvalidInputError
+from engram_agents.store.records import Tier, TimeRange
 
 
-def check_text(value: object, max_bytes: int, what: str = "text") -> str:
+def check_text(value: object, max_bytes: float, what: str = "text") -> str:
     if isinstance(value, bytes | bytearray):
         try:
             value = bytes(value).decode("utf-8")
@@ -34,6 +41,83 @@ def check_id(value: object, what: str = "user_id") -> str:
         raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
     if len(value) > 256:
         raise InvalidInputError(f"{what} is longer than 256 characters")
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} contains a NUL character")
+    return value
+
+
+def check_ids(value: object, what: str = "engram_id") -> list[str]:
+    """One id or an iterable of ids (a single string is one id, never its characters)."""
+    if isinstance(value, str):
+        return [check_id(value, what)]
+    if (
+        value is None
+        or isinstance(value, bytes | bytearray | dict)
+        or not isinstance(value, Iterable)
+    ):
+        raise InvalidInputError(f"{what} must be a string or a list of strings, got {value!r}")
+    ids = [check_id(v, what) for v in value]
+    if not ids:
+        raise InvalidInputError(f"the list of {what}s is empty")
+    return ids
+
+
+def _check_json(value: Any, where: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError(f"{where} is {value}: only finite numbers can be stored")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(f"{where} has a non-string key {key!r}")
+            _check_json(item, f"{where}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for n, item in enumerate(value):
+            _check_json(item, f"{where}[{n}]")
+    elif value is not None and not isinstance(value, str | int | float | bool):
+        try:  # what pydantic writes as JSON (datetime, UUID, enum, ...) is fine
+            pydantic_core.to_json(value)
+        except pydantic_core.PydanticSerializationError:
+            raise InvalidInputError(
+                f"{where} is a {type(value).__name__}, which cannot be stored as JSON "
+                "(use str, numbers, bool, None, dates, and lists and dicts of them)"
+            ) from None
+
+
+def check_metadata(value: object, what: str = "metadata") -> dict[str, Any]:
+    """A dict of JSON data, so it is stored and exported exactly as given (no NaN turned null)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{what} must be a dict, got {type(value).__name__} {value!r}")
+    _check_json(value, what)
+    return value
+
+
+def check_tags(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise InvalidInputError(f"tags must be a list of strings such as ['kw:x'], got {value!r}")
+    for tag in value:
+        if not isinstance(tag, str) or not tag.strip() or "\x00" in tag:
+            raise InvalidInputError(f"each tag must be a non-empty string, got {tag!r}")
+    return list(value)
+
+
+def check_tier(value: object) -> Tier | None:
+    if value is None or isinstance(value, Tier):
+        return value
+    if value not in {t.value for t in Tier}:
+        choices = ", ".join(repr(t.value) for t in Tier)
+        raise InvalidInputError(f"tier must be one of {choices} or None, got {value!r}")
+    return Tier(value)
+
+
+def check_time_range(value: TimeRange | None) -> TimeRange | None:
+    if value is not None and value.start and value.end and value.start > value.end:
+        raise InvalidInputError(
+            f"time_range starts after it ends ({value.start.isoformat()} > {value.end.isoformat()})"
+        )
     return value
 
 

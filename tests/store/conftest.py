@@ -49,14 +49,11 @@ def _wait_for(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     raise RuntimeError("chroma run did not answer its heartbeat in time")
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Port of a `chroma run` server on 127.0.0.1, stopped after the session."""
+def start_chroma(path: Path, port: int) -> subprocess.Popen:
+    """A `chroma run` server on 127.0.0.1:`port` storing in `path`, answering when returned."""
     exe = shutil.which("chroma")
     if exe is None:
         pytest.skip("the `chroma` CLI is not installed, so the Chroma server tests cannot run")
-    port = _free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen(
         [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -64,6 +61,18 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     )
     try:
         _wait_for(port, proc)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Port of a `chroma run` server on 127.0.0.1, stopped after the session."""
+    port = _free_port()
+    proc = start_chroma(tmp_path_factory.mktemp("chroma-server"), port)
+    try:
         yield port
     finally:
         proc.terminate()
@@ -71,6 +80,12 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def chroma_launcher() -> tuple[Callable[[Path, int], subprocess.Popen], Callable[[], int]]:
+    """(start_chroma, free_port) for tests that stop and restart their own server."""
+    return start_chroma, _free_port
 
 
 MakeMemory = Callable[..., EngramMemory]

@@ -71,3 +71,46 @@ def test_audit_chain_detects_edits_and_deletions(tmp_path, hashing):
     db.close()
     with pytest.raises(AuditIntegrityError, match="entry 2"):
         mem.verify_audit()
+
+
+def test_a_key_on_a_plaintext_store_is_refused_and_changes_nothing(make_memory):
+    plain = make_memory()
+    e = plain.remember("the spare key is under the blue pot", "u")
+    with pytest.raises(EncryptionError, match=r"unencrypted engrams.*nothing was changed"):
+        make_memory(encryption_key=generate_key()).list("u")
+    again = make_memory()  # still readable without a key: nothing was half-converted
+    assert [x.text for x in again.list("u")] == [e.text]
+    assert again.store.backend.setting("", "cipher") is None
+
+
+def test_a_key_on_an_empty_store_turns_encryption_on(tmp_path, hashing):
+    path = tmp_path / "m.db"
+    EngramMemory(path, encoder=hashing).close()  # created, nothing stored yet
+    key = generate_key()
+    EngramMemory(path, encoder=hashing, encryption_key=key).remember("the vault code", "u")
+    with pytest.raises(EncryptionError, match="encrypted"):
+        EngramMemory(path, encoder=hashing)
+    assert b"vault" not in path.read_bytes() + (tmp_path / "m.db-wal").read_bytes()
+
+
+def test_encrypt_store_seals_every_engram_and_scrubs_the_plaintext(tmp_path, hashing):
+    path = tmp_path / "m.db"
+    plain = EngramMemory(path, encoder=hashing)
+    kept = plain.remember("Zanzibar trip with Priya in May", "u", event_time="2024-05-03")
+    plain.remember("the other user's Zanzibar note", "v")
+    plain.recall("Zanzibar", "u")  # an activation that must survive
+    plain.delete(plain.remember("a Zanzibar plan that was dropped", "u").id, "u")
+    plain.close()
+    key = generate_key()
+    assert EngramMemory.encrypt_store(path, key) == 2
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"Zanzibar" not in raw and b"zanzibar" not in raw and b"Priya" not in raw
+    with pytest.raises(EncryptionError, match="encrypted"):
+        EngramMemory(path, encoder=hashing)
+    sealed = EngramMemory(path, encoder=hashing, encryption_key=key)
+    got = sealed.get(kept.id, "u")
+    assert (got.text, got.stats.activations) == (kept.text, 1)
+    assert [h.engram.id for h in sealed.recall("Zanzibar", "u", tags=["name:priya"])] == [kept.id]
+    assert sealed.verify_audit() > 0
+    with pytest.raises(EncryptionError, match="already encrypted"):
+        EngramMemory.encrypt_store(path, key)

@@ -1,5 +1,7 @@
-"""The storage interface both backends implement. Every write is one atomic call carrying the
-rows, the deletions and the audit events together, so a failure leaves nothing half-written."""
+"""The storage interface both backends implement. Every write is one call carrying the rows, the
+deletions and the audit events together, and is conditional on the revisions its caller read: a
+writer that read stale rows gets `ConflictError` instead of overwriting a newer change (a delete
+included) with what it read."""
 
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ class Backend(abc.ABC):
         events: list[AuditEvent],
         bump: set[str],
         settings: dict[tuple[str, str], str] | None = None,
+        expect: dict[str, int] | None = None,
     ) -> dict[str, int]:
-        """Apply everything or nothing; bump the revisions of users in `bump` and return them."""
+        """Apply everything or nothing; bump the revisions of users in `bump` and return them.
+        Raise `ConflictError` and change nothing if a user's revision differs from `expect`."""
 
     @abc.abstractmethod
     def append_audit(self, events: list[AuditEvent]) -> None:
@@ -39,6 +43,10 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def revision(self, user_id: str) -> int: ...
+
+    @abc.abstractmethod
+    def has_rows(self) -> bool:
+        """Whether any user has an engram stored (an empty store may still turn on encryption)."""
 
     @abc.abstractmethod
     def setting(self, user_id: str, key: str) -> str | None: ...

@@ -2,10 +2,15 @@
 server. Rows live in one collection (vectors as embeddings, the rest as metadata); revisions,
 settings and the audit log live in two small side collections.
 
-Chroma has no multi-collection transactions: a write validates everything first and then issues
-rows, state and audit in that order, so a failure can at worst leave rows without their audit
-entry, never an audit entry for rows that are missing. The audit chain assumes one writing process
-per store; use the SQLite backend when several processes write."""
+Chroma has no transactions, so a write is a fixed sequence of calls, each atomic on its own:
+check the revisions the caller read and bump them; upsert rows; delete rows; store settings;
+append the audit events (one `add`). A crash leaves a prefix of that sequence: rows may be changed
+without their audit entry, never an audit entry for a change that did not happen, and upserts go
+before deletes so a merge interrupted half-way keeps every text (the merged engram and its
+sources). The chain's tail is the last event itself, so any crash point leaves a chain that
+verifies. The revision check holds a lock, so writers in one process never overwrite each other's
+changes; writers in several processes on one Chroma server are NOT serialized (check and write
+are separate calls): use the SQLite backend when several processes write."""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import numpy as np
 
 from engram_agents.store.audit import chain
 from engram_agents.store.backends.base import Backend
-from engram_agents.store.errors import BackendUnavailableError, StoreError
+from engram_agents.store.errors import BackendUnavailableError, ConflictError, StoreError
 from engram_agents.store.rows import AuditEvent, EngramRow
 
 T = TypeVar("T")
@@ -49,6 +54,10 @@ class NoEmbedding:
 
     def is_legacy(self) -> bool:
         return False
+
+
+def _audit_id(seq: int) -> str:
+    return f"{seq:012d}"
 
 
 def _meta(row: EngramRow) -> dict[str, Any]:
@@ -135,26 +144,54 @@ class ChromaBackend(Backend):
         got = self.state.get(ids=[key], include=["metadatas"])
         return got["metadatas"][0] if got["ids"] else None
 
+    def _audit_tail(self) -> tuple[int, str]:
+        """Seq and hash of the last audit entry, read from the entries themselves: they are
+        numbered 1..n, so the last one is entry n (n = the count), found by id."""
+        count = self.audit.count()
+        if not count:
+            return 0, ""
+        got = self.audit.get(ids=[_audit_id(count)], include=["metadatas"])
+        if not got["ids"]:  # entries went missing; keep appending, verify_audit names the gap
+            got = self.audit.get(include=["metadatas"])
+        last = max((AuditEvent(**json.loads(m["event"])) for m in got["metadatas"]),
+                   key=lambda e: e.seq)  # fmt: skip
+        return last.seq, last.hash
+
     def _log(self, events: list[AuditEvent]) -> None:
         if not events:
             return
-        tail = self._state("audit_tail") or {"seq": 0, "hash": ""}
-        chain(events, int(tail["seq"]), str(tail["hash"]))
+        chain(events, *self._audit_tail())
         self.audit.add(
-            ids=[f"{e.seq:012d}" for e in events],
+            ids=[_audit_id(e.seq) for e in events],
             embeddings=[_UNIT] * len(events),
             metadatas=[
                 {"seq": e.seq, "user_id": e.user_id, "event": json.dumps(dataclasses.asdict(e))}
                 for e in events
             ],
         )
-        last = events[-1]
-        self.state.upsert(
-            ids=["audit_tail"], embeddings=[_UNIT], metadatas=[{"seq": last.seq, "hash": last.hash}]
-        )
 
-    def write(self, upserts, deletes, events, bump, settings=None) -> dict[str, int]:
+    def _upsert_state(self, state: list[tuple[str, dict[str, Any]]]) -> None:
+        if state:
+            self.state.upsert(
+                ids=[s[0] for s in state],
+                embeddings=[_UNIT] * len(state),
+                metadatas=[s[1] for s in state],
+            )
+
+    def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
         def run() -> dict[str, int]:
+            current = {}
+            for user_id in set(bump) | set(expect or {}):
+                state = self._state(f"rev:{user_id}")
+                current[user_id] = int(state["rev"]) if state else 0
+            for user_id, expected in (expect or {}).items():
+                if current[user_id] != expected:
+                    raise ConflictError(
+                        f"user {user_id!r} changed during this write "
+                        f"(revision {expected} -> {current[user_id]})"
+                    )
+            revisions = {user_id: current[user_id] + 1 for user_id in bump}
+            self._upsert_state([(f"rev:{u}", {"rev": r}) for u, r in revisions.items()])
             if upserts:
                 self.rows.upsert(
                     ids=[r.id for r in upserts],
@@ -163,18 +200,9 @@ class ChromaBackend(Backend):
                 )
             if deletes:
                 self.rows.delete(ids=list(deletes))
-            revisions = {}
-            for user_id in bump:
-                current = self._state(f"rev:{user_id}")
-                revisions[user_id] = (int(current["rev"]) if current else 0) + 1
-            state = [(f"rev:{u}", {"rev": r}) for u, r in revisions.items()]
-            state += [(f"set:{u}:{k}", {"value": v}) for (u, k), v in (settings or {}).items()]
-            if state:
-                self.state.upsert(
-                    ids=[s[0] for s in state],
-                    embeddings=[_UNIT] * len(state),
-                    metadatas=[s[1] for s in state],
-                )
+            self._upsert_state(
+                [(f"set:{u}:{k}", {"value": v}) for (u, k), v in (settings or {}).items()]
+            )
             self._log(events)
             return revisions
 
@@ -228,6 +256,9 @@ class ChromaBackend(Backend):
             offset += _PAGE
         rows.sort(key=lambda r: (r.created_ts, r.id))
         return iter(rows)
+
+    def has_rows(self) -> bool:
+        return self._call(self.rows.count) > 0
 
     def revision(self, user_id: str) -> int:
         state = self._call(lambda: self._state(f"rev:{user_id}"))

@@ -1,5 +1,7 @@
-"""SQLite backend: one file in WAL mode; writes are single IMMEDIATE transactions, so several
-processes can write safely and a killed process loses nothing that was acknowledged."""
+"""SQLite backend: one file in WAL mode; writes are single IMMEDIATE transactions that first check
+the revisions the caller read, so several processes can write safely (a stale writer gets
+`ConflictError`, never overwrites a newer change) and a killed process loses nothing that was
+acknowledged."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import numpy as np
 
 from engram_agents.store.audit import chain
 from engram_agents.store.backends.base import Backend
-from engram_agents.store.errors import BackendUnavailableError
+from engram_agents.store.errors import BackendUnavailableError, ConflictError
 from engram_agents.store.rows import AuditEvent, EngramRow
 
 _SCHEMA = """
@@ -123,8 +125,18 @@ class SQLiteBackend(Backend):
             ],
         )  # fmt: skip
 
-    def write(self, upserts, deletes, events, bump, settings=None) -> dict[str, int]:
+    @staticmethod
+    def _revision(db: sqlite3.Connection, user_id: str) -> int:
+        row = db.execute("SELECT rev FROM revisions WHERE user_id = ?", (user_id,)).fetchone()
+        return row[0] if row else 0
+
+    def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
         with self._tx() as db:
+            for user_id, expected in (expect or {}).items():
+                if (now := self._revision(db, user_id)) != expected:
+                    raise ConflictError(
+                        f"user {user_id!r} changed during this write (revision {expected} -> {now})"
+                    )
             db.executemany(
                 f"INSERT OR REPLACE INTO engrams ({_COLUMNS}) VALUES ({','.join('?' * 15)})",
                 [_to_tuple(r) for r in upserts],
@@ -139,9 +151,7 @@ class SQLiteBackend(Backend):
                     "ON CONFLICT(user_id) DO UPDATE SET rev = rev + 1",
                     (user_id,),
                 )
-                revisions[user_id] = db.execute(
-                    "SELECT rev FROM revisions WHERE user_id = ?", (user_id,)
-                ).fetchone()[0]
+                revisions[user_id] = self._revision(db, user_id)
             self._log(db, events)
         return revisions
 
@@ -175,6 +185,23 @@ class SQLiteBackend(Backend):
     def revision(self, user_id: str) -> int:
         row = self._read("SELECT rev FROM revisions WHERE user_id = ?", (user_id,))
         return row[0][0] if row else 0
+
+    def users(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT DISTINCT user_id FROM engrams ORDER BY user_id")]
+
+    def scrub(self) -> None:
+        """Rewrite the file without free pages and empty the WAL, so bytes of replaced rows do
+        not stay on disk (used after re-sealing a store)."""
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.execute("VACUUM")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+
+    def has_rows(self) -> bool:
+        return bool(self._read("SELECT 1 FROM engrams LIMIT 1"))
 
     def setting(self, user_id: str, key: str) -> str | None:
         row = self._read("SELECT value FROM settings WHERE user_id = ? AND key = ?", (user_id, key))
