@@ -10,10 +10,11 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 from typing_extensions import TypedDict
 
+from engram_agents.chat import RECALLED
 from engram_agents.memory_context import HEADER
 from engram_agents.model.memorize import TrainConfig
 from langchain_engram import ChatEngram, EngramMemoryMiddleware
-from langchain_engram.chat_models import RECALLED, to_engram_messages
+from langchain_engram.chat_models import to_engram_messages
 
 PET = "I adopted a greyhound called Pixel"
 QUICK = TrainConfig(epochs=1, batch_size=8, min_steps=1)
