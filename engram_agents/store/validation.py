@@ -3,7 +3,10 @@ a partial change behind."""
 
 from __future__ import annotations
 
+from engram_agents.ids import check_id
 from engram_agents.store.errors import InvalidInputError
+
+__all__ = ["check_id", "check_k", "check_text"]
 
 
 def check_text(value: object, max_bytes: int, what: str = "text") -> str:
@@ -26,14 +29,6 @@ def check_text(value: object, max_bytes: int, what: str = "text") -> str:
         raise InvalidInputError(f"{what} is empty or only whitespace")
     if size > max_bytes:
         raise InvalidInputError(f"{what} is {size} bytes; the limit is {max_bytes} bytes")
-    return value
-
-
-def check_id(value: object, what: str = "user_id") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
-    if len(value) > 256:
-        raise InvalidInputError(f"{what} is longer than 256 characters")
     return value
 
 
