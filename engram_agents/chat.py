@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from engram_agents.consolidation import WeightSync, consolidate_into_model
 from engram_agents.errors import InvalidInputError
@@ -67,13 +67,20 @@ MARKS_ATTRIBUTE = "engram_marks"
 class MessagePart(BaseModel):
     """A piece of a message's text and how Engram reads it: `keyed` text addresses the memory
     tables (what the user said); `recalled` text is memory retrieved into the prompt, read but
-    never keyed (memorized statements quoted there would fire the tables a second time)."""
+    never keyed (memorized statements quoted there would fire the tables a second time), so a
+    recalled part is always unkeyed."""
 
     model_config = ConfigDict(frozen=True)
 
     text: str
     keyed: bool = True
     recalled: bool = False
+
+    @model_validator(mode="after")
+    def _recalled_is_unkeyed(self) -> MessagePart:
+        if self.recalled and self.keyed:
+            object.__setattr__(self, "keyed", False)
+        return self
 
     @classmethod
     def of_block(cls, text: str, block: Any) -> MessagePart:

@@ -155,7 +155,7 @@ def test_chat_engram_gets_the_block_in_the_system_prompt_marked_recalled(
     assert block["extras"] == RECALLED and block["text"].startswith(HEADER)
     assert recorder.questions() == [question]
     system, user = to_engram_messages(call)
-    assert system["content"][1] == {"text": block["text"], "keyed": True, "recalled": True}
+    assert system["content"][1] == {"text": block["text"], "keyed": False, "recalled": True}
     without, _ = tiny_lm.encoder.encode([system, user], recalled=False)
     bare = [{"role": "system", "content": "Be brief.\n\n"}, {"role": "user", "content": question}]
     assert without == tiny_lm.encoder.encode(bare)[0]  # what memory_weight decodes against
