@@ -10,10 +10,12 @@ MAX_ID_CHARS = 256
 
 
 def check_id(value: object, what: str = "user_id") -> str:
-    """`value` if it is a non-empty string of at most MAX_ID_CHARS characters, else an
-    InvalidInputError naming `what`."""
+    """`value` if it is a non-empty string of at most MAX_ID_CHARS characters and no NUL, else
+    an InvalidInputError naming `what`."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
     if len(value) > MAX_ID_CHARS:
         raise InvalidInputError(f"{what} is longer than {MAX_ID_CHARS} characters")
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} contains a NUL character")
     return value

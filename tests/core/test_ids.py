@@ -14,7 +14,7 @@ def memory(tmp_path):
         yield m
 
 
-@pytest.mark.parametrize("bad", ["", "   ", LONGEST + "u", 7])
+@pytest.mark.parametrize("bad", ["", "   ", LONGEST + "u", "a\x00b", 7])
 def test_store_and_model_refuse_the_same_ids(memory, tiny_lm, bad):
     with pytest.raises(InvalidInputError, match="user_id"):
         memory.remember("I like tea", user_id=bad)
