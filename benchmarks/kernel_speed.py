@@ -24,7 +24,7 @@ from torch import Tensor
 from engram_kernels.gate import engram_gate_reference, rms_norm
 from engram_kernels.host_tables import HostTable
 from engram_kernels.lookup import engram_hash_lookup_reference, engram_lookup_reference
-from engram_kernels.ngram_hash import ngram_hash_reference
+from engram_kernels.ngram_hash import HashConfig, ngram_hash_reference
 from engram_kernels.topk import masked_topk_reference
 
 Bench = Callable[[Callable[[], object]], float]
@@ -96,22 +96,24 @@ def addressing(sizes: Sizes, log_rows: int, batch: int, length: int, device: str
     ids = torch.randint(1, 49_152, (batch, length), device=device)
     ids *= torch.rand(batch, length, device=device) < 0.8
     max_order = max(sizes.orders)
+    hashing = HashConfig(
+        orders=sizes.orders,
+        multipliers=torch.randint(1, 2**62, (max_order,), device=device) | 1,
+        fingerprint_multipliers=torch.randint(1, 2**62, (max_order,), device=device) | 1,
+        head_sizes=primes.view(n_orders, sizes.heads),
+        head_offsets=offsets.view(n_orders, sizes.heads),
+    )
     return {
         "ids": ids,
         "history": torch.zeros(batch, max_order - 1, dtype=torch.long, device=device),
-        "orders": sizes.orders,
-        "multipliers": torch.randint(1, 2**62, (max_order,), device=device) | 1,
-        "fingerprint_multipliers": torch.randint(1, 2**62, (max_order,), device=device) | 1,
-        "head_sizes": primes.view(n_orders, sizes.heads),
-        "head_offsets": offsets.view(n_orders, sizes.heads),
-        "unordered": False,
+        "hashing": hashing,
     }
 
 
 def written_table(sizes: Sizes, addr: dict, device: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """A table whose tags hold every N-gram of the batch, so lookups hit as after memorize."""
     rows, fps = ngram_hash_reference(**addr)
-    total = int((addr["head_sizes"] + addr["head_offsets"]).max())
+    total = int((addr["hashing"].head_sizes + addr["hashing"].head_offsets).max())
     table = torch.randn(total, sizes.head_dim, device=device, dtype=sizes.table_dtype)
     tags = torch.zeros(total, dtype=torch.long, device=device)
     tags[rows] = fps.repeat_interleave(sizes.heads, dim=-1)
@@ -242,7 +244,7 @@ def bench_host_table(report: Report, bench: Bench, sizes: Sizes, device: str) ->
     b, t = sizes.host_batch, sizes.host_length
     addr = addressing(sizes, sizes.host_log_rows, b, t, device)
     table, tags, rows, fps = written_table(sizes, addr, device)
-    cpu_addr = {k: v.cpu() if isinstance(v, Tensor) else v for k, v in addr.items()}
+    cpu_addr = {k: v.to("cpu") for k, v in addr.items()}
     host = HostTable(table, tags, device)
     x = torch.randn(b * t, sizes.hidden, device=device)
     w = torch.randn(sizes.hidden, 4 * sizes.hidden, device=device)

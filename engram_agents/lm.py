@@ -12,6 +12,7 @@ import torch
 from platformdirs import user_data_dir
 
 from engram_agents.errors import InvalidInputError
+from engram_agents.ids import check_id
 from engram_agents.model.chat_format import ChatEncoder
 from engram_agents.model.compression import TokenCompressor
 from engram_agents.model.config import EngramConfig
@@ -29,7 +30,6 @@ from engram_agents.model.model import EngramModel
 from engram_agents.model.users import (
     UserDeltas,
     atomic_save,
-    check_user_id,
     header,
     pack,
     read_checked,
@@ -181,7 +181,7 @@ class EngramLM:
         with self._lock:
             if user_id is None:
                 self._users.unload()
-            elif self._users.user_id != check_user_id(user_id):
+            elif self._users.user_id != check_id(user_id):
                 self._users.load(user_id)
 
     def unload_user(self) -> None:
@@ -269,7 +269,7 @@ class EngramLM:
     def forget_user(self, user_id: str) -> None:
         """Delete everything memorized for a user."""
         with self._lock:
-            self._users.delete(check_user_id(user_id))
+            self._users.delete(check_id(user_id))
 
     # -- adapters -------------------------------------------------------------------------
     def save_adapter(self, path: str | os.PathLike) -> Path:

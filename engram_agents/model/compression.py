@@ -1,10 +1,10 @@
 """Tokenizer compression: map token ids to canonical ids so surface variants share table rows.
 
-NFKC, lower-case, whitespace folded and a light stem (plural -s, -ing, -ed): " Dentist" and
-" dentists" become one canonical id, and so do " deploying", " deployed" and " deploy". Stop
-words, punctuation and special tokens map to 0 (not keyed): they are skipped when N-grams are
-formed, so memory is addressed by content words and never written for N-grams that appear in
-every prompt.
+NFKC, lower-case, whitespace folded and a light stem (`engram_agents.text.light_stem`):
+" Dentist" and " dentists" become one canonical id, and so do " deploying", " deployed" and
+" deploy". Stop words (`engram_agents.text.KEY_STOP_WORDS`), punctuation and special tokens map
+to 0 (not keyed): they are skipped when N-grams are formed, so memory is addressed by content
+words and never written for N-grams that appear in every prompt.
 """
 
 import re
@@ -13,18 +13,8 @@ import unicodedata
 import torch
 from torch import Tensor
 
-STOP_WORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers herself him himself his how i if in into is it its
-    itself just let me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves
-    s t don ll re ve d m o y also again ever still yet shall may might must need ok okay yes hi
-    hey hello please thanks thank tell know remember remind recall say said think again
-    anything something everything someone whats what's im i'm""".split()
-)
+from engram_agents.text import KEY_STOP_WORDS, light_stem
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -34,16 +24,9 @@ def canonical_form(text: str) -> str:
     if not _WORD.search(s):
         return ""
     s = "".join(_WORD.findall(s))
-    if s in STOP_WORDS:
+    if s in KEY_STOP_WORDS:
         return ""
-    if not s.isalpha():
-        return s
-    if len(s) > 3 and s.endswith("s") and not s.endswith("ss"):
-        s = s[:-1]
-    for suffix in ("ing", "ed"):
-        if s.endswith(suffix) and len(s) - len(suffix) >= 4:
-            return s[: -len(suffix)]
-    return s
+    return light_stem(s) if s.isalpha() else s
 
 
 def content_words(text: str) -> list[str]:

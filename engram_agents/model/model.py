@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from engram_agents.model.compression import TokenCompressor
 from engram_agents.model.config import EngramConfig
 from engram_agents.model.layer import EngramLayer
-from engram_kernels import next_history, ngram_hash, skip_pair_hash
+from engram_kernels import HashConfig, next_history, ngram_hash, skip_pair_hash
 
 
 @dataclass
@@ -86,15 +86,16 @@ class EngramModel(nn.Module):
         if history is None:
             history = self.new_history(key_ids.shape[0], key_ids.device)
         n = len(self.config.hashed_orders)
-        rows, fps = ngram_hash(
-            key_ids,
-            history[:, history.shape[1] - (self.config.max_order - 1) :],
+        hashing = HashConfig(
             self.config.hashed_orders,
             self.multipliers,
             self.fp_multipliers,
             self.head_sizes[:n],
             self.head_offsets[:n],
             self.config.unordered,
+        )
+        rows, fps = ngram_hash(
+            key_ids, history[:, history.shape[1] - (self.config.max_order - 1) :], hashing
         )
         if not self.config.pair_window:
             return rows, fps

@@ -17,17 +17,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from engram_agents.errors import AdapterError, InvalidInputError
+from engram_agents.errors import AdapterError
+from engram_agents.ids import check_id
 from engram_agents.model.facts import Fact
 from engram_agents.model.model import EngramModel
 
 FORMAT = "engram-user-delta/1"
-
-
-def check_user_id(user_id: str) -> str:
-    if not isinstance(user_id, str) or not user_id.strip():
-        raise InvalidInputError(f"user_id must be a non-empty string, got {user_id!r}")
-    return user_id
 
 
 def atomic_save(tensors: dict[str, Tensor], metadata: dict[str, str], path: Path) -> None:
@@ -57,7 +52,7 @@ class UserDeltas:
         self._restore: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
 
     def path(self, user_id: str) -> Path:
-        digest = hashlib.sha256(check_user_id(user_id).encode()).hexdigest()[:32]
+        digest = hashlib.sha256(check_id(user_id).encode()).hexdigest()[:32]
         return self.root / f"{digest}.safetensors"
 
     # -- shared state ---------------------------------------------------------------------

@@ -131,11 +131,6 @@ class TimeRange(BaseModel):
     def _utc(cls, value: datetime | None) -> datetime | None:
         return None if value is None else as_utc(value)
 
-    def contains(self, moment: datetime) -> bool:
-        return (self.start is None or moment >= self.start) and (
-            self.end is None or moment < self.end
-        )
-
 
 class RecallFilters(BaseModel):
     """Hard filters; an engram must pass all of them to be returned."""

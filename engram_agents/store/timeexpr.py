@@ -219,11 +219,6 @@ def time_tags(mention: TimeMention) -> list[str]:
     return [f"year:{start:%Y}"]
 
 
-def moment_tags(moment: datetime) -> list[str]:
-    """Tags for the time an engram is about, so "in May 2023" finds what happened then."""
-    return time_tags(TimeMention("", _day(moment.year, moment.month, moment.day), "day"))  # type: ignore[arg-type]
-
-
 def query_time_range(text: str, now: datetime) -> TimeRange | None:
     """The span a query asks about (the union of its time phrases), or None if it names none."""
     mentions = find_time_mentions(text, now)

@@ -9,8 +9,20 @@ from typing import Any
 
 import pydantic_core
 
+from engram_agents.ids import check_id
 from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.records import Tier, TimeRange
+
+__all__ = [
+    "check_id",
+    "check_ids",
+    "check_k",
+    "check_metadata",
+    "check_tags",
+    "check_text",
+    "check_tier",
+    "check_time_range",
+]
 
 
 def check_text(value: object, max_bytes: float, what: str = "text") -> str:
@@ -33,16 +45,6 @@ def check_text(value: object, max_bytes: float, what: str = "text") -> str:
         raise InvalidInputError(f"{what} is empty or only whitespace")
     if size > max_bytes:
         raise InvalidInputError(f"{what} is {size} bytes; the limit is {max_bytes} bytes")
-    return value
-
-
-def check_id(value: object, what: str = "user_id") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
-    if len(value) > 256:
-        raise InvalidInputError(f"{what} is longer than 256 characters")
-    if "\x00" in value:
-        raise InvalidInputError(f"{what} contains a NUL character")
     return value
 
 

@@ -17,6 +17,7 @@ from engram_kernels.host_tables import HostTable, StagedRows
 from engram_kernels.lookup import engram_hash_lookup_reference, engram_lookup_reference, hit_mask
 from engram_kernels.ngram_hash import (
     FINGERPRINT_MOD,
+    HashConfig,
     next_history,
     ngram_hash_reference,
     skip_pair_hash,
@@ -26,6 +27,7 @@ from engram_kernels.topk import TopK, masked_topk_reference
 __all__ = [
     "FINGERPRINT_MOD",
     "HAS_TRITON",
+    "HashConfig",
     "HostTable",
     "StagedRows",
     "TopK",

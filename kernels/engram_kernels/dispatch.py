@@ -2,7 +2,6 @@
 reference, with one signature. Triton modules are imported only on first CUDA use, so
 `import engram_kernels` works (and stays fast) without triton."""
 
-from collections.abc import Sequence
 from importlib.util import find_spec
 
 import torch
@@ -10,7 +9,7 @@ from torch import Tensor
 
 from engram_kernels.gate import engram_gate_reference
 from engram_kernels.lookup import engram_hash_lookup_reference, engram_lookup_reference
-from engram_kernels.ngram_hash import ngram_hash_reference
+from engram_kernels.ngram_hash import HashConfig, ngram_hash_reference
 from engram_kernels.topk import TopK, masked_topk_reference
 
 HAS_TRITON = find_spec("triton") is not None
@@ -20,29 +19,11 @@ def use_triton(*tensors: Tensor) -> bool:
     return HAS_TRITON and all(t.is_cuda for t in tensors)
 
 
-def ngram_hash(
-    ids: Tensor,
-    history: Tensor,
-    orders: Sequence[int],
-    multipliers: Tensor,
-    fingerprint_multipliers: Tensor,
-    head_sizes: Tensor,
-    head_offsets: Tensor,
-    unordered: bool = False,
-) -> tuple[Tensor, Tensor]:
+def ngram_hash(ids: Tensor, history: Tensor, hashing: HashConfig) -> tuple[Tensor, Tensor]:
     impl = ngram_hash_reference
-    if use_triton(ids, history, multipliers, fingerprint_multipliers, head_sizes, head_offsets):
+    if use_triton(ids, history, *hashing.tensors):
         from engram_kernels.hash_triton import ngram_hash_triton as impl
-    return impl(
-        ids,
-        history,
-        orders,
-        multipliers,
-        fingerprint_multipliers,
-        head_sizes,
-        head_offsets,
-        unordered,
-    )
+    return impl(ids, history, hashing)
 
 
 def engram_lookup(
@@ -59,23 +40,14 @@ def engram_hash_lookup(
     tags: Tensor,
     ids: Tensor,
     history: Tensor,
-    orders: Sequence[int],
-    multipliers: Tensor,
-    fingerprint_multipliers: Tensor,
-    head_sizes: Tensor,
-    head_offsets: Tensor,
-    unordered: bool = False,
+    hashing: HashConfig,
     sparse: bool = True,
 ) -> Tensor:
     """`ngram_hash` then `engram_lookup` in one pass: compressed ids [B, T] to [B, T, H * D]."""
     impl = engram_hash_lookup_reference
-    hash_inputs = (ids, history, multipliers, fingerprint_multipliers, head_sizes, head_offsets)
-    if use_triton(table, tags, *hash_inputs):
+    if use_triton(table, tags, ids, history, *hashing.tensors):
         from engram_kernels.lookup_triton import engram_hash_lookup_triton as impl
-    return impl(
-        table, tags, ids, history, orders, multipliers, fingerprint_multipliers,
-        head_sizes, head_offsets, unordered, sparse,
-    )  # fmt: skip
+    return impl(table, tags, ids, history, hashing, sparse)
 
 
 def engram_gate(

@@ -6,7 +6,6 @@ after that every position's N-gram is a fixed-width gather, so hashing runs full
 can be fused into the table gather (`lookup_triton`).
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -14,7 +13,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from engram_kernels.ngram_hash import FINGERPRINT_MOD
+from engram_kernels.ngram_hash import FINGERPRINT_MOD, HashConfig
 
 BLOCK_T = 64
 _SCAN_BLOCK = 1024
@@ -139,23 +138,10 @@ class HashPlan:
         return {"HIST": self.hist, "MAX_ORDER_P2": self.max_order_p2, "UNORDERED": self.unordered}
 
 
-def plan_hash(
-    ids: Tensor,
-    history: Tensor,
-    orders: Sequence[int],
-    multipliers: Tensor,
-    fingerprint_multipliers: Tensor,
-    head_sizes: Tensor,
-    head_offsets: Tensor,
-    unordered: bool,
-) -> HashPlan:
-    """Validate the hash inputs and run the compaction scan."""
+def plan_hash(ids: Tensor, history: Tensor, hashing: HashConfig) -> HashPlan:
+    """Validate the ids (HashConfig checked the rest) and run the compaction scan."""
     if ids.dim() != 2 or history.dim() != 2 or history.shape[0] != ids.shape[0]:
         raise ValueError(f"ids must be [B, T] and history [B, h]; got {ids.shape}, {history.shape}")
-    if head_sizes.shape != head_offsets.shape or head_sizes.shape[0] != len(orders):
-        raise ValueError("head_sizes and head_offsets must both be [len(orders), K]")
-    if min(multipliers.numel(), fingerprint_multipliers.numel()) < max(orders):
-        raise ValueError("multipliers must hold max(orders) entries")
     ids = ids.long().contiguous()
     history = history.long().contiguous()
     bsz, t = ids.shape
@@ -168,38 +154,20 @@ def plan_hash(
         ids=ids,
         compact=compact,
         rank=rank,
-        orders=torch.tensor(list(orders), dtype=torch.int32, device=ids.device),
-        multipliers=multipliers.long().contiguous(),
-        fingerprint_multipliers=fingerprint_multipliers.long().contiguous(),
-        head_sizes=head_sizes.long().contiguous(),
-        head_offsets=head_offsets.long().contiguous(),
+        orders=torch.tensor(hashing.orders, dtype=torch.int32, device=ids.device),
+        multipliers=hashing.multipliers.long().contiguous(),
+        fingerprint_multipliers=hashing.fingerprint_multipliers.long().contiguous(),
+        head_sizes=hashing.head_sizes.long().contiguous(),
+        head_offsets=hashing.head_offsets.long().contiguous(),
         hist=hist,
-        max_order_p2=triton.next_power_of_2(max(orders)),
-        unordered=unordered,
+        max_order_p2=triton.next_power_of_2(hashing.max_order),
+        unordered=hashing.unordered,
     )
 
 
-def ngram_hash_triton(
-    ids: Tensor,
-    history: Tensor,
-    orders: Sequence[int],
-    multipliers: Tensor,
-    fingerprint_multipliers: Tensor,
-    head_sizes: Tensor,
-    head_offsets: Tensor,
-    unordered: bool = False,
-) -> tuple[Tensor, Tensor]:
+def ngram_hash_triton(ids: Tensor, history: Tensor, hashing: HashConfig) -> tuple[Tensor, Tensor]:
     """Same contract as `ngram_hash_reference`."""
-    plan = plan_hash(
-        ids,
-        history,
-        orders,
-        multipliers,
-        fingerprint_multipliers,
-        head_sizes,
-        head_offsets,
-        unordered,
-    )
+    plan = plan_hash(ids, history, hashing)
     bsz, t = plan.ids.shape
     k = plan.heads_per_order
     rows = torch.empty(bsz, t, plan.n_orders * k, dtype=torch.long, device=ids.device)

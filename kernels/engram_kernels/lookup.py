@@ -4,12 +4,10 @@ A row contributes only when its stored tag equals the N-gram's fingerprint: rows
 (tag 0) and rows written for a different N-gram (hash collision) return exactly zero.
 """
 
-from collections.abc import Sequence
-
 import torch.nn.functional as F
 from torch import Tensor
 
-from engram_kernels.ngram_hash import ngram_hash_reference
+from engram_kernels.ngram_hash import HashConfig, ngram_hash_reference
 
 
 def engram_lookup_reference(
@@ -37,23 +35,9 @@ def engram_hash_lookup_reference(
     tags: Tensor,
     ids: Tensor,
     history: Tensor,
-    orders: Sequence[int],
-    multipliers: Tensor,
-    fingerprint_multipliers: Tensor,
-    head_sizes: Tensor,
-    head_offsets: Tensor,
-    unordered: bool = False,
+    hashing: HashConfig,
     sparse: bool = True,
 ) -> Tensor:
     """`ngram_hash` then `engram_lookup`: compressed ids [B, T] to embeddings [B, T, H * D]."""
-    rows, fingerprints = ngram_hash_reference(
-        ids,
-        history,
-        orders,
-        multipliers,
-        fingerprint_multipliers,
-        head_sizes,
-        head_offsets,
-        unordered,
-    )
+    rows, fingerprints = ngram_hash_reference(ids, history, hashing)
     return engram_lookup_reference(table, tags, rows, fingerprints, sparse)

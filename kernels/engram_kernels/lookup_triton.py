@@ -6,7 +6,7 @@ gradient per unique hit row and returns a coalesced sparse COO gradient, which i
 `torch.optim.SparseAdam` consumes.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 import triton
@@ -14,6 +14,7 @@ import triton.language as tl
 from torch import Tensor
 
 from engram_kernels.hash_triton import BLOCK_T, block_hash, head_row, plan_hash
+from engram_kernels.ngram_hash import HashConfig
 
 Launch = Callable[[Tensor, bool], tuple[Tensor, Tensor | None]]
 
@@ -157,26 +158,12 @@ def engram_hash_lookup_triton(
     tags: Tensor,
     ids: Tensor,
     history: Tensor,
-    orders: Sequence[int],
-    multipliers: Tensor,
-    fingerprint_multipliers: Tensor,
-    head_sizes: Tensor,
-    head_offsets: Tensor,
-    unordered: bool = False,
+    hashing: HashConfig,
     sparse: bool = True,
 ) -> Tensor:
     """Same contract as `engram_hash_lookup_reference`; rows never leave the chip."""
     _check_table(table, tags)
-    plan = plan_hash(
-        ids,
-        history,
-        orders,
-        multipliers,
-        fingerprint_multipliers,
-        head_sizes,
-        head_offsets,
-        unordered,
-    )
+    plan = plan_hash(ids, history, hashing)
     bsz, t = plan.ids.shape
     k = plan.heads_per_order
 

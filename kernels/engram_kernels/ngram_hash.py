@@ -4,12 +4,66 @@ Id 0 means "not keyed" (stop word, punctuation, template token, padding): such p
 lookup and are skipped when N-grams are formed, so an N-gram is the last N keyed tokens.
 """
 
-from collections.abc import Sequence
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
 
 FINGERPRINT_MOD = (1 << 31) - 1
+
+
+@dataclass(frozen=True, eq=False)
+class HashConfig:
+    """How suffix N-grams become table rows, fixed for an Engram model: every hash and fused
+    hash+lookup op (reference and Triton) takes this one object instead of its seven parts.
+
+    orders: the N-gram orders hashed, one slot each. multipliers / fingerprint_multipliers:
+    [max(orders)] odd int64, for the row hash and the fingerprint. head_sizes / head_offsets:
+    [len(orders), K] int64 (prime sizes, row offsets into one flat table). unordered: an N-gram
+    is hashed as the sorted set of its ids (word order does not matter).
+    """
+
+    orders: tuple[int, ...]
+    multipliers: Tensor
+    fingerprint_multipliers: Tensor
+    head_sizes: Tensor
+    head_offsets: Tensor
+    unordered: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "orders", tuple(int(n) for n in self.orders))
+        if not self.orders or min(self.orders) < 1:
+            raise ValueError(f"orders must be positive N-gram orders, got {self.orders}")
+        sizes, offsets = self.head_sizes, self.head_offsets
+        if sizes.dim() != 2 or sizes.shape != offsets.shape or sizes.shape[0] != len(self.orders):
+            raise ValueError("head_sizes and head_offsets must both be [len(orders), K]")
+        if min(self.multipliers.numel(), self.fingerprint_multipliers.numel()) < max(self.orders):
+            raise ValueError("multipliers must hold max(orders) entries")
+
+    @property
+    def max_order(self) -> int:
+        return max(self.orders)
+
+    @property
+    def heads_per_order(self) -> int:
+        return self.head_sizes.shape[1]
+
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        return self.multipliers, self.fingerprint_multipliers, self.head_sizes, self.head_offsets
+
+    def to(self, device: torch.device | str) -> HashConfig:
+        """The same hashing with its tensors on `device`."""
+        moved = [t.to(device) for t in self.tensors]
+        return replace(
+            self,
+            multipliers=moved[0],
+            fingerprint_multipliers=moved[1],
+            head_sizes=moved[2],
+            head_offsets=moved[3],
+        )
 
 
 def _mix(grams: Tensor, multipliers: Tensor) -> Tensor:
@@ -34,21 +88,12 @@ def _compact(ids: Tensor, history: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def ngram_hash_reference(
-    ids: Tensor,
-    history: Tensor,
-    orders: Sequence[int],
-    multipliers: Tensor,
-    fingerprint_multipliers: Tensor,
-    head_sizes: Tensor,
-    head_offsets: Tensor,
-    unordered: bool = False,
+    ids: Tensor, history: Tensor, hashing: HashConfig
 ) -> tuple[Tensor, Tensor]:
     """Hash the suffix N-grams ending at every position.
 
     ids: [B, T] int64 compressed ids (0 = not keyed). history: [B, max_order - 1] keyed ids that
     precede this chunk, most recent last (0 = none), which is what incremental decoding carries.
-    multipliers / fingerprint_multipliers: [max_order] odd int64. head_sizes / head_offsets:
-    [len(orders), K] int64 (prime sizes, row offsets into one flat table).
 
     Returns rows [B, T, len(orders) * K] (flat-table row per head) and fingerprints
     [B, T, len(orders)] in 1..2^31-1, or 0 where the position has no N-gram of that order.
@@ -56,16 +101,16 @@ def ngram_hash_reference(
     bsz, t = ids.shape
     compact, rank, keyed = _compact(ids, history)
     rows, fps = [], []
-    for o, n in enumerate(orders):
+    for o, n in enumerate(hashing.orders):
         pos = rank.unsqueeze(-1) - torch.arange(n - 1, -1, -1, device=ids.device)  # oldest first
         valid = keyed & (rank >= n - 1)
         grams = compact.gather(1, pos.clamp(min=0).view(bsz, -1)).view(bsz, t, n)
-        if unordered:
+        if hashing.unordered:
             grams = grams.sort(dim=-1).values
-        h = _mix(grams, multipliers)
-        fp = _mix(grams, fingerprint_multipliers) % FINGERPRINT_MOD + 1
+        h = _mix(grams, hashing.multipliers)
+        fp = _mix(grams, hashing.fingerprint_multipliers) % FINGERPRINT_MOD + 1
         fps.append(torch.where(valid, fp, 0))
-        rows.append(h.unsqueeze(-1) % head_sizes[o] + head_offsets[o])
+        rows.append(h.unsqueeze(-1) % hashing.head_sizes[o] + hashing.head_offsets[o])
     return torch.cat(rows, dim=-1), torch.stack(fps, dim=-1)
 
 

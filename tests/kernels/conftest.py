@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch import Tensor
 
+from engram_kernels import HashConfig
+
 
 @dataclass
 class HashInputs:
@@ -21,11 +23,16 @@ class HashInputs:
     unordered: bool
 
     @property
-    def args(self) -> tuple:
-        return (
-            self.ids, self.history, self.orders, self.multipliers, self.fingerprint_multipliers,
+    def hashing(self) -> HashConfig:
+        return HashConfig(
+            self.orders, self.multipliers, self.fingerprint_multipliers,
             self.head_sizes, self.head_offsets, self.unordered,
         )  # fmt: skip
+
+    @property
+    def args(self) -> tuple:
+        """What the hash ops take: ids, history and the hashing."""
+        return self.ids, self.history, self.hashing
 
     @property
     def total_rows(self) -> int:

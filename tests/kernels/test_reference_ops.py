@@ -1,9 +1,11 @@
 """The reference ops against naive per-position Python (the spec), and their invariants."""
 
+import pytest
 import torch
 
 from engram_kernels import (
     FINGERPRINT_MOD,
+    HashConfig,
     engram_gate_reference,
     engram_lookup_reference,
     next_history,
@@ -53,9 +55,8 @@ def test_ngram_hash_matches_naive_spec():
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(0, 50, (3, 17), generator=g)
     ids[ids < 15] = 0  # unkeyed positions are skipped when N-grams are formed
-    rows, fps = ngram_hash_reference(
-        ids, torch.zeros(3, 2, dtype=torch.long), ORDERS, mult, fpm, sizes, offsets
-    )
+    hashing = HashConfig(ORDERS, mult, fpm, sizes, offsets)
+    rows, fps = ngram_hash_reference(ids, torch.zeros(3, 2, dtype=torch.long), hashing)
     want_rows, want_fps = naive(ids, mult, fpm, sizes, offsets)
     assert torch.equal(fps, want_fps)
     valid = (fps != 0).repeat_interleave(K, dim=-1)
@@ -68,10 +69,11 @@ def test_chunked_hashing_with_history_equals_one_pass():
     ids = torch.randint(0, 40, (2, 23), generator=g)
     ids[ids < 12] = 0
     hist = torch.zeros(2, 2, dtype=torch.long)
-    whole = ngram_hash_reference(ids, hist, ORDERS, mult, fpm, sizes, offsets)
+    hashing = HashConfig(ORDERS, mult, fpm, sizes, offsets)
+    whole = ngram_hash_reference(ids, hist, hashing)
     parts_r, parts_f = [], []
     for lo, hi in [(0, 5), (5, 6), (6, 7), (7, 15), (15, 23)]:
-        r, f = ngram_hash_reference(ids[:, lo:hi], hist, ORDERS, mult, fpm, sizes, offsets)
+        r, f = ngram_hash_reference(ids[:, lo:hi], hist, hashing)
         parts_r.append(r)
         parts_f.append(f)
         hist = next_history(ids[:, lo:hi], hist)
@@ -85,14 +87,16 @@ def test_unordered_hash_ignores_word_order():
     a = torch.tensor([[5, 9, 0, 7]])
     b = torch.tensor([[9, 5, 0, 7]])
     h = torch.zeros(1, 2, dtype=torch.long)
-    ra, fa = ngram_hash_reference(a, h, ORDERS, mult, fpm, sizes, offsets, unordered=True)
-    rb, fb = ngram_hash_reference(b, h, ORDERS, mult, fpm, sizes, offsets, unordered=True)
+    unordered = HashConfig(ORDERS, mult, fpm, sizes, offsets, unordered=True)
+    ra, fa = ngram_hash_reference(a, h, unordered)
+    rb, fb = ngram_hash_reference(b, h, unordered)
     # {5, 9} at position 1 (order 2) and {5, 9, 7} at position 3 (order 3)
     assert fa[0, 1, 1] == fb[0, 1, 1] and fa[0, 3, 2] == fb[0, 3, 2]
     assert torch.equal(ra[0, 1, 2:4], rb[0, 1, 2:4]) and torch.equal(ra[0, 3, 4:], rb[0, 3, 4:])
     assert fa[0, 3, 1] != fb[0, 3, 1]  # (9, 7) and (5, 7) are different sets
-    _, oa = ngram_hash_reference(a, h, ORDERS, mult, fpm, sizes, offsets)
-    _, ob = ngram_hash_reference(b, h, ORDERS, mult, fpm, sizes, offsets)
+    ordered = HashConfig(ORDERS, mult, fpm, sizes, offsets)
+    _, oa = ngram_hash_reference(a, h, ordered)
+    _, ob = ngram_hash_reference(b, h, ordered)
     assert oa[0, 1, 1] != ob[0, 1, 1]  # ordered hashing tells (5, 9) from (9, 5)
 
 
@@ -180,3 +184,15 @@ def test_gate_is_zero_for_zero_memory_and_bounded_by_value():
     assert not out0.any()
     out0.sum().backward()
     assert torch.isfinite(zero.grad).all()
+
+
+def test_hash_config_names_what_does_not_fit():
+    mult, fpm, sizes, offsets = setup()
+    with pytest.raises(ValueError, match="head_sizes and head_offsets"):
+        HashConfig((2, 3), mult, fpm, sizes, offsets)  # three rows of heads for two orders
+    with pytest.raises(ValueError, match="multipliers must hold"):
+        HashConfig(ORDERS, mult[:2], fpm, sizes, offsets)
+    hashing = HashConfig([1, 2, 3], mult, fpm, sizes, offsets)
+    assert hashing.orders == ORDERS and hashing.max_order == 3 and hashing.heads_per_order == K
+    moved = hashing.to("meta")
+    assert all(t.is_meta for t in moved.tensors) and moved.orders == ORDERS

@@ -6,7 +6,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 
-from engram_agents.store.records import RecallHit
+from engram_agents.chat import RecallHit
 
 
 def hit_document(hit: RecallHit) -> Document:

@@ -8,10 +8,9 @@ tool API): the tools are listed in the system prompt, replies are parsed with
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -38,37 +37,24 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from engram_agents import EngramConfig, EngramLM
-from engram_agents.tool_calls import (
+from engram_agents.chat import (
+    DEFAULT_MODEL_NAME,
+    MessagePart,
     ParsedReply,
     ReplyPlan,
     ToolSpec,
+    load_lm,
+    message_content,
     parse_tool_calls,
     plan_reply,
     render_tool_call,
     render_tool_result,
     reply_prefix,
+    sampling_params,
+    stream_in_thread,
 )
 
-DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 NON_TEXT_BLOCKS = {"image", "image_url", "audio", "input_audio", "file", "video"}
-# In a text block's extras: text the model reads but Engram does not key on (not what the user
-# said), and recalled memories: unkeyed too, and what `memory_weight` decodes toward.
-UNKEYED = {"engram_keyed": False}
-RECALLED = {"engram_recalled": True}
-# What a call may set beside messages, stop and tools.
-CALL_KWARGS = frozenset(
-    {"temperature", "max_tokens", "top_p", "seed", "user_id", "memory_weight", "tables_weight"}
-)
-
-
-@functools.lru_cache(maxsize=4)
-def _load(model: str | None, config_json: str | None, storage_dir: str | None) -> EngramLM:
-    """One EngramLM per (model, config, storage) in a process: loading costs seconds and
-    hundreds of MB, and every ChatEngram pointing at the same folder can share it."""
-    config = EngramConfig.model_validate_json(config_json) if config_json else None
-    if model is None:
-        return EngramLM.from_default(config=config, storage_dir=storage_dir)
-    return EngramLM.from_pretrained(model, config=config, storage_dir=storage_dir)
 
 
 def _text(message: BaseMessage) -> str:
@@ -84,21 +70,17 @@ def _text(message: BaseMessage) -> str:
 
 
 def _content(message: BaseMessage) -> str | list[dict[str, Any]]:
-    """A message's text, or its text parts when some are marked UNKEYED or RECALLED."""
+    """A message's text, or its text parts when some carry `engram_agents.chat`'s UNKEYED or
+    RECALLED marks in their extras."""
     text = _text(message)
     if isinstance(message.content, str):
         return text
-    parts = []
-    for b in message.content:
-        if isinstance(b, str):
-            parts.append({"text": b})
-        elif b.get("type") == "text" and isinstance(b.get("text"), str):
-            extras = b.get("extras") or {}
-            keyed = extras.get("engram_keyed", True) is not False
-            recalled = extras.get("engram_recalled", False) is True
-            parts.append({"text": b["text"], "keyed": keyed, "recalled": recalled})
-    marked = any(not p.get("keyed", True) or p.get("recalled") for p in parts)
-    return parts if marked else text
+    parts = [
+        MessagePart(text=b) if isinstance(b, str) else MessagePart.of_block(b["text"], b)
+        for b in message.content
+        if isinstance(b, str) or (b.get("type") == "text" and isinstance(b.get("text"), str))
+    ]
+    return message_content(parts, text)
 
 
 def to_engram_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -158,9 +140,9 @@ class ChatEngram(BaseChatModel):
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
     seed: int | None = None
     memory_weight: float = Field(default=0.5, ge=0)
-    """How much more the reply follows recalled memories (text blocks marked RECALLED, as the
-    EngramMemoryMiddleware puts them) than the model alone would: contrastive decoding, one
-    more forward pass per token; 0 decodes plainly."""
+    """How much more the reply follows recalled memories (text blocks marked
+    `engram_agents.chat.RECALLED`, as the EngramMemoryMiddleware puts them) than the model
+    alone would: contrastive decoding, one more forward pass per token; 0 decodes plainly."""
     tables_weight: float = Field(default=0.5, ge=0)
     """Beside recalled memories and a user's tables: how much what the tables recall from the
     question alone adds (one more forward pass per token); 0 leaves the tables keyed as usual."""
@@ -205,8 +187,7 @@ class ChatEngram(BaseChatModel):
         if self.lm is not None:
             return self.lm
         if self._lm is None:
-            config = self.engram_config.model_dump_json() if self.engram_config else None
-            self._lm = _load(self.model, config, self.storage_dir)
+            self._lm = load_lm(self.model, self.engram_config, self.storage_dir)
         return self._lm
 
     def get_num_tokens_from_messages(
@@ -245,19 +226,19 @@ class ChatEngram(BaseChatModel):
         if not msgs:
             raise ValueError("ChatEngram needs at least one message")
         plan = plan_reply(msgs, tools, choice, stop if stop is not None else self.stop)
-        unknown = set(kwargs) - CALL_KWARGS
-        if unknown:
-            raise ValueError(f"ChatEngram got unknown arguments {sorted(unknown)}")
-        params = {
-            "max_new_tokens": kwargs.get("max_tokens", self.max_tokens),
-            "temperature": kwargs.get("temperature", self.temperature),
-            "top_p": kwargs.get("top_p", self.top_p),
-            "seed": kwargs.get("seed", self.seed),
-            "user_id": self.recall_user(kwargs),
-            "memory_weight": kwargs.get("memory_weight", self.memory_weight),
-            "tables_weight": kwargs.get("tables_weight", self.tables_weight),
+        given = {k: v for k, v in kwargs.items() if k not in ("max_tokens", "user_id")}
+        if "max_tokens" in kwargs:  # LangChain's name for it
+            given["max_new_tokens"] = kwargs["max_tokens"]
+        defaults = {
+            "max_new_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "memory_weight": self.memory_weight,
+            "tables_weight": self.tables_weight,
         }
-        return plan, params
+        params = sampling_params(given, defaults, "ChatEngram")
+        return plan, {**params, "user_id": self.recall_user(kwargs)}
 
     def recall_user(self, call_kwargs: dict[str, Any]) -> str | None:
         """Whose memorized tables a call with these arguments recalls (None: the shared ones)."""
@@ -341,28 +322,14 @@ class ChatEngram(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        """The sync stream run whole in one worker thread (the model lock is held by the
-        thread that took it), its chunks handed over as they come."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[ChatGenerationChunk | BaseException | None] = asyncio.Queue()
-
-        def produce() -> None:
-            try:
-                for chunk in self._stream(messages, stop, None, **kwargs):
-                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
-            except BaseException as exc:  # re-raised in the consumer
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-
-        worker = asyncio.ensure_future(asyncio.to_thread(produce))
-        while (item := await queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            if run_manager and item.message.chunk_position != "last":
-                await run_manager.on_llm_new_token(item.text, chunk=item)
-            yield item
-        await worker
+        """The sync stream run in one worker thread (`engram_agents.chat.stream_in_thread`),
+        its chunks handed over as they come; decoding stops when the caller stops reading."""
+        chunks = stream_in_thread(self._stream(messages, stop, None, **kwargs))
+        async with aclosing(chunks):
+            async for item in chunks:
+                if run_manager and item.message.chunk_position != "last":
+                    await run_manager.on_llm_new_token(item.text, chunk=item)
+                yield item
 
 
 def _reply_message(

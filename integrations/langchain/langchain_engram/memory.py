@@ -11,8 +11,8 @@ from typing import Any
 from langchain_classic.base_memory import BaseMemory
 from pydantic import ConfigDict, Field
 
-from engram_agents.memory import EngramMemory as CoreMemory
-from engram_agents.memory_context import HEADER, format_memories
+from engram_agents import EngramMemory as CoreMemory
+from engram_agents.chat import HEADER, format_memories
 
 
 class EngramMemory(BaseMemory):

@@ -3,7 +3,8 @@
 Before each model call the user's relevant memories go just before the user's latest message, or,
 for a ChatEngram, into the system prompt marked recalled (`placement`); after each turn what the
 user said is remembered; `end_session` consolidates the store (and, given an EngramLM, syncs the
-user's statements into its tables for in-model recall).
+user's statements into its tables for in-model recall). The marks that say "recalled memory"
+are the core's (`engram_agents.chat.RECALLED`), the same the LlamaIndex integration uses.
 """
 
 from __future__ import annotations
@@ -17,20 +18,21 @@ from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from engram_agents.consolidation import WeightSync, consolidate_into_model
-from engram_agents.lm import EngramLM
-from engram_agents.memory import EngramMemory as CoreMemory
-from engram_agents.memory_context import (
+from engram_agents import EngramLM, TrainConfig
+from engram_agents import EngramMemory as CoreMemory
+from engram_agents.chat import (
     HEADER,
+    RECALLED,
+    ConsolidationReport,
+    WeightSync,
     add_to_question,
     add_to_system_prompt,
     before_block,
     before_question,
+    consolidate_into_model,
     format_memories,
 )
-from engram_agents.model.memorize import TrainConfig
-from engram_agents.store.store import ConsolidationReport
-from langchain_engram.chat_models import RECALLED, ChatEngram
+from langchain_engram.chat_models import ChatEngram
 
 
 class EngramMemoryMiddleware(AgentMiddleware):
@@ -157,7 +159,7 @@ class EngramMemoryMiddleware(AgentMiddleware):
     # -- session end ----------------------------------------------------------------------
     def end_session(self, user_id: str | None = None) -> ConsolidationReport | WeightSync:
         """Consolidate the user's memories. With an EngramLM, also sync its tables for the
-        user with the store (`engram_agents.consolidation.consolidate_into_model`: active
+        user with the store (`engram_agents.chat.consolidate_into_model`: active
         statements memorized, dropped ones forgotten, questions skipped)."""
         user = user_id or self.resolve_user(None)
         if self.lm is None:
@@ -188,7 +190,7 @@ def _system_with_block(system: str | None, block: str, recalled: bool) -> System
     text block of its own marked RECALLED (the text reads the same)."""
     if not recalled:
         return SystemMessage(content=add_to_system_prompt(system, block))
-    memories = {"type": "text", "text": block, "extras": RECALLED}
+    memories = {"type": "text", "text": block, "extras": dict(RECALLED)}
     lead = before_block(system)
     return SystemMessage(content=[{"type": "text", "text": lead}, memories] if lead else [memories])
 
@@ -203,7 +205,7 @@ def _with_block(messages: list[AnyMessage], block: str, recalled: bool) -> list[
     else:  # content blocks, or a ChatEngram: the memories go first, as a text block of their own
         first = {"type": "text", "text": before_question(block)}
         if recalled:
-            first["extras"] = RECALLED
+            first["extras"] = dict(RECALLED)
         rest = [{"type": "text", "text": content}] if isinstance(content, str) else content
         content = [first, *rest]
     marked = messages[at].model_copy(update={"content": content})

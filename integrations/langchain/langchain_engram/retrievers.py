@@ -12,7 +12,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
-from engram_agents.memory import EngramMemory as CoreMemory
+from engram_agents import EngramMemory as CoreMemory
 from langchain_engram._documents import hit_document
 
 

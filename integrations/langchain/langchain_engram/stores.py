@@ -32,9 +32,8 @@ from langgraph.store.base import (
 )
 from langgraph.store.base.embed import get_text_at_path
 
-from engram_agents.memory import EngramMemory as CoreMemory
-from engram_agents.store.config import StoreConfig
-from engram_agents.store.records import Engram
+from engram_agents import EngramMemory as CoreMemory
+from engram_agents.chat import Engram, StoreConfig
 
 # A store item is addressed by (namespace, key), so the episodic lifecycle must not fold two
 # items into one: no near-duplicate reinforcement, no supersede.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 
 import pytest
 from langchain_core.messages import (
@@ -87,6 +88,18 @@ async def test_async_and_batch(chat):
     # concurrent streams share one model: each runs whole in its own thread, one at a time
     both = await asyncio.gather(*(text(p) for p in ["Hi", "Hey", "Hi"]))
     assert both == [want, chat.invoke("Hey").content, want]
+
+
+async def test_async_stream_closed_early_stops_decoding(tiny_lm):
+    """Closing the stream (what LangChain does once its caller stops reading) ends decoding in
+    the worker thread, so the model's lock is free before the close returns."""
+    long = ChatEngram(lm=tiny_lm, max_tokens=200)
+    assert len(long.invoke("Hello there").content) > 20  # a reply long enough to cut short
+    async with aclosing(long._astream([HumanMessage("Hello there")])) as stream:
+        async for _ in stream:
+            break
+    assert tiny_lm._lock.acquire(blocking=False)  # no thread is still decoding
+    tiny_lm._lock.release()
 
 
 def test_stop_cuts_the_reply(chat):

@@ -10,10 +10,11 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 from typing_extensions import TypedDict
 
+from engram_agents.chat import RECALLED
 from engram_agents.memory_context import HEADER
 from engram_agents.model.memorize import TrainConfig
 from langchain_engram import ChatEngram, EngramMemoryMiddleware
-from langchain_engram.chat_models import RECALLED, to_engram_messages
+from langchain_engram.chat_models import to_engram_messages
 
 PET = "I adopted a greyhound called Pixel"
 QUICK = TrainConfig(epochs=1, batch_size=8, min_steps=1)
@@ -154,7 +155,7 @@ def test_chat_engram_gets_the_block_in_the_system_prompt_marked_recalled(
     assert block["extras"] == RECALLED and block["text"].startswith(HEADER)
     assert recorder.questions() == [question]
     system, user = to_engram_messages(call)
-    assert system["content"][1] == {"text": block["text"], "keyed": True, "recalled": True}
+    assert system["content"][1] == {"text": block["text"], "keyed": False, "recalled": True}
     without, _ = tiny_lm.encoder.encode([system, user], recalled=False)
     bare = [{"role": "system", "content": "Be brief.\n\n"}, {"role": "user", "content": question}]
     assert without == tiny_lm.encoder.encode(bare)[0]  # what memory_weight decodes against

@@ -190,7 +190,7 @@ def test_recalled_memories_are_read_but_not_keyed(llm, tiny_lm, store):
     (user,) = to_engram_messages(memory.get())
     recalled, asked = user["content"]
     assert recalled["recalled"] is True and "I love tea" in recalled["text"]
-    assert asked == {"text": "What do I love?", "recalled": False}
+    assert asked == {"text": "What do I love?", "keyed": True, "recalled": False}
     ids, mask = tiny_lm.encoder.encode([user])
     assert "I love tea" in tiny_lm.tokenizer.decode(ids)
     assert tiny_lm.tokenizer.decode([i for i, k in zip(ids, mask, strict=True) if k]) == (
@@ -203,7 +203,8 @@ def test_recalled_memories_are_read_but_not_keyed(llm, tiny_lm, store):
     in_system.set([ChatMessage(role="system", content="Be brief."), *memory.get_all()])
     system, question = to_engram_messages(in_system.get())
     lead, block = system["content"]
-    assert lead == {"text": "Be brief.\n\n", "recalled": False} and block["recalled"] is True
+    assert lead == {"text": "Be brief.\n\n", "keyed": True, "recalled": False}
+    assert block["recalled"] is True
     assert question == {"role": "user", "content": "What do I love?"}
     plain = [ChatMessage(role="user", blocks=[TextBlock(text="a"), TextBlock(text="b")])]
     assert to_engram_messages(plain) == [{"role": "user", "content": "a\nb"}]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,19 +35,24 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
 from engram_agents import EngramConfig, EngramLM
-from engram_agents.tool_calls import (
+from engram_agents.chat import (
+    DEFAULT_MODEL_NAME,
+    SAMPLING_ARGS,
+    MessagePart,
     ToolSpec,
+    load_lm,
+    message_content,
     parse_tool_calls,
     plan_reply,
     render_tool_call,
     render_tool_result,
+    sampling_params,
+    stream_in_thread,
 )
-from llama_index.memory.engram.recalled import RecalledTextBlock
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
-DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 ROLE_NAMES = {
     MessageRole.SYSTEM: "system",
     MessageRole.DEVELOPER: "system",
@@ -59,15 +63,6 @@ ROLE_NAMES = {
     MessageRole.TOOL: "tool",
     MessageRole.FUNCTION: "tool",
 }
-SAMPLING_KWARGS = (
-    "max_new_tokens",
-    "temperature",
-    "top_p",
-    "stop",
-    "seed",
-    "memory_weight",
-    "tables_weight",
-)
 
 
 class Engram(FunctionCallingLLM):
@@ -99,9 +94,10 @@ class Engram(FunctionCallingLLM):
     memory_weight: float = Field(
         default=0.5,
         ge=0.0,
-        description="How much more the reply follows recalled memories (RecalledTextBlocks, "
-        "as EngramMemory puts them) than the model alone would: contrastive decoding, one more "
-        "forward pass per token; 0 decodes plainly.",
+        description="How much more the reply follows recalled memories (text blocks with "
+        "engram_agents.chat's RECALLED marks: the RecalledTextBlocks EngramMemory puts) than "
+        "the model alone would: contrastive decoding, one more forward pass per token; 0 "
+        "decodes plainly.",
     )
     tables_weight: float = Field(
         default=0.5,
@@ -129,12 +125,7 @@ class Engram(FunctionCallingLLM):
         if self.lm is not None:
             return self.lm
         if self._loaded is None:
-            kwargs = {"config": self.engram_config, "storage_dir": self.storage_dir}
-            self._loaded = (
-                EngramLM.from_default(**kwargs)
-                if self.model is None
-                else EngramLM.from_pretrained(self.model, **kwargs)
-            )
+            self._loaded = load_lm(self.model, self.engram_config, self.storage_dir)
         return self._loaded
 
     @property
@@ -166,11 +157,9 @@ class Engram(FunctionCallingLLM):
         kwargs = dict(kwargs)
         tools = kwargs.pop("tools", None) or []
         choice = kwargs.pop("tool_choice", None)
-        unknown = set(kwargs) - set(SAMPLING_KWARGS)
-        if unknown:
-            raise ValueError(f"Engram got unknown arguments {sorted(unknown)}")
-        params = {k: kwargs.get(k, getattr(self, k)) for k in SAMPLING_KWARGS}
-        plan = plan_reply(to_engram_messages(messages), tools, choice, params.pop("stop"))
+        stop = kwargs.pop("stop", self.stop)
+        params = sampling_params(kwargs, {k: getattr(self, k) for k in SAMPLING_ARGS}, "Engram")
+        plan = plan_reply(to_engram_messages(messages), tools, choice, stop)
         if plan.complete:  # a tool without parameters: the forced start is the whole call
             return plan.tools, plan.prefix, iter(())
         # the user's memory is loaded under the same lock as decoding, so threads serving
@@ -218,7 +207,8 @@ class Engram(FunctionCallingLLM):
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        return in_thread(self._stream(messages, kwargs))  # checks the input before returning
+        # checks the input before returning; decoding stops when the caller stops reading
+        return stream_in_thread(self._stream(messages, kwargs))
 
     # -- completion ------------------------------------------------------------------------
     @llm_completion_callback()
@@ -301,7 +291,9 @@ class Engram(FunctionCallingLLM):
 def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """LlamaIndex messages as the {role, content} dicts EngramLM takes. Tool calls and results
     are written in the format the tool prompt asks the model to use; non-text content (images,
-    audio, documents) is refused rather than silently dropped."""
+    audio, documents) is refused rather than silently dropped. A text block carrying the core's
+    marks (`engram_agents.chat.MessagePart.of_block`), such as a RecalledTextBlock, stays a part
+    of its own, read but not keyed."""
     if isinstance(messages, ChatMessage | str) or not messages:
         raise ValueError("Engram needs a non-empty list of ChatMessage")
     names: dict[str, str] = {}  # tool call id -> tool name, to label the results
@@ -309,30 +301,26 @@ def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     for n, message in enumerate(messages):
         if not isinstance(message, ChatMessage):
             raise ValueError(f"message {n} must be a ChatMessage, got {type(message).__name__}")
-        parts: list[tuple[str, bool]] = []  # (text, recalled)
+        parts: list[MessagePart] = []
         for block in message.blocks:
             if isinstance(block, TextBlock):
-                parts.append((block.text, isinstance(block, RecalledTextBlock)))
+                parts.append(MessagePart.of_block(block.text, block))
             elif isinstance(block, ToolCallBlock):
                 names[block.tool_call_id or ""] = block.tool_name
                 call = render_tool_call(block.tool_name, as_arguments(block.tool_kwargs))
-                parts.append((call, False))
+                parts.append(MessagePart(text=call))
             elif not isinstance(block, ThinkingBlock | CachePoint):
                 raise ValueError(
                     f"message {n}: Engram reads text only, got a {block.block_type} block"
                 )
         role = ROLE_NAMES[message.role]
-        text = "\n".join(t for t, _ in parts)
         if role == "tool":
             extra = message.additional_kwargs
             name = extra.get("name") or names.get(extra.get("tool_call_id", ""))
-            text = render_tool_result(text, name)
-        content: Any = text
-        if role != "tool" and any(recalled for _, recalled in parts):  # the same text, as parts
-            ends = ["\n"] * (len(parts) - 1) + [""]
-            content = [
-                {"text": t + e, "recalled": r} for (t, r), e in zip(parts, ends, strict=True)
-            ]
+            content: Any = render_tool_result("\n".join(p.text for p in parts), name)
+        else:  # the parts one to a line; as parts only when some are marked
+            lines = [p.model_copy(update={"text": p.text + "\n"}) for p in parts[:-1]]
+            content = message_content([*lines, *parts[-1:]])
         out.append({"role": role, "content": content})
     return out
 
@@ -369,38 +357,3 @@ def reply(text: str, tools: Sequence[ToolSpec]) -> ChatResponse:
         delta=text,
         additional_kwargs={"invalid_tool_calls": invalid} if invalid else {},
     )
-
-
-async def in_thread(items: Iterator[Any]) -> AsyncIterator[Any]:
-    """Consume a blocking iterator in one worker thread (EngramLM holds a lock while it decodes,
-    and a lock must be released by the thread that took it), handing items to the event loop.
-    Stops decoding when the consumer stops early."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    stopped = threading.Event()
-
-    def run() -> None:
-        try:
-            for item in items:
-                loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
-                if stopped.is_set():
-                    break
-        except BaseException as exc:
-            loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
-        finally:
-            if isinstance(items, Generator):
-                items.close()  # here, so the lock is released by the thread that holds it
-            loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
-
-    worker = loop.run_in_executor(None, run)
-    try:
-        while True:
-            kind, value = await queue.get()
-            if kind == "done":
-                break
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stopped.set()
-        await worker

@@ -10,10 +10,8 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engram_agents import EngramMemory as EpisodicMemory
-from engram_agents.errors import InvalidInputError
-from engram_agents.memory_context import HEADER, MAX_CHARS, format_memories
-from engram_agents.store.records import Engram, RecallHit
-from engram_agents.store.redact import redact
+from engram_agents import InvalidInputError
+from engram_agents.chat import HEADER, MAX_CHARS, Engram, RecallHit, format_memories, redact
 
 ROLES = tuple(role.value for role in MessageRole)
 
