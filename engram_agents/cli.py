@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engram_agents.demo.cli import add_parser as add_demo
 
     add_demo(sub)
+    from engram_agents.server import cli as server
+
+    server.add_parsers(sub)
     bench = sub.add_parser("bench", help="run a benchmark (its own options follow its name)")
     bench.add_argument("name", choices=sorted(BENCHMARKS))
     args, rest = parser.parse_known_args(argv)
@@ -67,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engram_agents.errors import EngramError
 
     try:
+        if args.command in server.COMMANDS:
+            return server.run(args)
         if args.command == "demo":
             from engram_agents.demo.cli import run as demo
 

@@ -1,0 +1,156 @@
+"""The ASGI app: a REST API that mirrors `EngramMemory`'s verbs under /v1, the MCP endpoint at
+/mcp, OpenAPI at /docs. Every user id a caller names is mapped into the caller's tenant
+(`Principal.inside`) before the store sees it, and every record sent back is mapped out again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from engram_agents.memory import EngramMemory
+from engram_agents.server import errors
+from engram_agents.server.keys import KeyStore
+from engram_agents.server.mcp_tools import build_mcp
+from engram_agents.server.middleware import Authenticate, BodyLimit
+from engram_agents.server.schemas import (
+    AuditStatus,
+    Deleted,
+    FeedbackBody,
+    ForgetBody,
+    IdsBody,
+    RecallBody,
+    RememberBody,
+    RememberManyBody,
+    UpdateBody,
+)
+from engram_agents.server.tenancy import Principal, check_path_id
+from engram_agents.store.config import FusionWeights
+from engram_agents.store.records import Engram, RecallHit
+from engram_agents.store.store import ConsolidationReport
+
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+
+
+def _caller(request: Request) -> Principal:
+    return request.state.principal
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+USER = "/users/{user_id}"
+
+
+def rest_api(memory: EngramMemory) -> APIRouter:
+    """The verbs as routes. They are plain functions: FastAPI runs them in its thread pool, and
+    the store is thread-safe."""
+    api = APIRouter(prefix="/v1")
+
+    @api.post(USER + "/memories", status_code=201, response_model=Engram | list[Engram])
+    def remember(user_id: str, body: RememberBody, who: Caller) -> Any:
+        args = dict(body)
+        stored = memory.remember(args.pop("content"), who.inside(user_id), **args)
+        return [who.engram(e) for e in stored] if isinstance(stored, list) else who.engram(stored)
+
+    @api.post(USER + "/memories/batch", status_code=201)
+    def remember_many(user_id: str, body: RememberManyBody, who: Caller) -> list[Engram]:
+        args = dict(body)
+        stored = memory.remember_many(args.pop("items"), who.inside(user_id), **args)
+        return [who.engram(e) for e in stored]
+
+    @api.post(USER + "/recall")
+    def recall(user_id: str, body: RecallBody, who: Caller) -> list[RecallHit]:
+        args = dict(body)
+        hits = memory.recall(args.pop("query"), who.inside(user_id), args.pop("k"), **args)
+        return [who.hit(h) for h in hits]
+
+    @api.get(USER + "/memories")
+    def list_memories(
+        user_id: str, who: Caller, include_superseded: bool = False, session_id: str | None = None
+    ) -> list[Engram]:
+        stored = memory.list(
+            who.inside(user_id), include_superseded=include_superseded, session_id=session_id
+        )
+        return [who.engram(e) for e in stored]
+
+    @api.get(USER + "/memories/{engram_id}")
+    def get(user_id: str, engram_id: str, who: Caller) -> Engram:
+        user = who.inside(user_id)
+        return who.engram(memory.get(check_path_id(engram_id, "engram_id"), user))
+
+    @api.patch(USER + "/memories/{engram_id}")
+    def update(user_id: str, engram_id: str, body: UpdateBody, who: Caller) -> Engram:
+        user = who.inside(user_id)
+        engram_id = check_path_id(engram_id, "engram_id")
+        return who.engram(memory.update(engram_id, user, **dict(body)))
+
+    @api.delete(USER + "/memories/{engram_id}")
+    def delete(user_id: str, engram_id: str, who: Caller) -> Deleted:
+        user = who.inside(user_id)
+        return Deleted(deleted=memory.delete(check_path_id(engram_id, "engram_id"), user))
+
+    @api.post(USER + "/memories/delete")
+    def delete_many(user_id: str, body: IdsBody, who: Caller) -> Deleted:
+        return Deleted(deleted=memory.delete(body.ids, who.inside(user_id)))
+
+    @api.post(USER + "/forget")
+    def forget(user_id: str, body: ForgetBody, who: Caller) -> Deleted:
+        return Deleted(deleted=memory.forget(who.inside(user_id), **dict(body)))
+
+    @api.get(USER + "/export")
+    def export(user_id: str, who: Caller) -> dict[str, Any]:
+        return who.export(memory.export(who.inside(user_id)))
+
+    @api.post(USER + "/feedback")
+    def feedback(user_id: str, body: FeedbackBody, who: Caller) -> FusionWeights:
+        return memory.feedback(body.ids, who.inside(user_id), body.useful)
+
+    @api.post(USER + "/consolidate")
+    def consolidate(user_id: str, who: Caller) -> ConsolidationReport:
+        return memory.consolidate(who.inside(user_id))
+
+    @api.get("/audit/verify")
+    def verify_audit() -> AuditStatus:
+        """Checks the whole store's audit hash chain (409 AuditIntegrityError when broken)."""
+        return AuditStatus(verified=True, entries=memory.verify_audit())
+
+    return api
+
+
+def create_app(
+    memory: EngramMemory,
+    keys: KeyStore | None = None,
+    *,
+    host: str = "127.0.0.1",
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+) -> FastAPI:
+    """The whole server over one `EngramMemory`. Without `keys` it is open (single-tenant, for
+    loopback use: user ids are stored as given); with them every request needs a key, and each
+    key's tenant sees only its own users."""
+    mcp = build_mcp(memory)
+    mcp_http = mcp.streamable_http_app(
+        streamable_http_path="/mcp", stateless_http=True, json_response=True, host=host
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():
+            yield
+
+    from engram_agents import __version__
+
+    app = FastAPI(
+        title="engram-agents",
+        version=__version__,
+        summary="Long-term memory for agents: the EngramMemory verbs over HTTP, and MCP at /mcp.",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    errors.install(app)
+    app.include_router(rest_api(memory))
+    app.add_api_route("/healthz", lambda: {"ok": True}, methods=["GET"], include_in_schema=False)
+    app.router.routes.extend(mcp_http.routes)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(Authenticate, keys=keys)
+    return app
