@@ -38,7 +38,14 @@ def _caller(request: Request) -> Principal:
     return request.state.principal
 
 
+def _user(user_id: str, request: Request) -> str:
+    """The stored id of the path's user; a dependency, so a key that may not touch the user is
+    refused (403) before the body is even read."""
+    return _caller(request).inside(user_id)
+
+
 Caller = Annotated[Principal, Depends(_caller)]
+User = Annotated[str, Depends(_user)]
 USER = "/users/{user_id}"
 
 
@@ -48,67 +55,62 @@ def rest_api(memory: EngramMemory) -> APIRouter:
     api = APIRouter(prefix="/v1")
 
     @api.post(USER + "/memories", status_code=201, response_model=Engram | list[Engram])
-    def remember(user_id: str, body: RememberBody, who: Caller) -> Any:
+    def remember(user: User, body: RememberBody, who: Caller) -> Any:
         args = dict(body)
-        stored = memory.remember(args.pop("content"), who.inside(user_id), **args)
+        stored = memory.remember(args.pop("content"), user, **args)
         return [who.engram(e) for e in stored] if isinstance(stored, list) else who.engram(stored)
 
     @api.post(USER + "/memories/batch", status_code=201)
-    def remember_many(user_id: str, body: RememberManyBody, who: Caller) -> list[Engram]:
+    def remember_many(user: User, body: RememberManyBody, who: Caller) -> list[Engram]:
         args = dict(body)
-        stored = memory.remember_many(args.pop("items"), who.inside(user_id), **args)
+        stored = memory.remember_many(args.pop("items"), user, **args)
         return [who.engram(e) for e in stored]
 
     @api.post(USER + "/recall")
-    def recall(user_id: str, body: RecallBody, who: Caller) -> list[RecallHit]:
+    def recall(user: User, body: RecallBody, who: Caller) -> list[RecallHit]:
         args = dict(body)
-        hits = memory.recall(args.pop("query"), who.inside(user_id), args.pop("k"), **args)
+        hits = memory.recall(args.pop("query"), user, args.pop("k"), **args)
         return [who.hit(h) for h in hits]
 
     @api.get(USER + "/memories")
     def list_memories(
-        user_id: str, who: Caller, include_superseded: bool = False, session_id: str | None = None
+        user: User, who: Caller, include_superseded: bool = False, session_id: str | None = None
     ) -> list[Engram]:
-        stored = memory.list(
-            who.inside(user_id), include_superseded=include_superseded, session_id=session_id
-        )
+        stored = memory.list(user, include_superseded=include_superseded, session_id=session_id)
         return [who.engram(e) for e in stored]
 
     @api.get(USER + "/memories/{engram_id}")
-    def get(user_id: str, engram_id: str, who: Caller) -> Engram:
-        user = who.inside(user_id)
+    def get(user: User, engram_id: str, who: Caller) -> Engram:
         return who.engram(memory.get(check_path_id(engram_id, "engram_id"), user))
 
     @api.patch(USER + "/memories/{engram_id}")
-    def update(user_id: str, engram_id: str, body: UpdateBody, who: Caller) -> Engram:
-        user = who.inside(user_id)
+    def update(user: User, engram_id: str, body: UpdateBody, who: Caller) -> Engram:
         engram_id = check_path_id(engram_id, "engram_id")
         return who.engram(memory.update(engram_id, user, **dict(body)))
 
     @api.delete(USER + "/memories/{engram_id}")
-    def delete(user_id: str, engram_id: str, who: Caller) -> Deleted:
-        user = who.inside(user_id)
+    def delete(user: User, engram_id: str) -> Deleted:
         return Deleted(deleted=memory.delete(check_path_id(engram_id, "engram_id"), user))
 
     @api.post(USER + "/memories/delete")
-    def delete_many(user_id: str, body: IdsBody, who: Caller) -> Deleted:
-        return Deleted(deleted=memory.delete(body.ids, who.inside(user_id)))
+    def delete_many(user: User, body: IdsBody) -> Deleted:
+        return Deleted(deleted=memory.delete(body.ids, user))
 
     @api.post(USER + "/forget")
-    def forget(user_id: str, body: ForgetBody, who: Caller) -> Deleted:
-        return Deleted(deleted=memory.forget(who.inside(user_id), **dict(body)))
+    def forget(user: User, body: ForgetBody) -> Deleted:
+        return Deleted(deleted=memory.forget(user, **dict(body)))
 
     @api.get(USER + "/export")
-    def export(user_id: str, who: Caller) -> dict[str, Any]:
-        return who.export(memory.export(who.inside(user_id)))
+    def export(user: User, who: Caller) -> dict[str, Any]:
+        return who.export(memory.export(user))
 
     @api.post(USER + "/feedback")
-    def feedback(user_id: str, body: FeedbackBody, who: Caller) -> FusionWeights:
-        return memory.feedback(body.ids, who.inside(user_id), body.useful)
+    def feedback(user: User, body: FeedbackBody) -> FusionWeights:
+        return memory.feedback(body.ids, user, body.useful)
 
     @api.post(USER + "/consolidate")
-    def consolidate(user_id: str, who: Caller) -> ConsolidationReport:
-        return memory.consolidate(who.inside(user_id))
+    def consolidate(user: User) -> ConsolidationReport:
+        return memory.consolidate(user)
 
     @api.get("/audit/verify")
     def verify_audit() -> AuditStatus:
