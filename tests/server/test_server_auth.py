@@ -46,7 +46,7 @@ def test_missing_or_invalid_key_is_401_for_every_route(server, headers):
 
 def test_wrong_secret_of_a_real_key_and_a_revoked_key(server):
     key_id = server.keys.list("globex")[0].id
-    wrong = server.globex[: -4] + ("AAAA" if not server.globex.endswith("AAAA") else "BBBB")
+    wrong = server.globex[:-4] + ("AAAA" if not server.globex.endswith("AAAA") else "BBBB")
     with server.client(wrong) as client:
         assert client.get(f"{U}/memories").json() == UNAUTHORIZED
     with server.client(server.globex) as client:
@@ -102,8 +102,9 @@ def test_tenants_never_meet(server):
             missing = globex.request(method, path.format(unknown_id), json=body)
             assert theirs.status_code == missing.status_code == 404
             # the same answer as for an id that exists nowhere, down to the message
-            assert theirs.json()["error"]["message"].replace(acme_id, unknown_id) == (
-                missing.json()["error"]["message"]
+            assert (
+                theirs.json()["error"]["message"].replace(acme_id, unknown_id)
+                == (missing.json()["error"]["message"])
             )
             assert "acme" not in theirs.text
         deleted = globex.post(f"{U}/memories/delete", json={"ids": [acme_id]})
