@@ -91,14 +91,14 @@ def test_errors_are_the_local_types(server, remote):
         remote.get("f" * 32, "alice")
     with pytest.raises(NotFoundError):
         remote.delete(["f" * 32], "alice")
-    with EngramMemory.remote(server.url, api_key=server.acme_alice) as alice_only:
-        with pytest.raises(AccessDeniedError):
-            alice_only.list("bob")
+    alice_only = EngramMemory.remote(server.url, api_key=server.acme_alice)
+    with alice_only, pytest.raises(AccessDeniedError):
+        alice_only.list("bob")
     with EngramMemory.remote(server.url) as anonymous, pytest.raises(AuthenticationError):
         anonymous.list("alice")
-    with EngramMemory.remote("http://127.0.0.1:9") as nowhere:
-        with pytest.raises(BackendUnavailableError, match="cannot reach"):
-            nowhere.list("alice")
+    nowhere = EngramMemory.remote("http://127.0.0.1:9")
+    with nowhere, pytest.raises(BackendUnavailableError, match="cannot reach"):
+        nowhere.list("alice")
     with pytest.raises(InvalidInputError, match="http"):
         EngramMemory.remote("ftp://example.org")
     assert server.memory.list("acme:alice") == []
@@ -116,6 +116,7 @@ def test_langchain_retriever_and_middleware_take_a_remote_memory(remote):
 
 async def test_llamaindex_memory_takes_a_remote_memory(remote):
     from llama_index.core.base.llms.types import ChatMessage
+
     from llama_index.memory.engram import EngramMemory as LlamaMemory
 
     memory = LlamaMemory.from_defaults(store=remote, user_id="ana")
