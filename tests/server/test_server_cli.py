@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import httpx
 
@@ -59,3 +61,13 @@ def test_two_serve_processes_share_one_sqlite_file(serve_process, tmp_path):
     KeyStore(keys).revoke(key.split("_")[1])  # both processes read the key file afresh
     assert a.get("/v1/users/alice/memories").status_code == 401
     assert b.get("/v1/users/alice/memories").status_code == 401
+
+
+def test_server_commands_without_the_extra_say_how_to_install_it():
+    blocked = (
+        "import sys; sys.modules['fastapi'] = None; from engram_agents.cli import main; "
+        "sys.exit(main(['serve', '--port', '1']))"
+    )
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "pip install 'engram-agents[server]'" in done.stderr

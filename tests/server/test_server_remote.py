@@ -4,6 +4,7 @@ and the integrations taking it where they take an EngramMemory."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +13,7 @@ from engram_agents import EngramMemory
 from engram_agents.errors import AccessDeniedError, AuthenticationError, InvalidInputError
 from engram_agents.remote import RemoteMemory
 from engram_agents.store.config import FusionWeights
-from engram_agents.store.errors import BackendUnavailableError, NotFoundError
+from engram_agents.store.errors import AuditIntegrityError, BackendUnavailableError, NotFoundError
 from engram_agents.store.records import Engram, Evidence, RecallHit, TimeRange
 from engram_agents.store.store import ConsolidationReport, MemoryItem
 
@@ -125,3 +126,16 @@ async def test_llamaindex_memory_takes_a_remote_memory(remote):
     later = LlamaMemory.from_defaults(store=remote, user_id="ana")  # a new session: no history
     messages = await later.aget(input="what is my sister called?")
     assert "Ana Lima" in "".join(str(m.content) for m in messages)
+
+
+def test_a_broken_audit_chain_is_a_409_conflict(server, remote):
+    remote.remember("audited fact", "alice")
+    assert remote.verify_audit() == 1
+    with sqlite3.connect(server.memory.store.backend.path) as db:
+        db.execute("UPDATE audit SET action = 'get' WHERE seq = 1")
+    with server.client(server.acme) as client:
+        response = client.get("/v1/audit/verify")
+    assert response.status_code == 409
+    assert response.json()["error"]["type"] == "AuditIntegrityError"
+    with pytest.raises(AuditIntegrityError):
+        remote.verify_audit()
