@@ -5,7 +5,6 @@ for the command-line and multi-process tests."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,16 +23,9 @@ from engram_agents.server import KeyStore, create_app
 from engram_agents.store.encoders import HashingEncoder
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def running(app, port: int | None = None) -> Iterator[str]:
-    """Serve `app` with uvicorn in a thread on 127.0.0.1; yields its base URL."""
-    port = port or free_port()
+def running(app, port: int) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on 127.0.0.1:`port`; yields its base URL."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -67,11 +59,11 @@ MAX_BODY = 256 * 1024
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path, free_port) -> Iterator[Server]:
     memory = EngramMemory(tmp_path / "memory.db", encoder=HashingEncoder(256))
     keys = KeyStore(tmp_path / "keys.db")
     app = create_app(memory, keys, max_body_bytes=MAX_BODY)
-    with running(app) as url:
+    with running(app, free_port()) as url:
         yield Server(
             url=url,
             memory=memory,
@@ -101,7 +93,7 @@ def cli() -> Callable[..., subprocess.CompletedProcess]:
 
 
 @pytest.fixture
-def serve_process() -> Iterator[Callable[..., str]]:
+def serve_process(free_port) -> Iterator[Callable[..., str]]:
     """Start `engram-agents serve ARGS` on a free loopback port; returns its URL once healthy."""
     procs: list[subprocess.Popen] = []
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 
 import httpx
+import pytest
 
 from engram_agents.server import KeyStore
 
@@ -39,13 +41,19 @@ def test_serve_refuses_a_public_address_without_keys(cli):
     assert "refusing to serve on 0.0.0.0 without --keys" in refused.stderr
 
 
-def test_two_serve_processes_share_one_sqlite_file(serve_process, tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "chroma-server"])
+def test_two_serve_processes_share_one_store(serve_process, tmp_path, request, backend):
+    """Two `serve` processes (as behind a load balancer) over one SQLite file or one Chroma
+    server: each sees the other's writes, and a revoked key stops working in both."""
     keys = str(tmp_path / "keys.db")
     key = KeyStore(keys).create("acme")
-    db = str(tmp_path / "memory.db")
-    first, second = (
-        serve_process("--db", db, "--keys", keys, "--encoder", "hashing") for _ in "ab"
-    )
+    if backend == "sqlite":
+        store = ["--db", str(tmp_path / "memory.db")]
+    else:
+        port = request.getfixturevalue("chroma_server")
+        store = ["--chroma-host", "127.0.0.1", "--chroma-port", str(port)]
+        store += ["--chroma-collection", f"serve{uuid.uuid4().hex[:12]}"]
+    first, second = (serve_process(*store, "--keys", keys, "--encoder", "hashing") for _ in "ab")
     auth = {"Authorization": f"Bearer {key}"}
     a = httpx.Client(base_url=first, headers=auth, timeout=30)
     b = httpx.Client(base_url=second, headers=auth, timeout=30)
