@@ -9,6 +9,7 @@ with an `httpx.AsyncClient`, so the two never drift apart."""
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -70,6 +71,12 @@ def _time_range(value: Any) -> Any:
     return [value.start, value.end] if isinstance(value, TimeRange) else value
 
 
+def _signature(build: Callable[..., Call]) -> inspect.Signature:
+    """The verb's arguments with the local verb's return type (what the caller gets back)."""
+    local = inspect.signature(getattr(EngramMemory, build.__name__))
+    return inspect.signature(build).replace(return_annotation=local.return_annotation)
+
+
 def _verb(build: Callable[..., Call]) -> Callable[..., Any]:
     @functools.wraps(build)
     def send(self: RemoteMemory, *args: Any, **kwargs: Any) -> Any:
@@ -81,6 +88,7 @@ def _verb(build: Callable[..., Call]) -> Callable[..., Any]:
         return call.parse(_raise_for(response))
 
     send.build = build  # type: ignore[attr-defined]
+    send.__signature__ = _signature(build)  # type: ignore[attr-defined]
     return send
 
 
@@ -97,6 +105,7 @@ def _async_verb(build: Callable[..., Call]) -> Callable[..., Any]:
 
     send.__name__ = send.__qualname__ = f"a{build.__name__}"
     send.__doc__ = f"Async twin of `{build.__name__}`."
+    send.__signature__ = _signature(build)  # type: ignore[attr-defined]
     return send
 
 
