@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from engram_agents.errors import AccessDeniedError, InvalidInputError
 from engram_agents.store.records import Engram, RecallHit
 
+# With the tenant prefix (at most 63 characters and ':') a stored id stays within the store's 256.
+MAX_ID = 192
 _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
@@ -20,8 +22,8 @@ def check_path_id(value: object, what: str = "user_id") -> str:
     so no id can ever read as a path."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{what} must be a non-empty string")
-    if len(value) > 200:
-        raise InvalidInputError(f"{what} is longer than 200 characters")
+    if len(value) > MAX_ID:
+        raise InvalidInputError(f"{what} is longer than {MAX_ID} characters")
     if _UNSAFE.search(value) or not value.strip("."):
         raise InvalidInputError(
             f"{what} may not contain '/', '\\' or control characters, nor be only dots"

@@ -148,3 +148,12 @@ def test_unknown_routes_and_methods(acme, seeded):
     _error(acme.post("/v1/users/alice"), 404, "NotFoundError")
     _error(acme.put(f"{U}/memories", json={"content": "x"}), 405, "MethodNotAllowedError")
     assert seeded() == before
+
+
+def test_longest_user_id_fits_the_longest_tenant(server):
+    key = server.keys.create("t" * 63)
+    with server.client(key) as client:
+        fits = client.post(f"/v1/users/{'u' * 192}/memories", json={"content": "hello"})
+        assert fits.status_code == 201, fits.text
+        too_long = client.post(f"/v1/users/{'u' * 193}/memories", json={"content": "hello"})
+        assert "longer than 192" in _error(too_long, 400, "InvalidInputError")
