@@ -7,12 +7,6 @@ it is set here, before any import of them.
 
 import importlib.util
 import os
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -92,53 +86,3 @@ def small_config():
 @pytest.fixture
 def tiny_lm(tiny_dirs, tmp_path):
     return EngramLM.from_pretrained(tiny_dirs["llama"], config=SMALL, storage_dir=tmp_path)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def free_port() -> Callable[[], int]:
-    """Finds a free TCP port on 127.0.0.1 (for servers the tests start)."""
-    return _free_port
-
-
-def _wait_for(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"chroma run exited early with {proc.returncode}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("chroma run did not answer its heartbeat in time")
-
-
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Port of a `chroma run` server on 127.0.0.1, stopped after the session (the store tests
-    and the server tests share it)."""
-    exe = shutil.which("chroma")
-    if exe is None:
-        pytest.skip("the `chroma` CLI is not installed, so the Chroma server tests cannot run")
-    port = _free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen(
-        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for(port, proc)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
