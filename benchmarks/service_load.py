@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,25 @@ def fact(rng: random.Random, n: int) -> str:
 
 def question(rng: random.Random) -> str:
     return f"what did I say about the {rng.choice(TOPICS)}?"
+
+
+def operations(seed: int, recall_share: float) -> Iterator[tuple[str, str, str]]:
+    """One client's endless mix: (verb, user, text), a recall's text being its question."""
+    rng = random.Random(seed)
+    while True:
+        user = rng.choice(USERS)
+        if rng.random() < recall_share:
+            yield "recall", user, question(rng)
+        else:
+            yield "remember", user, fact(rng, rng.randrange(10**9))
+
+
+def report(latencies: dict[str, list[float]], seconds: float, errors: int = 0) -> dict[str, Any]:
+    return {
+        "all": summary(latencies["recall"] + latencies["remember"], seconds, errors),
+        "recall": summary(latencies["recall"], seconds),
+        "remember": summary(latencies["remember"], seconds),
+    }
 
 
 def summary(latencies: list[float], seconds: float, errors: int = 0) -> dict[str, Any]:
@@ -68,19 +87,17 @@ async def _http_level(url: str, clients: int, seconds: float, recall_share: floa
 
         async def client(seed: int) -> None:
             nonlocal errors
-            rng = random.Random(seed)
-            while time.perf_counter() < deadline:
-                user = rng.choice(USERS)
-                recall = rng.random() < recall_share
+            for verb, user, text in operations(seed, recall_share):
+                if time.perf_counter() >= deadline:
+                    return
                 start = time.perf_counter()
-                if recall:
-                    body = {"query": question(rng), "k": 5}
+                if verb == "recall":
+                    body = {"query": text, "k": 5}
                     response = await http.post(f"/v1/users/{user}/recall", json=body)
                 else:
-                    body = {"content": fact(rng, rng.randrange(10**9))}
-                    response = await http.post(f"/v1/users/{user}/memories", json=body)
-                latencies["recall" if recall else "remember"].append(time.perf_counter() - start)
-                if response.is_success and not recall:
+                    response = await http.post(f"/v1/users/{user}/memories", json={"content": text})
+                latencies[verb].append(time.perf_counter() - start)
+                if response.is_success and verb == "remember":
                     acked.append((user, response.json()["id"]))
                 errors += not response.is_success
 
@@ -93,9 +110,7 @@ async def _http_level(url: str, clients: int, seconds: float, recall_share: floa
             present = {e["id"] for e in response.json()}
             lost += sum(1 for u, i in acked if u == user and i not in present)
     return {
-        "all": summary(latencies["recall"] + latencies["remember"], seconds, errors),
-        "recall": summary(latencies["recall"], seconds),
-        "remember": summary(latencies["remember"], seconds),
+        **report(latencies, seconds, errors),
         "acknowledged_writes": len(acked),
         "lost_writes": lost,
     }
@@ -108,27 +123,22 @@ def _in_process_level(
     deadline = time.perf_counter() + seconds
 
     def client(seed: int) -> None:
-        rng = random.Random(seed)
-        while time.perf_counter() < deadline:
-            user = rng.choice(USERS)
-            recall = rng.random() < recall_share
+        for verb, user, text in operations(seed, recall_share):
+            if time.perf_counter() >= deadline:
+                return
             start = time.perf_counter()
-            if recall:
-                memory.recall(question(rng), user, 5)
+            if verb == "recall":
+                memory.recall(text, user, 5)
             else:
-                memory.remember(fact(rng, rng.randrange(10**9)), user)
-            latencies["recall" if recall else "remember"].append(time.perf_counter() - start)
+                memory.remember(text, user)
+            latencies[verb].append(time.perf_counter() - start)
 
     threads = [threading.Thread(target=client, args=(s,)) for s in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return {
-        "all": summary(latencies["recall"] + latencies["remember"], seconds),
-        "recall": summary(latencies["recall"], seconds),
-        "remember": summary(latencies["remember"], seconds),
-    }
+    return report(latencies, seconds)
 
 
 def _seed(add: Callable[[str, list[str]], Any], per_user: int) -> None:
