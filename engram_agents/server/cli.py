@@ -1,5 +1,6 @@
 """`engram-agents serve | mcp | keys`. The parsers need nothing beyond the core; the commands
-import the `server` extra when they run, and say how to install it when it is missing."""
+import the `server` extra when they run, and say how to install it when it is missing.
+`add_parsers` is also an `engram_agents.commands` entry point (each command's `handler`)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     revoke.add_argument("key_id")
     for command in (create, listing, revoke):
         command.add_argument("--keys", required=True, help="the API key file")
+    for command in (serve, mcp, keys):
+        command.set_defaults(handler=run)  # how an `engram_agents.commands` entry point runs
 
 
 def _is_loopback(host: str) -> bool:
