@@ -154,6 +154,7 @@ def create_app(
     )
     errors.install(app)
     app.include_router(rest_api(memory))
+
     async def healthz() -> dict[str, bool]:
         return {"ok": True}
 
