@@ -15,3 +15,11 @@ class AdapterError(EngramError, ValueError):
 
 class InvalidInputError(EngramError, ValueError):
     """A caller passed input the library cannot use (empty text, wrong types, ...)."""
+
+
+class AuthenticationError(EngramError, PermissionError):
+    """No API key, or a wrong or revoked one, was presented to an engram-agents server."""
+
+
+class AccessDeniedError(EngramError, PermissionError):
+    """The API key is valid but may not touch that user (another tenant's, or not granted)."""

@@ -135,6 +135,14 @@ class EngramMemory:
             raise InvalidInputError("encrypt_store needs encryption_key= or ENGRAM_ENCRYPTION_KEY")
         return encrypt_sqlite_store(path, cipher)
 
+    @classmethod
+    def remote(cls, url: str, *, api_key: str | None = None, timeout: float = 60.0) -> EngramMemory:
+        """The same verbs (and async twins, records and errors) against an `engram-agents
+        serve` server at `url` (pip install engram-agents[server])."""
+        from engram_agents.remote import RemoteMemory
+
+        return RemoteMemory(url, api_key=api_key, timeout=timeout)
+
     # ------------------------------------------------------------------ write
     def remember(
         self,

@@ -1,0 +1,217 @@
+"""Load on `engram-agents serve`: N concurrent clients mixing recall and remember on loopback
+for a fixed time; throughput, latency percentiles, errors, and afterwards every acknowledged
+write looked up again. The same mix run in-process on `EngramMemory` with N threads, in the same
+run, is the baseline: the difference is what the server adds. Prints one JSON object.
+
+    python benchmarks/service_load.py --clients 1 8 32 --seconds 10
+    python benchmarks/service_load.py --encoder hashing   # the server's own cost, no encoder
+
+Client and server share the machine's cores, so at high N the numbers include the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from engram_agents.bench.locomo import machine
+from engram_agents.memory import EngramMemory
+from engram_agents.store.encoders import HashingEncoder
+
+USERS = [f"user{i}" for i in range(8)]
+TOPICS = ["dog", "dentist", "flight", "sister", "guitar", "budget", "garden", "tea", "paris"]
+
+
+def fact(rng: random.Random, n: int) -> str:
+    a, b = rng.sample(TOPICS, 2)
+    return f"Note {n}: my {a} plan involves the {b} on day {rng.randint(1, 28)}"
+
+
+def question(rng: random.Random) -> str:
+    return f"what did I say about the {rng.choice(TOPICS)}?"
+
+
+def operations(seed: int, recall_share: float) -> Iterator[tuple[str, str, str]]:
+    """One client's endless mix: (verb, user, text), a recall's text being its question."""
+    rng = random.Random(seed)
+    while True:
+        user = rng.choice(USERS)
+        if rng.random() < recall_share:
+            yield "recall", user, question(rng)
+        else:
+            yield "remember", user, fact(rng, rng.randrange(10**9))
+
+
+def report(latencies: dict[str, list[float]], seconds: float, errors: int = 0) -> dict[str, Any]:
+    return {
+        "all": summary(latencies["recall"] + latencies["remember"], seconds, errors),
+        "recall": summary(latencies["recall"], seconds),
+        "remember": summary(latencies["remember"], seconds),
+    }
+
+
+def summary(latencies: list[float], seconds: float, errors: int = 0) -> dict[str, Any]:
+    ms = np.array(latencies) * 1000 if latencies else np.zeros(1)
+    return {
+        "requests": len(latencies),
+        "per_s": round(len(latencies) / seconds, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "errors": errors,
+    }
+
+
+async def _http_level(url: str, clients: int, seconds: float, recall_share: float) -> dict:
+    latencies: dict[str, list[float]] = {"recall": [], "remember": []}
+    acked: list[tuple[str, str]] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+        deadline = time.perf_counter() + seconds
+
+        async def client(seed: int) -> None:
+            nonlocal errors
+            for verb, user, text in operations(seed, recall_share):
+                if time.perf_counter() >= deadline:
+                    return
+                start = time.perf_counter()
+                if verb == "recall":
+                    body = {"query": text, "k": 5}
+                    response = await http.post(f"/v1/users/{user}/recall", json=body)
+                else:
+                    response = await http.post(f"/v1/users/{user}/memories", json={"content": text})
+                latencies[verb].append(time.perf_counter() - start)
+                if response.is_success and verb == "remember":
+                    acked.append((user, response.json()["id"]))
+                errors += not response.is_success
+
+        await asyncio.gather(*(client(seed) for seed in range(clients)))
+        lost = 0
+        for user in USERS:
+            response = await http.get(
+                f"/v1/users/{user}/memories", params={"include_superseded": True}
+            )
+            present = {e["id"] for e in response.json()}
+            lost += sum(1 for u, i in acked if u == user and i not in present)
+    return {
+        **report(latencies, seconds, errors),
+        "acknowledged_writes": len(acked),
+        "lost_writes": lost,
+    }
+
+
+def _in_process_level(
+    memory: EngramMemory, clients: int, seconds: float, recall_share: float
+) -> dict:
+    latencies: dict[str, list[float]] = {"recall": [], "remember": []}
+    deadline = time.perf_counter() + seconds
+
+    def client(seed: int) -> None:
+        for verb, user, text in operations(seed, recall_share):
+            if time.perf_counter() >= deadline:
+                return
+            start = time.perf_counter()
+            if verb == "recall":
+                memory.recall(text, user, 5)
+            else:
+                memory.remember(text, user)
+            latencies[verb].append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=client, args=(s,)) for s in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return report(latencies, seconds)
+
+
+def _seed(add: Callable[[str, list[str]], Any], per_user: int) -> None:
+    rng = random.Random(0)
+    for user in USERS:
+        add(user, [fact(rng, n) for n in range(per_user)])
+
+
+def _start_server(db: Path, encoder: str | None) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "engram_agents.cli", "serve", "--db", str(db)]
+    command += ["--port", str(port)] + (["--encoder", encoder] if encoder else [])
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("serve did not start")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32, 128])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--recall-share", type=float, default=0.8)
+    parser.add_argument("--seed-per-user", type=int, default=250)
+    parser.add_argument("--encoder", help="'hashing' to leave the encoder out (default: MiniLM)")
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="service-load-"))
+    local = EngramMemory(
+        tmp / "local.db", encoder=HashingEncoder() if args.encoder == "hashing" else args.encoder
+    )
+    _seed(lambda user, texts: local.remember_many(texts, user), args.seed_per_user)
+    proc, url = _start_server(tmp / "served.db", args.encoder)
+    try:
+        with httpx.Client(base_url=url, timeout=600) as http:
+            _seed(
+                lambda user, texts: http.post(
+                    f"/v1/users/{user}/memories/batch", json={"items": texts}
+                ).raise_for_status(),
+                args.seed_per_user,
+            )
+        levels = []
+        for clients in args.clients:
+            served = asyncio.run(_http_level(url, clients, args.seconds, args.recall_share))
+            baseline = _in_process_level(local, clients, args.seconds, args.recall_share)
+            levels.append({"clients": clients, "server": served, "in_process": baseline})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        local.close()
+    print(
+        json.dumps(
+            {
+                "service_load": levels,
+                "seconds": args.seconds,
+                "recall_share": args.recall_share,
+                "encoder": args.encoder or "minilm",
+                "seed_per_user": args.seed_per_user,
+                "users": len(USERS),
+                "machine": machine() | {"load_avg_1m": os.getloadavg()[0]},
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""The ASGI app: a REST API that mirrors `EngramMemory`'s verbs under /v1, the MCP endpoint at
+/mcp, OpenAPI at /docs. Every user id a caller names is mapped into the caller's tenant
+(`Principal.inside`) before the store sees it, and every record sent back is mapped out again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from engram_agents.memory import EngramMemory
+from engram_agents.server import errors
+from engram_agents.server.keys import KeyStore
+from engram_agents.server.mcp_tools import build_mcp
+from engram_agents.server.middleware import Authenticate, BodyLimit
+from engram_agents.server.schemas import (
+    AuditStatus,
+    Deleted,
+    FeedbackBody,
+    ForgetBody,
+    IdsBody,
+    RecallBody,
+    RememberBody,
+    RememberManyBody,
+    UpdateBody,
+)
+from engram_agents.server.tenancy import Principal, check_path_id
+from engram_agents.store.config import FusionWeights
+from engram_agents.store.records import Engram, RecallHit
+from engram_agents.store.store import ConsolidationReport
+
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+
+
+# The dependencies are async only so that FastAPI runs them on the event loop: a sync one
+# would cost a thread-pool hop each, and they never block.
+async def _caller(request: Request) -> Principal:
+    return request.state.principal
+
+
+async def _user(user_id: str, request: Request) -> str:
+    """The stored id of the path's user; a dependency, so a key that may not touch the user is
+    refused (403) before the body is even read."""
+    principal: Principal = request.state.principal
+    return principal.inside(user_id)
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+User = Annotated[str, Depends(_user)]
+USER = "/users/{user_id}"
+
+
+def rest_api(memory: EngramMemory) -> APIRouter:
+    """The verbs as routes. They are plain functions: FastAPI runs them in its thread pool, and
+    the store is thread-safe."""
+    api = APIRouter(prefix="/v1")
+
+    @api.post(USER + "/memories", status_code=201, response_model=Engram | list[Engram])
+    def remember(user: User, body: RememberBody, who: Caller) -> Any:
+        args = dict(body)
+        stored = memory.remember(args.pop("content"), user, **args)
+        return [who.engram(e) for e in stored] if isinstance(stored, list) else who.engram(stored)
+
+    @api.post(USER + "/memories/batch", status_code=201)
+    def remember_many(user: User, body: RememberManyBody, who: Caller) -> list[Engram]:
+        args = dict(body)
+        stored = memory.remember_many(args.pop("items"), user, **args)
+        return [who.engram(e) for e in stored]
+
+    @api.post(USER + "/recall")
+    def recall(user: User, body: RecallBody, who: Caller) -> list[RecallHit]:
+        args = dict(body)
+        hits = memory.recall(args.pop("query"), user, args.pop("k"), **args)
+        return [who.hit(h) for h in hits]
+
+    @api.get(USER + "/memories")
+    def list_memories(
+        user: User, who: Caller, include_superseded: bool = False, session_id: str | None = None
+    ) -> list[Engram]:
+        stored = memory.list(user, include_superseded=include_superseded, session_id=session_id)
+        return [who.engram(e) for e in stored]
+
+    @api.get(USER + "/memories/{engram_id}")
+    def get(user: User, engram_id: str, who: Caller) -> Engram:
+        return who.engram(memory.get(check_path_id(engram_id, "engram_id"), user))
+
+    @api.patch(USER + "/memories/{engram_id}")
+    def update(user: User, engram_id: str, body: UpdateBody, who: Caller) -> Engram:
+        engram_id = check_path_id(engram_id, "engram_id")
+        return who.engram(memory.update(engram_id, user, **dict(body)))
+
+    @api.delete(USER + "/memories/{engram_id}")
+    def delete(user: User, engram_id: str) -> Deleted:
+        return Deleted(deleted=memory.delete(check_path_id(engram_id, "engram_id"), user))
+
+    @api.post(USER + "/memories/delete")
+    def delete_many(user: User, body: IdsBody) -> Deleted:
+        return Deleted(deleted=memory.delete(body.ids, user))
+
+    @api.post(USER + "/forget")
+    def forget(user: User, body: ForgetBody) -> Deleted:
+        return Deleted(deleted=memory.forget(user, **dict(body)))
+
+    @api.get(USER + "/export")
+    def export(user: User, who: Caller) -> dict[str, Any]:
+        return who.export(memory.export(user))
+
+    @api.post(USER + "/feedback")
+    def feedback(user: User, body: FeedbackBody) -> FusionWeights:
+        return memory.feedback(body.ids, user, body.useful)
+
+    @api.post(USER + "/consolidate")
+    def consolidate(user: User) -> ConsolidationReport:
+        return memory.consolidate(user)
+
+    @api.get("/audit/verify")
+    def verify_audit() -> AuditStatus:
+        """Checks the whole store's audit hash chain (409 AuditIntegrityError when broken)."""
+        return AuditStatus(verified=True, entries=memory.verify_audit())
+
+    return api
+
+
+def create_app(
+    memory: EngramMemory,
+    keys: KeyStore | None = None,
+    *,
+    host: str = "127.0.0.1",
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+) -> FastAPI:
+    """The whole server over one `EngramMemory`. Without `keys` it is open (single-tenant, for
+    loopback use: user ids are stored as given); with them every request needs a key, and each
+    key's tenant sees only its own users."""
+    mcp = build_mcp(memory)
+    mcp_http = mcp.streamable_http_app(
+        streamable_http_path="/mcp", stateless_http=True, json_response=True, host=host
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():
+            yield
+
+    from engram_agents import __version__
+
+    app = FastAPI(
+        title="engram-agents",
+        version=__version__,
+        summary="Long-term memory for agents: the EngramMemory verbs over HTTP, and MCP at /mcp.",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    errors.install(app)
+    app.include_router(rest_api(memory))
+
+    async def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.router.routes.extend(mcp_http.routes)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(Authenticate, keys=keys)
+    return app

@@ -1,0 +1,134 @@
+"""`engram-agents serve | mcp | keys`. The parsers need nothing beyond the core; the commands
+import the `server` extra when they run, and say how to install it when it is missing.
+`add_parsers` is also an `engram_agents.commands` entry point (each command's `handler`)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import sys
+from typing import Any
+
+COMMANDS = ("serve", "mcp", "keys")
+INSTALL_HINT = "the server needs its extra: pip install 'engram-agents[server]'"
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="SQLite file of the memory (default: the user data folder)")
+    parser.add_argument("--chroma-host", help="use a Chroma server at this host instead")
+    parser.add_argument("--chroma-port", type=int, default=8000)
+    parser.add_argument("--chroma-collection", default="engrams")
+    parser.add_argument(
+        "--encoder",
+        help="a sentence-transformers model folder (default: the embedded MiniLM); "
+        "'hashing' is a word-hashing encoder for tests only",
+    )
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="HTTP API and MCP endpoint over the memory")
+    _store_options(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--keys", help="API key file (`keys create`); required off loopback")
+    serve.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024)
+
+    mcp = sub.add_parser("mcp", help="MCP server over stdio (for MCP hosts)")
+    _store_options(mcp)
+    mcp.add_argument("--user", help="serve only this user (the default user id of every tool)")
+
+    keys = sub.add_parser("keys", help="create, list or revoke API keys of the server")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="print a new key (shown once)")
+    create.add_argument("--tenant", required=True)
+    create.add_argument(
+        "--user", action="append", dest="users", help="a user the key may touch (repeatable; "
+        "default: every user of the tenant)"
+    )  # fmt: skip
+    create.add_argument("--name", default="", help="a note shown by `keys list`")
+    listing = keys_sub.add_parser("list", help="the keys (never their secrets) as JSON lines")
+    listing.add_argument("--tenant")
+    revoke = keys_sub.add_parser("revoke", help="stop a key working, at once")
+    revoke.add_argument("key_id")
+    for command in (create, listing, revoke):
+        command.add_argument("--keys", required=True, help="the API key file")
+    for command in (serve, mcp, keys):
+        command.set_defaults(handler=run)  # how an `engram_agents.commands` entry point runs
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _memory(args: argparse.Namespace) -> Any:
+    from engram_agents.memory import EngramMemory
+    from engram_agents.store.encoders import HashingEncoder
+
+    encoder: Any = HashingEncoder() if args.encoder == "hashing" else args.encoder
+    if args.chroma_host:
+        if args.db:
+            raise SystemExit("error: pass --db or --chroma-host, not both")
+        return EngramMemory.chroma(
+            host=args.chroma_host,
+            port=args.chroma_port,
+            collection=args.chroma_collection,
+            encoder=encoder,
+        )
+    return EngramMemory(args.db, encoder=encoder)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not _is_loopback(args.host) and not args.keys:
+        print(
+            f"error: refusing to serve on {args.host} without --keys: off loopback every "
+            "request must carry an API key (create one with `engram-agents keys create`)",
+            file=sys.stderr,
+        )
+        return 2
+    import uvicorn
+
+    from engram_agents.server.app import create_app
+    from engram_agents.server.keys import KeyStore
+
+    keys = KeyStore(args.keys) if args.keys else None
+    app = create_app(_memory(args), keys, host=args.host, max_body_bytes=args.max_body_bytes)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from engram_agents.server.mcp_tools import build_mcp
+
+    build_mcp(_memory(args), args.user).run("stdio")
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from engram_agents.server.keys import KeyStore
+
+    store = KeyStore(args.keys)
+    if args.keys_command == "create":
+        print(store.create(args.tenant, args.users, args.name))
+    elif args.keys_command == "list":
+        for info in store.list(args.tenant):
+            print(info.model_dump_json())
+    else:
+        store.revoke(args.key_id)
+        print(json.dumps({"revoked": args.key_id}))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return {"serve": _serve, "mcp": _mcp, "keys": _keys}[args.command](args)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("fastapi", "uvicorn", "httpx", "mcp"):
+            print(f"error: {INSTALL_HINT} ({exc.name} is missing)", file=sys.stderr)
+            return 2
+        raise

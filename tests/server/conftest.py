@@ -1,0 +1,161 @@
+"""A real server on 127.0.0.1: uvicorn in a thread over a SQLite store with the hashing encoder
+(fast, deterministic), with a key file holding keys of two tenants; and `serve` as a subprocess
+for the command-line and multi-process tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from engram_agents.memory import EngramMemory
+from engram_agents.server import KeyStore, create_app
+from engram_agents.store.encoders import HashingEncoder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(app, port: int) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on 127.0.0.1:`port`; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@dataclass
+class Server:
+    url: str
+    memory: EngramMemory
+    keys: KeyStore
+    acme: str  # a key of tenant "acme", all of its users
+    globex: str  # a key of tenant "globex", all of its users
+    acme_alice: str  # a key of tenant "acme" that may touch only "alice"
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+MAX_BODY = 256 * 1024
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    memory = EngramMemory(tmp_path / "memory.db", encoder=HashingEncoder(256))
+    keys = KeyStore(tmp_path / "keys.db")
+    app = create_app(memory, keys, max_body_bytes=MAX_BODY)
+    with running(app, free_port()) as url:
+        yield Server(
+            url=url,
+            memory=memory,
+            keys=keys,
+            acme=keys.create("acme"),
+            globex=keys.create("globex"),
+            acme_alice=keys.create("acme", ["alice"]),
+        )
+    memory.close()
+
+
+@pytest.fixture
+def acme(server: Server) -> Iterator[httpx.Client]:
+    with server.client(server.acme) as client:
+        yield client
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess]:
+    """`engram-agents ARGS` the way users run it (in a subprocess)."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "engram_agents.cli", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    return run
+
+
+def _launch(command: list[str], health_url: str, procs: list[subprocess.Popen]) -> None:
+    """Start `command` (kept in `procs` to be stopped) and wait until `health_url` answers."""
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    procs.append(proc)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{command[:4]} exited with {proc.returncode}: {proc.stderr.read()}")
+        try:
+            if httpx.get(health_url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{health_url} did not answer in time")
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def serve_process() -> Iterator[Callable[..., str]]:
+    """Start `engram-agents serve ARGS` on a free loopback port; returns its URL once healthy."""
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str) -> str:
+        port = free_port()
+        command = [sys.executable, "-m", "engram_agents.cli", "serve", "--port", str(port)]
+        _launch([*command, *args], f"http://127.0.0.1:{port}/healthz", procs)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    _stop(procs)
+
+
+@pytest.fixture(scope="module")
+def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Port of a `chroma run` server on 127.0.0.1 (for several `serve` processes over one)."""
+    exe = shutil.which("chroma")
+    if exe is None:
+        pytest.skip("the `chroma` CLI is not installed, so the Chroma server tests cannot run")
+    port, path = free_port(), tmp_path_factory.mktemp("chroma-for-serve")
+    procs: list[subprocess.Popen] = []
+    command = [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    try:
+        _launch(command, f"http://127.0.0.1:{port}/api/v2/heartbeat", procs)
+        yield port
+    finally:
+        _stop(procs)

@@ -1,0 +1,81 @@
+"""`engram-agents keys` and `serve` the way users run them: subprocesses on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+import httpx
+import pytest
+
+from engram_agents.server import KeyStore
+
+
+def test_keys_create_list_revoke(cli, tmp_path):
+    keys = str(tmp_path / "keys.db")
+    made = cli(
+        "keys", "create", "--keys", keys, "--tenant", "acme", "--user", "alice", "--name", "ci"
+    )
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("ek_")
+    listed = [json.loads(line) for line in cli("keys", "list", "--keys", keys).stdout.splitlines()]
+    assert [(k["tenant"], k["users"], k["name"], k["revoked_at"]) for k in listed] == [
+        ("acme", ["alice"], "ci", None)
+    ]
+    assert key.split("_")[2] not in json.dumps(listed)
+    assert cli("keys", "revoke", "--keys", keys, listed[0]["id"]).returncode == 0
+    assert json.loads(cli("keys", "list", "--keys", keys).stdout)["revoked_at"] is not None
+
+    again = cli("keys", "revoke", "--keys", keys, listed[0]["id"])
+    assert again.returncode == 2 and "no active key" in again.stderr
+    bad = cli("keys", "create", "--keys", keys, "--tenant", "Acme Corp")
+    assert bad.returncode == 2 and "tenant must be" in bad.stderr
+
+
+def test_serve_refuses_a_public_address_without_keys(cli):
+    refused = cli("serve", "--host", "0.0.0.0", "--port", "1")
+    assert refused.returncode == 2
+    assert "refusing to serve on 0.0.0.0 without --keys" in refused.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "chroma-server"])
+def test_two_serve_processes_share_one_store(serve_process, tmp_path, request, backend):
+    """Two `serve` processes (as behind a load balancer) over one SQLite file or one Chroma
+    server: each sees the other's writes, and a revoked key stops working in both."""
+    keys = str(tmp_path / "keys.db")
+    key = KeyStore(keys).create("acme")
+    if backend == "sqlite":
+        store = ["--db", str(tmp_path / "memory.db")]
+    else:
+        port = request.getfixturevalue("chroma_port")
+        store = ["--chroma-host", "127.0.0.1", "--chroma-port", str(port)]
+        store += ["--chroma-collection", f"serve{uuid.uuid4().hex[:12]}"]
+    first, second = (serve_process(*store, "--keys", keys, "--encoder", "hashing") for _ in "ab")
+    auth = {"Authorization": f"Bearer {key}"}
+    a = httpx.Client(base_url=first, headers=auth, timeout=30)
+    b = httpx.Client(base_url=second, headers=auth, timeout=30)
+
+    written = a.post("/v1/users/alice/memories", json={"content": "My dog is called Pixel"})
+    assert written.status_code == 201
+    assert b.get(f"/v1/users/alice/memories/{written.json()['id']}").status_code == 200
+    b.post("/v1/users/alice/memories", json={"content": "The dentist is on Tuesday"})
+    hits = a.post("/v1/users/alice/recall", json={"query": "dentist", "k": 1}).json()
+    assert hits[0]["engram"]["text"] == "The dentist is on Tuesday"
+    assert len(a.get("/v1/users/alice/memories").json()) == 2
+
+    KeyStore(keys).revoke(key.split("_")[1])  # both processes read the key file afresh
+    assert a.get("/v1/users/alice/memories").status_code == 401
+    assert b.get("/v1/users/alice/memories").status_code == 401
+
+
+def test_server_commands_without_the_extra_say_how_to_install_it():
+    blocked = (
+        "import sys; sys.modules['fastapi'] = None; from engram_agents.cli import main; "
+        "sys.exit(main(['serve', '--port', '1']))"
+    )
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "pip install 'engram-agents[server]'" in done.stderr

@@ -1,0 +1,19 @@
+"""The load benchmark runs end to end (a tiny run: the numbers themselves are not checked)."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_service_load_smoke(load_benchmark, capsys):
+    bench = load_benchmark("service_load")
+    args = ["--clients", "2", "--seconds", "1", "--encoder", "hashing", "--seed-per-user", "5"]
+    assert bench.main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    level = out["service_load"][0]
+    assert level["clients"] == 2 and out["machine"]["cpus"]
+    assert level["server"]["all"]["errors"] == 0
+    assert level["server"]["lost_writes"] == 0
+    assert (
+        level["server"]["recall"]["requests"] > 0 and level["in_process"]["recall"]["requests"] > 0
+    )

@@ -1,0 +1,104 @@
+"""The MCP server through the official SDK's client: over streamable HTTP at /mcp (scoped by
+the API key's tenant) and over stdio (`engram-agents mcp`, scoped by --user)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import httpx2
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from engram_agents.memory import EngramMemory
+from engram_agents.store.encoders import HashingEncoder
+
+TOOLS = {"remember", "recall", "list", "get", "update", "delete"}
+
+
+def over_http(url: str, key: str) -> Client:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return Client(streamable_http_client(f"{url}/mcp", http_client=http))
+
+
+async def _tool(client: Client, name: str, **arguments):
+    result = await client.call_tool(name, arguments)
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+async def _tool_error(client: Client, name: str, **arguments) -> str:
+    result = await client.call_tool(name, arguments)
+    assert result.is_error
+    return result.content[0].text
+
+
+async def test_every_tool_over_http_in_the_keys_tenant(server):
+    async with over_http(server.url, server.acme) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+        pixel = await _tool(client, "remember", text="My dog is called Pixel", user_id="alice")
+        await _tool(client, "remember", text="I play the cello", user_id="alice")
+        assert pixel["scope"]["user_id"] == "alice"
+        assert server.memory.get(pixel["id"], "acme:alice").text == "My dog is called Pixel"
+
+        hits = await _tool(client, "recall", query="what is my dog called", user_id="alice")
+        hits = hits["result"]
+        assert hits[0]["engram"]["id"] == pixel["id"] and "kw:dog" in hits[0]["matched_tags"]
+        listed = (await _tool(client, "list", user_id="alice"))["result"]
+        assert len(listed) == 2
+        got = await _tool(client, "get", engram_id=pixel["id"], user_id="alice")
+        assert got["text"] == "My dog is called Pixel"
+        fixed = await _tool(
+            client, "update", engram_id=pixel["id"], text="My dog is Rex", user_id="alice"
+        )
+        assert fixed["text"] == "My dog is Rex"
+        resource = await client.read_resource("engram://users/alice/memories")
+        assert {e["text"] for e in json.loads(resource.contents[0].text)} == {
+            "My dog is Rex",
+            "I play the cello",
+        }
+        assert (await _tool(client, "delete", engram_id=pixel["id"], user_id="alice"))[
+            "result"
+        ] == 1
+        assert len(server.memory.list("acme:alice")) == 1
+
+
+async def test_http_tools_are_confined_to_the_key(server):
+    async with over_http(server.url, server.acme) as acme:
+        secret = await _tool(acme, "remember", text="Acme vault code 1234", user_id="alice")
+    async with over_http(server.url, server.globex) as globex:
+        message = await _tool_error(globex, "get", engram_id=secret["id"], user_id="alice")
+        assert message.endswith(f"NotFoundError: no engram {secret['id']!r} for user 'alice'")
+        assert (await _tool(globex, "list", user_id="alice"))["result"] == []
+    async with over_http(server.url, server.acme_alice) as alice_only:
+        message = await _tool_error(alice_only, "remember", text="hi", user_id="bob")
+        assert "AccessDeniedError: this API key may not access that user" in message
+        message = await _tool_error(alice_only, "remember", text="   ", user_id="alice")
+        assert "InvalidInputError" in message and "empty" in message
+        message = await _tool_error(alice_only, "recall", query="x", k="many", user_id="alice")
+        assert "k" in message
+        message = await _tool_error(alice_only, "get", engram_id="../../etc", user_id="alice")
+        assert "may not contain" in message
+    assert server.memory.list("acme:bob") == []
+    assert [e.text for e in server.memory.list("acme:alice")] == ["Acme vault code 1234"]
+
+
+async def test_stdio_server(tmp_path):
+    db, user = tmp_path / "memory.db", "alice"
+    command = ["-m", "engram_agents.cli", "mcp", "--db", str(db), "--user", user]
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[*command, "--encoder", "hashing"],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    async with Client(params, read_timeout_seconds=120) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+        stored = await _tool(client, "remember", text="My dog is called Pixel")
+        assert stored["scope"]["user_id"] == user
+        hits = (await _tool(client, "recall", query="dog name"))["result"]
+        assert hits[0]["engram"]["id"] == stored["id"]
+        message = await _tool_error(client, "list", user_id="bob")
+        assert "AccessDeniedError" in message
+    with EngramMemory(db, encoder=HashingEncoder()) as memory:
+        assert [e.text for e in memory.list(user)] == ["My dog is called Pixel"]

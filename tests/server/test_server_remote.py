@@ -1,0 +1,141 @@
+"""`EngramMemory.remote`: the same verbs, records and error types as in-process, sync and async,
+and the integrations taking it where they take an EngramMemory."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from engram_agents import EngramMemory
+from engram_agents.errors import AccessDeniedError, AuthenticationError, InvalidInputError
+from engram_agents.remote import RemoteMemory
+from engram_agents.store.config import FusionWeights
+from engram_agents.store.errors import AuditIntegrityError, BackendUnavailableError, NotFoundError
+from engram_agents.store.records import Engram, Evidence, RecallHit, TimeRange
+from engram_agents.store.store import ConsolidationReport, MemoryItem
+
+
+@pytest.fixture
+def remote(server):
+    with EngramMemory.remote(server.url, api_key=server.acme) as memory:
+        yield memory
+
+
+def test_every_verb_returns_the_local_records(server, remote, tmp_path):
+    assert isinstance(remote, RemoteMemory) and isinstance(remote, EngramMemory)
+    when = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+    pixel = remote.remember(
+        "My dog is called Pixel",
+        "alice",
+        session_id="s1",
+        event_time=when,
+        evidence=[Evidence(uri="chat://1")],
+        metadata={"src": "chat"},
+    )
+    assert isinstance(pixel, Engram) and pixel.scope.user_id == "alice"
+    assert pixel.metadata.event_time == when and pixel.metadata.evidence[0].uri == "chat://1"
+    said = remote.remember([{"role": "user", "content": "I moved to Lisbon"}], "alice")
+    assert [e.text for e in said] == ["user: I moved to Lisbon"]
+    batch = remote.remember_many(
+        [MemoryItem(text="I like tea", event_time=when), {"text": "I play chess"}], "alice"
+    )
+    assert [e.text for e in batch] == ["I like tea", "I play chess"]
+
+    hits = remote.recall("what is my dog called", "alice", k=2)
+    assert isinstance(hits[0], RecallHit) and hits[0].engram.id == pixel.id
+    ranged = remote.recall(
+        "dog", "alice", time_range=TimeRange(start=datetime(2026, 5, 1), end=datetime(2026, 5, 9))
+    )
+    assert {h.engram.id for h in ranged} <= {pixel.id, batch[0].id}
+    assert remote.get(pixel.id, "alice") == server.memory.get(pixel.id, "acme:alice").model_copy(
+        update={"scope": pixel.scope}
+    )
+    assert len(remote.list("alice")) == 4
+    assert [e.id for e in remote.list("alice", session_id="s1")] == [pixel.id]
+
+    assert remote.update(pixel.id, "alice", text="My dog is called Rex").text == (
+        "My dog is called Rex"
+    )
+    assert isinstance(remote.feedback(pixel.id, "alice"), FusionWeights)
+    assert isinstance(remote.consolidate("alice"), ConsolidationReport)
+    path = tmp_path / "export.json"
+    exported = remote.export("alice", path)
+    assert json.loads(path.read_text())["user_id"] == exported["user_id"] == "alice"
+    assert remote.verify_audit() >= 8
+
+    assert remote.delete([said[0].id], "alice") == 1
+    assert remote.delete(batch[1].id, "alice") == 1
+    assert remote.forget("alice", everything=True) == 2
+    assert server.memory.list("acme:alice") == []
+
+
+async def test_async_twins(remote):
+    engram = await remote.aremember("My cat is called Miso", "bob")
+    hits = await remote.arecall("cat name", "bob", k=1)
+    assert hits[0].engram.id == engram.id
+    assert [e.id for e in await remote.alist("bob")] == [engram.id]
+    assert (await remote.aget(engram.id, "bob")).text == "My cat is called Miso"
+    with pytest.raises(NotFoundError):
+        await remote.aget("0" * 32, "bob")
+    assert await remote.adelete(engram.id, "bob") == 1
+
+
+def test_errors_are_the_local_types(server, remote):
+    with pytest.raises(InvalidInputError, match="empty"):
+        remote.remember("   ", "alice")
+    with pytest.raises(InvalidInputError, match="k must be"):
+        remote.recall("x", "alice", k=0)
+    with pytest.raises(NotFoundError, match="no engram"):
+        remote.get("f" * 32, "alice")
+    with pytest.raises(NotFoundError):
+        remote.delete(["f" * 32], "alice")
+    alice_only = EngramMemory.remote(server.url, api_key=server.acme_alice)
+    with alice_only, pytest.raises(AccessDeniedError):
+        alice_only.list("bob")
+    with EngramMemory.remote(server.url) as anonymous, pytest.raises(AuthenticationError):
+        anonymous.list("alice")
+    nowhere = EngramMemory.remote("http://127.0.0.1:9")
+    with nowhere, pytest.raises(BackendUnavailableError, match="cannot reach"):
+        nowhere.list("alice")
+    with pytest.raises(InvalidInputError, match="http"):
+        EngramMemory.remote("ftp://example.org")
+    assert server.memory.list("acme:alice") == []
+
+
+def test_langchain_retriever_and_middleware_take_a_remote_memory(remote):
+    from langchain_engram import EngramMemoryMiddleware, EngramRetriever
+
+    remote.remember("The dentist appointment is on Tuesday at 3pm", "ana")
+    retriever = EngramRetriever(memory=remote, user_id="ana", k=1)
+    docs = retriever.invoke("when is the dentist?")
+    assert docs[0].page_content.endswith("Tuesday at 3pm")
+    assert EngramMemoryMiddleware(remote, user_id="ana").memory is remote
+
+
+async def test_llamaindex_memory_takes_a_remote_memory(remote):
+    from llama_index.core.base.llms.types import ChatMessage
+
+    from llama_index.memory.engram import EngramMemory as LlamaMemory
+
+    memory = LlamaMemory.from_defaults(store=remote, user_id="ana")
+    await memory.aput(ChatMessage(role="user", content="My sister is called Ana Lima"))
+    assert [e.text for e in remote.list("ana")] == ["user: My sister is called Ana Lima"]
+    later = LlamaMemory.from_defaults(store=remote, user_id="ana")  # a new session: no history
+    messages = await later.aget(input="what is my sister called?")
+    assert "Ana Lima" in "".join(str(m.content) for m in messages)
+
+
+def test_a_broken_audit_chain_is_a_409_conflict(server, remote):
+    remote.remember("audited fact", "alice")
+    assert remote.verify_audit() == 1
+    with sqlite3.connect(server.memory.store.backend.path) as db:
+        db.execute("UPDATE audit SET action = 'get' WHERE seq = 1")
+    with server.client(server.acme) as client:
+        response = client.get("/v1/audit/verify")
+    assert response.status_code == 409
+    assert response.json()["error"]["type"] == "AuditIntegrityError"
+    with pytest.raises(AuditIntegrityError):
+        remote.verify_audit()
