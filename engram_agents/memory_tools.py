@@ -16,6 +16,15 @@ from engram_agents.memory import EngramMemory
 from engram_agents.store.records import Engram, RecallHit
 from engram_agents.store.validation import check_id
 
+__all__ = [
+    "ARGS",
+    "DESCRIPTIONS",
+    "MAX_K",
+    "MemoryTools",
+    "check_id",
+    "describe_hits",
+]
+
 MAX_K = 20  # the most memories one search returns to the model (its context is small)
 
 
