@@ -75,7 +75,7 @@ def describe_hits(hits: list[RecallHit]) -> str:
     """One line per memory, best first: id, date, text and the recall explanation."""
     if not hits:
         return "No memories found."
-    lines = [f"{len(hits)} memories, best first:"]
+    lines = [f"{len(hits)} {'memory' if len(hits) == 1 else 'memories, best first'}:"]
     for hit in hits:
         text = " ".join(hit.engram.text.split())
         day = hit.engram.when.date().isoformat()

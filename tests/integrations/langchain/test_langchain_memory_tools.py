@@ -102,7 +102,7 @@ def test_save_then_search_update_forget_across_sessions(core_memory):
         lambda messages: "Pixel" if "Pixel" in messages[-1].text else "I don't know",
     )
     [found] = tool_results(out)
-    assert found.status == "success" and found.text.startswith("1 memories, best first:")
+    assert found.status == "success" and found.text.startswith("1 memory:\n")
     assert f"- id={saved.id} [" in found.text and f"] {PET} (why: similarity " in found.text
     assert found.artifact[0]["id"] == saved.id and found.artifact[0]["text"] == PET
     assert out[-1].text == "Pixel"

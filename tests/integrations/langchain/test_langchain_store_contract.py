@@ -11,6 +11,7 @@ put, refresh on read, sweeping), `index=False` puts, and a store bound to one us
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -299,7 +300,7 @@ def test_sweeper_thread_deletes_expired_items(ttl_store, clock):
     try:
         deadline = datetime.now(UTC) + timedelta(seconds=30)
         while ttl_store.memory.list("ana") and datetime.now(UTC) < deadline:
-            ttl_store._stop_sweeping.wait(0.05)
+            time.sleep(0.05)
     finally:
         assert ttl_store.stop_ttl_sweeper(timeout=10)
     assert ttl_store.memory.list("ana") == []

@@ -73,7 +73,7 @@ async def test_save_then_search_update_forget_across_sessions(store):
         ("search_memory", {"query": "dog name", "k": 3}),
         lambda messages: "Pixel" if "Pixel" in messages[-1].content else "I don't know",
     )
-    assert not found.is_error and found.content.startswith("1 memories, best first:")
+    assert not found.is_error and found.content.startswith("1 memory:\n")
     assert f"- id={saved.id} [" in found.content and f"] {PET} (why: similarity " in found.content
     assert answer == "Pixel" and [e.text for e in store.list("ana")] == [PET]
 
