@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from engram_agents.errors import InvalidInputError
 from engram_agents.memory import EngramMemory
-from engram_agents.store.records import Engram, RecallHit
+from engram_agents.store.records import RecallHit
 from engram_agents.store.validation import check_id
 
 __all__ = [
@@ -85,9 +85,9 @@ def describe_hits(hits: list[RecallHit]) -> str:
 
 class MemoryTools:
     """The verbs behind search_memory, save_memory, update_memory and forget_memory, over one
-    EngramMemory. Each takes the user explicitly; each returns (text for the model, what it
-    touched). Bad input raises the store's own errors (`EngramError`), which the integrations
-    turn into error results the model can read."""
+    EngramMemory. Each takes the user explicitly and returns the text the model reads (search
+    also returns the hits). Bad input raises the store's own errors (`EngramError`), which
+    the integrations turn into error results the model can read."""
 
     def __init__(self, memory: EngramMemory, *, agent_id: str | None = None) -> None:
         self.memory = memory
@@ -110,16 +110,16 @@ class MemoryTools:
         )
         return describe_hits(hits), hits
 
-    def save(self, user_id: str, content: str, session_id: str | None = None) -> tuple[str, Engram]:
+    def save(self, user_id: str, content: str, session_id: str | None = None) -> str:
         engram = self.memory.remember(
             content, user_id, agent_id=self.agent_id, session_id=session_id
         )
-        return f"Saved memory id={engram.id}: {engram.text}", engram
+        return f"Saved memory id={engram.id}: {engram.text}"
 
-    def update(self, user_id: str, id: str, content: str) -> tuple[str, Engram]:
+    def update(self, user_id: str, id: str, content: str) -> str:
         engram = self.memory.update(check_id(id, "id"), user_id, text=content)
-        return f"Updated memory id={engram.id}: {engram.text}", engram
+        return f"Updated memory id={engram.id}: {engram.text}"
 
-    def forget(self, user_id: str, id: str) -> tuple[str, str]:
+    def forget(self, user_id: str, id: str) -> str:
         self.memory.delete(check_id(id, "id"), user_id)
-        return f"Forgot memory id={id}.", id
+        return f"Forgot memory id={id}."

@@ -58,13 +58,13 @@ def create_memory_tools(
 
     def save_memory(content: str, runtime: ToolRuntime = None) -> str:
         session = configurable().get("thread_id")
-        return verbs.save(user(runtime), content, session)[0]
+        return verbs.save(user(runtime), content, session)
 
     def update_memory(id: str, content: str, runtime: ToolRuntime = None) -> str:
-        return verbs.update(user(runtime), id, content)[0]
+        return verbs.update(user(runtime), id, content)
 
     def forget_memory(id: str, runtime: ToolRuntime = None) -> str:
-        return verbs.forget(user(runtime), id)[0]
+        return verbs.forget(user(runtime), id)
 
     return [
         _tool(search_memory, "content_and_artifact"),

@@ -57,10 +57,10 @@ class EngramMemoryToolSpec(BaseToolSpec):
         return self.verbs.search(self.user_id, query, k, time_range, tags)[0]
 
     def save_memory(self, content: str) -> str:
-        return self.verbs.save(self.user_id, content, self.session_id)[0]
+        return self.verbs.save(self.user_id, content, self.session_id)
 
     def update_memory(self, id: str, content: str) -> str:
-        return self.verbs.update(self.user_id, id, content)[0]
+        return self.verbs.update(self.user_id, id, content)
 
     def forget_memory(self, id: str) -> str:
-        return self.verbs.forget(self.user_id, id)[0]
+        return self.verbs.forget(self.user_id, id)
