@@ -48,33 +48,9 @@ class MemoryToolSuite:
         return EXAMPLES[self.name]
 
 
-class TestSearchUnit(MemoryToolSuite, ToolsUnitTests):
-    name = "search_memory"
-
-
-class TestSearchIntegration(MemoryToolSuite, ToolsIntegrationTests):
-    name = "search_memory"
-
-
-class TestSaveUnit(MemoryToolSuite, ToolsUnitTests):
-    name = "save_memory"
-
-
-class TestSaveIntegration(MemoryToolSuite, ToolsIntegrationTests):
-    name = "save_memory"
-
-
-class TestUpdateUnit(MemoryToolSuite, ToolsUnitTests):
-    name = "update_memory"
-
-
-class TestUpdateIntegration(MemoryToolSuite, ToolsIntegrationTests):
-    name = "update_memory"
-
-
-class TestForgetUnit(MemoryToolSuite, ToolsUnitTests):
-    name = "forget_memory"
-
-
-class TestForgetIntegration(MemoryToolSuite, ToolsIntegrationTests):
-    name = "forget_memory"
+# one unit and one integration suite per tool (TestSearchMemoryUnit, ...)
+for _name in EXAMPLES:
+    for _suite in (ToolsUnitTests, ToolsIntegrationTests):
+        _kind = _suite.__name__.removeprefix("Tools").removesuffix("Tests")
+        _title = "Test" + _name.title().replace("_", "") + _kind
+        globals()[_title] = type(_title, (MemoryToolSuite, _suite), {"name": _name})
