@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from engram_agents.consolidation import WeightSync, consolidate_into_model
 from engram_agents.errors import InvalidInputError
+from engram_agents.ids import check_id
 from engram_agents.lm import EngramLM
 from engram_agents.memory_context import (
     HEADER,
@@ -35,6 +36,9 @@ from engram_agents.memory_context import (
     before_question,
     format_memories,
 )
+from engram_agents.memory_tools import ARGS as MEMORY_TOOL_ARGS
+from engram_agents.memory_tools import DESCRIPTIONS as MEMORY_TOOL_DESCRIPTIONS
+from engram_agents.memory_tools import MemoryTools
 from engram_agents.model.config import EngramConfig
 from engram_agents.model.loading import DEFAULT_MODEL_NAME
 from engram_agents.store.config import StoreConfig
@@ -167,12 +171,15 @@ __all__ = [
     "KEYED_MARK",
     "MARKS_ATTRIBUTE",
     "MAX_CHARS",
+    "MEMORY_TOOL_ARGS",
+    "MEMORY_TOOL_DESCRIPTIONS",
     "RECALLED",
     "RECALLED_MARK",
     "SAMPLING_ARGS",
     "UNKEYED",
     "ConsolidationReport",
     "Engram",
+    "MemoryTools",
     "MessagePart",
     "ParsedReply",
     "RecallHit",
@@ -184,6 +191,7 @@ __all__ = [
     "add_to_system_prompt",
     "before_block",
     "before_question",
+    "check_id",
     "consolidate_into_model",
     "format_memories",
     "load_lm",

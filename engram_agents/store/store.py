@@ -609,7 +609,8 @@ class EpisodicStore:
         event_time: datetime | None = None,
     ) -> Engram:
         """Correct an engram: new text is redacted, re-encoded and re-sketched; history keeps
-        the old text."""
+        the old text (a change of metadata or event time alone adds no history entry, so
+        bookkeeping writes such as a store item's expiry do not grow it)."""
         if text is None and metadata is None and event_time is None:
             raise InvalidInputError("update needs text, metadata or event_time")
         new_text = None
@@ -644,7 +645,9 @@ class EpisodicStore:
             update={
                 "text": new_text,
                 "metadata": meta,
-                "history": [*old.history, Version(action="updated", text=old.text)],
+                "history": old.history
+                if new_text == old.text
+                else [*old.history, Version(action="updated", text=old.text)],
             }
         )
         engram.sketch = engram_sketch(new_text, engram.when)

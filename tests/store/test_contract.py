@@ -59,6 +59,14 @@ def test_update_reencodes_and_keeps_history(make_memory):
     assert make_memory().get(e.id, "u").history[-1].action == "updated"
 
 
+def test_update_of_metadata_alone_adds_no_history(make_memory):
+    mem = make_memory()
+    e = mem.remember("The gate code is 4711", "u")
+    touched = mem.update(e.id, "u", metadata={"expires_at": "2030-01-01"})
+    assert touched.history == [] and touched.metadata.extra["expires_at"] == "2030-01-01"
+    assert make_memory().get(e.id, "u").history == []
+
+
 def test_delete_is_hard_and_all_or_nothing(make_memory):
     mem = make_memory()
     a, b = mem.remember_many(["alpha note about sailing", "beta note about chess"], "u")

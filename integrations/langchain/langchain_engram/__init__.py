@@ -5,6 +5,7 @@
 - `EngramStore`: the episodic store as a LangGraph store.
 - `EngramRetriever`: recalled memories as Documents.
 - `EngramMemory`: the classic chain memory (`langchain_classic`).
+- `create_memory_tools`: search/save/update/forget memory as the agent's own tools.
 """
 
 from langchain_engram.chat_models import ChatEngram
@@ -12,6 +13,7 @@ from langchain_engram.memory import EngramMemory
 from langchain_engram.middleware import EngramMemoryMiddleware
 from langchain_engram.retrievers import EngramRetriever
 from langchain_engram.stores import EngramStore
+from langchain_engram.tools import create_memory_tools
 
 __all__ = [
     "ChatEngram",
@@ -19,4 +21,5 @@ __all__ = [
     "EngramMemoryMiddleware",
     "EngramRetriever",
     "EngramStore",
+    "create_memory_tools",
 ]

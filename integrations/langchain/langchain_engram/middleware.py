@@ -10,12 +10,11 @@ are the core's (`engram_agents.chat.RECALLED`), the same the LlamaIndex integrat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
 from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from engram_agents import EngramLM, TrainConfig
@@ -32,11 +31,15 @@ from engram_agents.chat import (
     consolidate_into_model,
     format_memories,
 )
+from langchain_engram._scope import configurable, find_user
 from langchain_engram.chat_models import ChatEngram
 
 
 class EngramMemoryMiddleware(AgentMiddleware):
     """Episodic memory around an agent, with any chat model.
+
+    `remember="tools"` leaves remembering to the agent (`create_memory_tools`): memories are
+    still recalled before each call, but what the user says is not stored by itself.
 
     The user is found, in order, in the runtime context (`context={"user_id": ...}` or an
     object with a `user_id` attribute), in `config["configurable"]["user_id"]`, or in the
@@ -62,12 +65,15 @@ class EngramMemoryMiddleware(AgentMiddleware):
         header: str = HEADER,
         max_chars: int = 2000,
         placement: Literal["auto", "question", "system"] = "auto",
+        remember: Literal["turns", "tools"] = "turns",
     ) -> None:
         super().__init__()
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if placement not in ("auto", "question", "system"):
             raise ValueError(f"placement must be 'auto', 'question' or 'system', got {placement!r}")
+        if remember not in ("turns", "tools"):
+            raise ValueError(f"remember must be 'turns' or 'tools', got {remember!r}")
         self.memory = memory
         self.user_id = user_id
         self.k = k
@@ -76,22 +82,11 @@ class EngramMemoryMiddleware(AgentMiddleware):
         self.header = header
         self.max_chars = max_chars
         self.placement = placement
+        self.remember = remember
 
     # -- whose memory ---------------------------------------------------------------------
     def resolve_user(self, runtime: Runtime | None) -> str:
-        context = getattr(runtime, "context", None)
-        found = (
-            context.get("user_id")
-            if isinstance(context, Mapping)
-            else getattr(context, "user_id", None)
-        )
-        found = found or _configurable().get("user_id") or self.user_id
-        if not isinstance(found, str) or not found:
-            raise ValueError(
-                "EngramMemoryMiddleware needs a user id: pass context={'user_id': ...}, "
-                "config={'configurable': {'user_id': ...}} or EngramMemoryMiddleware(user_id=...)"
-            )
-        return found
+        return find_user(getattr(runtime, "context", None), self.user_id, type(self).__name__)
 
     # -- before each model call: memories into the prompt ---------------------------------
     def _with_memories(self, request: ModelRequest, user: str, hits: list) -> ModelRequest:
@@ -142,9 +137,12 @@ class EngramMemoryMiddleware(AgentMiddleware):
 
     # -- after each turn: remember what the user said -------------------------------------
     def _turn(self, state: AgentState, runtime: Runtime) -> tuple[str, list[str], str | None]:
+        """Who spoke, what they said this turn (nothing when the agent's memory tools decide
+        what is remembered: `remember="tools"`), and the session."""
         user = self.resolve_user(runtime)
-        said = [t for m in _this_turn(state["messages"]) if (t := m.text.strip())]
-        return user, said, _configurable().get("thread_id")
+        turn = _this_turn(state["messages"]) if self.remember == "turns" else []
+        said = [t for m in turn if (t := m.text.strip())]
+        return user, said, configurable().get("thread_id")
 
     def after_agent(self, state: AgentState, runtime: Runtime) -> None:
         user, said, session = self._turn(state, runtime)
@@ -168,14 +166,6 @@ class EngramMemoryMiddleware(AgentMiddleware):
 
     async def aend_session(self, user_id: str | None = None) -> ConsolidationReport | WeightSync:
         return await asyncio.to_thread(self.end_session, user_id)
-
-
-def _configurable() -> dict[str, Any]:
-    """The run's `configurable` dict; empty outside a graph run."""
-    try:
-        return dict(get_config().get("configurable") or {})
-    except RuntimeError:
-        return {}
 
 
 def _last_user_text(messages: list[AnyMessage]) -> str | None:

@@ -5,7 +5,13 @@ Namespaces map to user scopes: the namespace element at `user_position` (default
 is the engram user id, and the whole namespace, the key and the value are kept in the engram's
 metadata. Each item is one engram, whose text (what recall searches) is taken from the value's
 indexed fields. Search is recall: sketch-tag filtering, then dense ranking, then the value
-filter.
+filter. A prefix shorter than the user element (`search(())`, `list_namespaces()`) spans every
+user, unless the store is bound to one (`EngramStore(..., user_id="ana")`), which then refuses
+any namespace of another user.
+
+TTL follows LangGraph's contract: `ttl` minutes on put (or `TTLConfig.default_ttl`), expired
+items are invisible at once and deleted by `sweep_ttl()` (or the sweeper thread), and reads
+refresh the expiry unless `refresh_ttl=False` (or `TTLConfig.refresh_on_read=False`).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,7 @@ from langgraph.store.base import (
     Result,
     SearchItem,
     SearchOp,
+    TTLConfig,
 )
 from langgraph.store.base.embed import get_text_at_path
 
@@ -53,6 +60,8 @@ class EngramStore(BaseStore):
     ```
     """
 
+    supports_ttl = True
+
     def __init__(
         self,
         path: str | Path | None = None,
@@ -61,10 +70,15 @@ class EngramStore(BaseStore):
         encoder: Any = None,
         user_position: int = 0,
         index_fields: list[str] | None = None,
+        user_id: str | None = None,
+        ttl: TTLConfig | None = None,
     ) -> None:
         """`path`/`encoder` open a store (SQLite); or pass an open EngramMemory built with
         `config=ITEM_CONFIG`. `index_fields` are the value paths recall searches (default:
-        the value's top-level strings), overridable per put with `index=`."""
+        the value's top-level strings), overridable per put with `index=` (`index=False`: the
+        item is kept and filtered but ranks after every indexed item in a query search).
+        `user_id` binds the store to that user's namespaces; `ttl` sets default expiry,
+        refresh on read and the sweeper's interval."""
         if memory is None:
             memory = CoreMemory(path, encoder=encoder, config=ITEM_CONFIG)
         elif path is not None or encoder is not None:
@@ -80,18 +94,26 @@ class EngramStore(BaseStore):
         self.memory = memory
         self.user_position = user_position
         self.index_fields = index_fields
+        if user_id is not None and (not isinstance(user_id, str) or not user_id):
+            raise ValueError(f"user_id must be a non-empty string, got {user_id!r}")
+        self.user_id = user_id
+        self.ttl_config = ttl
         self._lock = threading.RLock()  # a put (find, then write) is one step in this process
+        self._sweeper: threading.Thread | None = None
+        self._stop_sweeping = threading.Event()
 
     # -- BaseStore ------------------------------------------------------------------------
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        """Run the ops in order; every put is checked before anything is written."""
+        """Results in the order of the ops. As in LangGraph's own stores, the reads see the
+        store as it was before the batch and the puts follow, in order (the last put of a key
+        wins); every put is checked before anything is written."""
         ops = list(ops)
         prepared = {i: self._prepare_put(op) for i, op in enumerate(ops) if isinstance(op, PutOp)}
         with self._lock:
-            return [
-                self._put(op, prepared[i]) if isinstance(op, PutOp) else self._read(op)
-                for i, op in enumerate(ops)
-            ]
+            results = [None if isinstance(op, PutOp) else self._read(op) for op in ops]
+            for i, put in prepared.items():
+                self._put(ops[i], put)
+            return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         return await asyncio.to_thread(self.batch, list(ops))
@@ -99,6 +121,8 @@ class EngramStore(BaseStore):
     def _read(self, op: Op) -> Result:
         if isinstance(op, GetOp):
             found = self._find(op.namespace, op.key)
+            if found is not None and op.refresh_ttl:
+                found = self._refresh(found)
             return _item(found) if found else None
         if isinstance(op, SearchOp):
             return self._search(op)
@@ -118,9 +142,16 @@ class EngramStore(BaseStore):
         user = namespace[self.user_position]
         if user == REGISTRY:
             raise ValueError(f"{REGISTRY!r} is reserved and cannot be a user scope")
+        if self.user_id is not None and user != self.user_id:
+            raise ValueError(
+                f"this EngramStore is bound to user {self.user_id!r}; "
+                f"namespace {namespace!r} belongs to {user!r}"
+            )
         return user
 
     def _prepare_put(self, op: PutOp) -> tuple[str, str, dict[str, Any]] | None:
+        if op.ttl is not None and (isinstance(op.ttl, bool) or not op.ttl > 0):
+            raise ValueError(f"ttl must be a positive number of minutes, got {op.ttl!r}")
         user = self.user_of(op.namespace)
         if not isinstance(op.key, str) or not op.key:
             raise ValueError(f"a key must be a non-empty string, got {op.key!r}")
@@ -138,14 +169,22 @@ class EngramStore(BaseStore):
     # -- writes ---------------------------------------------------------------------------
     def _put(self, op: PutOp, prepared: tuple[str, str, dict[str, Any]] | None) -> None:
         namespace, key = tuple(op.namespace), op.key
-        found = self._find(namespace, key)
+        found = self._find(namespace, key, expired=True)
+        if found is not None and (prepared is None or _expired(found)):
+            self.memory.delete(found.id, found.scope.user_id)  # an expired item is gone already
+            found = None
         if prepared is None:
-            if found is not None:
-                self.memory.delete(found.id, found.scope.user_id)
-                self._unregister_if_empty(namespace)
+            self._unregister_if_empty(namespace)
             return
         user, text, value = prepared
-        meta = {"namespace": list(namespace), "key": key, "value": value}
+        meta = {
+            "namespace": list(namespace),
+            "key": key,
+            "value": value,
+            "indexed": op.index is not False,
+            "ttl": op.ttl,
+            "expires_at": _expiry(op.ttl),
+        }
         if found is not None:
             meta["updated_at"] = datetime.now(UTC).isoformat()
             self.memory.update(found.id, user, text=text, metadata=meta)
@@ -153,6 +192,54 @@ class EngramStore(BaseStore):
         self.memory.remember(text, user, agent_id="/".join(namespace), metadata=meta)
         self._register(namespace)
 
+    # -- TTL ------------------------------------------------------------------------------
+    def _refresh(self, engram: Engram) -> Engram:
+        """The item with its expiry pushed `ttl` minutes past now (items without a TTL as
+        they are)."""
+        ttl = engram.metadata.extra.get("ttl")
+        if ttl is None:
+            return engram
+        return self.memory.update(
+            engram.id, engram.scope.user_id, metadata={"expires_at": _expiry(ttl)}
+        )
+
+    def sweep_ttl(self) -> int:
+        """Delete every expired item (of the bound user only, when the store has one);
+        returns how many went."""
+        with self._lock:
+            swept = 0
+            for user in self._users(()):
+                expired = [e for e in self._items(user, (), expired=True) if _expired(e)]
+                if expired:
+                    swept += self.memory.delete([e.id for e in expired], user)
+                for namespace in {tuple(e.metadata.extra["namespace"]) for e in expired}:
+                    self._unregister_if_empty(namespace)
+            return swept
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:
+        """Sweep in a daemon thread every `sweep_interval_minutes` (default: the TTLConfig's
+        `sweep_interval_minutes`, else 5) until `stop_ttl_sweeper()`."""
+        minutes = sweep_interval_minutes or (self.ttl_config or {}).get("sweep_interval_minutes")
+        interval = 60.0 * (minutes or 5)
+        if self._sweeper is not None and self._sweeper.is_alive():
+            return
+        self._stop_sweeping.clear()
+
+        def sweep_until_stopped() -> None:
+            while not self._stop_sweeping.wait(interval):
+                self.sweep_ttl()
+
+        self._sweeper = threading.Thread(target=sweep_until_stopped, daemon=True)
+        self._sweeper.start()
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread; True once it has stopped (or none was running)."""
+        self._stop_sweeping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout)
+        return self._sweeper is None or not self._sweeper.is_alive()
+
+    # -- namespaces -----------------------------------------------------------------------
     def _registry(self) -> dict[tuple[str, ...], str]:
         return {
             tuple(e.metadata.extra["namespace"]): e.id
@@ -166,25 +253,28 @@ class EngramStore(BaseStore):
             )
 
     def _unregister_if_empty(self, namespace: tuple[str, ...]) -> None:
-        if not self._items(self.user_of(namespace), namespace, exact=True):
+        if not self._items(self.user_of(namespace), namespace, exact=True, expired=True):
             entry = self._registry().get(namespace)
             if entry is not None:
                 self.memory.delete(entry, REGISTRY)
 
     # -- reads ----------------------------------------------------------------------------
-    def _items(self, user: str, prefix: tuple[str, ...], exact: bool = False) -> list[Engram]:
+    def _items(
+        self, user: str, prefix: tuple[str, ...], exact: bool = False, expired: bool = False
+    ) -> list[Engram]:
+        """The user's items under `prefix` (`expired`: those past their TTL too)."""
         return [
             e
             for e in self.memory.list(user, include_superseded=True)
-            if _in_namespace(e, prefix, exact)
+            if _in_namespace(e, prefix, exact) and (expired or not _expired(e))
         ]
 
-    def _find(self, namespace: tuple[str, ...], key: str) -> Engram | None:
+    def _find(self, namespace: tuple[str, ...], key: str, expired: bool = False) -> Engram | None:
         user = self.user_of(tuple(namespace))
         return next(
             (
                 e
-                for e in self._items(user, tuple(namespace), exact=True)
+                for e in self._items(user, tuple(namespace), exact=True, expired=expired)
                 if e.metadata.extra.get("key") == key
             ),
             None,
@@ -194,8 +284,16 @@ class EngramStore(BaseStore):
         if len(prefix) > self.user_position:
             return [self.user_of(prefix)]
         return sorted(
-            {ns[self.user_position] for ns in self._registry() if ns[: len(prefix)] == prefix}
+            {ns[self.user_position] for ns in self._namespaces() if ns[: len(prefix)] == prefix}
         )
+
+    def _namespaces(self) -> list[tuple[str, ...]]:
+        """The namespaces holding items, of the bound user only when the store has one."""
+        return [
+            ns
+            for ns in self._registry()
+            if len(ns) > self.user_position and self.user_id in (None, ns[self.user_position])
+        ]
 
     def _search(self, op: SearchOp) -> list[SearchItem]:
         prefix = tuple(op.namespace_prefix)
@@ -203,24 +301,48 @@ class EngramStore(BaseStore):
             raise ValueError("limit and offset must be >= 0")
         found: list[tuple[Engram, float | None]] = []
         for user in self._users(prefix):
+            items = self._items(user, prefix)
             if op.query:
-                hits = self.memory.recall(op.query, user, k=1000, include_superseded=True)
-                found += [(h.engram, h.score) for h in hits if _in_namespace(h.engram, prefix)]
+                scores = {
+                    h.engram.id: h.score
+                    for h in self.memory.recall(op.query, user, k=1000, include_superseded=True)
+                }
+                # unindexed items (index=False) rank after the others, unscored, as in LangGraph
+                found += [(e, scores.get(e.id) if _indexed(e) else None) for e in items]
             else:
-                found += [(e, None) for e in self._items(user, prefix)]
+                found += [(e, None) for e in items]
         if op.filter:
             found = [(e, s) for e, s in found if _matches(e.metadata.extra["value"], op.filter)]
-        if op.query:
-            found.sort(key=lambda pair: -(pair[1] or 0.0))
+        if op.query:  # best first; unscored items keep their order, last
+            found.sort(key=lambda pair: (pair[1] is None, -(pair[1] or 0.0)))
         page = found[op.offset : op.offset + op.limit]
+        if op.refresh_ttl:
+            page = [(self._refresh(e), score) for e, score in page]
         return [_item(e, score=score) for e, score in page]
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         spaces = set()
-        for namespace in self._registry():
+        for namespace in self._namespaces():
             if all(_condition(c, namespace) for c in op.match_conditions or ()):
                 spaces.add(namespace[: op.max_depth] if op.max_depth else namespace)
         return sorted(spaces)[op.offset : op.offset + op.limit]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _expiry(ttl: float | None) -> str | None:
+    return None if ttl is None else (_now() + timedelta(minutes=ttl)).isoformat()
+
+
+def _expired(engram: Engram) -> bool:
+    expires = engram.metadata.extra.get("expires_at")
+    return expires is not None and datetime.fromisoformat(expires) <= _now()
+
+
+def _indexed(engram: Engram) -> bool:
+    return engram.metadata.extra.get("indexed", True)
 
 
 def _index_text(value: dict[str, Any], index: Any, default: list[str] | None) -> str:

@@ -92,8 +92,9 @@ def test_list_namespaces(store):
 async def test_batch_and_abatch(store):
     put = PutOp(("ana", "memories"), "new", {"text": "Standup moved to 9:30"})
     results = store.batch([put, GetOp(("ana", "memories"), "new"), SearchOp(("bob",))])
-    assert results[0] is None and results[1].value["text"] == "Standup moved to 9:30"
+    assert results[:2] == [None, None]  # reads see the store as it was before the batch
     assert [i.key for i in results[2]] == ["pet"]
+    assert store.get(("ana", "memories"), "new").value["text"] == "Standup moved to 9:30"
     got = await store.abatch([GetOp(("ana", "prefs"), "tea")])
     assert got[0].value["cups"] == 3
     assert (await store.aget(("ana", "memories"), "new")).key == "new"

@@ -1,0 +1,34 @@
+"""Whose memory a run uses: one rule for the middleware and the memory tools, so both read the
+user from the same places (and never from what the model writes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from langgraph.config import get_config
+
+
+def configurable() -> dict[str, Any]:
+    """The run's `configurable` dict; empty outside a graph run."""
+    try:
+        return dict(get_config().get("configurable") or {})
+    except RuntimeError:
+        return {}
+
+
+def find_user(context: Any, fallback: str | None, owner: str) -> str:
+    """The user id in the runtime context (`{"user_id": ...}` or an object with a `user_id`
+    attribute), else in `config["configurable"]["user_id"]`, else `fallback`; `owner` names the
+    class in the error raised when there is none."""
+    if isinstance(context, Mapping):
+        found = context.get("user_id")
+    else:
+        found = getattr(context, "user_id", None)
+    found = found or configurable().get("user_id") or fallback
+    if not isinstance(found, str) or not found:
+        raise ValueError(
+            f"{owner} needs a user id: pass context={{'user_id': ...}}, "
+            f"config={{'configurable': {{'user_id': ...}}}} or {owner}(user_id=...)"
+        )
+    return found
