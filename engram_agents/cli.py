@@ -5,7 +5,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-BENCHMARKS = {"locomo": "engram_agents.bench.locomo"}
+BENCHMARKS = {"beam": "engram_agents.bench.beam", "locomo": "engram_agents.bench.locomo"}
 
 
 def _chat(args: argparse.Namespace) -> int:
