@@ -37,6 +37,11 @@ class StoreConfig(BaseModel):
     recency_half_life_days: float = Field(default=30.0, gt=0)
     # How much of the preceding turn of the same session a turn is read with at recall time.
     context_weight: float = Field(default=0.3, ge=0)
+    # The dense floor: every prefix of a recall's results, of any length n, holds the
+    # floor(dense_floor * n) engrams whose own vectors are most similar to the query (the order
+    # plain dense retrieval with the same encoder would give), whatever the fused score says.
+    # 0 is the fused order alone; 1 is the dense order alone (see fusion.with_dense_floor).
+    dense_floor: float = Field(default=0.5, ge=0, le=1)
     weights: FusionWeights = Field(default_factory=FusionWeights)
     learning_rate: float = Field(default=0.1, ge=0)
     # consolidation and forgetting
