@@ -358,8 +358,9 @@ class EpisodicStore:
                 top = np.argpartition(-lex, cfg.candidate_limit - 1)[: cfg.candidate_limit]
                 rows, lex = rows[top], lex[top]
             few = max(cfg.min_candidates, k) if rows.size < max(cfg.min_candidates, k) else 0
-            # The dense floor needs dense retrieval's own top among the candidates.
-            wanted = max(few, math.floor(cfg.dense_floor * k + 1e-9))
+            # An exact dense floor needs dense retrieval's own top among the candidates.
+            floor = math.floor(cfg.dense_floor * k + 1e-9) if cfg.dense_floor_full_scan else 0
+            wanted = max(few, floor)
             if wanted:
                 extra = index.dense_top(qvec, wanted, mask)
                 extra = np.setdiff1d(extra, rows)

@@ -74,3 +74,25 @@ def test_store_keeps_the_dense_top_the_fusion_demotes(tmp_path, hashing):
 def test_bad_share_is_refused():
     with pytest.raises(ValueError, match="dense_floor"):
         StoreConfig(dense_floor=1.5)
+
+
+def test_large_scopes_hold_the_exact_floor_with_a_full_scan(tmp_path, hashing):
+    """Above `full_scan_below` only stage-1 candidates are ranked; `dense_floor_full_scan`
+    adds dense retrieval's own top to them, so the floor is exact there too."""
+    rng = np.random.default_rng(3)
+    words = [f"word{i}" for i in range(40)]
+    texts = [" ".join(rng.choice(words, 5, replace=False)) + f" item {i}." for i in range(80)]
+    config = StoreConfig(
+        full_scan_below=0, min_candidates=0, candidate_limit=10, dense_floor_full_scan=True
+    )
+    mem = EngramMemory(tmp_path / "large.db", encoder=hashing, config=config)
+    mem.remember_many(texts, "u")
+    vectors = hashing.encode(texts)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for _ in range(10):
+        query = " ".join(rng.choice(words, 3, replace=False))
+        q = hashing.encode([query])[0]
+        fourth = np.sort(vectors @ (q / np.linalg.norm(q)))[-4]
+        hits = mem.recall(query, "u", k=8)
+        # dense's top 4 (any of them, where several are tied) are among the 8 results
+        assert sum(h.similarity >= fourth - 1e-5 for h in hits) >= 4
