@@ -27,7 +27,8 @@ from statistics import fmean
 import torch
 
 from engram_agents import EngramLM
-from engram_agents.bench.locomo import CATEGORIES, load, machine, remember_turns, turns_of
+from engram_agents.bench.locomo import CATEGORIES, load, turns_of
+from engram_agents.bench.recall import machine, remember_turns
 from engram_agents.memory import EngramMemory
 from engram_agents.memory_context import before_block, format_memories
 from engram_agents.store.encoders import default_encoder

@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engram_agents.bench.recall import Conversation, Question, Turn
-from engram_agents.bench.recall import cli as recall_cli
+from engram_agents.bench.recall import Conversation, Question, Turn, run_cli
 from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.timeexpr import parse_when
 
@@ -108,7 +107,7 @@ def _natural(part: str) -> tuple[int, str]:
 
 def cli(argv: list[str]) -> int:
     """`engram-agents bench beam DIR [--json] [--systems ...] [--encoder PATH|hashing]`."""
-    return recall_cli(
+    return run_cli(
         argv,
         "engram-agents bench beam",
         __doc__,

@@ -12,20 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from engram_agents.bench.recall import (
-    Conversation,
-    Question,
-    Turn,
-    machine,
-    remember_turns,
-)
-from engram_agents.bench.recall import (
-    cli as recall_cli,
-)
+from engram_agents.bench.recall import Conversation, Question, Turn, run_cli
 from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.timeexpr import parse_when
-
-__all__ = ["machine", "remember_turns"]  # shared with benchmarks/locomo_answers.py
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 
@@ -91,6 +80,6 @@ def conversations(path: str | Path) -> list[Conversation]:
 
 def cli(argv: list[str]) -> int:
     """`engram-agents bench locomo FILE [--json] [--systems ...] [--encoder PATH|hashing]`."""
-    return recall_cli(
+    return run_cli(
         argv, "engram-agents bench locomo", __doc__, "LoCoMo-format JSON file", conversations
     )

@@ -299,7 +299,7 @@ def _variant(spec: str) -> tuple[str, StoreConfig]:
         raise InvalidInputError(f"--variant {spec!r}: {exc}") from exc
 
 
-def cli(
+def run_cli(
     argv: list[str], prog: str, doc: str, source: str, read: Callable[[str], list[Conversation]]
 ) -> int:
     """`engram-agents bench NAME SOURCE [--json] [--systems ...] [--encoder PATH|hashing]
