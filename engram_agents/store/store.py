@@ -389,17 +389,20 @@ class EpisodicStore:
         weights = self.weights(user_id)
         fused = x @ fusion.as_vector(weights)
         order, floored = fusion.with_dense_floor(fused, sims, cfg.dense_floor, k)
+        # A hit the floor moved up is scored as the best hit below it, so the scores fall in
+        # the returned order and callers that sort or merge results by score keep the floor.
+        ranked = np.maximum.accumulate(fused[order][::-1])[::-1]
         ids = [index.ids[rows[i]] for i in order]
         rows_out = self.backend.get(user_id, ids)
         engrams = {r.id: self.codec.to_engram(r) for r in rows_out}
         hits = []
-        for i, by_floor in zip(order, floored, strict=True):
+        for i, by_floor, score in zip(order, floored, ranked, strict=True):
             engram = engrams[index.ids[rows[i]]]
             matched = sorted(hashed[t] for t in set(index.tags[rows[i]]) & hashed.keys())
             hits.append(
                 RecallHit(
                     engram=engram,
-                    score=float(fused[i]),
+                    score=float(score),
                     similarity=float(sims[i]),
                     matched_tags=matched,
                     explanation=self._explain(

@@ -71,6 +71,17 @@ def test_store_keeps_the_dense_top_the_fusion_demotes(tmp_path, hashing):
     assert hits[0].engram.text == fused_only[0].engram.text
 
 
+def test_scores_fall_in_the_floor_order(tmp_path, hashing):
+    """A caller that sorts or merges hits by score (the LangChain store does) keeps the floor:
+    the hit the floor moved up is scored as the best hit below it."""
+    hits = _memory(tmp_path, hashing, 0.5).recall("What time is the standup meeting?", "u", k=3)
+    assert "dense floor" in hits[1].explanation
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[1].score == hits[2].score
+    texts = [h.engram.text for h in sorted(hits, key=lambda h: -h.score)]
+    assert texts == [h.engram.text for h in hits]
+
+
 def test_bad_share_is_refused():
     with pytest.raises(ValueError, match="dense_floor"):
         StoreConfig(dense_floor=1.5)
