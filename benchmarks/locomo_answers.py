@@ -30,7 +30,8 @@ from engram_agents import EngramLM
 from engram_agents.memory import EngramMemory
 from engram_agents.memory_context import before_block, format_memories
 from engram_agents.store.encoders import default_encoder
-from engram_agents_demo.bench.locomo import CATEGORIES, load, machine, remember_turns, turns_of
+from engram_agents_demo.bench.locomo import CATEGORIES, load, turns_of
+from engram_agents_demo.bench.recall import machine, remember_turns
 
 HEADER = "What they said in earlier conversations (most relevant last):"
 ARTICLES = re.compile(r"\b(a|an|the|and)\b")

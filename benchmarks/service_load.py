@@ -29,9 +29,9 @@ from typing import Any
 import httpx
 import numpy as np
 
-from engram_agents.bench.locomo import machine
 from engram_agents.memory import EngramMemory
 from engram_agents.store.encoders import HashingEncoder
+from engram_agents_demo.bench.recall import machine
 
 USERS = [f"user{i}" for i in range(8)]
 TOPICS = ["dog", "dentist", "flight", "sister", "guitar", "budget", "garden", "tea", "paris"]

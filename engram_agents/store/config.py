@@ -37,6 +37,15 @@ class StoreConfig(BaseModel):
     recency_half_life_days: float = Field(default=30.0, gt=0)
     # How much of the preceding turn of the same session a turn is read with at recall time.
     context_weight: float = Field(default=0.3, ge=0)
+    # The dense floor: every prefix of a recall's results, of any length n, holds the
+    # floor(dense_floor * n) engrams whose own vectors are most similar to the query (the order
+    # plain dense retrieval with the same encoder would give), whatever the fused score says.
+    # 0 is the fused order alone; 1 is the dense order alone (see fusion.with_dense_floor).
+    # Exact in scopes below `full_scan_below` (every engram is a candidate there); above it, the
+    # dense order is taken over the stage-1 candidates unless `dense_floor_full_scan`, which
+    # costs one scan of every vector per recall (~20 ms at 100k engrams on a 2-core VM).
+    dense_floor: float = Field(default=0.5, ge=0, le=1)
+    dense_floor_full_scan: bool = False
     weights: FusionWeights = Field(default_factory=FusionWeights)
     learning_rate: float = Field(default=0.1, ge=0)
     # consolidation and forgetting

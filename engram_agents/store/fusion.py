@@ -57,6 +57,37 @@ def features(
     ).astype(np.float32)
 
 
+def with_dense_floor(
+    fused: np.ndarray, dense: np.ndarray, share: float, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The top `k` candidates in fused order, except that every prefix of n results holds the
+    floor(share * n) candidates ranked highest by `dense` (ties broken by position), each put
+    in as late as that allows. So for every k the result holds dense's top floor(share * k),
+    and recall@k is never below dense's recall@floor(share * k); the rest of each prefix is
+    the fused order's best, and the fused first result stays first while share < 1. Returns
+    the order and, per result, whether the floor (not the fused order) placed it there."""
+    k = min(k, fused.size)
+    by_fused = np.argsort(-fused, kind="stable")[:k]
+    by_dense = np.argsort(-dense, kind="stable")[: math.floor(share * k + 1e-9)]
+    order: list[int] = []
+    floored: list[bool] = []
+    taken: set[int] = set()
+    d = f = 0
+    for n in range(1, k + 1):
+        while d < by_dense.size and by_dense[d] in taken:
+            d += 1
+        if d < math.floor(share * n + 1e-9):
+            pick, by_floor = int(by_dense[d]), True
+        else:
+            while by_fused[f] in taken:
+                f += 1
+            pick, by_floor = int(by_fused[f]), False
+        taken.add(pick)
+        order.append(pick)
+        floored.append(by_floor and pick not in by_fused[:n])
+    return np.asarray(order, dtype=np.int64), np.asarray(floored, dtype=bool)
+
+
 def as_vector(weights: FusionWeights) -> np.ndarray:
     return np.asarray([getattr(weights, name) for name in FEATURES], dtype=np.float32)
 

@@ -57,6 +57,14 @@ _SENTENCE_END = re.compile(r"[.!?:;\"“”()\n]\s*$")
 REQUEST = r"\b(?:(?:can|could|would|will) (?:you|we)|please)\b"
 _REQUEST_CUE = re.compile(REQUEST, re.I)
 ASKS = "act:ask"
+# A clause that speaks of the speaker in the first person and is not itself a question.
+_CLAUSE = re.compile(r"[.!?;,:\n]+|\s[-–—]\s")
+_QUESTION_START = re.compile(
+    r"^(?:what|when|where|who|whom|whose|which|why|how|is|are|was|were|do|does|did|can|could|"
+    r"would|will|should|shall|have|has|had|may|might|isn't|aren't|don't|doesn't|didn't|any|so)\b",
+    re.I,
+)
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|my|mine|me|we|we're|we've|our|us)\b", re.I)
 
 
 def _clock_tags(text: str) -> list[str]:
@@ -136,8 +144,20 @@ def is_asking(text: str) -> bool:
     return text.rstrip().endswith("?") and not _REQUEST_CUE.search(text)
 
 
+def states_own(text: str) -> bool:
+    """Some clause tells something about the speaker: it speaks in the first person and is not
+    itself a question ("I'm vegetarian, what should I eat after a run?"). Users of an assistant
+    state their facts inside their questions. On three LoCoMo conversations, asking turns with
+    such a clause were evidence as often as any turn (24 of 95), the others rarely (9 of 215)."""
+    return any(
+        _FIRST_PERSON.search(c) and not _QUESTION_START.match(c) and len(c.split()) >= 2
+        for c in (part.strip() for part in _CLAUSE.split(text))
+    )
+
+
 def engram_sketch(text: str, when: datetime | None = None) -> list[str]:
-    """The sketch of a stored text: its tags, and `ASKS` when it is asking. Queries are sketched
-    with `extract_sketch`, so `ASKS` never matches one lexically; recall reads it as a prior."""
+    """The sketch of a stored text: its tags, and `ASKS` when it only asks (`is_asking` and not
+    `states_own`). Queries are sketched with `extract_sketch`, so `ASKS` never matches one
+    lexically; recall reads it as a prior."""
     tags = extract_sketch(text, when)
-    return sorted([*tags, ASKS]) if is_asking(text) else tags
+    return sorted([*tags, ASKS]) if is_asking(text) and not states_own(text) else tags

@@ -10,6 +10,7 @@ delete is never undone by a stale copy, and dedupe is decided against the state 
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -406,8 +407,12 @@ class EpisodicStore:
             if rows.size > cfg.candidate_limit:
                 top = np.argpartition(-lex, cfg.candidate_limit - 1)[: cfg.candidate_limit]
                 rows, lex = rows[top], lex[top]
-            if rows.size < max(cfg.min_candidates, k):
-                extra = index.dense_top(qvec, max(cfg.min_candidates, k), mask)
+            few = max(cfg.min_candidates, k) if rows.size < max(cfg.min_candidates, k) else 0
+            # An exact dense floor needs dense retrieval's own top among the candidates.
+            floor = math.floor(cfg.dense_floor * k + 1e-9) if cfg.dense_floor_full_scan else 0
+            wanted = max(few, floor)
+            if wanted:
+                extra = index.dense_top(qvec, wanted, mask)
                 extra = np.setdiff1d(extra, rows)
                 rows = np.concatenate([rows, extra])
                 lex = np.concatenate([lex, np.zeros(extra.size, dtype=np.float32)])
@@ -433,36 +438,42 @@ class EpisodicStore:
         )
         weights = self.weights(user_id)
         fused = x @ fusion.as_vector(weights)
-        top = np.argpartition(-fused, k - 1)[:k] if fused.size > k else np.arange(fused.size)
-        order = top[np.argsort(-fused[top], kind="stable")]
+        order, floored = fusion.with_dense_floor(fused, sims, cfg.dense_floor, k)
+        # A hit the floor moved up is scored as the best hit below it, so the scores fall in
+        # the returned order and callers that sort or merge results by score keep the floor.
+        ranked = np.maximum.accumulate(fused[order][::-1])[::-1]
         ids = [index.ids[rows[i]] for i in order]
         rows_out = self.backend.get(user_id, ids)
         engrams = {r.id: self.codec.to_engram(r) for r in rows_out}
         hits = []
-        for i in order:
+        for i, by_floor, score in zip(order, floored, ranked, strict=True):
             engram = engrams[index.ids[rows[i]]]
             matched = sorted(hashed[t] for t in set(index.tags[rows[i]]) & hashed.keys())
             hits.append(
                 RecallHit(
                     engram=engram,
-                    score=float(fused[i]),
+                    score=float(score),
                     similarity=float(sims[i]),
                     matched_tags=matched,
                     explanation=self._explain(
-                        float(sims[i]), matched, bool(x[i, 4]), bool(asks[i])
+                        float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor
                     ),
                 )
             )
         return hits, x[order]
 
     @staticmethod
-    def _explain(similarity: float, matched: list[str], in_time: bool, asks: bool) -> str:
+    def _explain(
+        similarity: float, matched: list[str], in_time: bool, asks: bool, by_floor: bool
+    ) -> str:
         parts = [f"similarity {similarity:.2f}"]
         parts.append(f"matched tags: {', '.join(matched)}" if matched else "no shared tags")
         if in_time:
             parts.append("inside the time the query names")
         if asks:
             parts.append("a question, ranked below statements")
+        if by_floor:
+            parts.append("kept among the most similar (dense floor)")
         return "; ".join(parts)
 
     def weights(self, user_id: str) -> FusionWeights:

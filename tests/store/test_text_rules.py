@@ -8,7 +8,13 @@ import pytest
 from engram_agents.store.lifecycle import merge, supersedes
 from engram_agents.store.records import Engram, Scope
 from engram_agents.store.redact import redact
-from engram_agents.store.sketch import ASKS, engram_sketch, extract_sketch, is_asking
+from engram_agents.store.sketch import (
+    ASKS,
+    engram_sketch,
+    extract_sketch,
+    is_asking,
+    states_own,
+)
 from engram_agents.store.timeexpr import find_time_mentions, parse_when, query_time_range
 
 NOW = parse_when("1:56 pm on 8 May, 2023")
@@ -126,6 +132,27 @@ def test_a_stored_turn_that_ends_by_asking_is_tagged_so():
     assert ASKS in engram_sketch("Which day is my 1:1 with Daniel now?")
     assert ASKS not in engram_sketch("Could you book me a haircut for Saturday?")
     assert ASKS not in extract_sketch("Which day is my 1:1 with Daniel now?")  # queries
+
+
+@pytest.mark.parametrize(
+    ("text", "states"),
+    [
+        ("I'm vegetarian, what should I eat after a long run?", True),
+        ("My rent is 780 euros. How much should I aim to save?", True),
+        ("Thanks! I'm excited to see where pottery takes me. Anything coming up?", True),
+        ("user: The file is 4 GB and R runs out of memory on my laptop. What can I do?", True),
+        ("What time does our daily standup start?", False),  # first person, but asked
+        ("Which day is my 1:1 with Daniel now?", False),
+        ("Wow, that's great! What did you make?", False),  # no first person
+        ("Melanie: Hey Caroline, how are you?", False),
+    ],
+)
+def test_a_question_that_tells_about_the_speaker_is_not_only_asking(text, states):
+    """Users of an assistant state their facts inside their questions: such a turn is kept
+    from the `ASKS` tag, so recall does not rank it below statements."""
+    assert is_asking(text)
+    assert states_own(text) is states
+    assert (ASKS in engram_sketch(text)) is not states
 
 
 def test_a_merge_is_asking_only_if_every_source_is():

@@ -7,7 +7,10 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = {"locomo": "engram_agents_demo.bench.locomo"}
+BENCHMARKS = {
+    "beam": "engram_agents_demo.bench.beam",
+    "locomo": "engram_agents_demo.bench.locomo",
+}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

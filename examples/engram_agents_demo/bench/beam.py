@@ -1,0 +1,116 @@
+"""BEAM evidence-recall benchmark (long user–assistant chats): the Engram store against the same
+in-run baselines as `bench locomo` (see `bench.recall`).
+
+Reads BEAM's own layout under DIR: every `chat.json` (a list of batches, each
+`{"batch_number", "turns": [[{"role", "id", "content", "time_anchor"?}, ...], ...]}`) with its
+sibling `probing_questions/probing_questions.json` (question type -> items with `question` and
+`source_chat_ids`, a list of message ids or a dict of such lists). Every message is a turn,
+prefixed with its role; each batch is a session. Items without source ids (abstention) are
+skipped: there is nothing to recall."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from engram_agents.store.errors import InvalidInputError
+from engram_agents.store.timeexpr import parse_when
+from engram_agents_demo.bench.recall import Conversation, Question, Turn, run_cli
+
+# Chats without time anchors still need event times: one day per batch from this date.
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"cannot read BEAM file {str(path)!r}: {exc}") from exc
+
+
+def _anchor(value: Any, fallback: datetime) -> datetime:
+    if not value:
+        return fallback
+    try:
+        return parse_when(str(value).replace("-", " "))
+    except InvalidInputError:
+        return fallback
+
+
+def turns_of(chat: Any, path: Path) -> list[Turn]:
+    if not isinstance(chat, list) or not all(isinstance(b, dict) and "turns" in b for b in chat):
+        raise InvalidInputError(f"{path}: expected a list of batches with 'turns'")
+    out: list[Turn] = []
+    for n, batch in enumerate(chat):
+        session = batch.get("batch_number", n + 1)
+        date = START + timedelta(days=n)
+        for group in batch["turns"]:
+            for message in group if isinstance(group, list) else [group]:
+                if not isinstance(message, dict) or "id" not in message:
+                    raise InvalidInputError(f"{path}: batch {session} has a message without 'id'")
+                date = _anchor(message.get("time_anchor"), date)
+                text = f"{message.get('role', 'user')}: {message.get('content', '')}"
+                out.append(Turn(dia_id=str(message["id"]), session=session, date=date, text=text))
+    return out
+
+
+def source_ids(item: dict[str, Any]) -> list[str]:
+    """`source_chat_ids` as a flat list of message ids, whether a list or a dict of lists."""
+    ids = item.get("source_chat_ids") or []
+    if isinstance(ids, dict):
+        ids = [i for part in ids.values() for i in (part if isinstance(part, list) else [part])]
+    elif not isinstance(ids, list):
+        ids = [ids]
+    return list(dict.fromkeys(str(i) for i in ids))
+
+
+def questions_of(probing: Any, path: Path) -> list[Question]:
+    if not isinstance(probing, dict):
+        raise InvalidInputError(f"{path}: expected question types mapped to lists of items")
+    return [
+        Question(text=item["question"], evidence=source_ids(item), category=kind)
+        for kind, items in probing.items()
+        for item in (items if isinstance(items, list) else [items])
+        if isinstance(item, dict) and item.get("question")
+    ]
+
+
+def conversations(root: str | Path) -> list[Conversation]:
+    """Every chat under `root` (BEAM's top folder, one size's folder or one chat's folder)."""
+    root = Path(root)
+    chats = sorted(root.rglob("chat.json"), key=lambda p: [_natural(s) for s in p.parts])
+    if not chats:
+        raise InvalidInputError(f"no chat.json under {str(root)!r} (expected BEAM's layout)")
+    out = []
+    for chat in chats:
+        probing = chat.parent / "probing_questions" / "probing_questions.json"
+        if not probing.exists():
+            raise InvalidInputError(
+                f"{chat}: no probing_questions/probing_questions.json beside it"
+            )
+        name = str(chat.parent.relative_to(root)) if chat.parent != root else chat.parent.name
+        out.append(
+            Conversation(
+                name=name,
+                turns=turns_of(_read(chat), chat),
+                questions=questions_of(_read(probing), probing),
+            )
+        )
+    return out
+
+
+def _natural(part: str) -> tuple[int, str]:
+    return (int(part), "") if part.isdigit() else (-1, part)
+
+
+def cli(argv: list[str]) -> int:
+    """`engram-agents bench beam DIR [--json] [--systems ...] [--encoder PATH|hashing]`."""
+    return run_cli(
+        argv,
+        "engram-agents bench beam",
+        __doc__,
+        "BEAM folder (holds chat.json files)",
+        conversations,
+    )
