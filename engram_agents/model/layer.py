@@ -65,9 +65,7 @@ class EngramLayer(nn.Module):
         """Everything trained with Adam (the table is trained sparsely)."""
         return {n: p for n, p in self.named_parameters() if n != "table"}
 
-    def read(
-        self, rows: Tensor, fingerprints: Tensor, staged: StagedRows | None = None
-    ) -> Tensor:
+    def read(self, rows: Tensor, fingerprints: Tensor, staged: StagedRows | None = None) -> Tensor:
         """The memory vector [B, T, num_heads * head_dim]: the order heads side by side, then the
         pair heads summed over distances (a pair means the same wherever it occurs). With a
         host table, `staged` holds the rows `stage` copied for this forward."""
