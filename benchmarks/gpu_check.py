@@ -85,6 +85,8 @@ class Clock:
 def environment() -> dict:
     import transformers
 
+    import engram_agents
+
     cuda = torch.cuda.is_available()
     triton = importlib.util.find_spec("triton")
     return {
@@ -94,6 +96,7 @@ def environment() -> dict:
         "transformers": transformers.__version__,
         "python": platform.python_version(),
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.platform()}",
+        "engram_agents_from": str(Path(engram_agents.__file__).parent),
     }
 
 
