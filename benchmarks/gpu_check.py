@@ -415,6 +415,8 @@ def run(args: argparse.Namespace) -> int:
     results = Results(Path(args.out), smoke=args.smoke, **environment())
     if args.kernels != "off":
         results.section("kernels", lambda: kernels_section(args.kernels, args.smoke))
+        if device.type == "cuda":
+            torch.cuda.empty_cache()  # the kernel benchmark's tables were tens of GB
 
     work = Path(tempfile.mkdtemp(prefix="gpu-check-"))
     real = None if args.smoke else real_model_dir(args.model)
