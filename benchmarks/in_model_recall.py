@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--facts", type=int, default=50)
     parser.add_argument("--model", help="a local model folder (default: the embedded model)")
@@ -151,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answer-tokens", type=int, default=24)
     parser.add_argument("--speed-tokens", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)
-    print(json.dumps(run(parser.parse_args(argv))))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    print(json.dumps(run(arguments().parse_args(argv))))
     return 0
 
 

@@ -284,6 +284,13 @@ def copy_bandwidth(bench: Bench, nbytes: int, device: str) -> float:
     return 2 * nbytes / bench(lambda: dst.copy_(src)) / 1e6
 
 
+def median_ms(fn: Callable[[], object]) -> float:
+    """The GPU timer: `triton.testing.do_bench` median, in ms."""
+    import triton.testing
+
+    return triton.testing.do_bench(fn, return_mode="median")
+
+
 def run(bench: Bench, sizes: Sizes, device: str, device_name: str) -> Report:
     report = Report(device_name, copy_bandwidth(bench, sizes.copy_bytes, device))
     print(json.dumps({"device": device_name, "copy_GBps": round(report.copy_gbps, 1)}), flush=True)
@@ -307,15 +314,10 @@ def main() -> None:
             "correctness checks are `python -m pytest tests/kernels` (Triton interpreter)."
         )
     import triton
-    import triton.testing
 
     sizes = replace(QUICK if args.quick else Sizes(), table_dtype=getattr(torch, args.table_dtype))
-
-    def bench(fn: Callable[[], object]) -> float:
-        return triton.testing.do_bench(fn, return_mode="median")
-
     torch.manual_seed(0)
-    report = run(bench, sizes, "cuda", torch.cuda.get_device_name())
+    report = run(median_ms, sizes, "cuda", torch.cuda.get_device_name())
     summary = {
         "device": report.device,
         "torch": torch.__version__,

@@ -179,6 +179,8 @@ class EngramLM:
     def load_user(self, user_id: str | None) -> None:
         """Apply a user's memory delta; None restores the shared tables bit for bit."""
         with self._lock:
+            if user_id != self.user_id:
+                self.model.require_device_tables("loading another user's memory")
             if user_id is None:
                 self._users.unload()
             elif self._users.user_id != check_id(user_id):
@@ -216,6 +218,7 @@ class EngramLM:
             raise InvalidInputError("memorize needs at least one fact")
         cfg = train_config or TrainConfig()
         with self._lock:
+            self.model.require_device_tables("memorize")
             self.load_user(user_id)
             kept = {f.identity(): f for f in self._users.facts}
             fresh = {f.identity(): f for f in new if kept.get(f.identity()) != f}
@@ -248,6 +251,7 @@ class EngramLM:
         how many were stored."""
         targets = {Fact.coerce(f).identity() for f in facts}
         with self._lock:
+            self.model.require_device_tables("forget")
             self.load_user(user_id)
             gone = [f for f in self._users.facts if f.identity() in targets]
             if not gone:

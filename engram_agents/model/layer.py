@@ -3,14 +3,22 @@
 The output is added to the hidden state entering a decoder block. Rows that nobody wrote return
 zero, and zero memory gives exactly zero output (no biases, RMSNorm(0) = 0), so the base model is
 untouched wherever memory is silent.
+
+`place_table("host")` keeps the table in (pinned) host memory for inference: each forward stages
+the rows it reads to the GPU (`engram_kernels.HostTable`), so tables larger than the GPU work.
 """
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engram_agents.errors import InvalidInputError
 from engram_agents.model.config import EngramConfig
-from engram_kernels import engram_gate, engram_lookup, rms_norm
+from engram_kernels import HostTable, StagedRows, engram_gate, engram_lookup, rms_norm
+
+TablePlace = Literal["device", "host"]
 
 
 class EngramLayer(nn.Module):
@@ -32,15 +40,41 @@ class EngramLayer(nn.Module):
         self.gate_bias = nn.Parameter(torch.tensor(float(config.gate_bias)))
         self.conv_norm = nn.Parameter(torch.ones(hidden_size))
         self.conv_weight = nn.Parameter(torch.zeros(hidden_size, 1, config.conv_kernel))
+        self.host: HostTable | None = None
+
+    def place_table(self, on: TablePlace, device: torch.device) -> None:
+        """Move the table (and tags) to `device`, or to host memory read through a HostTable
+        that stages rows to `device` (pinned when that is a GPU, so copies run asynchronously).
+        """
+        if on not in ("device", "host"):
+            raise InvalidInputError(f"tables go on 'device' or 'host', not {on!r}")
+        target = device if on == "device" else torch.device("cpu")
+        table, tags = self.table.data.to(target), self.tags.to(target)
+        if on == "host" and device.type == "cuda":
+            table, tags = table.pin_memory(), tags.pin_memory()
+        self.table.data, self.tags = table, tags
+        # HostTable keeps pinned CPU tensors as they are: it reads this very storage
+        self.host = HostTable(table, tags, device) if on == "host" else None
+
+    def stage(self, rows: Tensor) -> StagedRows | None:
+        """Start copying the rows one forward reads (host tables only; None otherwise). The
+        staged rows are copies: no gradient reaches a host table."""
+        return None if self.host is None else self.host.prefetch(rows)
 
     def dense_parameters(self) -> dict[str, nn.Parameter]:
         """Everything trained with Adam (the table is trained sparsely)."""
         return {n: p for n, p in self.named_parameters() if n != "table"}
 
-    def read(self, rows: Tensor, fingerprints: Tensor) -> Tensor:
+    def read(self, rows: Tensor, fingerprints: Tensor, staged: StagedRows | None = None) -> Tensor:
         """The memory vector [B, T, num_heads * head_dim]: the order heads side by side, then the
-        pair heads summed over distances (a pair means the same wherever it occurs)."""
-        mem = engram_lookup(self.table, self.tags, rows, fingerprints)
+        pair heads summed over distances (a pair means the same wherever it occurs). With a
+        host table, `staged` holds the rows `stage` copied for this forward."""
+        if self.host is not None:
+            if staged is None:
+                raise InvalidInputError("a host-memory Engram table reads staged rows only")
+            mem = self.host.lookup(staged, fingerprints)
+        else:
+            mem = engram_lookup(self.table, self.tags, rows, fingerprints)
         if not self.pair_window:
             return mem
         split = mem.shape[-1] - self.pair_window * self.pair_width
@@ -48,10 +82,15 @@ class EngramLayer(nn.Module):
         return torch.cat([mem[..., :split], pairs], dim=-1)
 
     def forward(
-        self, hidden: Tensor, rows: Tensor, fingerprints: Tensor, conv_state: Tensor | None = None
+        self,
+        hidden: Tensor,
+        rows: Tensor,
+        fingerprints: Tensor,
+        conv_state: Tensor | None = None,
+        staged: StagedRows | None = None,
     ) -> tuple[Tensor, Tensor]:
         """hidden: [B, T, d]. Returns (output [B, T, d] in float32, the new conv state)."""
-        mem = self.read(rows, fingerprints)
+        mem = self.read(rows, fingerprints, staged)
         h = hidden.float()
         gated = engram_gate(
             h,

@@ -4,6 +4,8 @@ Each Engram layer runs in a forward pre-hook of its decoder block and adds its o
 block's input hidden state. The N-gram rows are hashed once per forward from the compressed ids
 and shared by every Engram layer; `EngramState` carries the last keyed ids and the conv windows so
 that KV-cached decoding hashes one token at a time and matches a full forward pass exactly.
+With `place_tables("host")` the rows are staged to the GPU as soon as they are hashed, so the copy
+runs while the blocks before each Engram layer compute.
 """
 
 from collections.abc import Callable
@@ -13,10 +15,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from engram_agents.errors import InvalidInputError
 from engram_agents.model.compression import TokenCompressor
 from engram_agents.model.config import EngramConfig
-from engram_agents.model.layer import EngramLayer
-from engram_kernels import HashConfig, next_history, ngram_hash, skip_pair_hash
+from engram_agents.model.layer import EngramLayer, TablePlace
+from engram_kernels import HashConfig, StagedRows, next_history, ngram_hash, skip_pair_hash
 
 
 @dataclass
@@ -63,6 +66,7 @@ class EngramModel(nn.Module):
         device = next(base.parameters()).device
         self.to(device)
         self._lookup: tuple[Tensor, Tensor] | None = None
+        self._staged: dict[str, StagedRows | None] = {}
         self._state: EngramState | None = None
         self._silent = False
         self._hooks = [
@@ -116,6 +120,32 @@ class EngramModel(nn.Module):
     def new_state(self, batch: int = 1) -> EngramState:
         return EngramState(self.new_history(batch, self.multipliers.device))
 
+    def place_tables(self, on: TablePlace) -> None:
+        """Keep the Engram tables on the model's device ("device", the default) or in pinned
+        host memory ("host": inference only, for tables larger than the GPU's memory)."""
+        for layer in self.engram.values():
+            layer.place_table(on, self.multipliers.device)
+
+    @property
+    def tables_on(self) -> TablePlace:
+        return "host" if any(layer.host is not None for layer in self.engram.values()) else "device"
+
+    def require_device_tables(self, action: str) -> None:
+        """Writing the tables (memorize, a user's delta) needs them on the device."""
+        if self.tables_on == "host":
+            raise InvalidInputError(
+                f"{action} needs the Engram tables on the device; they are in host memory "
+                "(inference only): call place_tables('device') first"
+            )
+
+    def _set_lookup(self, lookup: tuple[Tensor, Tensor] | None) -> None:
+        """The rows and fingerprints of this forward, staged now for host tables."""
+        self._lookup = lookup
+        self._staged = {}
+        if lookup is not None and self.tables_on == "host":
+            rows = lookup[0].cpu()
+            self._staged = {name: layer.stage(rows) for name, layer in self.engram.items()}
+
     # -- forward ----------------------------------------------------------------------------
     def forward(
         self,
@@ -166,11 +196,13 @@ class EngramModel(nn.Module):
             rows, fps = self.hash(keys, None if state is None else state.history)
         if mask_keys is not None:
             fps = mask_keys(rows, fps)
-        self._lookup, self._state, self._silent = (rows, fps), state, silent
+        self._set_lookup((rows, fps))
+        self._state, self._silent = state, silent
         try:
             yield
         finally:
-            self._lookup, self._state, self._silent = None, None, False
+            self._set_lookup(None)
+            self._state, self._silent = None, False
         if state is not None and not silent:
             state.history = next_history(keys, state.history)
 
@@ -183,7 +215,7 @@ class EngramModel(nn.Module):
             window = None if state is None else state.conv.get(name)
             if self._silent and (window is None or not bool(window.any())):
                 return None  # zero memory and an empty window: the output is exactly zero
-            out, conv = self.engram[name](hidden, *self._lookup, window)
+            out, conv = self.engram[name](hidden, *self._lookup, window, self._staged.get(name))
             if state is not None:
                 state.conv[name] = conv
             hidden = hidden + out.to(hidden.dtype)
@@ -201,12 +233,13 @@ class EngramModel(nn.Module):
         if input_ids is None:
             return None
         self._plain = True
-        self._lookup = self.hash(self.key_ids(input_ids))
+        self._set_lookup(self.hash(self.key_ids(input_ids)))
         return None
 
     def _plain_call_done(self, module, args, output):
         if self._plain:
-            self._plain, self._lookup = False, None
+            self._plain = False
+            self._set_lookup(None)
         return None
 
     def detach(self) -> None:

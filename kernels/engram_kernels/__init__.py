@@ -1,7 +1,8 @@
 """engram-kernels: the tensor operations of an Engram layer, each with a plain PyTorch reference.
 
 The public names dispatch to a Triton kernel when the tensors are on CUDA and triton is installed,
-and to the reference otherwise, with the same signatures (see `dispatch`).
+and to the reference otherwise, with the same signatures (see `dispatch`; `reference_ops()`
+forces the references everywhere).
 """
 
 from engram_kernels.dispatch import (
@@ -11,6 +12,8 @@ from engram_kernels.dispatch import (
     engram_lookup,
     masked_topk,
     ngram_hash,
+    reference_forced,
+    reference_ops,
 )
 from engram_kernels.gate import engram_gate_reference, rms_norm, signed_sqrt
 from engram_kernels.host_tables import HostTable, StagedRows
@@ -43,6 +46,8 @@ __all__ = [
     "next_history",
     "ngram_hash",
     "ngram_hash_reference",
+    "reference_forced",
+    "reference_ops",
     "rms_norm",
     "signed_sqrt",
     "skip_pair_hash",

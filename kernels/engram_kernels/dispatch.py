@@ -1,7 +1,13 @@
 """Public ops: the Triton kernel when every tensor is on CUDA and triton imports, else the PyTorch
 reference, with one signature. Triton modules are imported only on first CUDA use, so
-`import engram_kernels` works (and stays fast) without triton."""
+`import engram_kernels` works (and stays fast) without triton.
 
+`reference_ops()` (or ENGRAM_KERNELS=reference in the environment) runs the references on CUDA
+too: the same-run baseline that Triton outputs and speeds are compared against."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.util import find_spec
 
 import torch
@@ -13,10 +19,28 @@ from engram_kernels.ngram_hash import HashConfig, ngram_hash_reference
 from engram_kernels.topk import TopK, masked_topk_reference
 
 HAS_TRITON = find_spec("triton") is not None
+_reference_only = os.environ.get("ENGRAM_KERNELS", "").strip().lower() == "reference"
 
 
 def use_triton(*tensors: Tensor) -> bool:
-    return HAS_TRITON and all(t.is_cuda for t in tensors)
+    return HAS_TRITON and not _reference_only and all(t.is_cuda for t in tensors)
+
+
+def reference_forced() -> bool:
+    """Whether every op runs its PyTorch reference, whatever the device."""
+    return _reference_only
+
+
+@contextmanager
+def reference_ops() -> Iterator[None]:
+    """Inside the block every op runs its PyTorch reference, on CUDA too (process-wide, not
+    per thread: for benchmarks and tests, not for serving)."""
+    global _reference_only
+    before, _reference_only = _reference_only, True
+    try:
+        yield
+    finally:
+        _reference_only = before
 
 
 def ngram_hash(ids: Tensor, history: Tensor, hashing: HashConfig) -> tuple[Tensor, Tensor]:

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -31,3 +32,19 @@ def test_import_and_ops_work_without_triton():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "triton" not in done.stderr
+
+
+def test_reference_ops_forces_the_references_inside_the_block_only():
+    assert not ek.reference_forced()
+    with ek.reference_ops():
+        assert ek.reference_forced()
+        assert not ek.dispatch.use_triton(torch.zeros(1))
+    assert not ek.reference_forced()
+
+
+def test_the_environment_forces_the_references_for_the_whole_process():
+    code = "import engram_kernels as ek; print(ek.reference_forced())"
+    env = {**os.environ, "ENGRAM_KERNELS": "reference"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

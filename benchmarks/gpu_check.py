@@ -1,0 +1,483 @@
+"""The GPU path, measured in one run: kernels, EngramLM on CUDA in bf16, and (with the real
+model) in-model recall and the calendar demo. Every figure is compared to a baseline measured in
+the same run; the JSON file is rewritten after each section, so a run cut short keeps what it had.
+
+    python benchmarks/gpu_check.py --out gpu_check.json      # on a CUDA machine, ~8 minutes
+    python benchmarks/gpu_check.py --smoke --out smoke.json  # every code path, CPU, tiny shapes
+
+Without the embedded model (its GGUF) the model figures use a model of SmolLM2-135M's shape with
+random weights (the JSON's model.kind says which); `benchmarks/gpu_bundle.sh` packs what a bare
+GPU machine needs (docs/notes/gpu.md).
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE_TOKENIZER = ROOT / ".gpu_bundle" / "tokenizer"
+# SmolLM2-135M-Instruct's shape (the embedded model's config.json)
+SMOLLM2_135M = dict(
+    vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+    num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=8192,
+    rms_norm_eps=1e-5, rope_theta=100000.0, tie_word_embeddings=True,
+    bos_token_id=1, eos_token_id=2, pad_token_id=2,
+)  # fmt: skip
+TINY = dict(
+    hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+    num_key_value_heads=2, bos_token_id=1, eos_token_id=2, pad_token_id=2,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The sizes of one run: `FULL` on a GPU, `SMOKE` on a CPU in seconds."""
+
+    facts: int = 50
+    warmup_facts: int = 2
+    compare_shape: tuple[int, int] = (8, 128)
+    decode_batches: tuple[int, ...] = (1, 16)
+    decode_prompt: int = 64
+    decode_tokens: int = 64
+    prefill_shape: tuple[int, int] = (64, 256)
+    reps: int = 5
+    rounds: int = 2
+    recall_facts: int = 50
+    demo_seconds: int = 180
+
+
+FULL = Plan()
+SMOKE = Plan(
+    facts=3, warmup_facts=1, compare_shape=(2, 16), decode_batches=(1, 2), decode_prompt=8,
+    decode_tokens=3, prefill_shape=(2, 16), reps=1, rounds=1, recall_facts=2, demo_seconds=60,
+)  # fmt: skip
+
+
+class Clock:
+    """Wall-clock seconds of GPU work: synchronize before reading the time."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+
+    def now(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+
+# -- environment and model ---------------------------------------------------------------------
+def environment() -> dict:
+    import transformers
+
+    import engram_agents
+
+    cuda = torch.cuda.is_available()
+    triton = importlib.util.find_spec("triton")
+    return {
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "torch": torch.__version__,
+        "triton": __import__("triton").__version__ if triton else None,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.platform()}",
+        "engram_agents_from": str(Path(engram_agents.__file__).parent),
+    }
+
+
+def real_model_dir(explicit: str | None) -> Path | None:
+    """The real model's folder: --model, else the embedded GGUF (converted once) if installed."""
+    if explicit:
+        return Path(explicit)
+    from engram_agents.errors import ModelNotFoundError
+    from engram_agents.model.loading import default_model_dir
+
+    try:
+        return default_model_dir()
+    except ModelNotFoundError:
+        return None
+
+
+def tokenizer_dir(explicit: str | None, model_dir: Path | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if model_dir is not None:
+        return model_dir
+    if BUNDLE_TOKENIZER.exists():
+        return BUNDLE_TOKENIZER
+    from engram_agents.model.loading import default_model_dir
+
+    return default_model_dir()
+
+
+def random_model_dir(shape: dict, tokenizer_path: Path, out: Path) -> Path:
+    """A Llama of the given shape with random weights, saved beside the tokenizer (bf16)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_path, local_files_only=True)
+    config = LlamaConfig(**{"vocab_size": len(tok), **shape})
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def load_lm(model_dir: Path, engram_config, storage: Path, device: torch.device):
+    from engram_agents import EngramLM
+
+    return EngramLM.from_pretrained(
+        model_dir, config=engram_config, storage_dir=storage, device=device
+    )
+
+
+# -- the model's inputs --------------------------------------------------------------------------
+def fact_stream(lm, facts) -> Tensor:
+    """Every fact's question and answer as one token stream (memory fires on it)."""
+    text = " ".join(f"{f.question} {f.answer}" for f in facts)
+    return torch.tensor(lm.tokenizer.encode(text, add_special_tokens=False))
+
+
+def windows(stream: Tensor, batch: int, length: int, device: torch.device) -> Tensor:
+    """[batch, length] windows of the stream, each starting elsewhere (tiled when short)."""
+    reps = (length + batch * 7) // len(stream) + 2
+    tiled = stream.repeat(reps)
+    return torch.stack([tiled[i * 7 : i * 7 + length] for i in range(batch)]).to(device)
+
+
+# -- sections ------------------------------------------------------------------------------------
+def kernels_section(sizes_name: str, smoke: bool) -> dict:
+    """benchmarks/kernel_speed.py at the issue's shapes (`Sizes()`), or SMOKE on the CPU."""
+    if importlib.util.find_spec("triton") is None:
+        return {"skipped": "triton is not installed"}
+    import kernel_speed
+
+    if smoke:
+        report = kernel_speed.run(once_ms, kernel_speed.SMOKE, "cpu", "cpu (interpreter)")
+    else:
+        sizes = {"full": kernel_speed.Sizes(), "quick": kernel_speed.QUICK}[sizes_name]
+        torch.manual_seed(0)
+        report = kernel_speed.run(kernel_speed.median_ms, sizes, "cuda", environment()["device"])
+    return {"sizes": sizes_name, "copy_GBps": round(report.copy_gbps, 1), "results": report.results}
+
+
+def once_ms(fn: Callable[[], object]) -> float:
+    """The smoke timer: run once, report 1 ms (no timing on the CPU)."""
+    fn()
+    return 1.0
+
+
+def memorize_section(lm, facts, warmup, train_config) -> dict:
+    """Seconds per fact for `facts`, after a short warm-up (Triton compiles on first use)."""
+    from engram_agents import Fact
+
+    def as_facts(items):
+        return [Fact(question=f.question, answer=f.answer) for f in items]
+
+    lm.memorize(as_facts(warmup), "gpu-check-warmup", train_config=train_config)
+    report = lm.memorize(as_facts(facts), "gpu-check", train_config=train_config)
+    return {
+        "facts": len(facts),
+        "seconds": round(report.seconds, 3),
+        "s_per_fact": round(report.seconds / len(facts), 4),
+        "steps": report.steps,
+        "final_loss": round(report.final_loss, 4),
+    }
+
+
+@torch.inference_mode()
+def logits_section(lm, x: Tensor) -> dict:
+    """Triton path vs PyTorch references on the same inputs (every token keyed)."""
+    from engram_kernels import reference_ops
+    from engram_kernels.dispatch import use_triton
+
+    model = lm.model
+    triton = model(x).logits.float()
+    with reference_ops():
+        reference = model(x).logits.float()
+    with model.disabled():
+        base = model(x).logits.float()
+    diff = (triton - reference).abs()
+    return {
+        "shape": list(x.shape),
+        "triton_path": use_triton(x),
+        "max_abs_diff": diff.max().item(),
+        "mean_abs_diff": diff.mean().item(),
+        "max_abs_logit": reference.abs().max().item(),
+        "engram_effect_max_abs": (reference - base).abs().max().item(),
+        "argmax_agreement": (triton.argmax(-1) == reference.argmax(-1)).float().mean().item(),
+    }
+
+
+@torch.inference_mode()
+def decode_rate(model, prompts: Tensor, new_tokens: int, keyed: bool, clock: Clock) -> float:
+    """Greedy tokens/s over the KV cache after a keyed prompt; generated tokens are keyed only
+    when `keyed` (generate() never keys them: the common case)."""
+    from engram_agents.model.kv_cache import cache_of, with_cache
+
+    state = model.new_state(prompts.shape[0])
+    out = model(prompts, torch.ones_like(prompts), state, use_cache=True)
+    tok = out.logits[:, -1].argmax(-1, keepdim=True)
+    start = clock.now()
+    for _ in range(new_tokens):
+        mask = torch.ones_like(tok) if keyed else torch.zeros_like(tok)
+        out = model(tok, mask, state, **with_cache(model.base, cache_of(out)))
+        tok = out.logits[:, -1].argmax(-1, keepdim=True)
+    return prompts.shape[0] * new_tokens / (clock.now() - start)
+
+
+def decode_section(lm, stream: Tensor, plan: Plan, clock: Clock) -> dict:
+    """Tokens/s without Engram and with it (generated tokens unkeyed, and keyed), the variants
+    taking turns in each round so that load hits them alike; the best round counts."""
+    variants = {"off": (False, False), "engram": (True, False), "engram_keyed": (True, True)}
+    rows = []
+    for batch in plan.decode_batches:
+        prompts = windows(stream, batch, plan.decode_prompt, lm.device)
+        best = dict.fromkeys(variants, 0.0)
+        for _ in range(plan.rounds):
+            for name, (engram, keyed) in variants.items():
+                with nullcontext() if engram else lm.model.disabled():
+                    rate = decode_rate(lm.model, prompts, plan.decode_tokens, keyed, clock)
+                best[name] = max(best[name], rate)
+        row = {"batch": batch, **{f"tokens_per_s_{k}": round(v, 1) for k, v in best.items()}}
+        row["engram_slowdown"] = round(1 - best["engram"] / best["off"], 4)
+        row["engram_keyed_slowdown"] = round(1 - best["engram_keyed"] / best["off"], 4)
+        rows.append(row)
+    return {"prompt_tokens": plan.decode_prompt, "new_tokens": plan.decode_tokens, "rows": rows}
+
+
+@torch.inference_mode()
+def prefill_rate(model, x: Tensor, reps: int, clock: Clock) -> float:
+    model(x)  # warm-up (and Triton compiles)
+    times = []
+    for _ in range(reps):
+        start = clock.now()
+        model(x)
+        times.append(clock.now() - start)
+    return x.numel() / statistics.median(times)
+
+
+def prefill_section(lm, stream: Tensor, plan: Plan, clock: Clock) -> dict:
+    """Prefill tokens/s with the tables in device memory, then in pinned host memory."""
+    x = windows(stream, *plan.prefill_shape, lm.device)
+    device_rate = prefill_rate(lm.model, x, plan.reps, clock)
+    lm.model.place_tables("host")
+    try:
+        host_rate = prefill_rate(lm.model, x, plan.reps, clock)
+    finally:
+        lm.model.place_tables("device")
+    return {
+        "shape": list(x.shape),
+        "table_rows_per_layer": lm.model.total_rows,
+        "tokens_per_s_device_tables": round(device_rate, 1),
+        "tokens_per_s_host_tables": round(host_rate, 1),
+        "host_tables_loss": round(1 - host_rate / device_rate, 4),
+    }
+
+
+def recall_section(model_dir: Path, plan: Plan, smoke: bool) -> dict:
+    """benchmarks/in_model_recall.py at `recall_facts` facts on this device."""
+    import in_model_recall
+
+    argv = ["--facts", str(plan.recall_facts), "--model", str(model_dir)]
+    if smoke:
+        argv += ["--epochs", "0.5", "--answer-tokens", "2", "--speed-tokens", "2"]
+    result = in_model_recall.run(in_model_recall.arguments().parse_args(argv))
+    result.pop("examples", None)
+    return result
+
+
+def demo_section(model_dir: Path, plan: Plan, smoke: bool, out_dir: Path) -> dict:
+    """`engram-agents demo calendar --mode rag hybrid` in a subprocess under a time cap. The
+    smoke run only parses that command line (`--help`): the demo itself takes a minute on a
+    CPU, and tests/demo runs it."""
+    exe = shutil.which("engram-agents")
+    if exe is None or importlib.util.find_spec("engram_agents_demo") is None:
+        return {"skipped": "the engram-agents command or engram-agents-demo is not installed"}
+    cmd = [exe, "demo", "calendar", "--mode", "rag", "hybrid", "--json"]
+    cmd += ["--model", str(model_dir), "--out", str(out_dir)] + (["--help"] if smoke else [])
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=plan.demo_seconds, cwd=out_dir
+        )
+    except subprocess.TimeoutExpired as e:
+        raise RuntimeError(f"the demo ran past its cap of {plan.demo_seconds} s") from e
+    if done.returncode != 0:
+        raise RuntimeError(f"the demo exited {done.returncode}: {done.stderr[-2000:]}")
+    lines = done.stdout.strip().splitlines()
+    return {
+        "command": cmd[1:],
+        "returncode": done.returncode,
+        "seconds": round(time.perf_counter() - start, 1),
+        "result": None if smoke else json.loads(lines[-1]),
+    }
+
+
+# -- the run -------------------------------------------------------------------------------------
+class Results(dict):
+    """The run's JSON, rewritten after every section; a failing section records its error."""
+
+    def __init__(self, path: Path, **head) -> None:
+        super().__init__(check="gpu_check", **head)
+        self.path = path
+        self.failed: list[str] = []
+
+    def section(self, name: str, fn: Callable[[], dict]) -> dict | None:
+        print(f"== {name}", flush=True)
+        start = time.perf_counter()
+        try:
+            self[name] = fn()
+        except Exception as e:  # keep measuring: the lease is short, a rerun is costly
+            traceback.print_exc()
+            self[name] = {"error": f"{type(e).__name__}: {e}"}
+            self.failed.append(name)
+        self[name]["section_seconds"] = round(time.perf_counter() - start, 1)
+        self.save()
+        return self[name]
+
+    def save(self) -> None:
+        self.path.write_text(json.dumps(self, indent=2, default=str))
+
+
+def table(results: dict) -> str:
+    """A short table of the headline figures beside the issue's bars."""
+
+    def get(section: str, key: str):
+        return results.get(section, {}).get(key, "—")
+
+    def kernel(op: str, key: str, **shape) -> object:
+        rows = results.get("kernels", {}).get("results", [])
+        match = (r for r in rows if r["op"] == op and shape.items() <= r.items())
+        return next(match, {}).get(key, "—")
+
+    lines = [
+        ("model", get("model", "kind")),
+        ("device", results["device"]),
+        ("lookup fwd speed-up (bar 30x)", kernel("hash_lookup_forward", "speedup")),
+        ("lookup fwd copy fraction (bar 0.60)", kernel("hash_lookup_forward", "copy_fraction")),
+        ("Engram block speed-up (bar 5x)", kernel("engram_block_forward", "speedup")),
+        ("top-k 1e6, 5%, 1 query, ms (bar 0.1)",
+         kernel("masked_topk", "ms", N=1_000_000, fraction=0.05, form="ids")),
+        ("logits max |triton - torch|", get("logits", "max_abs_diff")),
+        ("logits max |logit|", get("logits", "max_abs_logit")),
+    ]  # fmt: skip
+    for r in results.get("decode", {}).get("rows", []):
+        rates = f"{r['tokens_per_s_off']} / {r['tokens_per_s_engram']}"
+        lines.append((f"decode b={r['batch']} tok/s off / engram", rates))
+        lines.append((f"decode b={r['batch']} Engram slowdown (bar 5%)", r["engram_slowdown"]))
+    lines += [
+        ("prefill host-table loss (bar 5%)", get("prefill", "host_tables_loss")),
+        ("memorize s/fact (bar: CPU's / 10)", get("memorize", "s_per_fact")),
+        ("recall verbatim", get("in_model_recall", "verbatim_recall")),
+        ("recall paraphrase", get("in_model_recall", "paraphrase_recall")),
+        ("demo seconds", get("demo", "seconds")),
+        ("failed sections", ", ".join(results["failed_sections"]) or "none"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="CPU, tiny shapes, every code path")
+    parser.add_argument("--out", default="gpu_check.json", help="the JSON file to write")
+    parser.add_argument("--model", help="a local model folder (default: the embedded model)")
+    parser.add_argument("--tokenizer", help="tokenizer folder for the random-weight model")
+    parser.add_argument("--kernels", choices=["full", "quick", "off"], default="full")
+    parser.add_argument("--no-demo", action="store_true", help="skip the demo subprocess")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        os.environ.setdefault("TRITON_INTERPRET", "1")  # read when the kernels are imported
+    elif not torch.cuda.is_available():
+        sys.exit("gpu_check.py needs a CUDA GPU (or --smoke to run its code paths on the CPU)")
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = SMOKE if args.smoke else FULL
+    device = torch.device("cpu" if args.smoke else "cuda")
+    started = time.perf_counter()
+    results = Results(Path(args.out), smoke=args.smoke, **environment())
+    if args.kernels != "off":
+        results.section("kernels", lambda: kernels_section(args.kernels, args.smoke))
+        if device.type == "cuda":
+            torch.cuda.empty_cache()  # the kernel benchmark's tables were tens of GB
+
+    work = Path(tempfile.mkdtemp(prefix="gpu-check-"))
+    real = None if args.smoke else real_model_dir(args.model)
+    if real is not None:
+        model_dir, kind = real, f"real weights: {real.name}"
+    else:
+        shape, kind = (
+            (TINY, "tiny random Llama (smoke)")
+            if args.smoke
+            else (SMOLLM2_135M, "random weights, SmolLM2-135M shape (no GGUF here)")
+        )
+        model_dir = random_model_dir(shape, tokenizer_dir(args.tokenizer, None), work / "model")
+    model_sections(results, model_dir, kind, real is not None, plan, device, work)
+    if real is not None or args.smoke:
+        results.section("in_model_recall", lambda: recall_section(model_dir, plan, args.smoke))
+        if not args.no_demo:
+            results.section("demo", lambda: demo_section(model_dir, plan, args.smoke, work))
+    else:
+        results["in_model_recall"] = results["demo"] = {"skipped": "the real model is not here"}
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["failed_sections"] = results.failed
+    results.save()
+    print(table(results))
+    print(json.dumps({"out": str(results.path), "failed_sections": results.failed}))
+    return 1 if results.failed else 0
+
+
+def model_sections(
+    results: Results, model_dir: Path, kind: str, real: bool, plan: Plan, device, work: Path
+) -> None:
+    """Memorize, logits, decode and prefill on one EngramLM (freed when this returns)."""
+    from fact_generator import generate_facts
+
+    from engram_agents import EngramConfig, TrainConfig
+
+    smoke = device.type == "cpu"
+    config = (
+        EngramConfig(rows_per_head=4099, heads_per_order=2, head_dim=8, layers=(1, 2))
+        if smoke
+        else EngramConfig()
+    )
+    train_config = TrainConfig(epochs=1, min_steps=1) if smoke else TrainConfig()
+    lm = load_lm(model_dir, config, work / "users", device)
+    results["model"] = {
+        "kind": kind,
+        "path": str(model_dir),
+        "real_weights": real,
+        "dtype": str(next(lm.model.base.parameters()).dtype),
+        "parameters": sum(p.numel() for p in lm.model.base.parameters()),
+        "engram_config": config.model_dump(mode="json"),
+    }
+    facts = generate_facts(plan.facts + plan.warmup_facts, seed=0)
+    warmup, measured = facts[: plan.warmup_facts], facts[plan.warmup_facts :]
+    stream = fact_stream(lm, facts)
+    clock = Clock(device)
+    compare = windows(stream, *plan.compare_shape, device)
+    results.section("memorize", lambda: memorize_section(lm, measured, warmup, train_config))
+    results.section("logits", lambda: logits_section(lm, compare))
+    results.section("decode", lambda: decode_section(lm, stream, plan, clock))
+    results.section("prefill", lambda: prefill_section(lm, stream, plan, clock))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
