@@ -431,8 +431,8 @@ class EpisodicStore:
             time_range,
             asks,
         )
-        weights = self.weights(user_id)
-        fused = x @ fusion.as_vector(weights)
+        w = fusion.as_vector(self.weights(user_id))
+        fused = x @ w
         top = np.argpartition(-fused, k - 1)[:k] if fused.size > k else np.arange(fused.size)
         order = top[np.argsort(-fused[top], kind="stable")]
         ids = [index.ids[rows[i]] for i in order]
@@ -451,6 +451,7 @@ class EpisodicStore:
                     explanation=self._explain(
                         float(sims[i]), matched, bool(x[i, 4]), bool(asks[i])
                     ),
+                    parts=dict(zip(fusion.FEATURES, (x[i] * w).tolist(), strict=True)),
                 )
             )
         return hits, x[order]
