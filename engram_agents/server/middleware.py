@@ -12,7 +12,9 @@ from engram_agents.server.errors import engram_error, json_error
 from engram_agents.server.keys import KeyStore
 from engram_agents.server.tenancy import Principal
 
-PUBLIC_PATHS = frozenset({"/", "/console", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/healthz"})
+PUBLIC_PATHS = frozenset(
+    {"/", "/console", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/healthz"}
+)
 CONSOLE = "/console/"  # signs its visitors in itself (a key in a cookie, see console.session)
 
 

@@ -1,13 +1,15 @@
 """The web console at /console: server-rendered pages (Jinja2, autoescaped) over the same
 `EngramMemory` as the REST API, signed in with an API key (see `session`). Every form posts
-back here and is answered with a redirect (post/redirect/get), so reloading repeats nothing."""
+back here and is answered with a redirect (post/redirect/get), so reloading repeats nothing.
 
+(No `from __future__ import annotations` here: FastAPI must resolve the `Signed` dependency
+alias, which is local to `console_router`, when the routes are defined.)"""
 
 import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from pydantic import BaseModel
@@ -22,7 +24,11 @@ from engram_agents.server.console import session, views
 from engram_agents.server.keys import KeyStore
 from engram_agents.server.tenancy import Principal, check_path_id
 
+if TYPE_CHECKING:
+    from engram_agents.lm import EngramLM
+
 HERE = Path(__file__).parent
+HITS = 5  # search results shown: a page a person reads, not a retrieval run
 NOTICES = {
     "updated": "Memory updated.",
     "deleted": "Memory deleted.",
@@ -32,7 +38,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
     "img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # "no-referrer" would make form posts say Origin: null
     "Cache-Control": "no-store",
 }
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -62,7 +68,7 @@ class NotSignedIn(Exception):
 
 
 def console_router(
-    memory: EngramMemory, keys: KeyStore | None, lm: Any = None
+    memory: EngramMemory, keys: KeyStore | None, lm: "EngramLM | None" = None
 ) -> tuple[APIRouter, Jinja2Templates]:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(when=_when, size=_size)
@@ -140,7 +146,7 @@ def console_router(
         notice: str = "",
     ) -> Response:
         user = me.who.inside(user_id)
-        hits = memory.recall(q, user, 10, include_superseded=superseded) if q.strip() else None
+        hits = memory.recall(q, user, HITS, include_superseded=superseded) if q.strip() else None
         return page(
             request,
             "user.html",
@@ -214,15 +220,16 @@ def console_router(
         session.check_csrf(request, me.secret, csrf)
         if lm is None:
             raise InvalidInputError("this server has no model loaded")
-        fact = {k: v for k, v in (("question", question), ("answer", answer),
-                                  ("statement", statement)) if v}  # fmt: skip
-        lm.forget(fact, me.who.inside(user_id))
+        fact = {"question": question, "answer": answer, "statement": statement}
+        lm.forget({k: v for k, v in fact.items() if v}, me.who.inside(user_id))
         return back(user_id, notice="forgot")
 
     return router, templates
 
 
-def install(app: FastAPI, memory: EngramMemory, keys: KeyStore | None, lm: Any = None) -> None:
+def install(
+    app: FastAPI, memory: EngramMemory, keys: KeyStore | None, lm: "EngramLM | None" = None
+) -> None:
     """Adds the console to the server's app: pages, static files, `/` leading to it, and error
     pages (HTML under /console; the API keeps its JSON errors)."""
     router, templates = console_router(memory, keys, lm)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -14,6 +14,9 @@ from engram_agents.memory import EngramMemory
 from engram_agents.server.tenancy import Principal
 from engram_agents.store.errors import AuditIntegrityError
 from engram_agents.store.records import Engram
+
+if TYPE_CHECKING:
+    from engram_agents.lm import EngramLM
 
 AUDIT_SHOWN = 50
 
@@ -90,6 +93,6 @@ def chain_status(memory: EngramMemory, who: Principal) -> ChainStatus:
         return ChainStatus(verified=False, problem=who.message(str(exc)))
 
 
-def facts_of(lm: Any, user: str) -> list[dict[str, str]]:
+def facts_of(lm: EngramLM, user: str) -> list[dict[str, str]]:
     """The facts consolidated into the user's Engram tables, as question/answer/statement."""
     return [f.model_dump(exclude_none=True) for f in lm.facts(user)]
