@@ -27,7 +27,7 @@ class Authenticate:
         self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
+        path = scope.get("path", "")  # a lifespan scope has none
         if scope["type"] != "http" or path in PUBLIC_PATHS or path.startswith(CONSOLE):
             return await self.app(scope, receive, send)
         principal = Principal()
