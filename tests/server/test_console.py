@@ -75,11 +75,17 @@ def test_a_revoked_key_signs_the_console_out(server):
 
 def test_user_text_is_escaped_everywhere(server):
     server.memory.remember(XSS, "acme:ana", evidence=[{"uri": XSS, "session_id": XSS}])
+    hostile_user = '<img src=x onerror="alert(1)">'
+    server.memory.remember("hello", f"acme:{hostile_user}")
     with signed_in(server.url, server.acme) as client:
         for path in ("/console/users/ana", "/console/users/ana?q=pwned%20script"):
             page = client.get(path).text
             assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in page
             assert "<script>window" not in page and "<img src=x" not in page
+        for path in ("/console/", f"/console/users/{hostile_user}"):
+            page = client.get(path).text
+            assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
+            assert "<img src=x" not in page
 
 
 def test_the_timeline_shows_tags_tier_time_usefulness_and_evidence(server):
@@ -150,15 +156,34 @@ def test_edit_then_delete_without_javascript_asks_on_a_page(server):
 
 
 def test_tenants_and_user_grants_hold_in_the_console(server):
-    server.memory.remember("acme's secret", "acme:bob")
+    secret = server.memory.remember("acme's secret", "acme:bob")
     with signed_in(server.url, server.globex) as client:
         users = client.get("/console/").text
         assert "bob" not in users
         assert "acme&#39;s secret" not in client.get("/console/users/bob").text
+        token = csrf_of(client.get("/console/users/bob").text)
+        theirs = client.post(
+            f"/console/users/bob/memories/{secret.id}/delete",
+            data={"csrf": token, "confirm": "yes"},
+        )
+        unknown = client.post(
+            f"/console/users/bob/memories/{'0' * 32}/delete",
+            data={"csrf": token, "confirm": "yes"},
+        )
+        assert theirs.status_code == unknown.status_code == 404  # the same answer
+        assert "NotFoundError" in theirs.text and "acme" not in theirs.text
+    assert server.memory.get(secret.id, "acme:bob").text == "acme's secret"
     with signed_in(server.url, server.acme_alice) as client:
         refused = client.get("/console/users/bob")
         assert refused.status_code == 403 and "may not access that user" in refused.text
         assert 'href="/console/users/alice"' in client.get("/console/").text
+
+
+def test_sign_out_ends_the_session(server):
+    with signed_in(server.url, server.acme) as client:
+        token = csrf_of(client.get("/console/users/ana").text)
+        assert client.post("/console/sign-out", data={"csrf": token}).status_code == 303
+        assert client.get("/console/users/ana").status_code == 401
 
 
 def test_export_downloads_the_users_json(server):

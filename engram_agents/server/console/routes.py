@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from pydantic import BaseModel
@@ -96,10 +97,9 @@ def console_router(
             request, name, context, status_code=status, headers=SECURITY_HEADERS
         )
 
-    def back(user_id: str, **query: str) -> RedirectResponse:
-        url = router.url_path_for("user_page", user_id=user_id)
-        params = "&".join(f"{k}={v}" for k, v in query.items())
-        return RedirectResponse(f"{url}?{params}" if params else url, status_code=303)
+    def back(user_id: str, notice: str = "") -> RedirectResponse:
+        url = f"{session.PATH}/users/{quote(user_id, safe='')}"
+        return RedirectResponse(f"{url}?notice={notice}" if notice else url, status_code=303)
 
     @router.get("/", name="home")
     def home(request: Request) -> Response:
