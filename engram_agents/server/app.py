@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
 from engram_agents.memory import EngramMemory
-from engram_agents.server import errors
+from engram_agents.server import console, errors
 from engram_agents.server.keys import KeyStore
 from engram_agents.server.mcp_tools import build_mcp
 from engram_agents.server.middleware import Authenticate, BodyLimit
@@ -30,6 +30,9 @@ from engram_agents.server.tenancy import Principal, check_path_id
 from engram_agents.store.config import FusionWeights
 from engram_agents.store.records import Engram, RecallHit
 from engram_agents.store.store import ConsolidationReport
+
+if TYPE_CHECKING:
+    from engram_agents.lm import EngramLM
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 
@@ -129,10 +132,12 @@ def create_app(
     *,
     host: str = "127.0.0.1",
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    lm: EngramLM | None = None,
 ) -> FastAPI:
     """The whole server over one `EngramMemory`. Without `keys` it is open (single-tenant, for
     loopback use: user ids are stored as given); with them every request needs a key, and each
-    key's tenant sees only its own users."""
+    key's tenant sees only its own users. With `lm`, the console also shows (and can forget)
+    the facts each user consolidated into the model's Engram tables."""
     mcp = build_mcp(memory)
     mcp_http = mcp.streamable_http_app(
         streamable_http_path="/mcp", stateless_http=True, json_response=True, host=host
@@ -154,6 +159,7 @@ def create_app(
     )
     errors.install(app)
     app.include_router(rest_api(memory))
+    console.install(app, memory, keys, lm)
 
     async def healthz() -> dict[str, bool]:
         return {"ok": True}

@@ -33,6 +33,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--keys", help="API key file (`keys create`); required off loopback")
     serve.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024)
+    serve.add_argument(
+        "--model",
+        help="load an EngramLM ('default': the embedded SmolLM2, or a Hugging Face model folder) "
+        "so the console shows, and can forget, the facts in each user's Engram tables",
+    )
+    serve.add_argument(
+        "--model-storage", help="the folder of the users' Engram deltas (default: user data)"
+    )
 
     mcp = sub.add_parser("mcp", help="MCP server over stdio (for MCP hosts)")
     _store_options(mcp)
@@ -83,6 +91,14 @@ def _memory(args: argparse.Namespace) -> Any:
     return EngramMemory(args.db, encoder=encoder)
 
 
+def _lm(args: argparse.Namespace) -> Any:
+    from engram_agents.lm import EngramLM
+    from engram_agents.model.loading import default_model_dir
+
+    path = default_model_dir() if args.model == "default" else args.model
+    return EngramLM.from_pretrained(path, storage_dir=args.model_storage)
+
+
 def _serve(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host) and not args.keys:
         print(
@@ -97,7 +113,8 @@ def _serve(args: argparse.Namespace) -> int:
     from engram_agents.server.keys import KeyStore
 
     keys = KeyStore(args.keys) if args.keys else None
-    app = create_app(_memory(args), keys, host=args.host, max_body_bytes=args.max_body_bytes)
+    memory, lm = _memory(args), _lm(args) if args.model else None
+    app = create_app(memory, keys, host=args.host, max_body_bytes=args.max_body_bytes, lm=lm)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

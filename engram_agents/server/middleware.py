@@ -12,7 +12,10 @@ from engram_agents.server.errors import engram_error, json_error
 from engram_agents.server.keys import KeyStore
 from engram_agents.server.tenancy import Principal
 
-PUBLIC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/healthz"})
+PUBLIC_PATHS = frozenset(
+    {"/", "/console", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/healthz"}
+)
+CONSOLE = "/console/"  # signs its visitors in itself (a key in a cookie, see console.session)
 
 
 class Authenticate:
@@ -24,7 +27,8 @@ class Authenticate:
         self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        path = scope.get("path", "")  # a lifespan scope has none
+        if scope["type"] != "http" or path in PUBLIC_PATHS or path.startswith(CONSOLE):
             return await self.app(scope, receive, send)
         principal = Principal()
         if self.keys is not None:

@@ -149,3 +149,5 @@ class RecallHit(BaseModel):
     similarity: float
     matched_tags: list[str]
     explanation: str
+    # Each signal's weighted share of `score` (FusionWeights' names), so a reader sees why.
+    parts: dict[str, float] = Field(default_factory=dict)

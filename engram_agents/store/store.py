@@ -436,8 +436,8 @@ class EpisodicStore:
             time_range,
             asks,
         )
-        weights = self.weights(user_id)
-        fused = x @ fusion.as_vector(weights)
+        w = fusion.as_vector(self.weights(user_id))
+        fused = x @ w
         order, floored = fusion.with_dense_floor(fused, sims, cfg.dense_floor, k)
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in
         # the returned order and callers that sort or merge results by score keep the floor.
@@ -458,9 +458,18 @@ class EpisodicStore:
                     explanation=self._explain(
                         float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor
                     ),
+                    parts=self._parts(x[i] * w, float(score) - float(fused[i])),
                 )
             )
         return hits, x[order]
+
+    @staticmethod
+    def _parts(weighted: np.ndarray, lifted: float) -> dict[str, float]:
+        """Each signal times its weight; with what the dense floor added, they sum to the score."""
+        parts = dict(zip(fusion.FEATURES, weighted.tolist(), strict=True))
+        if lifted > 0:
+            parts["dense_floor"] = lifted
+        return parts
 
     @staticmethod
     def _explain(

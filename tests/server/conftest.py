@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +81,13 @@ def server(tmp_path: Path) -> Iterator[Server]:
             acme_alice=keys.create("acme", ["alice"]),
         )
     memory.close()
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[..., str]]:
+    """Serve another app (say, `create_app` without keys) on a free loopback port; its URL."""
+    with ExitStack() as stack:
+        yield lambda app: stack.enter_context(running(app, free_port()))
 
 
 @pytest.fixture

@@ -79,3 +79,23 @@ def test_server_commands_without_the_extra_say_how_to_install_it():
     done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
     assert done.returncode == 2
     assert "pip install 'engram-agents[server]'" in done.stderr
+
+
+def test_serve_with_a_model_shows_the_users_engram_facts(serve_process, tiny_dirs, tmp_path):
+    """`serve --model FOLDER` loads an EngramLM: the console lists what a user memorized."""
+    from engram_agents.lm import EngramLM
+    from engram_agents.model.memorize import TrainConfig
+
+    storage = tmp_path / "deltas"
+    lm = EngramLM.from_pretrained(tiny_dirs["llama"], storage_dir=storage)
+    quick = TrainConfig(epochs=2, batch_size=8, min_steps=1)
+    lm.memorize([("Where does Ana live?", "in Lisbon")], "ana", train_config=quick)
+    url = serve_process(
+        "--db", str(tmp_path / "m.db"), "--encoder", "hashing",
+        "--model", str(tiny_dirs["llama"]), "--model-storage", str(storage),
+    )  # fmt: skip
+    with httpx.Client(base_url=url, timeout=60) as client:
+        client.post("/console/sign-in")
+        page = client.get("/console/users/ana").text
+    assert "<strong>Where does Ana live?</strong> → in Lisbon" in page
+    assert "No model loaded" not in page

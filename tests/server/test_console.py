@@ -1,0 +1,235 @@
+"""The web console over HTTP (no browser): sign-in and its cookie, CSRF and cross-site refusal,
+escaping, tenant scoping, the no-JavaScript delete confirmation, and the Engram tables section
+with a real (tiny) EngramLM. The browser tests (test_console_browser.py) drive the same pages in
+Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from engram_agents.memory import EngramMemory
+from engram_agents.model.memorize import TrainConfig
+from engram_agents.server import create_app
+from engram_agents.store.encoders import HashingEncoder
+
+XSS = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+
+
+@contextmanager
+def signed_in(url: str, key: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url, timeout=30) as client:
+        response = client.post("/console/sign-in", data={"key": key})
+        assert response.status_code == 303, response.text
+        yield client
+
+
+def squeezed(response: httpx.Response) -> str:
+    """The page with its runs of white space made one space, as a reader sees it."""
+    return re.sub(r"\s+", " ", response.text)
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]{64})"', page).group(1)
+
+
+def test_root_leads_to_the_sign_in_page(server):
+    response = httpx.get(server.url + "/", follow_redirects=True)
+    assert response.status_code == 200
+    assert '<label for="key">API key</label>' in response.text
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert httpx.get(server.url + "/console/static/console.js").status_code == 200
+
+
+def test_sign_in_sets_a_strict_httponly_cookie_the_api_ignores(server):
+    response = httpx.post(server.url + "/console/sign-in", data={"key": server.acme})
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    name, value = cookie.split(";")[0].split("=", 1)
+    api = httpx.get(server.url + "/v1/users/ana/memories", cookies={name: value})
+    assert api.status_code == 401  # the cookie is no credential for the REST API
+
+
+@pytest.mark.parametrize("key", ["", "nonsense", "ek_0123456789abcdef_" + "A" * 43])
+def test_a_wrong_key_is_refused_with_a_message(server, key):
+    response = httpx.post(server.url + "/console/sign-in", data={"key": key})
+    assert response.status_code == 401
+    assert "That key is not valid" in response.text
+    assert "set-cookie" not in response.headers
+
+
+def test_a_revoked_key_signs_the_console_out(server):
+    key = server.keys.create("acme", name="to revoke")
+    with signed_in(server.url, key) as client:
+        assert client.get("/console/users/ana").status_code == 200
+        server.keys.revoke(key.split("_")[1])
+        response = client.get("/console/users/ana")
+        assert response.status_code == 401
+        assert "Please sign in" in response.text
+
+
+def test_user_text_is_escaped_everywhere(server):
+    server.memory.remember(XSS, "acme:ana", evidence=[{"uri": XSS, "session_id": XSS}])
+    hostile_user = '<img src=x onerror="alert(1)">'
+    server.memory.remember("hello", f"acme:{hostile_user}")
+    with signed_in(server.url, server.acme) as client:
+        for path in ("/console/users/ana", "/console/users/ana?q=pwned%20script"):
+            page = client.get(path).text
+            assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in page
+            assert "<script>window" not in page and "<img src=x" not in page
+        for path in ("/console/", f"/console/users/{hostile_user}"):
+            page = client.get(path).text
+            assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
+            assert "<img src=x" not in page
+
+
+def test_the_timeline_shows_tags_tier_time_usefulness_and_evidence(server):
+    memory = server.memory
+    memory.remember(
+        "Ana's flight to Lisbon leaves on 2026-05-04",
+        "acme:ana",
+        session_id="trip",
+        event_time="2026-04-20T10:00:00Z",
+        evidence=[{"session_id": "trip", "turn_id": "t7", "uri": "mail://inbox/42"}],
+    )
+    with signed_in(server.url, server.acme) as client:
+        page = client.get("/console/users/ana").text
+    assert "Ana&#39;s flight to Lisbon" in page
+    assert "<li>kw:lisbon</li>" in page  # sketch tags as chips
+    assert "short-term" in page and "2026-04-20 10:00 UTC" in page and "usefulness 0.00" in page
+    assert "turn <code>t7</code>" in page and "<code>mail://inbox/42</code>" in page
+
+
+def test_search_explains_and_says_why_superseded_items_are_hidden(server):
+    memory = server.memory
+    old = memory.remember("My dog is called Pixel", "acme:ana")
+    new = memory.remember("My dog is called Rex now", "acme:ana")
+    assert memory.get(old.id, "acme:ana").superseded_by == new.id
+    with signed_in(server.url, server.acme) as client:
+        page = squeezed(client.get("/console/users/ana", params={"q": "what is my dog called"}))
+        assert "matched tags: kw:call, kw:dog" in page and "<dt>similarity</dt>" in page
+        assert "1 superseded memory is hidden" in page and "My dog is called Pixel" not in page
+        both = client.get("/console/users/ana", params={"q": "dog", "superseded": "true"}).text
+        assert "My dog is called Pixel" in both and "superseded by" in both
+
+
+def test_forms_without_the_token_or_from_another_site_change_nothing(server):
+    engram = server.memory.remember("keep me", "acme:ana")
+    with signed_in(server.url, server.acme) as client:
+        token = csrf_of(client.get("/console/users/ana").text)
+        base = f"/console/users/ana/memories/{engram.id}"
+        forged = [
+            (base + "/delete", {"confirm": "yes"}, {}),
+            (base + "/delete", {"confirm": "yes", "csrf": "0" * 64}, {}),
+            (base + "/edit", {"text": "pwned", "csrf": token}, {"Origin": "https://evil.example"}),
+            (base + "/delete", {"confirm": "yes", "csrf": token}, {"Sec-Fetch-Site": "cross-site"}),
+        ]
+        for path, data, headers in forged:
+            response = client.post(path, data=data, headers=headers)
+            assert response.status_code == 403, (path, data, headers)
+            assert "AccessDeniedError" in response.text
+    assert server.memory.get(engram.id, "acme:ana").text == "keep me"
+
+
+def test_edit_then_delete_without_javascript_asks_on_a_page(server):
+    engram = server.memory.remember("I live in Porto", "acme:ana")
+    with signed_in(server.url, server.acme) as client:
+        token = csrf_of(client.get("/console/users/ana").text)
+        base = f"/console/users/ana/memories/{engram.id}"
+        edited = client.post(
+            base + "/edit",
+            data={"csrf": token, "text": "I live in Lisbon", "event_time": "2026-03-01"},
+            follow_redirects=True,
+        )
+        assert "Memory updated." in edited.text and "I live in Lisbon" in edited.text
+        ask = client.post(base + "/delete", data={"csrf": token})
+        assert ask.status_code == 200 and "Delete this memory?" in ask.text
+        assert server.memory.list("acme:ana")  # asking deleted nothing
+        done = client.post(base + "/delete", data={"csrf": token, "confirm": "yes"})
+        assert done.status_code == 303
+    assert server.memory.list("acme:ana") == []
+
+
+def test_tenants_and_user_grants_hold_in_the_console(server):
+    secret = server.memory.remember("acme's secret", "acme:bob")
+    with signed_in(server.url, server.globex) as client:
+        users = client.get("/console/").text
+        assert "bob" not in users
+        assert "acme&#39;s secret" not in client.get("/console/users/bob").text
+        token = csrf_of(client.get("/console/users/bob").text)
+        theirs = client.post(
+            f"/console/users/bob/memories/{secret.id}/delete",
+            data={"csrf": token, "confirm": "yes"},
+        )
+        unknown = client.post(
+            f"/console/users/bob/memories/{'0' * 32}/delete",
+            data={"csrf": token, "confirm": "yes"},
+        )
+        assert theirs.status_code == unknown.status_code == 404  # the same answer
+        assert "NotFoundError" in theirs.text and "acme" not in theirs.text
+    assert server.memory.get(secret.id, "acme:bob").text == "acme's secret"
+    with signed_in(server.url, server.acme_alice) as client:
+        refused = client.get("/console/users/bob")
+        assert refused.status_code == 403 and "may not access that user" in refused.text
+        assert 'href="/console/users/alice"' in client.get("/console/").text
+
+
+def test_sign_out_ends_the_session(server):
+    with signed_in(server.url, server.acme) as client:
+        token = csrf_of(client.get("/console/users/ana").text)
+        assert client.post("/console/sign-out", data={"csrf": token}).status_code == 303
+        assert client.get("/console/users/ana").status_code == 401
+
+
+def test_export_downloads_the_users_json(server):
+    server.memory.remember("exported fact", "acme:ana")
+    with signed_in(server.url, server.acme) as client:
+        response = client.get("/console/users/ana/export")
+    assert response.headers["content-disposition"] == 'attachment; filename="engrams-ana.json"'
+    data = response.json()
+    assert data["user_id"] == "ana" and data["engrams"][0]["text"] == "exported fact"
+    assert data["engrams"][0]["scope"]["user_id"] == "ana"
+
+
+def test_an_open_server_signs_in_without_a_key(tmp_path, serve_app):
+    memory = EngramMemory(tmp_path / "m.db", encoder=HashingEncoder(256))
+    memory.remember("open fact", "ana")
+    with httpx.Client(base_url=serve_app(create_app(memory))) as c:
+        assert "Open the console" in c.get("/console/").text
+        assert c.get("/console/users/ana").status_code == 401
+        assert c.post("/console/sign-in").status_code == 303
+        assert "open fact" in c.get("/console/users/ana").text
+    memory.close()
+
+
+def test_engram_tables_list_the_models_facts_and_forget_one(tmp_path, tiny_lm, serve_app):
+    memory = EngramMemory(tmp_path / "m.db", encoder=HashingEncoder(256))
+    quick = TrainConfig(epochs=2, batch_size=8, min_steps=1)
+    tiny_lm.memorize(
+        [("Where does Ana live?", "Lisbon <b>old town</b>"), "Ana's dog is Rex"],
+        "ana",
+        train_config=quick,
+    )
+    with httpx.Client(base_url=serve_app(create_app(memory, lm=tiny_lm))) as client:
+        client.post("/console/sign-in")
+        page = client.get("/console/users/ana").text
+        assert "<strong>Where does Ana live?</strong> → Lisbon &lt;b&gt;old town&lt;/b&gt;" in page
+        assert "Ana&#39;s dog is Rex" in page
+        done = client.post(
+            "/console/users/ana/facts/forget",
+            data={"csrf": csrf_of(page), "statement": "Ana's dog is Rex"},
+            follow_redirects=True,
+        )
+        assert "Fact forgotten" in done.text and "Ana&#39;s dog is Rex" not in done.text
+    assert [f.question for f in tiny_lm.facts("ana")] == ["Where does Ana live?"]
+    memory.close()
+
+
+def test_without_a_model_the_tables_section_says_so(server):
+    with signed_in(server.url, server.acme) as client:
+        assert "No model loaded" in client.get("/console/users/ana").text
