@@ -288,6 +288,15 @@ class EngramMemory:
             everything=everything,
         )
 
+    def attach_model(self, lm: Any) -> None:
+        """Make `delete` and `forget` also remove the facts they erase from `lm`'s per-user
+        Engram tables and delta file (`EngramLM.forget_many`), right away rather than at the
+        next `consolidate_into_model` (which attaches its model itself). Each removal is
+        recorded in the audit log as "forget_in_model"."""
+        from engram_agents.consolidation import forget_in_model
+
+        self.store.on_erase(f"model:{id(lm)}", functools.partial(forget_in_model, lm))
+
     def feedback(
         self, ids: str | Iterable[str], user_id: str, useful: bool = True
     ) -> FusionWeights:

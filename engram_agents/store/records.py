@@ -68,12 +68,15 @@ class EngramStats(BaseModel):
 
 
 class Version(BaseModel):
-    """One entry of an engram's history: what it replaced or absorbed, and why."""
+    """One entry of an engram's history: what it replaced or absorbed, and why. `session_id` is
+    the session a folded-in statement came from (reinforced, merged), so forgetting that session
+    can take the statement out again."""
 
     at: datetime = Field(default_factory=utcnow)
     action: str
     engram_id: str | None = None
     text: str | None = None
+    session_id: str | None = None
 
 
 _SPEAKER_PREFIX = re.compile(r"^\s*([A-Za-z][\w.'-]*(?: [A-Z][\w.'-]*)?):\s+")

@@ -78,10 +78,13 @@ class Codec:
             strength=engram.stats.strength,
         )
 
+    def plain(self, row: EngramRow) -> bytes:
+        """The stored JSON of the engram's fields, decrypted (cheap to look into)."""
+        return self.cipher.decrypt(row.payload, row.id) if self.cipher else row.payload
+
     def to_engram(self, row: EngramRow) -> Engram:
-        body = self.cipher.decrypt(row.payload, row.id) if self.cipher else row.payload
         try:
-            data = json.loads(body)
+            data = json.loads(self.plain(row))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             hint = " (encrypted store opened without its key?)" if not self.cipher else ""
             raise StoreError(f"engram {row.id} payload is unreadable{hint}") from exc

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 from pydantic import BaseModel, Field
 
-from engram_agents.store import fusion, lifecycle
+from engram_agents.store import erasure, fusion, lifecycle
 from engram_agents.store.audit import verify
 from engram_agents.store.backends.base import Backend
 from engram_agents.store.config import FusionWeights, StoreConfig
@@ -91,6 +91,7 @@ class EpisodicStore:
         self.codec = Codec(cipher)
         self._indexes: dict[str, ScopeIndex] = {}
         self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
+        self._erase_hooks: dict[str, Callable[[str, list[Engram]], int]] = {}
         self._lock = threading.RLock()
         self._check_key(cipher)
 
@@ -660,16 +661,9 @@ class EpisodicStore:
         ids = list(dict.fromkeys(ids))
         if not ids:
             raise InvalidInputError("delete needs at least one engram id")
-        return self._retrying(lambda: self._delete(user_id, ids))
-
-    def _delete(self, user_id: str, ids: list[str]) -> int:
-        read_at = self.backend.revision(user_id)
-        found = {r.id for r in self.backend.get(user_id, ids)}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise NotFoundError(f"no engram {missing[0]!r} for user {user_id!r}")
-        self._commit(user_id, read_at, [], ids, [AuditEvent(user_id, "delete", ids)])
-        return len(ids)
+        erased = self._retrying(lambda: self._erase(user_id, "delete", set(ids)))
+        self._after_erase(user_id, erased)
+        return len(erased.deleted)
 
     def forget(
         self,
@@ -680,22 +674,83 @@ class EpisodicStore:
         time_range: TimeRange | None = None,
         everything: bool = False,
     ) -> int:
-        """Hard-delete every engram matching the selectors (superseded versions included)."""
+        """Hard-delete every engram matching the selectors (superseded versions included), and
+        with `session_id` every statement of that session folded into other engrams (see
+        `erasure`). Returns how many engrams were deleted or lost a statement of the session."""
         if not (session_id or tags or time_range or everything):
             raise InvalidInputError(
                 "forget needs a selector: session_id, tags, time_range or everything=True"
             )
-        filters = RecallFilters(
-            session_id=session_id, tags=tags or [], time_range=time_range, include_superseded=True
-        )
-        return self._retrying(lambda: self._forget(user_id, filters))
+        # The session is matched statement by statement in `erasure.plan`, not as a row filter.
+        filters = RecallFilters(tags=tags or [], time_range=time_range, include_superseded=True)
+        erased = self._retrying(lambda: self._erase(user_id, "forget", filters, session_id))
+        self._after_erase(user_id, erased)
+        return len(erased.deleted) + len(erased.partial)
 
-    def _forget(self, user_id: str, filters: RecallFilters) -> int:
+    def on_erase(self, key: str, hook: Callable[[str, list[Engram]], int]) -> None:
+        """Call `hook(user_id, engrams)` after each delete or forget with the engrams whose text
+        went (or changed), so copies kept elsewhere (the model's tables) go too; it returns how
+        many it removed, which the audit log records. One hook per key."""
+        self._erase_hooks[key] = hook
+
+    def _erase(
+        self,
+        user_id: str,
+        action: str,
+        select: set[str] | RecallFilters,
+        session_id: str | None = None,
+    ) -> erasure.Erasure:
+        """Delete the selected engrams and every copy of their text in the user's other
+        engrams, in one conditional write."""
         index = self._index(user_id)
-        ids = [index.ids[i] for i in np.flatnonzero(self._mask(index, filters))]
-        if ids:
-            self._commit(user_id, index.revision, [], ids, [AuditEvent(user_id, "forget", ids)])
-        return len(ids)
+        read_at = index.revision
+        if isinstance(select, set):
+            missing = sorted(select - index.pos.keys())
+            if missing:
+                raise NotFoundError(f"no engram {missing[0]!r} for user {user_id!r}")
+            selected = select
+        else:
+            selected = {index.ids[i] for i in np.flatnonzero(self._mask(index, select))}
+        if not selected:
+            return erasure.Erasure()
+        rows = self.backend.get(user_id, list(index.pos))
+        if len(rows) != len(index.pos):
+            raise ConflictError(f"user {user_id!r} changed while reading")
+        # Only an engram with history, evidence or a successor can hold a copy of another's.
+        engrams = [
+            self.codec.to_engram(r)
+            for r in rows
+            if r.id in selected or erasure.may_refer(self.codec.plain(r))
+        ]
+        plan = erasure.plan(engrams, selected, session_id)
+        if not plan.deleted and not plan.rewritten:
+            return plan
+        vectors = dict(
+            zip(plan.rewritten, self._vectors(user_id, list(plan.rewritten)), strict=True)
+        )
+        if plan.retexted:
+            fresh = encode_checked(self.encoder, [plan.rewritten[i].text for i in plan.retexted])
+            vectors.update(zip(plan.retexted, fresh, strict=True))
+        upserts = [self.codec.to_row(e, vectors[i]) for i, e in plan.rewritten.items()]
+        events = [AuditEvent(user_id, action, list(plan.deleted))]
+        if plan.rewritten:
+            events.append(AuditEvent(user_id, "scrub", list(plan.rewritten)))
+        self._commit(user_id, read_at, upserts, list(plan.deleted), events)
+        return plan
+
+    def _after_erase(self, user_id: str, plan: erasure.Erasure) -> None:
+        """Once the erase is committed: empty the WAL (it still holds the old pages) and let
+        the hooks remove the text from where else it lives, each removal logged."""
+        if not plan.deleted and not plan.rewritten:
+            return
+        self.backend.checkpoint()
+        gone = plan.gone()
+        for hook in list(self._erase_hooks.values()):
+            if removed := hook(user_id, gone):
+                ids = [e.id for e in gone]
+                self.backend.append_audit(
+                    [AuditEvent(user_id, "forget_in_model", ids, {"facts": removed})]
+                )
 
     def export(self, user_id: str) -> dict[str, Any]:
         """Everything stored for the user as JSON-ready data, with the user's audit trail."""
