@@ -292,9 +292,12 @@ class EngramMemory:
         """Make `delete` and `forget` also remove the facts they erase from `lm`'s per-user
         Engram tables and delta file (`EngramLM.forget_many`), right away rather than at the
         next `consolidate_into_model` (which attaches its model itself). Each removal is
-        recorded in the audit log as "forget_in_model"."""
+        recorded in the audit log as "forget_in_model". An encrypted memory gives the model its
+        key, so the facts in the user's delta file are sealed too."""
         from engram_agents.consolidation import forget_in_model
 
+        if self.store.codec.cipher is not None:
+            lm.set_encryption_key(self.store.codec.cipher)
         self.store.on_erase(f"model:{id(lm)}", functools.partial(forget_in_model, lm))
 
     def feedback(

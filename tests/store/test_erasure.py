@@ -140,3 +140,25 @@ def test_only_engrams_that_can_hold_a_copy_are_read_on_delete():
     holder = plain.model_copy(update={"history": [Version(action="updated", text="old")]})
     assert may_refer(body(holder))
     assert may_refer(body(plain.model_copy(update={"superseded_by": "x"})))
+
+
+def test_an_encrypted_memory_seals_the_facts_in_the_delta_file(tiny_dirs, small_config, tmp_path):
+    from engram_agents import EngramLM
+    from engram_agents.store.crypto import generate_key
+    from engram_agents.store.errors import EncryptionError
+
+    key = generate_key()
+    lm = EngramLM.from_pretrained(tiny_dirs["llama"], config=small_config, storage_dir=tmp_path)
+    memory = EngramMemory(tmp_path / "m.db", encoder=HashingEncoder(dim=256), encryption_key=key)
+    memory.remember(f"The gym locker code is {MARK}.", "ana-7731")
+    consolidate_into_model(memory, lm, "ana-7731", QUICK)
+    delta = lm.memory_path("ana-7731").read_bytes()
+    assert MARK.encode() not in delta and b"ana-7731" not in delta
+    assert [f.statement for f in lm.facts("ana-7731")] == [f"The gym locker code is {MARK}."]
+    assert _files_holding(tmp_path, MARK) == []
+
+    fresh = EngramLM.from_pretrained(tiny_dirs["llama"], config=small_config, storage_dir=tmp_path)
+    with pytest.raises(EncryptionError, match="set_encryption_key"):
+        fresh.facts("ana-7731")
+    fresh.set_encryption_key(key)
+    assert len(fresh.facts("ana-7731")) == 1
