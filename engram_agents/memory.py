@@ -65,6 +65,10 @@ def _message_item(message: Any, n: int) -> MemoryItem:
     )
 
 
+def _optional_id(value: Any, what: str) -> str | None:
+    return None if value is None else check_id(value, what)
+
+
 _NUMERIC_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b")
 
 
@@ -203,20 +207,25 @@ class EngramMemory:
         filters: RecallFilters | dict[str, Any] | None = None,
         time_range: Any = None,
         tags: list[str] | None = None,
+        agent_id: str | None = None,
         session_id: str | None = None,
         tier: str | None = None,
         include_superseded: bool = False,
         now: datetime | str | None = None,
     ) -> list[RecallHit]:
         """Best-first engrams for the query, each with its score and the matched tags.
-        Time phrases in the query ("last week") favour engrams from then; `time_range` filters."""
+        Time phrases in the query ("last week") favour engrams from then; `time_range` filters.
+        The user is always a boundary; `agent_id` / `session_id`, when given, are boundaries too
+        (only engrams remembered by that agent / first said in that session), else every
+        agent's and session's engrams of the user are candidates."""
         check_id(user_id)
         when = parse_when(now) if now is not None else None
         if filters is None:
             filters = RecallFilters(
                 time_range=_time_range(time_range, when),
                 tags=check_tags(tags),
-                session_id=session_id if session_id is None else check_id(session_id, "session_id"),
+                agent_id=_optional_id(agent_id, "agent_id"),
+                session_id=_optional_id(session_id, "session_id"),
                 tier=check_tier(tier),
                 include_superseded=include_superseded,
             )
@@ -225,15 +234,27 @@ class EngramMemory:
         if not isinstance(filters, RecallFilters):
             raise InvalidInputError(f"filters must be RecallFilters or a dict, got {filters!r}")
         check_time_range(filters.time_range)
+        _optional_id(filters.agent_id, "agent_id")
+        _optional_id(filters.session_id, "session_id")
         return self.store.recall(user_id, query, k, filters, when)
 
     def get(self, engram_id: str, user_id: str) -> Engram:
         return self.store.get(check_id(user_id), check_id(engram_id, "engram_id"))
 
     def list(
-        self, user_id: str, *, include_superseded: bool = False, session_id: str | None = None
+        self,
+        user_id: str,
+        *,
+        include_superseded: bool = False,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> list[Engram]:
-        filters = RecallFilters(session_id=session_id, include_superseded=include_superseded)
+        """The user's engrams, oldest first (only one agent's / session's when given)."""
+        filters = RecallFilters(
+            agent_id=_optional_id(agent_id, "agent_id"),
+            session_id=_optional_id(session_id, "session_id"),
+            include_superseded=include_superseded,
+        )
         return self.store.list(check_id(user_id), filters)
 
     def export(self, user_id: str, path: str | Path | None = None) -> dict[str, Any]:
@@ -282,7 +303,7 @@ class EngramMemory:
         """Hard-delete everything matching the selectors; returns how many engrams went."""
         return self.store.forget(
             check_id(user_id),
-            session_id=session_id if session_id is None else check_id(session_id, "session_id"),
+            session_id=_optional_id(session_id, "session_id"),
             tags=check_tags(tags),
             time_range=_time_range(time_range, None),
             everything=everything,

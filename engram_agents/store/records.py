@@ -141,7 +141,11 @@ class TimeRange(BaseModel):
 
 
 class RecallFilters(BaseModel):
-    """Hard filters; an engram must pass all of them to be returned."""
+    """Hard filters; an engram must pass all of them to be returned. Scopes: the user is always
+    a boundary (no read or write reaches another user's engrams). `agent_id` and `session_id`
+    are the agent that remembered an engram and the session it was first said in; given, each
+    is a boundary (only those engrams), omitted, no restriction. Writes keep agents apart: an
+    agent's engram is never reinforced, replaced or merged by another agent's statement."""
 
     time_range: TimeRange | None = None
     tags: list[str] = Field(default_factory=list)

@@ -238,9 +238,13 @@ class EpisodicStore:
                 return changed[engram_id][0]
             return self._engrams(user_id, [engram_id])[0]
 
-        nearest = self._nearest_existing(index, vectors)
+        agents = [e.scope.agent_id for e in engrams]
+        nearest = self._nearest_existing(index, vectors, agents)
         for engram, vector, existing in zip(engrams, vectors, nearest, strict=True):
-            near = self._similar(existing, vector, batch, batch_vecs)
+            mine = [i for i, e in enumerate(batch) if e.scope.agent_id == engram.scope.agent_id]
+            near = self._similar(
+                existing, vector, [batch[i] for i in mine], [batch_vecs[i] for i in mine]
+            )
             duplicate = next(
                 (
                     other
@@ -304,13 +308,20 @@ class EpisodicStore:
         return sorted((p for p in out if p[0] >= floor), reverse=True)
 
     @staticmethod
-    def _nearest_existing(index: ScopeIndex, vectors: np.ndarray) -> list[list[tuple[float, str]]]:
-        """For each new vector, its five nearest stored engrams (one matrix product per batch)."""
+    def _nearest_existing(
+        index: ScopeIndex, vectors: np.ndarray, agents: list[str | None]
+    ) -> list[list[tuple[float, str]]]:
+        """For each new vector, its five nearest stored engrams of the same agent (one matrix
+        product per batch): an agent's engram never reinforces or replaces another agent's, so
+        an agent scope stays a boundary (see `RecallFilters`)."""
         size = len(index.ids)
         if not len(index):
             return [[] for _ in vectors]
         sims = vectors @ index.vectors[:size].T
         sims[:, ~index.alive[:size]] = -np.inf
+        for agent in set(agents):
+            other = np.fromiter((a != agent for a in index.agent[:size]), bool, size)
+            sims[np.ix_([a == agent for a in agents], other)] = -np.inf
         n = min(5, size)
         top = np.argpartition(-sims, n - 1, axis=1)[:, :n]
         return [
@@ -532,15 +543,16 @@ class EpisodicStore:
                 upserts[engram.id] = (engrams[engram.id], vectors[engram.id])
                 report.decayed += 1
         short = [e for e in engrams.values() if e.tier == Tier.SHORT and e.is_active]
-        if short:
+        for agent in dict.fromkeys(e.scope.agent_id for e in short):  # merge within an agent
+            own = [e for e in short if e.scope.agent_id == agent]
             groups = lifecycle.merge_groups(
-                short,
-                np.stack([vectors[e.id] for e in short]),
+                own,
+                np.stack([vectors[e.id] for e in own]),
                 cfg.merge_similarity,
                 cfg.merge_keyword_overlap,
             )
             for group in groups:
-                members = [short[i] for i in group]
+                members = [own[i] for i in group]
                 merged, vector = lifecycle.merge(
                     members, np.stack([vectors[e.id] for e in members])
                 )
@@ -549,8 +561,8 @@ class EpisodicStore:
                     upserts.pop(e.id, None)
                     deletes.append(e.id)
                 report.merged[merged.id] = [e.id for e in members]
-            gone = set(deletes)
-            short = [e for e in short if e.id not in gone]
+        gone = set(deletes)
+        short = [e for e in short if e.id not in gone]
         for e in short:
             current = upserts.get(e.id, (engrams[e.id],))[0]
             if e.stats.activations >= cfg.promote_activations or e.stats.usefulness > 0:
