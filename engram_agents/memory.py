@@ -197,6 +197,20 @@ class EngramMemory:
             raise InvalidInputError(f"bad item for remember_many: {exc}") from exc
         return self.store.remember_many(scope_of(user_id, agent_id, session_id), parsed, redact)
 
+    # ------------------------------------------------------------------ consent
+    def set_consent(self, user_id: str, remember: bool) -> None:
+        """Switch persistent memory off (False) or back on (True) for a user. While it is off,
+        `remember` and `remember_many` raise `ConsentError` and store nothing; recall, list,
+        export, update, feedback, delete and forget keep working on what is stored. The
+        choice is kept in the store and each change is recorded in the audit log."""
+        if not isinstance(remember, bool):
+            raise InvalidInputError(f"remember must be True or False, got {remember!r}")
+        self.store.set_consent(check_id(user_id), remember)
+
+    def consent(self, user_id: str) -> bool:
+        """Whether persistent memory is on for the user (the default)."""
+        return self.store.consent(check_id(user_id))
+
     # ------------------------------------------------------------------ read
     def recall(
         self,
@@ -372,7 +386,7 @@ def _async_twin(name: str) -> Callable[..., Any]:
 
 VERBS = (
     "remember", "remember_many", "recall", "get", "list", "export", "update", "delete",
-    "forget", "feedback", "consolidate", "verify_audit", "close",
+    "forget", "feedback", "consolidate", "verify_audit", "close", "set_consent", "consent",
 )  # fmt: skip
 for _verb in VERBS:
     setattr(EngramMemory, _verb, _our_errors(getattr(EngramMemory, _verb)))

@@ -29,6 +29,7 @@ from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import Encoder, encode_checked
 from engram_agents.store.errors import (
     ConflictError,
+    ConsentError,
     EncryptionError,
     InvalidInputError,
     NotFoundError,
@@ -212,6 +213,7 @@ class EpisodicStore:
         if not items:
             raise InvalidInputError("nothing to remember: the list of items is empty")
         redact_pii = self.config.redact if redact_pii is None else redact_pii
+        self._check_consent(scope.user_id)  # before encoding; checked again in the write
         engrams = self._prepare(scope, items, redact_pii)
         vectors = encode_checked(self.encoder, [e.text for e in engrams])
         return self._retrying(
@@ -226,6 +228,7 @@ class EpisodicStore:
         cfg = self.config
         index = self._index(user_id)
         read_at = index.revision
+        self._check_consent(user_id)  # after the revision: a change of consent moves it
         changed: dict[str, tuple[Engram, np.ndarray]] = {}
         result: list[Engram] = []
         new_ids: list[str] = []
@@ -334,6 +337,30 @@ class EpisodicStore:
         if engram_id in index.pos:
             return index.vectors[index.pos[engram_id]]
         return vecs[[e.id for e in batch].index(engram_id)]
+
+    # ---------------------------------------------------------------- consent
+    def consent(self, user_id: str) -> bool:
+        """Whether persistent memory is on for the user (it is unless they switched it off)."""
+        return self.backend.setting(user_id, "consent") != "withdrawn"
+
+    def set_consent(self, user_id: str, remember: bool) -> None:
+        """Switch persistent memory on or off for the user; the change is in the audit log.
+        Off: `remember` raises `ConsentError`; what is stored stays readable and deletable."""
+        self._retrying(lambda: self._set_consent(user_id, remember))
+
+    def _set_consent(self, user_id: str, remember: bool) -> None:
+        read_at = self.backend.revision(user_id)
+        event = AuditEvent(user_id, "consent", [], {"remember": remember})
+        value = "granted" if remember else "withdrawn"
+        self._commit(user_id, read_at, [], [], [event], {(user_id, "consent"): value})
+
+    def _check_consent(self, user_id: str) -> None:
+        if not self.consent(user_id):
+            raise ConsentError(
+                f"user {user_id!r} switched persistent memory off, so nothing new is remembered "
+                "(recall, export, delete and forget still work); "
+                f"set_consent({user_id!r}, True) switches it back on"
+            )
 
     # ---------------------------------------------------------------- recall
     def recall(

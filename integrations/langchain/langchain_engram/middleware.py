@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from typing import Any, Literal
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
@@ -17,6 +18,7 @@ from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
+from engram_agents import ConsentError
 from engram_agents.consolidation import WeightSync, consolidate_into_model
 from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory as CoreMemory
@@ -147,12 +149,14 @@ class EngramMemoryMiddleware(AgentMiddleware):
     def after_agent(self, state: AgentState, runtime: Runtime) -> None:
         user, said, session = self._turn(state, runtime)
         if said:
-            self.memory.remember_many(said, user, session_id=session)
+            with suppress(ConsentError):  # the user switched memory off: the turn is not kept
+                self.memory.remember_many(said, user, session_id=session)
 
     async def aafter_agent(self, state: AgentState, runtime: Runtime) -> None:
         user, said, session = self._turn(state, runtime)
         if said:
-            await self.memory.aremember_many(said, user, session_id=session)
+            with suppress(ConsentError):
+                await self.memory.aremember_many(said, user, session_id=session)
 
     # -- session end ----------------------------------------------------------------------
     def end_session(self, user_id: str | None = None) -> ConsolidationReport | WeightSync:
