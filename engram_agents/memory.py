@@ -139,6 +139,20 @@ class EngramMemory:
             raise InvalidInputError("encrypt_store needs encryption_key= or ENGRAM_ENCRYPTION_KEY")
         return encrypt_sqlite_store(path, cipher)
 
+    @staticmethod
+    def key_tags_per_user(path: str | Path, encryption_key: str | bytes | None = None) -> int:
+        """Move an encrypted SQLite store made before per-user tag keys onto them (equal tags
+        of two users then hash differently), in one transaction; returns how many engrams were
+        re-sealed. Such stores still open and search as they are until this is run."""
+        from engram_agents.store.migrate import key_tags_per_user
+
+        cipher = Cipher.from_env_or_key(encryption_key)
+        if cipher is None:
+            raise InvalidInputError(
+                "key_tags_per_user needs encryption_key= or ENGRAM_ENCRYPTION_KEY"
+            )
+        return key_tags_per_user(path, cipher)
+
     # ------------------------------------------------------------------ write
     def remember(
         self,

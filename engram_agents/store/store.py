@@ -49,7 +49,7 @@ from engram_agents.store.records import (
     utcnow,
 )
 from engram_agents.store.redact import redact
-from engram_agents.store.rows import AuditEvent, Codec, EngramRow
+from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
 from engram_agents.store.sketch import ASKS, engram_sketch, extract_sketch
 from engram_agents.store.timeexpr import query_time_range
 from engram_agents.store.validation import check_id, check_k, check_metadata, check_text
@@ -107,13 +107,20 @@ class EpisodicStore:
                     "ENGRAM_ENCRYPTION_KEY), or encrypt it first with "
                     "EngramMemory.encrypt_store(path, key)"
                 )
-            self.backend.write([], [], [], set(), {("", "cipher"): cipher.fingerprint})
+            scheme = {("", "cipher"): cipher.fingerprint, ("", "tag_keys"): TAGS_PER_USER}
+            self.backend.write([], [], [], set(), scheme)
         elif stored is not None and cipher is None:
             raise EncryptionError(
                 "this store is encrypted: pass encryption_key= or set ENGRAM_ENCRYPTION_KEY"
             )
         elif stored is not None and cipher is not None and stored != cipher.fingerprint:
             raise EncryptionError("wrong encryption key for this store")
+        # Stores encrypted before per-user tag keys keep their one store-wide tag key (until
+        # `EngramMemory.key_tags_per_user` re-hashes them).
+        self.codec.per_user_tags = self.backend.setting("", "tag_keys") == TAGS_PER_USER
+
+    def _setting(self, user_id: str, key: str) -> str | None:
+        return self.codec.open_setting(user_id, key, self.backend.setting(user_id, key))
 
     def _index(self, user_id: str) -> ScopeIndex:
         revision = self.backend.revision(user_id)
@@ -149,8 +156,9 @@ class EpisodicStore:
         read before the rows this write was computed from), then patch the cached index."""
         index = self._indexes.get(user_id)
         before = index.revision if index else None
+        sealed = {k: self.codec.seal_setting(*k, v) for k, v in (settings or {}).items()}
         revision = self.backend.write(
-            upserts, deletes, events, {user_id}, settings, expect={user_id: read_at}
+            upserts, deletes, events, {user_id}, sealed, expect={user_id: read_at}
         )[user_id]
         if index is not None and before == revision - 1:
             index.remove(deletes)
@@ -341,7 +349,7 @@ class EpisodicStore:
     # ---------------------------------------------------------------- consent
     def consent(self, user_id: str) -> bool:
         """Whether persistent memory is on for the user (it is unless they switched it off)."""
-        return self.backend.setting(user_id, "consent") != "withdrawn"
+        return self._setting(user_id, "consent") != "withdrawn"
 
     def set_consent(self, user_id: str, remember: bool) -> None:
         """Switch persistent memory on or off for the user; the change is in the audit log.
@@ -392,7 +400,7 @@ class EpisodicStore:
                 cache.popitem(last=False)
         return hits
 
-    def _mask(self, index: ScopeIndex, filters: RecallFilters) -> np.ndarray:
+    def _mask(self, user_id: str, index: ScopeIndex, filters: RecallFilters) -> np.ndarray:
         n = len(index.ids)
         f = index.fields
         mask = index.alive[:n].copy()
@@ -409,7 +417,7 @@ class EpisodicStore:
         for attr, wanted in (("session", filters.session_id), ("agent", filters.agent_id)):
             if wanted is not None:
                 mask &= np.fromiter((v == wanted for v in getattr(index, attr)), bool, n)
-        for tag in self.codec.index_tags(filters.tags):
+        for tag in self.codec.index_tags(filters.tags, user_id):
             required = np.zeros(n, dtype=bool)
             required[index.posting(tag)] = True
             mask &= required
@@ -429,8 +437,8 @@ class EpisodicStore:
         index = self._index(user_id)
         if not len(index):
             return [], np.zeros((0, len(fusion.FEATURES)))
-        mask = self._mask(index, filters)
-        hashed = dict(zip(self.codec.index_tags(query_tags), query_tags, strict=True))
+        mask = self._mask(user_id, index, filters)
+        hashed = dict(zip(self.codec.index_tags(query_tags, user_id), query_tags, strict=True))
         large = len(index) > cfg.full_scan_below
         lexical = index.lexical(list(hashed), cfg.common_tag_fraction if large else 1.0)
         keep = mask[lexical.rows]
@@ -459,7 +467,7 @@ class EpisodicStore:
             sims = index.vectors[rows] @ qvec
         time_range = query_time_range(query, now)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
-        asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS])[0]))
+        asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS], user_id)[0]))
         x = fusion.features(
             index,
             rows,
@@ -505,7 +513,7 @@ class EpisodicStore:
         return "; ".join(parts)
 
     def weights(self, user_id: str) -> FusionWeights:
-        stored = self.backend.setting(user_id, "fusion_weights")
+        stored = self._setting(user_id, "fusion_weights")
         return FusionWeights.model_validate_json(stored) if stored else self.config.weights
 
     # ---------------------------------------------------------------- feedback
@@ -550,7 +558,7 @@ class EpisodicStore:
         report = ConsolidationReport()
         index = self._index(user_id)
         read_at = index.revision
-        last = float(self.backend.setting(user_id, "last_consolidation") or 0.0)
+        last = float(self._setting(user_id, "last_consolidation") or 0.0)
         engrams = {e.id: e for e in self.list(user_id, include_superseded=True, log=False)}
         if not engrams.keys() <= index.pos.keys():
             raise ConflictError(f"user {user_id!r} changed while consolidating")
@@ -632,7 +640,7 @@ class EpisodicStore:
         filters = filters or RecallFilters(include_superseded=include_superseded)
         with self._lock:
             index = self._index(user_id)
-            mask = self._mask(index, filters)
+            mask = self._mask(user_id, index, filters)
             ids = [index.ids[i] for i in np.flatnonzero(mask)]
         engrams = [self.codec.to_engram(r) for r in self.backend.get(user_id, ids)]
         engrams.sort(key=lambda e: (e.metadata.created_at, e.id))
@@ -749,7 +757,7 @@ class EpisodicStore:
                 raise NotFoundError(f"no engram {missing[0]!r} for user {user_id!r}")
             selected = select
         else:
-            selected = {index.ids[i] for i in np.flatnonzero(self._mask(index, select))}
+            selected = {index.ids[i] for i in np.flatnonzero(self._mask(user_id, index, select))}
         if not selected:
             return erasure.Erasure()
         rows = self.backend.get(user_id, list(index.pos))
