@@ -247,7 +247,10 @@ class EpisodicStore:
         def lookup(engram_id: str) -> Engram:
             if engram_id in changed:
                 return changed[engram_id][0]
-            return self._engrams(user_id, [engram_id])[0]
+            rows = self.backend.get(user_id, [engram_id])
+            if not rows:  # deleted since the index was read: compute again on fresh rows
+                raise ConflictError(f"user {user_id!r} changed while reading")
+            return self.codec.to_engram(rows[0])
 
         agents = [e.scope.agent_id for e in engrams]
         nearest = self._nearest_existing(index, vectors, agents)

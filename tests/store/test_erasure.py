@@ -3,9 +3,11 @@ engram's history, the SQLite file and WAL, exports, and the user's model tables 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+from test_concurrency import _run  # the spawn-and-barrier runner of the race tests
 
 from engram_agents import EngramMemory, TrainConfig
 from engram_agents.consolidation import consolidate_into_model
@@ -29,7 +31,8 @@ def _files_holding(folder: Path, needle: str) -> list[str]:
     )
 
 
-def test_forgetting_a_session_takes_out_the_reinforcement_it_made(memory):
+def test_forgetting_a_session_takes_out_the_reinforcement_it_made(make_memory):
+    memory = make_memory()
     kept = memory.remember(f"the gym locker code is {MARK} 4471", "u", session_id="s1")
     again = memory.remember(f"the gym locker code is {MARK} 4471", "u", session_id="s2")
     assert again.id == kept.id and again.stats.activations == 1
@@ -46,7 +49,8 @@ def test_forgetting_a_session_takes_out_the_reinforcement_it_made(memory):
     assert actions.count("forget") == 2 and "scrub" in actions
 
 
-def test_deleting_a_replaced_fact_takes_its_text_out_of_the_update(memory):
+def test_deleting_a_replaced_fact_takes_its_text_out_of_the_update(make_memory):
+    memory = make_memory()
     old = memory.remember(f"the dentist appointment is on Tuesday at 3 pm {MARK}", "u")
     new = memory.remember("the dentist appointment moved to Friday at 3 pm instead", "u")
     assert [v.text for v in memory.get(new.id, "u").history] == [old.text]  # the copy
@@ -162,3 +166,44 @@ def test_an_encrypted_memory_seals_the_facts_in_the_delta_file(tiny_dirs, small_
         fresh.facts("ana-7731")
     fresh.set_encryption_key(key)
     assert len(fresh.facts("ana-7731")) == 1
+
+
+SUBJECTS = "dentist barber plumber tutor vet lawyer florist baker tailor mechanic".split()
+
+
+def _delete_marked(path: str, ids: list[str], start) -> None:
+    mem = EngramMemory(path, encoder=HashingEncoder(dim=256))
+    start.wait()
+    for engram_id in ids:
+        time.sleep(0.1)  # spread the deletes over the updates' run
+        mem.delete(engram_id, "u")
+
+
+def _supersede_marked(path: str, start) -> None:
+    """Each update copies the text it replaces into its own history, racing the deletes."""
+    mem = EngramMemory(path, encoder=HashingEncoder(dim=256))
+    start.wait()
+    for subject in SUBJECTS:
+        mem.remember(f"the {subject} appointment moved to Friday at 3 pm instead", "u")
+
+
+@pytest.mark.adversarial
+def test_an_update_racing_a_delete_keeps_no_copy_of_the_deleted_text(tmp_path):
+    path = str(tmp_path / "m.db")
+    mem = EngramMemory(path, encoder=HashingEncoder(dim=256))
+    marked = [
+        mem.remember(f"the {subject} appointment is on Tuesday at 3 pm {MARK}{n}", "u").id
+        for n, subject in enumerate(SUBJECTS)
+    ]
+    # Deletes run last-first, updates first-first: the first updates land before their
+    # target's delete (a copy to scrub), the middle ones race it.
+    _run((_delete_marked, (path, marked[::-1])), (_supersede_marked, (path,)))
+    left = mem.list("u", include_superseded=True)
+    assert len(left) == len(SUBJECTS) and not {e.id for e in left} & set(marked)
+    assert MARK not in str(mem.export("u", tmp_path / "export.json")["engrams"])
+    assert _files_holding(tmp_path, MARK) == []
+    events = mem.store.backend.audit_events("u")
+    assert [e.action for e in events].count("delete") == len(SUBJECTS)
+    copied = [e for e in events if e.action == "supersede" and e.engram_ids[0] in marked]
+    assert copied  # some updates did copy a marked text before its delete
+    mem.verify_audit()
