@@ -9,6 +9,7 @@ from engram_agents.lm import EngramLM
 from engram_agents.model.config import EngramConfig
 from engram_agents.model.facts import Fact
 from engram_agents.model.memorize import MemorizeReport, TrainConfig
+from engram_agents.store.errors import ConsentError
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "AdapterError",
+    "ConsentError",
     "EngramConfig",
     "EngramError",
     "EngramLM",

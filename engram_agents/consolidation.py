@@ -15,6 +15,7 @@ from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory
 from engram_agents.model.facts import Fact
 from engram_agents.model.memorize import MemorizeReport, TrainConfig
+from engram_agents.store.records import Engram
 from engram_agents.store.sketch import is_asking
 from engram_agents.store.store import ConsolidationReport
 
@@ -37,13 +38,9 @@ def consolidate_into_model(
     """Consolidate the user's store, then memorize the statements that are new and forget
     those that were dropped (a turn that ends by asking states no fact and is not memorized; a
     request such as "could you book me a haircut on Saturday?" states a plan and is)."""
+    memory.attach_model(lm)
     store_report = memory.consolidate(user_id)
-    wanted = {}
-    for engram in memory.list(user_id):
-        text = engram.content.strip()
-        if text and not is_asking(text):
-            fact = Fact(statement=text)
-            wanted[fact.identity()] = fact
+    wanted = {f.identity(): f for f in map(_fact, memory.list(user_id)) if f is not None}
     held = {f.identity(): f for f in lm.facts(user_id)}
     dropped = [f for key, f in held.items() if key not in wanted]
     if dropped:
@@ -51,3 +48,16 @@ def consolidate_into_model(
     new = [f for key, f in wanted.items() if key not in held]
     training = lm.memorize(new, user_id, train_config, progress) if new else None
     return WeightSync(store_report, len(new), len(dropped), training)
+
+
+def _fact(engram: Engram) -> Fact | None:
+    """The fact an engram is memorized as (None for a turn that only asks)."""
+    text = engram.content.strip()
+    return Fact(statement=text) if text and not is_asking(text) else None
+
+
+def forget_in_model(lm: EngramLM, user_id: str, engrams: list[Engram]) -> int:
+    """Remove the facts of erased engrams from the user's tables and delta file at once (the
+    erase hook `EngramMemory.attach_model` registers); returns how many were memorized."""
+    facts = [f for f in map(_fact, engrams) if f is not None]
+    return lm.forget_many(facts, user_id) if facts else 0

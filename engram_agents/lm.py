@@ -35,6 +35,7 @@ from engram_agents.model.users import (
     read_checked,
     unpack,
 )
+from engram_agents.store.crypto import Cipher
 
 ADAPTER_FORMAT = "engram-adapter/1"
 ADAPTER_FILE = "engram_adapter.safetensors"
@@ -265,6 +266,13 @@ class EngramLM:
             self._users.facts = remaining
             self._users.save()
             return len({f.identity() for f in gone})
+
+    def set_encryption_key(self, key: "str | bytes | Cipher") -> None:
+        """Seal the fact list in users' delta files with this key (the memory store's), as the
+        encrypted store seals its engrams; deltas saved from now on are sealed, and sealed ones
+        need the key to load. `EngramMemory.attach_model` sets it from an encrypted memory."""
+        with self._lock:
+            self._users.cipher = key if isinstance(key, Cipher) else Cipher(key)
 
     def memory_path(self, user_id: str) -> Path:
         """The file holding a user's memory delta (it exists once they memorized something)."""

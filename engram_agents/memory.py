@@ -65,6 +65,10 @@ def _message_item(message: Any, n: int) -> MemoryItem:
     )
 
 
+def _optional_id(value: Any, what: str) -> str | None:
+    return None if value is None else check_id(value, what)
+
+
 _NUMERIC_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b")
 
 
@@ -143,6 +147,20 @@ class EngramMemory:
 
         return RemoteMemory(url, api_key=api_key, timeout=timeout)
 
+    @staticmethod
+    def key_tags_per_user(path: str | Path, encryption_key: str | bytes | None = None) -> int:
+        """Move an encrypted SQLite store made before per-user tag keys onto them (equal tags
+        of two users then hash differently), in one transaction; returns how many engrams were
+        re-sealed. Such stores still open and search as they are until this is run."""
+        from engram_agents.store.migrate import key_tags_per_user
+
+        cipher = Cipher.from_env_or_key(encryption_key)
+        if cipher is None:
+            raise InvalidInputError(
+                "key_tags_per_user needs encryption_key= or ENGRAM_ENCRYPTION_KEY"
+            )
+        return key_tags_per_user(path, cipher)
+
     # ------------------------------------------------------------------ write
     def remember(
         self,
@@ -201,6 +219,20 @@ class EngramMemory:
             raise InvalidInputError(f"bad item for remember_many: {exc}") from exc
         return self.store.remember_many(scope_of(user_id, agent_id, session_id), parsed, redact)
 
+    # ------------------------------------------------------------------ consent
+    def set_consent(self, user_id: str, remember: bool) -> None:
+        """Switch persistent memory off (False) or back on (True) for a user. While it is off,
+        `remember` and `remember_many` raise `ConsentError` and store nothing; recall, list,
+        export, update, feedback, delete and forget keep working on what is stored. The
+        choice is kept in the store and each change is recorded in the audit log."""
+        if not isinstance(remember, bool):
+            raise InvalidInputError(f"remember must be True or False, got {remember!r}")
+        self.store.set_consent(check_id(user_id), remember)
+
+    def consent(self, user_id: str) -> bool:
+        """Whether persistent memory is on for the user (the default)."""
+        return self.store.consent(check_id(user_id))
+
     # ------------------------------------------------------------------ read
     def recall(
         self,
@@ -211,20 +243,25 @@ class EngramMemory:
         filters: RecallFilters | dict[str, Any] | None = None,
         time_range: Any = None,
         tags: list[str] | None = None,
+        agent_id: str | None = None,
         session_id: str | None = None,
         tier: str | None = None,
         include_superseded: bool = False,
         now: datetime | str | None = None,
     ) -> list[RecallHit]:
         """Best-first engrams for the query, each with its score and the matched tags.
-        Time phrases in the query ("last week") favour engrams from then; `time_range` filters."""
+        Time phrases in the query ("last week") favour engrams from then; `time_range` filters.
+        The user is always a boundary; `agent_id` / `session_id`, when given, are boundaries too
+        (only engrams remembered by that agent / first said in that session), else every
+        agent's and session's engrams of the user are candidates."""
         check_id(user_id)
         when = parse_when(now) if now is not None else None
         if filters is None:
             filters = RecallFilters(
                 time_range=_time_range(time_range, when),
                 tags=check_tags(tags),
-                session_id=session_id if session_id is None else check_id(session_id, "session_id"),
+                agent_id=_optional_id(agent_id, "agent_id"),
+                session_id=_optional_id(session_id, "session_id"),
                 tier=check_tier(tier),
                 include_superseded=include_superseded,
             )
@@ -233,15 +270,27 @@ class EngramMemory:
         if not isinstance(filters, RecallFilters):
             raise InvalidInputError(f"filters must be RecallFilters or a dict, got {filters!r}")
         check_time_range(filters.time_range)
+        _optional_id(filters.agent_id, "agent_id")
+        _optional_id(filters.session_id, "session_id")
         return self.store.recall(user_id, query, k, filters, when)
 
     def get(self, engram_id: str, user_id: str) -> Engram:
         return self.store.get(check_id(user_id), check_id(engram_id, "engram_id"))
 
     def list(
-        self, user_id: str, *, include_superseded: bool = False, session_id: str | None = None
+        self,
+        user_id: str,
+        *,
+        include_superseded: bool = False,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> list[Engram]:
-        filters = RecallFilters(session_id=session_id, include_superseded=include_superseded)
+        """The user's engrams, oldest first (only one agent's / session's when given)."""
+        filters = RecallFilters(
+            agent_id=_optional_id(agent_id, "agent_id"),
+            session_id=_optional_id(session_id, "session_id"),
+            include_superseded=include_superseded,
+        )
         return self.store.list(check_id(user_id), filters)
 
     def export(self, user_id: str, path: str | Path | None = None) -> dict[str, Any]:
@@ -290,11 +339,23 @@ class EngramMemory:
         """Hard-delete everything matching the selectors; returns how many engrams went."""
         return self.store.forget(
             check_id(user_id),
-            session_id=session_id if session_id is None else check_id(session_id, "session_id"),
+            session_id=_optional_id(session_id, "session_id"),
             tags=check_tags(tags),
             time_range=_time_range(time_range, None),
             everything=everything,
         )
+
+    def attach_model(self, lm: Any) -> None:
+        """Make `delete` and `forget` also remove the facts they erase from `lm`'s per-user
+        Engram tables and delta file (`EngramLM.forget_many`), right away rather than at the
+        next `consolidate_into_model` (which attaches its model itself). Each removal is
+        recorded in the audit log as "forget_in_model". An encrypted memory gives the model its
+        key, so the facts in the user's delta file are sealed too."""
+        from engram_agents.consolidation import forget_in_model
+
+        if self.store.codec.cipher is not None:
+            lm.set_encryption_key(self.store.codec.cipher)
+        self.store.on_erase(f"model:{id(lm)}", functools.partial(forget_in_model, lm))
 
     def feedback(
         self, ids: str | Iterable[str], user_id: str, useful: bool = True
@@ -347,7 +408,7 @@ def _async_twin(name: str) -> Callable[..., Any]:
 
 VERBS = (
     "remember", "remember_many", "recall", "get", "list", "export", "update", "delete",
-    "forget", "feedback", "consolidate", "verify_audit", "close",
+    "forget", "feedback", "consolidate", "verify_audit", "close", "set_consent", "consent",
 )  # fmt: skip
 for _verb in VERBS:
     setattr(EngramMemory, _verb, _our_errors(getattr(EngramMemory, _verb)))

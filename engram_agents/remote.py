@@ -288,6 +288,15 @@ class RemoteMemory(EngramMemory):
         return Call("POST", path, ConsolidationReport.model_validate)
 
     @_verb
+    def set_consent(self, user_id: str, remember: bool) -> Call:
+        body = {"remember": remember}
+        return Call("PUT", f"{self._user(user_id)}/consent", lambda d: None, body)
+
+    @_verb
+    def consent(self, user_id: str) -> Call:
+        return Call("GET", f"{self._user(user_id)}/consent", lambda d: d["remember"])
+
+    @_verb
     def verify_audit(self) -> Call:
         return Call("GET", "/v1/audit/verify", lambda d: d["entries"])
 

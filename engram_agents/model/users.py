@@ -1,11 +1,14 @@
 """Per-user memory as a sparse delta over the shared Engram tables.
 
 A delta holds, for each Engram layer, the rows the user's facts wrote (indices, values, tags) and
-the small dense Engram weights, plus the user's fact list; it is one safetensors file written to a
-temporary name and renamed, so a crash never leaves half a delta. Loading a delta first records
-the shared values it overwrites, so unloading restores the shared tables bit for bit.
+the small dense Engram weights, plus the user's fact list (needed to replay and to forget facts;
+AES-GCM sealed when the model has the store's key, else plain JSON in the header); it is one
+safetensors file written to a temporary name and renamed, so a crash never leaves half a delta.
+Loading a delta first records the shared values it overwrites, so unloading restores the shared
+tables bit for bit.
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -21,6 +24,8 @@ from engram_agents.errors import AdapterError
 from engram_agents.ids import check_id
 from engram_agents.model.facts import Fact
 from engram_agents.model.model import EngramModel
+from engram_agents.store.crypto import Cipher
+from engram_agents.store.errors import EncryptionError
 
 FORMAT = "engram-user-delta/1"
 
@@ -50,6 +55,7 @@ class UserDeltas:
             for name, layer in model.engram.items()
         }
         self._restore: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
+        self.cipher: Cipher | None = None  # set: the fact list is saved encrypted
 
     def path(self, user_id: str) -> Path:
         digest = hashlib.sha256(check_id(user_id).encode()).hexdigest()[:32]
@@ -113,11 +119,13 @@ class UserDeltas:
                 diff = (layer.tags[rows] != tags) | (layer.table.data[rows] != vals).any(-1)
                 rows = rows[diff]
             changed[name] = rows
-        meta = {
-            "user_id": self.user_id or "",
-            "facts": json.dumps([f.model_dump() for f in self.facts]),
-        }
         path = self.path(self.user_id)
+        facts = json.dumps([f.model_dump() for f in self.facts])
+        if self.cipher is None:
+            meta = {"user_id": self.user_id or "", "facts": facts}
+        else:  # the user id and the facts' text stay as unreadable as the encrypted store
+            sealed = self.cipher.encrypt(facts.encode(), _bound_to(path))
+            meta = {"facts_sealed": base64.b64encode(sealed).decode()}
         atomic_save(pack(self.model, changed), header(self.model, FORMAT, meta), path)
         return path
 
@@ -128,7 +136,22 @@ class UserDeltas:
 
     def _read(self, path: Path) -> tuple[dict[str, Tensor], list[Fact]]:
         tensors, meta = read_checked(self.model, path, FORMAT)
-        return tensors, [Fact(**f) for f in json.loads(meta.get("facts", "[]"))]
+        facts = meta.get("facts", "[]")
+        if "facts_sealed" in meta:
+            if self.cipher is None:
+                raise EncryptionError(
+                    f"{path} holds encrypted facts: give the model the store's key "
+                    "(EngramLM.set_encryption_key, or EngramMemory.attach_model(lm) on the "
+                    "encrypted memory)"
+                )
+            blob = base64.b64decode(meta["facts_sealed"])
+            facts = self.cipher.decrypt(blob, _bound_to(path)).decode()
+        return tensors, [Fact(**f) for f in json.loads(facts)]
+
+
+def _bound_to(path: Path) -> str:
+    """Sealed facts name their file (the user's digest), so they cannot be moved to another."""
+    return f"engram-user-delta:{path.name}"
 
 
 def header(model: EngramModel, fmt: str, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -17,6 +17,8 @@ from engram_agents.server.mcp_tools import build_mcp
 from engram_agents.server.middleware import Authenticate, BodyLimit
 from engram_agents.server.schemas import (
     AuditStatus,
+    Consent,
+    ConsentBody,
     Deleted,
     FeedbackBody,
     ForgetBody,
@@ -113,6 +115,15 @@ def rest_api(memory: EngramMemory) -> APIRouter:
     @api.post(USER + "/feedback")
     def feedback(user: User, body: FeedbackBody) -> FusionWeights:
         return memory.feedback(body.ids, user, body.useful)
+
+    @api.get(USER + "/consent")
+    def consent(user: User) -> Consent:
+        return Consent(remember=memory.consent(user))
+
+    @api.put(USER + "/consent")
+    def set_consent(user: User, body: ConsentBody) -> Consent:
+        memory.set_consent(user, body.remember)
+        return Consent(remember=body.remember)
 
     @api.post(USER + "/consolidate")
     def consolidate(user: User) -> ConsolidationReport:

@@ -17,6 +17,7 @@ from engram_agents.store.errors import (
     AuditIntegrityError,
     BackendUnavailableError,
     ConflictError,
+    ConsentError,
     InvalidInputError,
     NotFoundError,
 )
@@ -29,6 +30,7 @@ STATUS: dict[type[EngramError], int] = {
     AccessDeniedError: 403,
     NotFoundError: 404,
     AuditIntegrityError: 409,  # the stored state conflicts with its own hash chain
+    ConsentError: 403,  # the user switched persistent memory off
     ConflictError: 409,  # other writers kept changing the user's engrams; retry
     BackendUnavailableError: 503,
 }

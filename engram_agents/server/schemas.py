@@ -64,6 +64,14 @@ class FeedbackBody(IdsBody):
     useful: StrictBool = True
 
 
+class ConsentBody(Body):
+    remember: StrictBool
+
+
+class Consent(BaseModel):
+    remember: bool
+
+
 class ForgetBody(Body):
     session_id: str | None = None
     tags: list[str] | None = None

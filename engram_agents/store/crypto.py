@@ -47,6 +47,7 @@ class Cipher:
         master = _decode_key(key)
         self._aead = AESGCM(_derive(master, b"engram-payload"))
         self._tag_key = _derive(master, b"engram-tags")
+        self._user_keys: dict[str, bytes] = {}
         self.fingerprint = hashlib.sha256(_derive(master, b"engram-check")).hexdigest()[:16]
 
     @classmethod
@@ -66,5 +67,16 @@ class Cipher:
                 "cannot decrypt an engram: wrong key, or the stored data was altered"
             ) from exc
 
-    def hash_tag(self, tag: str) -> str:
-        return "h:" + hmac.new(self._tag_key, tag.encode(), hashlib.sha256).hexdigest()[:24]
+    def hash_tag(self, tag: str, user_id: str | None = None) -> str:
+        """The tag's keyed hash; with `user_id`, under a key of that user's own, so equal tags
+        of two users hash differently (their tag indexes cannot be linked). None: the one
+        store-wide key of stores made before per-user tag keys."""
+        key = self._tag_key if user_id is None else self._user_tag_key(user_id)
+        return "h:" + hmac.new(key, tag.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def _user_tag_key(self, user_id: str) -> bytes:
+        key = self._user_keys.get(user_id)
+        if key is None:
+            key = hmac.new(self._tag_key, b"user:" + user_id.encode(), hashlib.sha256).digest()
+            self._user_keys[user_id] = key
+        return key

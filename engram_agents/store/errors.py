@@ -7,6 +7,7 @@ __all__ = [
     "AuditIntegrityError",
     "BackendUnavailableError",
     "ConflictError",
+    "ConsentError",
     "EncryptionError",
     "InvalidInputError",
     "NotFoundError",
@@ -40,3 +41,8 @@ class AuditIntegrityError(StoreError, RuntimeError):
 class ConflictError(StoreError, RuntimeError):
     """Another writer changed the user's engrams between this write's read and its commit; the
     store retries on its own and raises this only when the user's engrams keep changing."""
+
+
+class ConsentError(StoreError, PermissionError):
+    """The user switched persistent memory off (`EngramMemory.set_consent(user_id, False)`):
+    nothing new is remembered for them until they switch it on again."""

@@ -63,9 +63,12 @@ def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_
 
 
 def reinforce(existing: Engram, duplicate: Engram) -> Engram:
-    """Fold a near-duplicate into the engram it repeats: more activation, every pointer kept."""
+    """Fold a near-duplicate into the engram it repeats: more activation, every pointer kept,
+    and a pointer to the session that said it again (so forgetting that session finds it)."""
+    session = duplicate.scope.session_id
+    said_in = [Evidence(session_id=session)] if session else []
     evidence = existing.metadata.evidence + [
-        e for e in duplicate.metadata.evidence if e not in existing.metadata.evidence
+        e for e in [*duplicate.metadata.evidence, *said_in] if e not in existing.metadata.evidence
     ]
     stats = existing.stats.model_copy(
         update={"activations": existing.stats.activations + 1, "strength": 1.0}
@@ -74,7 +77,10 @@ def reinforce(existing: Engram, duplicate: Engram) -> Engram:
         update={
             "metadata": existing.metadata.model_copy(update={"evidence": evidence}),
             "stats": stats,
-            "history": [*existing.history, Version(action="reinforced", text=duplicate.text)],
+            "history": [
+                *existing.history,
+                Version(action="reinforced", text=duplicate.text, session_id=session),
+            ],
         }
     )
 
@@ -88,7 +94,8 @@ def merge(group: list[Engram], vectors: np.ndarray) -> tuple[Engram, np.ndarray]
     for engram in group:
         if engram.text not in texts:
             texts.append(engram.text)
-        for pointer in [*engram.metadata.evidence, Evidence(engram_id=engram.id)]:
+        source = Evidence(engram_id=engram.id, session_id=engram.scope.session_id)
+        for pointer in [*engram.metadata.evidence, source]:
             if pointer not in evidence:
                 evidence.append(pointer)
     times = [e.metadata.event_time for e in group if e.metadata.event_time]
@@ -114,7 +121,10 @@ def merge(group: list[Engram], vectors: np.ndarray) -> tuple[Engram, np.ndarray]
         metadata=metadata,
         stats=stats,
         tier=Tier.LONG,
-        history=[Version(action="merged", engram_id=e.id, text=e.text) for e in group],
+        history=[
+            Version(action="merged", engram_id=e.id, text=e.text, session_id=e.scope.session_id)
+            for e in group
+        ],
     )
     mean = vectors.mean(axis=0)
     return merged, mean / max(float(np.linalg.norm(mean)), 1e-12)

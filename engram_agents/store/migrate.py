@@ -1,7 +1,8 @@
-"""Turning encryption on for a store that already holds plaintext engrams: one transaction
-re-seals every row (text and metadata encrypted, tags keyed), then the file is rewritten so no
-plaintext page survives in free space or the WAL. Opening such a store with a key is refused
-instead, so a store is never half-converted."""
+"""Re-sealing a SQLite store in place: encrypting one that holds plaintext engrams, or moving an
+encrypted one made before per-user tag keys onto them. One transaction re-seals every row (text
+and metadata encrypted, tags hashed under each user's key), then the file is rewritten so no old
+page survives in free space or the WAL. Opening a plaintext store with a key is refused instead,
+so a store is never half-converted."""
 
 from __future__ import annotations
 
@@ -10,30 +11,51 @@ from pathlib import Path
 from engram_agents.store.backends.sqlite import SQLiteBackend
 from engram_agents.store.crypto import Cipher
 from engram_agents.store.errors import EncryptionError
-from engram_agents.store.rows import AuditEvent, Codec
+from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec
 
 
 def encrypt_sqlite_store(path: str | Path, cipher: Cipher) -> int:
     """Encrypt every engram of the SQLite store at `path`; return how many were sealed. Run it
     while no other process writes to the store (one that does makes it fail, changing nothing)."""
-    if not Path(path).is_file():
-        raise EncryptionError(f"no engram store at {str(path)!r} to encrypt")
-    backend = SQLiteBackend(path)
-    try:
+
+    def check(backend: SQLiteBackend) -> Codec:
         if backend.setting("", "cipher") is not None:
             raise EncryptionError(f"the store at {str(path)!r} is already encrypted")
-        plain, sealed = Codec(None), Codec(cipher)
+        return Codec(None)
+
+    return _reseal(path, cipher, check, "encrypt_store")
+
+
+def key_tags_per_user(path: str | Path, cipher: Cipher) -> int:
+    """Re-hash the tags of an encrypted store made before per-user tag keys (whose equal tags
+    hash equally across users) under each user's own key; returns how many engrams changed."""
+
+    def check(backend: SQLiteBackend) -> Codec:
+        if backend.setting("", "cipher") != cipher.fingerprint:
+            raise EncryptionError(f"the store at {str(path)!r} is not encrypted with this key")
+        if backend.setting("", "tag_keys") == TAGS_PER_USER:
+            raise EncryptionError(f"the store at {str(path)!r} already keys tags per user")
+        return Codec(cipher, per_user_tags=False)
+
+    return _reseal(path, cipher, check, "key_tags_per_user")
+
+
+def _reseal(path: str | Path, cipher: Cipher, check, action: str) -> int:
+    if not Path(path).is_file():
+        raise EncryptionError(f"no engram store at {str(path)!r} to re-seal")
+    backend = SQLiteBackend(path)
+    try:
+        source, sealed = check(backend), Codec(cipher)
         users = backend.users()
         read_at = {user_id: backend.revision(user_id) for user_id in users}
         rows = [
-            sealed.to_row(plain.to_engram(row), row.vector)
+            sealed.to_row(source.to_engram(row), row.vector)
             for user_id in users
             for row in backend.scan(user_id)
         ]
-        event = AuditEvent("", "encrypt_store", [], {"engrams": len(rows)})
-        backend.write(
-            rows, [], [event], set(users), {("", "cipher"): cipher.fingerprint}, expect=read_at
-        )
+        event = AuditEvent("", action, [], {"engrams": len(rows)})
+        scheme = {("", "cipher"): cipher.fingerprint, ("", "tag_keys"): TAGS_PER_USER}
+        backend.write(rows, [], [event], set(users), scheme, expect=read_at)
         backend.scrub()
     finally:
         backend.close()

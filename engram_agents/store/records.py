@@ -68,12 +68,15 @@ class EngramStats(BaseModel):
 
 
 class Version(BaseModel):
-    """One entry of an engram's history: what it replaced or absorbed, and why."""
+    """One entry of an engram's history: what it replaced or absorbed, and why. `session_id` is
+    the session a folded-in statement came from (reinforced, merged), so forgetting that session
+    can take the statement out again."""
 
     at: datetime = Field(default_factory=utcnow)
     action: str
     engram_id: str | None = None
     text: str | None = None
+    session_id: str | None = None
 
 
 _SPEAKER_PREFIX = re.compile(r"^\s*([A-Za-z][\w.'-]*(?: [A-Z][\w.'-]*)?):\s+")
@@ -133,7 +136,11 @@ class TimeRange(BaseModel):
 
 
 class RecallFilters(BaseModel):
-    """Hard filters; an engram must pass all of them to be returned."""
+    """Hard filters; an engram must pass all of them to be returned. Scopes: the user is always
+    a boundary (no read or write reaches another user's engrams). `agent_id` and `session_id`
+    are the agent that remembered an engram and the session it was first said in; given, each
+    is a boundary (only those engrams), omitted, no restriction. Writes keep agents apart: an
+    agent's engram is never reinforced, replaced or merged by another agent's statement."""
 
     time_range: TimeRange | None = None
     tags: list[str] = Field(default_factory=list)

@@ -3,6 +3,7 @@ encrypted. Backends store rows; only the codec knows about records and keys."""
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,14 +48,37 @@ class AuditEvent:
     hash: str = ""
 
 
+TAGS_PER_USER = "per-user"  # the ("", "tag_keys") setting of stores whose tag keys are per user
+_SEALED = "sealed:"
+
+
 class Codec:
-    """Engram <-> row; with a cipher, text and metadata are AES-GCM sealed and tags hashed."""
+    """Engram <-> row; with a cipher, text and metadata are AES-GCM sealed, tags hashed under a
+    key per user (`per_user_tags`; stores made before it use one store-wide key) and setting
+    values sealed."""
 
-    def __init__(self, cipher: Cipher | None = None) -> None:
+    def __init__(self, cipher: Cipher | None = None, per_user_tags: bool = True) -> None:
         self.cipher = cipher
+        self.per_user_tags = per_user_tags
 
-    def index_tags(self, tags: list[str]) -> list[str]:
-        return [self.cipher.hash_tag(t) for t in tags] if self.cipher else list(tags)
+    def index_tags(self, tags: list[str], user_id: str) -> list[str]:
+        if self.cipher is None:
+            return list(tags)
+        owner = user_id if self.per_user_tags else None
+        return [self.cipher.hash_tag(t, owner) for t in tags]
+
+    def seal_setting(self, user_id: str, key: str, value: str) -> str:
+        if self.cipher is None:
+            return value
+        blob = self.cipher.encrypt(value.encode(), f"setting:{user_id}:{key}")
+        return _SEALED + base64.b64encode(blob).decode()
+
+    def open_setting(self, user_id: str, key: str, stored: str | None) -> str | None:
+        """A stored setting value in clear (values written before sealing are read as is)."""
+        if stored is None or self.cipher is None or not stored.startswith(_SEALED):
+            return stored
+        blob = base64.b64decode(stored.removeprefix(_SEALED))
+        return self.cipher.decrypt(blob, f"setting:{user_id}:{key}").decode()
 
     def to_row(self, engram: Engram, vector: np.ndarray) -> EngramRow:
         body = engram.model_dump_json(exclude={"stats"}).encode()
@@ -69,7 +93,7 @@ class Codec:
             active=engram.is_active,
             when_ts=engram.when.timestamp(),
             created_ts=engram.metadata.created_at.timestamp(),
-            tags=self.index_tags(engram.sketch),
+            tags=self.index_tags(engram.sketch, engram.scope.user_id),
             vector=np.asarray(vector, dtype=np.float32),
             payload=payload,
             activations=engram.stats.activations,
@@ -78,10 +102,13 @@ class Codec:
             strength=engram.stats.strength,
         )
 
+    def plain(self, row: EngramRow) -> bytes:
+        """The stored JSON of the engram's fields, decrypted (cheap to look into)."""
+        return self.cipher.decrypt(row.payload, row.id) if self.cipher else row.payload
+
     def to_engram(self, row: EngramRow) -> Engram:
-        body = self.cipher.decrypt(row.payload, row.id) if self.cipher else row.payload
         try:
-            data = json.loads(body)
+            data = json.loads(self.plain(row))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             hint = " (encrypted store opened without its key?)" if not self.cipher else ""
             raise StoreError(f"engram {row.id} payload is unreadable{hint}") from exc

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 from pydantic import BaseModel, Field
 
-from engram_agents.store import fusion, lifecycle
+from engram_agents.store import erasure, fusion, lifecycle
 from engram_agents.store.audit import verify
 from engram_agents.store.backends.base import Backend
 from engram_agents.store.config import FusionWeights, StoreConfig
@@ -30,6 +30,7 @@ from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import Encoder, encode_checked
 from engram_agents.store.errors import (
     ConflictError,
+    ConsentError,
     EncryptionError,
     InvalidInputError,
     NotFoundError,
@@ -49,7 +50,7 @@ from engram_agents.store.records import (
     utcnow,
 )
 from engram_agents.store.redact import redact
-from engram_agents.store.rows import AuditEvent, Codec, EngramRow
+from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
 from engram_agents.store.sketch import ASKS, engram_sketch, extract_sketch
 from engram_agents.store.timeexpr import query_time_range
 from engram_agents.store.validation import check_id, check_k, check_metadata, check_text
@@ -92,6 +93,7 @@ class EpisodicStore:
         self.codec = Codec(cipher)
         self._indexes: dict[str, ScopeIndex] = {}
         self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
+        self._erase_hooks: dict[str, Callable[[str, list[Engram]], int]] = {}
         self._lock = threading.RLock()
         self._check_key(cipher)
 
@@ -106,13 +108,20 @@ class EpisodicStore:
                     "ENGRAM_ENCRYPTION_KEY), or encrypt it first with "
                     "EngramMemory.encrypt_store(path, key)"
                 )
-            self.backend.write([], [], [], set(), {("", "cipher"): cipher.fingerprint})
+            scheme = {("", "cipher"): cipher.fingerprint, ("", "tag_keys"): TAGS_PER_USER}
+            self.backend.write([], [], [], set(), scheme)
         elif stored is not None and cipher is None:
             raise EncryptionError(
                 "this store is encrypted: pass encryption_key= or set ENGRAM_ENCRYPTION_KEY"
             )
         elif stored is not None and cipher is not None and stored != cipher.fingerprint:
             raise EncryptionError("wrong encryption key for this store")
+        # Stores encrypted before per-user tag keys keep their one store-wide tag key (until
+        # `EngramMemory.key_tags_per_user` re-hashes them).
+        self.codec.per_user_tags = self.backend.setting("", "tag_keys") == TAGS_PER_USER
+
+    def _setting(self, user_id: str, key: str) -> str | None:
+        return self.codec.open_setting(user_id, key, self.backend.setting(user_id, key))
 
     def _index(self, user_id: str) -> ScopeIndex:
         revision = self.backend.revision(user_id)
@@ -148,8 +157,9 @@ class EpisodicStore:
         read before the rows this write was computed from), then patch the cached index."""
         index = self._indexes.get(user_id)
         before = index.revision if index else None
+        sealed = {k: self.codec.seal_setting(*k, v) for k, v in (settings or {}).items()}
         revision = self.backend.write(
-            upserts, deletes, events, {user_id}, settings, expect={user_id: read_at}
+            upserts, deletes, events, {user_id}, sealed, expect={user_id: read_at}
         )[user_id]
         if index is not None and before == revision - 1:
             index.remove(deletes)
@@ -212,6 +222,7 @@ class EpisodicStore:
         if not items:
             raise InvalidInputError("nothing to remember: the list of items is empty")
         redact_pii = self.config.redact if redact_pii is None else redact_pii
+        self._check_consent(scope.user_id)  # before encoding; checked again in the write
         engrams = self._prepare(scope, items, redact_pii)
         vectors = encode_checked(self.encoder, [e.text for e in engrams])
         return self._retrying(
@@ -226,6 +237,7 @@ class EpisodicStore:
         cfg = self.config
         index = self._index(user_id)
         read_at = index.revision
+        self._check_consent(user_id)  # after the revision: a change of consent moves it
         changed: dict[str, tuple[Engram, np.ndarray]] = {}
         result: list[Engram] = []
         new_ids: list[str] = []
@@ -236,11 +248,18 @@ class EpisodicStore:
         def lookup(engram_id: str) -> Engram:
             if engram_id in changed:
                 return changed[engram_id][0]
-            return self._engrams(user_id, [engram_id])[0]
+            rows = self.backend.get(user_id, [engram_id])
+            if not rows:  # deleted since the index was read: compute again on fresh rows
+                raise ConflictError(f"user {user_id!r} changed while reading")
+            return self.codec.to_engram(rows[0])
 
-        nearest = self._nearest_existing(index, vectors)
+        agents = [e.scope.agent_id for e in engrams]
+        nearest = self._nearest_existing(index, vectors, agents)
         for engram, vector, existing in zip(engrams, vectors, nearest, strict=True):
-            near = self._similar(existing, vector, batch, batch_vecs)
+            mine = [i for i, e in enumerate(batch) if e.scope.agent_id == engram.scope.agent_id]
+            near = self._similar(
+                existing, vector, [batch[i] for i in mine], [batch_vecs[i] for i in mine]
+            )
             duplicate = next(
                 (
                     other
@@ -304,13 +323,20 @@ class EpisodicStore:
         return sorted((p for p in out if p[0] >= floor), reverse=True)
 
     @staticmethod
-    def _nearest_existing(index: ScopeIndex, vectors: np.ndarray) -> list[list[tuple[float, str]]]:
-        """For each new vector, its five nearest stored engrams (one matrix product per batch)."""
+    def _nearest_existing(
+        index: ScopeIndex, vectors: np.ndarray, agents: list[str | None]
+    ) -> list[list[tuple[float, str]]]:
+        """For each new vector, its five nearest stored engrams of the same agent (one matrix
+        product per batch): an agent's engram never reinforces or replaces another agent's, so
+        an agent scope stays a boundary (see `RecallFilters`)."""
         size = len(index.ids)
         if not len(index):
             return [[] for _ in vectors]
         sims = vectors @ index.vectors[:size].T
         sims[:, ~index.alive[:size]] = -np.inf
+        for agent in set(agents):
+            other = np.fromiter((a != agent for a in index.agent[:size]), bool, size)
+            sims[np.ix_([a == agent for a in agents], other)] = -np.inf
         n = min(5, size)
         top = np.argpartition(-sims, n - 1, axis=1)[:, :n]
         return [
@@ -323,6 +349,30 @@ class EpisodicStore:
         if engram_id in index.pos:
             return index.vectors[index.pos[engram_id]]
         return vecs[[e.id for e in batch].index(engram_id)]
+
+    # ---------------------------------------------------------------- consent
+    def consent(self, user_id: str) -> bool:
+        """Whether persistent memory is on for the user (it is unless they switched it off)."""
+        return self._setting(user_id, "consent") != "withdrawn"
+
+    def set_consent(self, user_id: str, remember: bool) -> None:
+        """Switch persistent memory on or off for the user; the change is in the audit log.
+        Off: `remember` raises `ConsentError`; what is stored stays readable and deletable."""
+        self._retrying(lambda: self._set_consent(user_id, remember))
+
+    def _set_consent(self, user_id: str, remember: bool) -> None:
+        read_at = self.backend.revision(user_id)
+        event = AuditEvent(user_id, "consent", [], {"remember": remember})
+        value = "granted" if remember else "withdrawn"
+        self._commit(user_id, read_at, [], [], [event], {(user_id, "consent"): value})
+
+    def _check_consent(self, user_id: str) -> None:
+        if not self.consent(user_id):
+            raise ConsentError(
+                f"user {user_id!r} switched persistent memory off, so nothing new is remembered "
+                "(recall, export, delete and forget still work); "
+                f"set_consent({user_id!r}, True) switches it back on"
+            )
 
     # ---------------------------------------------------------------- recall
     def recall(
@@ -354,7 +404,7 @@ class EpisodicStore:
                 cache.popitem(last=False)
         return hits
 
-    def _mask(self, index: ScopeIndex, filters: RecallFilters) -> np.ndarray:
+    def _mask(self, user_id: str, index: ScopeIndex, filters: RecallFilters) -> np.ndarray:
         n = len(index.ids)
         f = index.fields
         mask = index.alive[:n].copy()
@@ -371,7 +421,7 @@ class EpisodicStore:
         for attr, wanted in (("session", filters.session_id), ("agent", filters.agent_id)):
             if wanted is not None:
                 mask &= np.fromiter((v == wanted for v in getattr(index, attr)), bool, n)
-        for tag in self.codec.index_tags(filters.tags):
+        for tag in self.codec.index_tags(filters.tags, user_id):
             required = np.zeros(n, dtype=bool)
             required[index.posting(tag)] = True
             mask &= required
@@ -391,8 +441,8 @@ class EpisodicStore:
         index = self._index(user_id)
         if not len(index):
             return [], np.zeros((0, len(fusion.FEATURES)))
-        mask = self._mask(index, filters)
-        hashed = dict(zip(self.codec.index_tags(query_tags), query_tags, strict=True))
+        mask = self._mask(user_id, index, filters)
+        hashed = dict(zip(self.codec.index_tags(query_tags, user_id), query_tags, strict=True))
         large = len(index) > cfg.full_scan_below
         lexical = index.lexical(list(hashed), cfg.common_tag_fraction if large else 1.0)
         keep = mask[lexical.rows]
@@ -425,7 +475,7 @@ class EpisodicStore:
             sims = index.vectors[rows] @ qvec
         time_range = query_time_range(query, now)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
-        asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS])[0]))
+        asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS], user_id)[0]))
         x = fusion.features(
             index,
             rows,
@@ -486,7 +536,7 @@ class EpisodicStore:
         return "; ".join(parts)
 
     def weights(self, user_id: str) -> FusionWeights:
-        stored = self.backend.setting(user_id, "fusion_weights")
+        stored = self._setting(user_id, "fusion_weights")
         return FusionWeights.model_validate_json(stored) if stored else self.config.weights
 
     # ---------------------------------------------------------------- feedback
@@ -531,7 +581,7 @@ class EpisodicStore:
         report = ConsolidationReport()
         index = self._index(user_id)
         read_at = index.revision
-        last = float(self.backend.setting(user_id, "last_consolidation") or 0.0)
+        last = float(self._setting(user_id, "last_consolidation") or 0.0)
         engrams = {e.id: e for e in self.list(user_id, include_superseded=True, log=False)}
         if not engrams.keys() <= index.pos.keys():
             raise ConflictError(f"user {user_id!r} changed while consolidating")
@@ -551,15 +601,16 @@ class EpisodicStore:
                 upserts[engram.id] = (engrams[engram.id], vectors[engram.id])
                 report.decayed += 1
         short = [e for e in engrams.values() if e.tier == Tier.SHORT and e.is_active]
-        if short:
+        for agent in dict.fromkeys(e.scope.agent_id for e in short):  # merge within an agent
+            own = [e for e in short if e.scope.agent_id == agent]
             groups = lifecycle.merge_groups(
-                short,
-                np.stack([vectors[e.id] for e in short]),
+                own,
+                np.stack([vectors[e.id] for e in own]),
                 cfg.merge_similarity,
                 cfg.merge_keyword_overlap,
             )
             for group in groups:
-                members = [short[i] for i in group]
+                members = [own[i] for i in group]
                 merged, vector = lifecycle.merge(
                     members, np.stack([vectors[e.id] for e in members])
                 )
@@ -568,8 +619,8 @@ class EpisodicStore:
                     upserts.pop(e.id, None)
                     deletes.append(e.id)
                 report.merged[merged.id] = [e.id for e in members]
-            gone = set(deletes)
-            short = [e for e in short if e.id not in gone]
+        gone = set(deletes)
+        short = [e for e in short if e.id not in gone]
         for e in short:
             current = upserts.get(e.id, (engrams[e.id],))[0]
             if e.stats.activations >= cfg.promote_activations or e.stats.usefulness > 0:
@@ -612,7 +663,7 @@ class EpisodicStore:
         filters = filters or RecallFilters(include_superseded=include_superseded)
         with self._lock:
             index = self._index(user_id)
-            mask = self._mask(index, filters)
+            mask = self._mask(user_id, index, filters)
             ids = [index.ids[i] for i in np.flatnonzero(mask)]
         engrams = [self.codec.to_engram(r) for r in self.backend.get(user_id, ids)]
         engrams.sort(key=lambda e: (e.metadata.created_at, e.id))
@@ -683,16 +734,9 @@ class EpisodicStore:
         ids = list(dict.fromkeys(ids))
         if not ids:
             raise InvalidInputError("delete needs at least one engram id")
-        return self._retrying(lambda: self._delete(user_id, ids))
-
-    def _delete(self, user_id: str, ids: list[str]) -> int:
-        read_at = self.backend.revision(user_id)
-        found = {r.id for r in self.backend.get(user_id, ids)}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise NotFoundError(f"no engram {missing[0]!r} for user {user_id!r}")
-        self._commit(user_id, read_at, [], ids, [AuditEvent(user_id, "delete", ids)])
-        return len(ids)
+        erased = self._retrying(lambda: self._erase(user_id, "delete", set(ids)))
+        self._after_erase(user_id, erased)
+        return len(erased.deleted)
 
     def forget(
         self,
@@ -703,22 +747,83 @@ class EpisodicStore:
         time_range: TimeRange | None = None,
         everything: bool = False,
     ) -> int:
-        """Hard-delete every engram matching the selectors (superseded versions included)."""
+        """Hard-delete every engram matching the selectors (superseded versions included), and
+        with `session_id` every statement of that session folded into other engrams (see
+        `erasure`). Returns how many engrams were deleted or lost a statement of the session."""
         if not (session_id or tags or time_range or everything):
             raise InvalidInputError(
                 "forget needs a selector: session_id, tags, time_range or everything=True"
             )
-        filters = RecallFilters(
-            session_id=session_id, tags=tags or [], time_range=time_range, include_superseded=True
-        )
-        return self._retrying(lambda: self._forget(user_id, filters))
+        # The session is matched statement by statement in `erasure.plan`, not as a row filter.
+        filters = RecallFilters(tags=tags or [], time_range=time_range, include_superseded=True)
+        erased = self._retrying(lambda: self._erase(user_id, "forget", filters, session_id))
+        self._after_erase(user_id, erased)
+        return len(erased.deleted) + len(erased.partial)
 
-    def _forget(self, user_id: str, filters: RecallFilters) -> int:
+    def on_erase(self, key: str, hook: Callable[[str, list[Engram]], int]) -> None:
+        """Call `hook(user_id, engrams)` after each delete or forget with the engrams whose text
+        went (or changed), so copies kept elsewhere (the model's tables) go too; it returns how
+        many it removed, which the audit log records. One hook per key."""
+        self._erase_hooks[key] = hook
+
+    def _erase(
+        self,
+        user_id: str,
+        action: str,
+        select: set[str] | RecallFilters,
+        session_id: str | None = None,
+    ) -> erasure.Erasure:
+        """Delete the selected engrams and every copy of their text in the user's other
+        engrams, in one conditional write."""
         index = self._index(user_id)
-        ids = [index.ids[i] for i in np.flatnonzero(self._mask(index, filters))]
-        if ids:
-            self._commit(user_id, index.revision, [], ids, [AuditEvent(user_id, "forget", ids)])
-        return len(ids)
+        read_at = index.revision
+        if isinstance(select, set):
+            missing = sorted(select - index.pos.keys())
+            if missing:
+                raise NotFoundError(f"no engram {missing[0]!r} for user {user_id!r}")
+            selected = select
+        else:
+            selected = {index.ids[i] for i in np.flatnonzero(self._mask(user_id, index, select))}
+        if not selected:
+            return erasure.Erasure()
+        rows = self.backend.get(user_id, list(index.pos))
+        if len(rows) != len(index.pos):
+            raise ConflictError(f"user {user_id!r} changed while reading")
+        # Only an engram with history, evidence or a successor can hold a copy of another's.
+        engrams = [
+            self.codec.to_engram(r)
+            for r in rows
+            if r.id in selected or erasure.may_refer(self.codec.plain(r))
+        ]
+        plan = erasure.plan(engrams, selected, session_id)
+        if not plan.deleted and not plan.rewritten:
+            return plan
+        vectors = dict(
+            zip(plan.rewritten, self._vectors(user_id, list(plan.rewritten)), strict=True)
+        )
+        if plan.retexted:
+            fresh = encode_checked(self.encoder, [plan.rewritten[i].text for i in plan.retexted])
+            vectors.update(zip(plan.retexted, fresh, strict=True))
+        upserts = [self.codec.to_row(e, vectors[i]) for i, e in plan.rewritten.items()]
+        events = [AuditEvent(user_id, action, list(plan.deleted))]
+        if plan.rewritten:
+            events.append(AuditEvent(user_id, "scrub", list(plan.rewritten)))
+        self._commit(user_id, read_at, upserts, list(plan.deleted), events)
+        return plan
+
+    def _after_erase(self, user_id: str, plan: erasure.Erasure) -> None:
+        """Once the erase is committed: empty the WAL (it still holds the old pages) and let
+        the hooks remove the text from where else it lives, each removal logged."""
+        if not plan.deleted and not plan.rewritten:
+            return
+        self.backend.checkpoint()
+        gone = plan.gone()
+        for hook in list(self._erase_hooks.values()):
+            if removed := hook(user_id, gone):
+                ids = [e.id for e in gone]
+                self.backend.append_audit(
+                    [AuditEvent(user_id, "forget_in_model", ids, {"facts": removed})]
+                )
 
     def export(self, user_id: str) -> dict[str, Any]:
         """Everything stored for the user as JSON-ready data, with the user's audit trail."""

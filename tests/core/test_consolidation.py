@@ -26,10 +26,10 @@ def test_model_memory_follows_the_store(tiny_lm, tmp_path):
     again = consolidate_into_model(memory, tiny_lm, "ana", QUICK)
     assert (again.memorized, again.forgotten, again.training) == (0, 0, None)
 
-    memory.delete(stored[0].id, "ana")
-    after = consolidate_into_model(memory, tiny_lm, "ana", QUICK)
-    assert (after.memorized, after.forgotten) == (0, 1)
+    memory.delete(stored[0].id, "ana")  # the model consolidated from it forgets at once
     assert sorted(f.statement for f in tiny_lm.facts("ana")) == [
         "Could you book me a haircut for Saturday?",
         "The wifi password at the cabin is blue-otter-42.",
     ]
+    after = consolidate_into_model(memory, tiny_lm, "ana", QUICK)
+    assert (after.memorized, after.forgotten) == (0, 0)

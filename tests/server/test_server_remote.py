@@ -13,7 +13,12 @@ from engram_agents import EngramMemory
 from engram_agents.errors import AccessDeniedError, AuthenticationError, InvalidInputError
 from engram_agents.remote import RemoteMemory
 from engram_agents.store.config import FusionWeights
-from engram_agents.store.errors import AuditIntegrityError, BackendUnavailableError, NotFoundError
+from engram_agents.store.errors import (
+    AuditIntegrityError,
+    BackendUnavailableError,
+    ConsentError,
+    NotFoundError,
+)
 from engram_agents.store.records import Engram, Evidence, RecallHit, TimeRange
 from engram_agents.store.store import ConsolidationReport, MemoryItem
 
@@ -65,6 +70,12 @@ def test_every_verb_returns_the_local_records(server, remote, tmp_path):
     exported = remote.export("alice", path)
     assert json.loads(path.read_text())["user_id"] == exported["user_id"] == "alice"
     assert remote.verify_audit() >= 8
+    assert remote.consent("alice") is True
+    remote.set_consent("alice", False)
+    assert remote.consent("alice") is False and server.memory.consent("acme:alice") is False
+    with pytest.raises(ConsentError):
+        remote.remember("I like coffee", "alice")
+    remote.set_consent("alice", True)
 
     assert remote.delete([said[0].id], "alice") == 1
     assert remote.delete(batch[1].id, "alice") == 1

@@ -56,4 +56,8 @@ class Backend(abc.ABC):
         """The log in order (all users when None)."""
 
     @abc.abstractmethod
+    def checkpoint(self) -> None:
+        """Make deleted data leave the backend's own logs (SQLite: empty the WAL)."""
+
+    @abc.abstractmethod
     def close(self) -> None: ...

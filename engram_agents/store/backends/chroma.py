@@ -274,5 +274,8 @@ class ChromaBackend(Backend):
         events = [AuditEvent(**json.loads(m["event"])) for m in got["metadatas"]]
         return sorted(events, key=lambda e: e.seq)
 
+    def checkpoint(self) -> None:
+        """Nothing to do from here: Chroma compacts its own log and index files."""
+
     def close(self) -> None:
         """Chroma clients hold no handle that needs closing; kept for the interface."""

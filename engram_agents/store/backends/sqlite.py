@@ -73,6 +73,7 @@ class SQLiteBackend(Backend):
                 self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None
             )
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA secure_delete=ON")  # freed pages are zeroed, not left
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
@@ -196,6 +197,16 @@ class SQLiteBackend(Backend):
             try:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self._db.execute("VACUUM")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the file and truncate it to zero bytes, so the pages a delete
+        replaced (which the WAL still holds) leave the disk; a reader in another process may
+        make SQLite skip it (then the next checkpoint does it)."""
+        with self._lock:
+            try:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:
                 raise self._error(exc) from exc

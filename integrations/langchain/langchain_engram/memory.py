@@ -6,11 +6,13 @@ the new input, across every past session of the user.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from langchain_classic.base_memory import BaseMemory
 from pydantic import ConfigDict, Field
 
+from engram_agents import ConsentError
 from engram_agents import EngramMemory as CoreMemory
 from engram_agents.chat import HEADER, format_memories
 
@@ -64,13 +66,18 @@ class EngramMemory(BaseMemory):
         return {self.memory_key: format_memories(hits, header=self.header)}
 
     def save_context(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
-        """Remember the turn: what the user said and the reply, one memory each."""
-        self.memory.remember(self._turn(inputs, outputs), self.user_id, session_id=self.session_id)
+        """Remember the turn: what the user said and the reply, one memory each (nothing when
+        the user switched persistent memory off)."""
+        with suppress(ConsentError):
+            self.memory.remember(
+                self._turn(inputs, outputs), self.user_id, session_id=self.session_id
+            )
 
     async def asave_context(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
-        await self.memory.aremember(
-            self._turn(inputs, outputs), self.user_id, session_id=self.session_id
-        )
+        with suppress(ConsentError):
+            await self.memory.aremember(
+                self._turn(inputs, outputs), self.user_id, session_id=self.session_id
+            )
 
     def clear(self) -> None:
         """Forget this session's memories (all of the user's when no session is set)."""

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Any, Literal
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
 from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from engram_agents import EngramLM, TrainConfig
+from engram_agents import ConsentError, EngramLM, TrainConfig
 from engram_agents import EngramMemory as CoreMemory
 from engram_agents.chat import (
     HEADER,
@@ -147,12 +148,14 @@ class EngramMemoryMiddleware(AgentMiddleware):
     def after_agent(self, state: AgentState, runtime: Runtime) -> None:
         user, said, session = self._turn(state, runtime)
         if said:
-            self.memory.remember_many(said, user, session_id=session)
+            with suppress(ConsentError):  # the user switched memory off: the turn is not kept
+                self.memory.remember_many(said, user, session_id=session)
 
     async def aafter_agent(self, state: AgentState, runtime: Runtime) -> None:
         user, said, session = self._turn(state, runtime)
         if said:
-            await self.memory.aremember_many(said, user, session_id=session)
+            with suppress(ConsentError):
+                await self.memory.aremember_many(said, user, session_id=session)
 
     # -- session end ----------------------------------------------------------------------
     def end_session(self, user_id: str | None = None) -> ConsolidationReport | WeightSync:

@@ -90,3 +90,15 @@ async def test_retriever_async_and_errors(filled):
         retriever.invoke("x", limit=3)
     with pytest.raises(ValueError, match="empty"):
         retriever.invoke("   ")
+
+
+def test_classic_memory_keeps_nothing_once_the_user_switched_memory_off(core_memory):
+    memory = EngramMemory(memory=core_memory, user_id="ana")
+    memory.save_context({"input": "I adopted a greyhound called Pixel"}, {"output": "Lovely!"})
+    core_memory.set_consent("ana", False)
+    memory.save_context({"input": "My locker code is 4471"}, {"output": "Noted."})
+    assert [e.text for e in core_memory.list("ana")] == [
+        "user: I adopted a greyhound called Pixel",
+        "assistant: Lovely!",
+    ]
+    assert "Pixel" in memory.load_memory_variables({"input": "what is my dog called?"})["history"]

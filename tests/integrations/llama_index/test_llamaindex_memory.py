@@ -214,3 +214,12 @@ def test_config_is_validated(store):
         EngramMemory(store=store, user_id="ana", k=0)
     with pytest.raises(ValueError, match="either store or path"):
         EngramMemory.from_defaults("ana", store, path="other.db")
+
+
+def test_put_keeps_nothing_once_the_user_switched_memory_off(store):
+    memory = EngramMemory.from_defaults("ana", store, session_id="s1")
+    memory.put(user("I adopted a greyhound called Pixel"))
+    store.set_consent("ana", False)
+    memory.put(user("My locker code is 4471"))
+    assert texts(store, "ana") == ["user: I adopted a greyhound called Pixel"]
+    assert [m.content for m in memory.get_all()][-1] == "My locker code is 4471"  # chat history

@@ -9,8 +9,8 @@ from typing import Any
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from engram_agents import ConsentError, InvalidInputError
 from engram_agents import EngramMemory as EpisodicMemory
-from engram_agents import InvalidInputError
 from engram_agents.chat import HEADER, MAX_CHARS, Engram, RecallHit, format_memories, redact
 
 ROLES = tuple(role.value for role in MessageRole)
@@ -50,17 +50,24 @@ class EngramStoreLink(BaseModel):
 
     # -- write ------------------------------------------------------------------------
     def remember_messages(self, messages: Sequence[ChatMessage]) -> list[Engram]:
-        """Remember the text of those messages whose role is in `remember_roles`."""
+        """Remember the text of those messages whose role is in `remember_roles` (none when the
+        user switched persistent memory off)."""
         items = self._items(messages)
         if not items:
             return []
-        return self.store.remember(items, **self._scope(messages))
+        try:
+            return self.store.remember(items, **self._scope(messages))
+        except ConsentError:
+            return []
 
     async def aremember_messages(self, messages: Sequence[ChatMessage]) -> list[Engram]:
         items = self._items(messages)
         if not items:
             return []
-        return await self.store.aremember(items, **self._scope(messages))
+        try:
+            return await self.store.aremember(items, **self._scope(messages))
+        except ConsentError:
+            return []
 
     def _items(self, messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
         """Checks every message first, so bad input raises before anything is written."""
