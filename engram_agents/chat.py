@@ -46,11 +46,11 @@ from engram_agents.store.records import Engram, RecallHit
 from engram_agents.store.redact import redact
 from engram_agents.store.store import ConsolidationReport
 from engram_agents.streaming import stream_in_thread
+from engram_agents.tool_call_parser import parse_tool_calls
 from engram_agents.tool_calls import (
     ParsedReply,
     ReplyPlan,
     ToolSpec,
-    parse_tool_calls,
     plan_reply,
     render_tool_call,
     render_tool_result,
