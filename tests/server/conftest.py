@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from local_servers import free_port, launch, start_chroma, stop
+from local_servers import free_port, launch, stop
 
 from engram_agents.memory import EngramMemory
 from engram_agents.server import KeyStore, create_app
@@ -105,14 +105,3 @@ def serve_process() -> Iterator[Callable[..., str]]:
 
     yield start
     stop(procs)
-
-
-@pytest.fixture(scope="module")
-def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Port of a `chroma run` server on 127.0.0.1 (for several `serve` processes over one)."""
-    port = free_port()
-    proc = start_chroma(tmp_path_factory.mktemp("chroma-for-serve"), port)
-    try:
-        yield port
-    finally:
-        stop([proc])

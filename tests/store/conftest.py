@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from local_servers import free_port, start_chroma, stop
+from local_servers import free_port, start_chroma
 
 from engram_agents.memory import EngramMemory
 from engram_agents.store.encoders import HashingEncoder, default_encoder
@@ -24,17 +24,6 @@ def hashing() -> HashingEncoder:
 @pytest.fixture(scope="session")
 def minilm():
     return default_encoder()
-
-
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Port of a `chroma run` server on 127.0.0.1, stopped after the session."""
-    port = free_port()
-    proc = start_chroma(tmp_path_factory.mktemp("chroma-server"), port)
-    try:
-        yield port
-    finally:
-        stop([proc])
 
 
 @pytest.fixture
