@@ -16,19 +16,17 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
+import model_speed
 import torch
-from torch import Tensor
+from model_speed import FULL, SMOKE, Plan
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE_TOKENIZER = ROOT / ".gpu_bundle" / "tokenizer"
@@ -43,42 +41,6 @@ TINY = dict(
     hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
     num_key_value_heads=2, bos_token_id=1, eos_token_id=2, pad_token_id=2,
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The sizes of one run: `FULL` on a GPU, `SMOKE` on a CPU in seconds."""
-
-    facts: int = 50
-    warmup_facts: int = 2
-    compare_shape: tuple[int, int] = (8, 128)
-    decode_batches: tuple[int, ...] = (1, 16)
-    decode_prompt: int = 64
-    decode_tokens: int = 64
-    prefill_shape: tuple[int, int] = (64, 256)
-    reps: int = 5
-    rounds: int = 2
-    recall_facts: int = 50
-    demo_seconds: int = 180
-
-
-FULL = Plan()
-SMOKE = Plan(
-    facts=3, warmup_facts=1, compare_shape=(2, 16), decode_batches=(1, 2), decode_prompt=8,
-    decode_tokens=3, prefill_shape=(2, 16), reps=1, rounds=1, recall_facts=2, demo_seconds=60,
-)  # fmt: skip
-
-
-class Clock:
-    """Wall-clock seconds of GPU work: synchronize before reading the time."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.cuda = device.type == "cuda"
-
-    def now(self) -> float:
-        if self.cuda:
-            torch.cuda.synchronize()
-        return time.perf_counter()
 
 
 # -- environment and model ---------------------------------------------------------------------
@@ -145,20 +107,6 @@ def load_lm(model_dir: Path, engram_config, storage: Path, device: torch.device)
     )
 
 
-# -- the model's inputs --------------------------------------------------------------------------
-def fact_stream(lm, facts) -> Tensor:
-    """Every fact's question and answer as one token stream (memory fires on it)."""
-    text = " ".join(f"{f.question} {f.answer}" for f in facts)
-    return torch.tensor(lm.tokenizer.encode(text, add_special_tokens=False))
-
-
-def windows(stream: Tensor, batch: int, length: int, device: torch.device) -> Tensor:
-    """[batch, length] windows of the stream, each starting elsewhere (tiled when short)."""
-    reps = (length + batch * 7) // len(stream) + 2
-    tiled = stream.repeat(reps)
-    return torch.stack([tiled[i * 7 : i * 7 + length] for i in range(batch)]).to(device)
-
-
 # -- sections ------------------------------------------------------------------------------------
 def kernels_section(sizes_name: str, smoke: bool) -> dict:
     """benchmarks/kernel_speed.py at the issue's shapes (`Sizes()`), or SMOKE on the CPU."""
@@ -179,114 +127,6 @@ def once_ms(fn: Callable[[], object]) -> float:
     """The smoke timer: run once, report 1 ms (no timing on the CPU)."""
     fn()
     return 1.0
-
-
-def memorize_section(lm, facts, warmup, train_config) -> dict:
-    """Seconds per fact for `facts`, after a short warm-up (Triton compiles on first use)."""
-    from engram_agents import Fact
-
-    def as_facts(items):
-        return [Fact(question=f.question, answer=f.answer) for f in items]
-
-    lm.memorize(as_facts(warmup), "gpu-check-warmup", train_config=train_config)
-    report = lm.memorize(as_facts(facts), "gpu-check", train_config=train_config)
-    return {
-        "facts": len(facts),
-        "seconds": round(report.seconds, 3),
-        "s_per_fact": round(report.seconds / len(facts), 4),
-        "steps": report.steps,
-        "final_loss": round(report.final_loss, 4),
-    }
-
-
-@torch.inference_mode()
-def logits_section(lm, x: Tensor) -> dict:
-    """Triton path vs PyTorch references on the same inputs (every token keyed)."""
-    from engram_kernels import reference_ops
-    from engram_kernels.dispatch import use_triton
-
-    model = lm.model
-    triton = model(x).logits.float()
-    with reference_ops():
-        reference = model(x).logits.float()
-    with model.disabled():
-        base = model(x).logits.float()
-    diff = (triton - reference).abs()
-    return {
-        "shape": list(x.shape),
-        "triton_path": use_triton(x),
-        "max_abs_diff": diff.max().item(),
-        "mean_abs_diff": diff.mean().item(),
-        "max_abs_logit": reference.abs().max().item(),
-        "engram_effect_max_abs": (reference - base).abs().max().item(),
-        "argmax_agreement": (triton.argmax(-1) == reference.argmax(-1)).float().mean().item(),
-    }
-
-
-@torch.inference_mode()
-def decode_rate(model, prompts: Tensor, new_tokens: int, keyed: bool, clock: Clock) -> float:
-    """Greedy tokens/s over the KV cache after a keyed prompt; generated tokens are keyed only
-    when `keyed` (generate() never keys them: the common case)."""
-    from engram_agents.model.kv_cache import cache_of, with_cache
-
-    state = model.new_state(prompts.shape[0])
-    out = model(prompts, torch.ones_like(prompts), state, use_cache=True)
-    tok = out.logits[:, -1].argmax(-1, keepdim=True)
-    start = clock.now()
-    for _ in range(new_tokens):
-        mask = torch.ones_like(tok) if keyed else torch.zeros_like(tok)
-        out = model(tok, mask, state, **with_cache(model.base, cache_of(out)))
-        tok = out.logits[:, -1].argmax(-1, keepdim=True)
-    return prompts.shape[0] * new_tokens / (clock.now() - start)
-
-
-def decode_section(lm, stream: Tensor, plan: Plan, clock: Clock) -> dict:
-    """Tokens/s without Engram and with it (generated tokens unkeyed, and keyed), the variants
-    taking turns in each round so that load hits them alike; the best round counts."""
-    variants = {"off": (False, False), "engram": (True, False), "engram_keyed": (True, True)}
-    rows = []
-    for batch in plan.decode_batches:
-        prompts = windows(stream, batch, plan.decode_prompt, lm.device)
-        best = dict.fromkeys(variants, 0.0)
-        for _ in range(plan.rounds):
-            for name, (engram, keyed) in variants.items():
-                with nullcontext() if engram else lm.model.disabled():
-                    rate = decode_rate(lm.model, prompts, plan.decode_tokens, keyed, clock)
-                best[name] = max(best[name], rate)
-        row = {"batch": batch, **{f"tokens_per_s_{k}": round(v, 1) for k, v in best.items()}}
-        row["engram_slowdown"] = round(1 - best["engram"] / best["off"], 4)
-        row["engram_keyed_slowdown"] = round(1 - best["engram_keyed"] / best["off"], 4)
-        rows.append(row)
-    return {"prompt_tokens": plan.decode_prompt, "new_tokens": plan.decode_tokens, "rows": rows}
-
-
-@torch.inference_mode()
-def prefill_rate(model, x: Tensor, reps: int, clock: Clock) -> float:
-    model(x)  # warm-up (and Triton compiles)
-    times = []
-    for _ in range(reps):
-        start = clock.now()
-        model(x)
-        times.append(clock.now() - start)
-    return x.numel() / statistics.median(times)
-
-
-def prefill_section(lm, stream: Tensor, plan: Plan, clock: Clock) -> dict:
-    """Prefill tokens/s with the tables in device memory, then in pinned host memory."""
-    x = windows(stream, *plan.prefill_shape, lm.device)
-    device_rate = prefill_rate(lm.model, x, plan.reps, clock)
-    lm.model.place_tables("host")
-    try:
-        host_rate = prefill_rate(lm.model, x, plan.reps, clock)
-    finally:
-        lm.model.place_tables("device")
-    return {
-        "shape": list(x.shape),
-        "table_rows_per_layer": lm.model.total_rows,
-        "tokens_per_s_device_tables": round(device_rate, 1),
-        "tokens_per_s_host_tables": round(host_rate, 1),
-        "host_tables_loss": round(1 - host_rate / device_rate, 4),
-    }
 
 
 def recall_section(model_dir: Path, plan: Plan, smoke: bool) -> dict:
@@ -448,8 +288,6 @@ def model_sections(
     results: Results, model_dir: Path, kind: str, real: bool, plan: Plan, device, work: Path
 ) -> None:
     """Memorize, logits, decode and prefill on one EngramLM (freed when this returns)."""
-    from fact_generator import generate_facts
-
     from engram_agents import EngramConfig, TrainConfig
 
     smoke = device.type == "cpu"
@@ -468,15 +306,7 @@ def model_sections(
         "parameters": sum(p.numel() for p in lm.model.base.parameters()),
         "engram_config": config.model_dump(mode="json"),
     }
-    facts = generate_facts(plan.facts + plan.warmup_facts, seed=0)
-    warmup, measured = facts[: plan.warmup_facts], facts[plan.warmup_facts :]
-    stream = fact_stream(lm, facts)
-    clock = Clock(device)
-    compare = windows(stream, *plan.compare_shape, device)
-    results.section("memorize", lambda: memorize_section(lm, measured, warmup, train_config))
-    results.section("logits", lambda: logits_section(lm, compare))
-    results.section("decode", lambda: decode_section(lm, stream, plan, clock))
-    results.section("prefill", lambda: prefill_section(lm, stream, plan, clock))
+    model_speed.measure(lm, plan, train_config, results.section)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from deeper modules, so the core can move its internals without breaking any int
 - message parts with the recalled/unkeyed marks (`MessagePart`, `RECALLED`, `UNKEYED`), the one
   place a framework's text block says "recalled memory, not what the user said";
 - `stream_in_thread`: the sync-to-async streaming bridge that stops decoding when the caller stops;
-- `load_lm`: the default-model loader, one loaded model per (model, config, storage) in a process;
+- `load_lm`: the default-model loader, one loaded model per (model, config, storage) in a process,
+  and `LazyLM`, a chat model's own model, given or loaded on first use;
 - `SAMPLING_ARGS` / `sampling_params`: the sampling arguments a call may set;
 - the prompted tool-calling helpers, the memory-block formatting and the public records,
   re-exported from where they are defined.
@@ -46,11 +47,11 @@ from engram_agents.store.records import Engram, RecallHit
 from engram_agents.store.redact import redact
 from engram_agents.store.store import ConsolidationReport
 from engram_agents.streaming import stream_in_thread
+from engram_agents.tool_call_parser import parse_tool_calls
 from engram_agents.tool_calls import (
     ParsedReply,
     ReplyPlan,
     ToolSpec,
-    parse_tool_calls,
     plan_reply,
     render_tool_call,
     render_tool_result,
@@ -143,6 +144,27 @@ def load_lm(
     )
 
 
+class LazyLM:
+    """A framework chat model's EngramLM: the one it was given (`lm=`), else `load_lm`'s for
+    its model, loaded on first use and then kept (the process-wide cache may evict it)."""
+
+    def __init__(self) -> None:
+        self._loaded: EngramLM | None = None
+
+    def get(
+        self,
+        given: EngramLM | None,
+        model: str | os.PathLike | None,
+        config: EngramConfig | None,
+        storage_dir: str | os.PathLike | None,
+    ) -> EngramLM:
+        if given is not None:
+            return given
+        if self._loaded is None:
+            self._loaded = load_lm(model, config, storage_dir)
+        return self._loaded
+
+
 SAMPLING_ARGS = (
     "max_new_tokens",
     "temperature",
@@ -179,6 +201,7 @@ __all__ = [
     "UNKEYED",
     "ConsolidationReport",
     "Engram",
+    "LazyLM",
     "MemoryTools",
     "MessagePart",
     "ParsedReply",

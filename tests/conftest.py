@@ -7,12 +7,14 @@ it is set here, before any import of them.
 
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import pytest
 import torch
+from local_servers import free_port, start_chroma, stop
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -26,6 +28,18 @@ from engram_agents.model.loading import default_model_dir
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 SMALL = EngramConfig(rows_per_head=4099, heads_per_order=2, head_dim=8, layers=(1, 2))
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Port of a `chroma run` server on 127.0.0.1 for the whole session (the store's and the
+    server's tests each use collections of their own on it)."""
+    port = free_port()
+    proc = start_chroma(tmp_path_factory.mktemp("chroma-server"), port)
+    try:
+        yield port
+    finally:
+        stop([proc])
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,14 @@ reference, with one signature. Triton modules are imported only on first CUDA us
 `reference_ops()` (or ENGRAM_KERNELS=reference in the environment) runs the references on CUDA
 too: the same-run baseline that Triton outputs and speeds are compared against."""
 
+import functools
+import importlib
+import inspect
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.util import find_spec
+from typing import Any, ParamSpec, TypeVar
 
 import torch
 from torch import Tensor
@@ -16,7 +20,10 @@ from torch import Tensor
 from engram_kernels.gate import engram_gate_reference
 from engram_kernels.lookup import engram_hash_lookup_reference, engram_lookup_reference
 from engram_kernels.ngram_hash import HashConfig, ngram_hash_reference
-from engram_kernels.topk import TopK, masked_topk_reference
+from engram_kernels.topk import masked_topk_reference
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 HAS_TRITON = find_spec("triton") is not None
 _reference_only = os.environ.get("ENGRAM_KERNELS", "").strip().lower() == "reference"
@@ -43,64 +50,52 @@ def reference_ops() -> Iterator[None]:
         _reference_only = before
 
 
-def ngram_hash(ids: Tensor, history: Tensor, hashing: HashConfig) -> tuple[Tensor, Tensor]:
-    impl = ngram_hash_reference
-    if use_triton(ids, history, *hashing.tensors):
-        from engram_kernels.hash_triton import ngram_hash_triton as impl
-    return impl(ids, history, hashing)
+def _dispatched(
+    reference: Callable[P, R], kernel: str, fits: Callable[[dict[str, Any]], bool] | None = None
+) -> Callable[P, R]:
+    """The op with `reference`'s signature and contract, run by the Triton `kernel`
+    ("module.function" in engram_kernels) when every tensor it gets (a HashConfig's too) is on
+    CUDA and `fits` (if given) accepts the arguments by name, else by the reference."""
+    module, name = kernel.rsplit(".", 1)
+    signature = inspect.signature(reference)
+
+    @functools.wraps(reference)
+    def op(*args: P.args, **kwargs: P.kwargs) -> R:
+        given = (*args, *kwargs.values())
+        tensors = [a for a in given if isinstance(a, Tensor)]
+        tensors += [t for a in given if isinstance(a, HashConfig) for t in a.tensors]
+        if use_triton(*tensors) and (
+            fits is None or fits(signature.bind(*args, **kwargs).arguments)
+        ):
+            impl = getattr(importlib.import_module(f"engram_kernels.{module}"), name)
+            return impl(*args, **kwargs)
+        return reference(*args, **kwargs)
+
+    return op
 
 
-def engram_lookup(
-    table: Tensor, tags: Tensor, rows: Tensor, fingerprints: Tensor, sparse: bool = True
-) -> Tensor:
-    impl = engram_lookup_reference
-    if use_triton(table, tags, rows, fingerprints):
-        from engram_kernels.lookup_triton import engram_lookup_triton as impl
-    return impl(table, tags, rows, fingerprints, sparse)
-
-
-def engram_hash_lookup(
-    table: Tensor,
-    tags: Tensor,
-    ids: Tensor,
-    history: Tensor,
-    hashing: HashConfig,
-    sparse: bool = True,
-) -> Tensor:
-    """`ngram_hash` then `engram_lookup` in one pass: compressed ids [B, T] to [B, T, H * D]."""
-    impl = engram_hash_lookup_reference
-    if use_triton(table, tags, ids, history, *hashing.tensors):
-        from engram_kernels.lookup_triton import engram_hash_lookup_triton as impl
-    return impl(table, tags, ids, history, hashing, sparse)
-
-
-def engram_gate(
-    hidden: Tensor,
-    key: Tensor,
-    value: Tensor,
-    key_norm_weight: Tensor,
-    hidden_norm_weight: Tensor,
-    bias: Tensor,
-    eps: float = 1e-6,
-) -> Tensor:
-    """The kernel covers equal [..., d] shapes and a one-element bias; broadcasting falls back."""
-    impl = engram_gate_reference
-    args = (hidden, key, value, key_norm_weight, hidden_norm_weight, bias)
-    d = hidden.shape[-1]
-    fits = (
-        hidden.shape == key.shape == value.shape
-        and key_norm_weight.shape == hidden_norm_weight.shape == (d,)
-        and bias.numel() == 1
+def _gate_fits(given: dict[str, Any]) -> bool:
+    """The gate kernel covers equal [..., d] shapes and a one-element bias; broadcasting falls
+    back to the reference."""
+    shape = given["hidden"].shape
+    return (
+        given["key"].shape == given["value"].shape == shape
+        and given["key_norm_weight"].shape == given["hidden_norm_weight"].shape == shape[-1:]
+        and given["bias"].numel() == 1
     )
-    if fits and use_triton(*args):
-        from engram_kernels.gate_triton import engram_gate_triton as impl
-    return impl(*args, eps)
 
 
-def masked_topk(queries: Tensor, vectors: Tensor, candidates: Tensor, k: int) -> TopK:
-    """The kernel covers fp16/bf16 vectors, k <= 1024 and N < 2^31; the rest falls back."""
-    impl = masked_topk_reference
+def _topk_fits(given: dict[str, Any]) -> bool:
+    """The top-k kernel covers fp16/bf16 vectors, k <= 1024 and N < 2^31."""
+    vectors = given["vectors"]
     half = vectors.dtype in (torch.float16, torch.bfloat16)
-    if half and k <= 1024 and vectors.shape[0] < 2**31 and use_triton(queries, vectors, candidates):
-        from engram_kernels.topk_triton import masked_topk_triton as impl
-    return impl(queries, vectors, candidates, k)
+    return half and given["k"] <= 1024 and vectors.shape[0] < 2**31
+
+
+ngram_hash = _dispatched(ngram_hash_reference, "hash_triton.ngram_hash_triton")
+engram_lookup = _dispatched(engram_lookup_reference, "lookup_triton.engram_lookup_triton")
+engram_hash_lookup = _dispatched(
+    engram_hash_lookup_reference, "lookup_triton.engram_hash_lookup_triton"
+)
+engram_gate = _dispatched(engram_gate_reference, "gate_triton.engram_gate_triton", _gate_fits)
+masked_topk = _dispatched(masked_topk_reference, "topk_triton.masked_topk_triton", _topk_fits)

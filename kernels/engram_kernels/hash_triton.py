@@ -51,10 +51,14 @@ def _pymod(x, m):
 
 @triton.jit
 def block_hash(
-    ids_ptr, compact_ptr, rank_ptr, orders_ptr, mult_ptr, fp_mult_ptr,
-    b, t, t_mask, o, T, HIST: tl.constexpr, MAX_ORDER_P2: tl.constexpr, UNORDERED: tl.constexpr,
+    ids_ptr, compact_ptr, rank_ptr, orders_ptr, mult_ptr, fp_mult_ptr, T,
+    HIST: tl.constexpr, MAX_ORDER_P2: tl.constexpr, UNORDERED: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
-    """(hash, fingerprint) of the order-`o` N-gram ending at positions t of sequence b."""
+    """This program's block, on a (sequence b, block of positions, order o) grid: (b, o, its
+    positions t, t_mask, hash, fingerprint) of the order-o N-gram ending at each t."""
+    b, o = tl.program_id(0), tl.program_id(2)
+    t = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    t_mask = t < T
     n = tl.load(orders_ptr + o)
     keyed = tl.load(ids_ptr + b * T + t, mask=t_mask, other=0) != 0
     rank = tl.load(rank_ptr + b * T + t, mask=t_mask, other=0)
@@ -70,7 +74,7 @@ def block_hash(
     fp_mult = tl.load(fp_mult_ptr + cols, mask=used, other=0)
     h = tl.xor_sum(grams * mult[None, :], 1)
     fp = _pymod(tl.xor_sum(grams * fp_mult[None, :], 1), _FP_MOD) + 1
-    return h, tl.where(keyed & (rank >= n - 1), fp, 0)
+    return b, o, t, t_mask, h, tl.where(keyed & (rank >= n - 1), fp, 0)
 
 
 @triton.jit
@@ -85,12 +89,9 @@ def _ngram_hash_kernel(
     rows_ptr, fps_ptr, T, K, N_ORDERS,
     HIST: tl.constexpr, MAX_ORDER_P2: tl.constexpr, UNORDERED: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
-    b, o = tl.program_id(0), tl.program_id(2)
-    t = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    t_mask = t < T
-    h, fp = block_hash(
-        ids_ptr, compact_ptr, rank_ptr, orders_ptr, mult_ptr, fp_mult_ptr,
-        b, t, t_mask, o, T, HIST, MAX_ORDER_P2, UNORDERED,
+    b, o, t, t_mask, h, fp = block_hash(
+        ids_ptr, compact_ptr, rank_ptr, orders_ptr, mult_ptr, fp_mult_ptr, T,
+        HIST, MAX_ORDER_P2, UNORDERED, BLOCK,
     )  # fmt: skip
     pos = b * T + t
     tl.store(fps_ptr + pos * N_ORDERS + o, fp, mask=t_mask)

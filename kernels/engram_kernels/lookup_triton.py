@@ -65,12 +65,9 @@ def _hash_lookup_kernel(
     BLOCK: tl.constexpr, BLOCK_D: tl.constexpr, STORE_ROWS: tl.constexpr,
 ):  # fmt: skip
     """One program: BLOCK positions of a sequence x the K heads of an order; rows stay on chip."""
-    b, o = tl.program_id(0), tl.program_id(2)
-    t = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    t_mask = t < T
-    h, fp = block_hash(
-        ids_ptr, compact_ptr, rank_ptr, orders_ptr, mult_ptr, fp_mult_ptr,
-        b, t, t_mask, o, T, HIST, MAX_ORDER_P2, UNORDERED,
+    b, o, t, t_mask, h, fp = block_hash(
+        ids_ptr, compact_ptr, rank_ptr, orders_ptr, mult_ptr, fp_mult_ptr, T,
+        HIST, MAX_ORDER_P2, UNORDERED, BLOCK,
     )  # fmt: skip
     H = N_ORDERS * K
     for j in range(K):

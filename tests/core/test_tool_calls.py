@@ -5,10 +5,10 @@ import json
 import pytest
 
 from engram_agents.errors import InvalidInputError
+from engram_agents.tool_call_parser import parse_tool_calls
 from engram_agents.tool_calls import (
     ToolSpec,
     forced_tool,
-    parse_tool_calls,
     plan_reply,
     render_tool_call,
     render_tool_result,

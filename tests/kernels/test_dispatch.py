@@ -48,3 +48,33 @@ def test_the_environment_forces_the_references_for_the_whole_process():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+def test_on_cuda_an_op_runs_its_kernel_only_for_inputs_the_kernel_covers(monkeypatch):
+    """CUDA is simulated (every tensor counts as on CUDA; Triton runs in its interpreter): the
+    gate kernel takes equal shapes and a one-element bias, the top-k kernel half vectors."""
+    import engram_kernels.gate_triton as gate_triton
+    import engram_kernels.topk_triton as topk_triton
+
+    ran: list[str] = []
+
+    def recorded(module, name):
+        kernel = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, **k: ran.append(name) or kernel(*a, **k))
+
+    recorded(gate_triton, "engram_gate_triton")
+    recorded(topk_triton, "masked_topk_triton")
+    monkeypatch.setattr(ek.dispatch, "use_triton", lambda *tensors: True)
+    h, k, v = torch.randn(3, 2, 5, 8).unbind(0)
+    w = torch.ones(8)
+    out = ek.engram_gate(h, k, v, w, w, bias=torch.tensor(0.5))
+    torch.testing.assert_close(out, ek.engram_gate_reference(h, k, v, w, w, torch.tensor(0.5)))
+    assert ran == ["engram_gate_triton"]
+    ek.engram_gate(h, k[:, :1], v, w, w, torch.tensor(0.5))  # broadcast key: the reference
+    ek.engram_gate(h, k, v, w, w, torch.zeros(2, 5, 1))  # a bias per position: the reference
+    assert ran == ["engram_gate_triton"]
+    vectors = torch.randn(10, 4)
+    ek.masked_topk(torch.randn(1, 4), vectors, torch.arange(6), 2)  # float32: the reference
+    assert ran == ["engram_gate_triton"]
+    top = ek.masked_topk(torch.randn(1, 4), vectors.half(), torch.arange(6), k=2)
+    assert ran == ["engram_gate_triton", "masked_topk_triton"] and top.ids.shape == (1, 2)

@@ -4,9 +4,6 @@ for the command-line and multi-process tests."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -19,16 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from local_servers import free_port, launch, stop
 
 from engram_agents.memory import EngramMemory
 from engram_agents.server import KeyStore, create_app
 from engram_agents.store.encoders import HashingEncoder
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -107,36 +99,6 @@ def cli() -> Callable[..., subprocess.CompletedProcess]:
     return run
 
 
-def _launch(command: list[str], health_url: str, procs: list[subprocess.Popen]) -> None:
-    """Start `command` (kept in `procs` to be stopped) and wait until `health_url` answers."""
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    procs.append(proc)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{command[:4]} exited with {proc.returncode}: {proc.stderr.read()}")
-        try:
-            if httpx.get(health_url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{health_url} did not answer in time")
-
-
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 @pytest.fixture
 def serve_process() -> Iterator[Callable[..., str]]:
     """Start `engram-agents serve ARGS` on a free loopback port; returns its URL once healthy."""
@@ -145,24 +107,8 @@ def serve_process() -> Iterator[Callable[..., str]]:
     def start(*args: str) -> str:
         port = free_port()
         command = [sys.executable, "-m", "engram_agents.cli", "serve", "--port", str(port)]
-        _launch([*command, *args], f"http://127.0.0.1:{port}/healthz", procs)
+        procs.append(launch([*command, *args], f"http://127.0.0.1:{port}/healthz"))
         return f"http://127.0.0.1:{port}"
 
     yield start
-    _stop(procs)
-
-
-@pytest.fixture(scope="module")
-def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Port of a `chroma run` server on 127.0.0.1 (for several `serve` processes over one)."""
-    exe = shutil.which("chroma")
-    if exe is None:
-        pytest.skip("the `chroma` CLI is not installed, so the Chroma server tests cannot run")
-    port, path = free_port(), tmp_path_factory.mktemp("chroma-for-serve")
-    procs: list[subprocess.Popen] = []
-    command = [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
-    try:
-        _launch(command, f"http://127.0.0.1:{port}/api/v2/heartbeat", procs)
-        yield port
-    finally:
-        _stop(procs)
+    stop(procs)

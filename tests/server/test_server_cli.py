@@ -50,7 +50,7 @@ def test_two_serve_processes_share_one_store(serve_process, tmp_path, request, b
     if backend == "sqlite":
         store = ["--db", str(tmp_path / "memory.db")]
     else:
-        port = request.getfixturevalue("chroma_port")
+        port = request.getfixturevalue("chroma_server")
         store = ["--chroma-host", "127.0.0.1", "--chroma-port", str(port)]
         store += ["--chroma-collection", f"serve{uuid.uuid4().hex[:12]}"]
     first, second = (serve_process(*store, "--keys", keys, "--encoder", "hashing") for _ in "ab")

@@ -4,15 +4,13 @@ server started on 127.0.0.1 for the session."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from local_servers import free_port, start_chroma
 
 from engram_agents.memory import EngramMemory
 from engram_agents.store.encoders import HashingEncoder, default_encoder
@@ -28,64 +26,10 @@ def minilm():
     return default_encoder()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"chroma run exited early with {proc.returncode}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("chroma run did not answer its heartbeat in time")
-
-
-def start_chroma(path: Path, port: int) -> subprocess.Popen:
-    """A `chroma run` server on 127.0.0.1:`port` storing in `path`, answering when returned."""
-    exe = shutil.which("chroma")
-    if exe is None:
-        pytest.skip("the `chroma` CLI is not installed, so the Chroma server tests cannot run")
-    proc = subprocess.Popen(
-        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for(port, proc)
-    except RuntimeError:
-        proc.kill()
-        raise
-    return proc
-
-
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Port of a `chroma run` server on 127.0.0.1, stopped after the session."""
-    port = _free_port()
-    proc = start_chroma(tmp_path_factory.mktemp("chroma-server"), port)
-    try:
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 @pytest.fixture
 def chroma_launcher() -> tuple[Callable[[Path, int], subprocess.Popen], Callable[[], int]]:
     """(start_chroma, free_port) for tests that stop and restart their own server."""
-    return start_chroma, _free_port
+    return start_chroma, free_port
 
 
 MakeMemory = Callable[..., EngramMemory]

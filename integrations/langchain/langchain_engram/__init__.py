@@ -4,12 +4,13 @@
 - `EngramMemoryMiddleware`: episodic memory around any `create_agent` agent.
 - `EngramStore`: the episodic store as a LangGraph store.
 - `EngramRetriever`: recalled memories as Documents.
-- `EngramMemory`: the classic chain memory (`langchain_classic`).
+- `EngramChatMemory`: the classic chain memory (`langchain_classic`); `EngramMemory` is its
+  deprecated old name.
 - `create_memory_tools`: search/save/update/forget memory as the agent's own tools.
 """
 
 from langchain_engram.chat_models import ChatEngram
-from langchain_engram.memory import EngramMemory
+from langchain_engram.memory import EngramChatMemory, deprecated_name
 from langchain_engram.middleware import EngramMemoryMiddleware
 from langchain_engram.retrievers import EngramRetriever
 from langchain_engram.stores import EngramStore
@@ -17,9 +18,16 @@ from langchain_engram.tools import create_memory_tools
 
 __all__ = [
     "ChatEngram",
-    "EngramMemory",
+    "EngramChatMemory",
     "EngramMemoryMiddleware",
     "EngramRetriever",
     "EngramStore",
     "create_memory_tools",
 ]
+
+
+def __getattr__(name: str) -> type[EngramChatMemory]:
+    try:
+        return deprecated_name(name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

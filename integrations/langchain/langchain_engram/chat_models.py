@@ -39,11 +39,11 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from engram_agents import EngramConfig, EngramLM
 from engram_agents.chat import (
     DEFAULT_MODEL_NAME,
+    LazyLM,
     MessagePart,
     ParsedReply,
     ReplyPlan,
     ToolSpec,
-    load_lm,
     message_content,
     parse_tool_calls,
     plan_reply,
@@ -147,7 +147,7 @@ class ChatEngram(BaseChatModel):
     """Beside recalled memories and a user's tables: how much what the tables recall from the
     question alone adds (one more forward pass per token); 0 leaves the tables keyed as usual."""
 
-    _lm: EngramLM | None = PrivateAttr(default=None)
+    _lm: LazyLM = PrivateAttr(default_factory=LazyLM)
 
     @property
     def _llm_type(self) -> str:
@@ -184,11 +184,7 @@ class ChatEngram(BaseChatModel):
     @property
     def engram_lm(self) -> EngramLM:
         """The EngramLM behind this chat model, loaded on first use."""
-        if self.lm is not None:
-            return self.lm
-        if self._lm is None:
-            self._lm = load_lm(self.model, self.engram_config, self.storage_dir)
-        return self._lm
+        return self._lm.get(self.lm, self.model, self.engram_config, self.storage_dir)
 
     def get_num_tokens_from_messages(
         self, messages: list[BaseMessage], tools: Sequence | None = None
@@ -244,9 +240,9 @@ class ChatEngram(BaseChatModel):
         """Whose memorized tables a call with these arguments recalls (None: the shared ones)."""
         return call_kwargs.get("user_id", self.user_id)
 
-    def _pieces(self, plan: ReplyPlan, params: dict[str, Any], usage: dict) -> Iterator[str]:
+    def _pieces(self, plan: ReplyPlan, params: dict[str, Any], done: dict) -> Iterator[str]:
         """Text pieces of the reply (after `plan.prefix`, which the reply is forced to start
-        with). Fills `usage` with the token counts once the reply is done."""
+        with). Once the reply is done, `done` holds its whole text and its metadata."""
         lm = self.engram_lm
         prefix = plan.prefix
         prompt = lm.count_tokens(plan.messages) + (
@@ -258,16 +254,14 @@ class ChatEngram(BaseChatModel):
                 text += piece
                 yield piece
         out = len(lm.tokenizer.encode(text, add_special_tokens=False)) if text else 0
-        usage["usage"] = UsageMetadata(
+        done["text"] = prefix + text
+        done["usage_metadata"] = UsageMetadata(
             input_tokens=prompt, output_tokens=out, total_tokens=prompt + out
         )
-        usage["finish_reason"] = "length" if out >= params["max_new_tokens"] else "stop"
-
-    def _response_metadata(self, finish_reason: str) -> dict[str, Any]:
-        return {
+        done["response_metadata"] = {
             "model_name": self.model_name,
             "model_provider": "engram",
-            "finish_reason": finish_reason,
+            "finish_reason": "length" if out >= params["max_new_tokens"] else "stop",
         }
 
     def _generate(
@@ -278,16 +272,11 @@ class ChatEngram(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         plan, params = self._prepare(messages, stop, kwargs)
-        tools = plan.tools
-        meta: dict[str, Any] = {}
-        text = plan.prefix
-        for piece in self._pieces(plan, params, meta):
-            text += piece
-            if run_manager and not tools:
+        done: dict[str, Any] = {}
+        for piece in self._pieces(plan, params, done):
+            if run_manager and not plan.tools:
                 run_manager.on_llm_new_token(piece)
-        message = _reply_message(text, tools, AIMessage)
-        message.usage_metadata = meta["usage"]
-        message.response_metadata = self._response_metadata(meta["finish_reason"])
+        message = _reply_message(done, plan.tools, AIMessage)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -300,18 +289,15 @@ class ChatEngram(BaseChatModel):
         """Text streams token by token. With tools bound, the reply is parsed whole (a tool
         call is only known once its JSON is complete) and comes as one chunk."""
         plan, params = self._prepare(messages, stop, kwargs)
-        tools = plan.tools
-        meta: dict[str, Any] = {}
-        text = plan.prefix
-        for piece in self._pieces(plan, params, meta):
-            text += piece
-            if not tools:
+        done: dict[str, Any] = {}
+        for piece in self._pieces(plan, params, done):
+            if not plan.tools:
                 if run_manager:
                     run_manager.on_llm_new_token(piece)
                 yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
-        last = _reply_message(text, tools, AIMessageChunk) if tools else AIMessageChunk(content="")
-        last.usage_metadata = meta["usage"]
-        last.response_metadata = self._response_metadata(meta["finish_reason"])
+        if not plan.tools:  # the text went out in pieces: the last chunk carries the metadata
+            done["text"] = ""
+        last = _reply_message(done, plan.tools, AIMessageChunk)
         last.chunk_position = "last"
         yield ChatGenerationChunk(message=last)
 
@@ -333,12 +319,14 @@ class ChatEngram(BaseChatModel):
 
 
 def _reply_message(
-    text: str, tools: list[ToolSpec], kind: type[AIMessage] | type[AIMessageChunk]
+    done: dict[str, Any], tools: list[ToolSpec], kind: type[AIMessage] | type[AIMessageChunk]
 ) -> Any:
-    """The reply as an AIMessage (or the final chunk): content plus parsed tool calls."""
+    """The finished reply (`done`, as `ChatEngram._pieces` leaves it) as an AIMessage or the
+    final chunk: content, parsed tool calls, usage and response metadata."""
+    meta = {k: done[k] for k in ("usage_metadata", "response_metadata")}
     if not tools:
-        return kind(content=text)
-    parsed: ParsedReply = parse_tool_calls(text, tools)
+        return kind(content=done["text"], **meta)
+    parsed: ParsedReply = parse_tool_calls(done["text"], tools)
     invalid = [
         invalid_tool_call(name=c.name, args=c.arguments, id=c.id, error=c.error)
         for c in parsed.invalid_tool_calls
@@ -349,10 +337,10 @@ def _reply_message(
             for i, c in enumerate(parsed.tool_calls)
         ]
         return AIMessageChunk(
-            content=parsed.content, tool_call_chunks=chunks, invalid_tool_calls=invalid
+            content=parsed.content, tool_call_chunks=chunks, invalid_tool_calls=invalid, **meta
         )
     calls = [tool_call(name=c.name, args=c.arguments, id=c.id) for c in parsed.tool_calls]
-    return AIMessage(content=parsed.content, tool_calls=calls, invalid_tool_calls=invalid)
+    return AIMessage(content=parsed.content, tool_calls=calls, invalid_tool_calls=invalid, **meta)
 
 
 __all__ = ["ChatEngram", "to_engram_messages"]

@@ -1,11 +1,13 @@
-"""EngramMemory for classic LangChain chains (`langchain_classic` BaseMemory).
+"""EngramChatMemory for classic LangChain chains (`langchain_classic` BaseMemory).
 
 Instead of replaying the whole conversation, each call recalls only the memories relevant to
-the new input, across every past session of the user.
+the new input, across every past session of the user. It was called `EngramMemory` before,
+the core class's name; that name still works here, with a DeprecationWarning.
 """
 
 from __future__ import annotations
 
+import warnings
 from contextlib import suppress
 from typing import Any
 
@@ -17,14 +19,15 @@ from engram_agents import EngramMemory as CoreMemory
 from engram_agents.chat import HEADER, format_memories
 
 
-class EngramMemory(BaseMemory):
-    """Long-term memory for a classic chain, scoped to one user (and optionally a session).
+class EngramChatMemory(BaseMemory):
+    """Long-term memory for a classic chain, scoped to one user (and optionally a session),
+    over the core's EngramMemory (`memory`).
 
     ```python
-    from engram_agents import EngramMemory as Store
-    from langchain_engram import EngramMemory
+    from engram_agents import EngramMemory
+    from langchain_engram import EngramChatMemory
 
-    memory = EngramMemory(memory=Store("memory.db"), user_id="ana")
+    memory = EngramChatMemory(memory=EngramMemory("memory.db"), user_id="ana")
     memory.save_context({"input": "My dog is called Pixel"}, {"output": "Nice name!"})
     memory.load_memory_variables({"input": "what is my dog called?"})["history"]
     ```
@@ -105,3 +108,24 @@ def _pick(values: dict[str, Any], key: str | None, skip: set[str], what: str) ->
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"the {what} {key!r} must be non-empty text, got {value!r}")
     return text
+
+
+def deprecated_name(name: str) -> type[EngramChatMemory]:
+    """`EngramMemory`, the old name of EngramChatMemory, with a warning naming the new one
+    (module `__getattr__` of this module and of the package)."""
+    if name != "EngramMemory":
+        raise AttributeError(name)
+    warnings.warn(
+        "langchain_engram.EngramMemory is now EngramChatMemory (engram_agents.EngramMemory is "
+        "the core memory it wraps); the old name will be removed",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return EngramChatMemory
+
+
+def __getattr__(name: str) -> type[EngramChatMemory]:
+    try:
+        return deprecated_name(name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -20,16 +20,14 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from langgraph.store.base import (
     BaseStore,
     GetOp,
-    Item,
     ListNamespacesOp,
-    MatchCondition,
     Op,
     PutOp,
     Result,
@@ -37,16 +35,15 @@ from langgraph.store.base import (
     SearchOp,
     TTLConfig,
 )
-from langgraph.store.base.embed import get_text_at_path
 
 from engram_agents import EngramMemory as CoreMemory
 from engram_agents.chat import Engram, StoreConfig
+from langchain_engram import _store_items as store_items
 
 # A store item is addressed by (namespace, key), so the episodic lifecycle must not fold two
 # items into one: no near-duplicate reinforcement, no supersede.
 ITEM_CONFIG = StoreConfig(dedup_window_s=0, supersede_similarity=1.0, supersede_keyword_overlap=1.0)
 REGISTRY = "langgraph"  # scope listing the namespaces; LangGraph reserves it as a root label
-OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 
 
 class EngramStore(BaseStore):
@@ -123,7 +120,7 @@ class EngramStore(BaseStore):
             found = self._find(op.namespace, op.key)
             if found is not None and op.refresh_ttl:
                 found = self._refresh(found)
-            return _item(found) if found else None
+            return store_items.as_item(found) if found else None
         if isinstance(op, SearchOp):
             return self._search(op)
         if isinstance(op, ListNamespacesOp):
@@ -164,13 +161,13 @@ class EngramStore(BaseStore):
             json.dumps(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"the value for key {op.key!r} is not JSON data: {exc}") from exc
-        return user, _index_text(value, op.index, self.index_fields), value
+        return user, store_items.index_text(value, op.index, self.index_fields), value
 
     # -- writes ---------------------------------------------------------------------------
     def _put(self, op: PutOp, prepared: tuple[str, str, dict[str, Any]] | None) -> None:
         namespace, key = tuple(op.namespace), op.key
         found = self._find(namespace, key, expired=True)
-        if found is not None and (prepared is None or _expired(found)):
+        if found is not None and (prepared is None or store_items.expired(found)):
             self.memory.delete(found.id, found.scope.user_id)  # an expired item is gone already
             found = None
         if prepared is None:
@@ -183,7 +180,7 @@ class EngramStore(BaseStore):
             "value": value,
             "indexed": op.index is not False,
             "ttl": op.ttl,
-            "expires_at": _expiry(op.ttl),
+            "expires_at": store_items.expiry(op.ttl),
         }
         if found is not None:
             meta["updated_at"] = datetime.now(UTC).isoformat()
@@ -200,7 +197,7 @@ class EngramStore(BaseStore):
         if ttl is None:
             return engram
         return self.memory.update(
-            engram.id, engram.scope.user_id, metadata={"expires_at": _expiry(ttl)}
+            engram.id, engram.scope.user_id, metadata={"expires_at": store_items.expiry(ttl)}
         )
 
     def sweep_ttl(self) -> int:
@@ -209,7 +206,7 @@ class EngramStore(BaseStore):
         with self._lock:
             swept = 0
             for user in self._users(()):
-                expired = [e for e in self._items(user, (), expired=True) if _expired(e)]
+                expired = [e for e in self._items(user, (), expired=True) if store_items.expired(e)]
                 if expired:
                     swept += self.memory.delete([e.id for e in expired], user)
                 for namespace in {tuple(e.metadata.extra["namespace"]) for e in expired}:
@@ -266,7 +263,8 @@ class EngramStore(BaseStore):
         return [
             e
             for e in self.memory.list(user, include_superseded=True)
-            if _in_namespace(e, prefix, exact) and (expired or not _expired(e))
+            if store_items.in_namespace(e, prefix, exact)
+            and (expired or not store_items.expired(e))
         ]
 
     def _find(self, namespace: tuple[str, ...], key: str, expired: bool = False) -> Engram | None:
@@ -308,110 +306,25 @@ class EngramStore(BaseStore):
                     for h in self.memory.recall(op.query, user, k=1000, include_superseded=True)
                 }
                 # unindexed items (index=False) rank after the others, unscored, as in LangGraph
-                found += [(e, scores.get(e.id) if _indexed(e) else None) for e in items]
+                found += [(e, scores.get(e.id) if store_items.indexed(e) else None) for e in items]
             else:
                 found += [(e, None) for e in items]
         if op.filter:
-            found = [(e, s) for e, s in found if _matches(e.metadata.extra["value"], op.filter)]
+            found = [
+                (e, s)
+                for e, s in found
+                if store_items.matches(e.metadata.extra["value"], op.filter)
+            ]
         if op.query:  # best first; unscored items keep their order, last
             found.sort(key=lambda pair: (pair[1] is None, -(pair[1] or 0.0)))
         page = found[op.offset : op.offset + op.limit]
         if op.refresh_ttl:
             page = [(self._refresh(e), score) for e, score in page]
-        return [_item(e, score=score) for e, score in page]
+        return [store_items.as_item(e, score=score) for e, score in page]
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         spaces = set()
         for namespace in self._namespaces():
-            if all(_condition(c, namespace) for c in op.match_conditions or ()):
+            if all(store_items.namespace_matches(c, namespace) for c in op.match_conditions or ()):
                 spaces.add(namespace[: op.max_depth] if op.max_depth else namespace)
         return sorted(spaces)[op.offset : op.offset + op.limit]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _expiry(ttl: float | None) -> str | None:
-    return None if ttl is None else (_now() + timedelta(minutes=ttl)).isoformat()
-
-
-def _expired(engram: Engram) -> bool:
-    expires = engram.metadata.extra.get("expires_at")
-    return expires is not None and datetime.fromisoformat(expires) <= _now()
-
-
-def _indexed(engram: Engram) -> bool:
-    return engram.metadata.extra.get("indexed", True)
-
-
-def _index_text(value: dict[str, Any], index: Any, default: list[str] | None) -> str:
-    """The text recall searches for an item: the indexed fields' text, else the value's
-    top-level strings, else the whole value as JSON."""
-    fields = default if index is None else (index or None)
-    if fields:
-        parts = [t for f in fields for t in get_text_at_path(value, f)]
-    else:
-        parts = [v for v in value.values() if isinstance(v, str)]
-    text = "\n".join(p for p in parts if p.strip())
-    return text or json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _in_namespace(engram: Engram, prefix: tuple[str, ...], exact: bool = False) -> bool:
-    namespace = tuple(engram.metadata.extra.get("namespace") or ())
-    if "key" not in engram.metadata.extra or namespace[: len(prefix)] != prefix:
-        return False
-    return len(namespace) == len(prefix) if exact else True
-
-
-def _item(engram: Engram, **score: float | None) -> Item:
-    """The engram as a LangGraph Item (a SearchItem when a `score` is given)."""
-    extra = engram.metadata.extra
-    updated = extra.get("updated_at")
-    return (SearchItem if score else Item)(
-        namespace=tuple(extra["namespace"]),
-        key=extra["key"],
-        value=extra["value"],
-        created_at=engram.metadata.created_at,
-        updated_at=datetime.fromisoformat(updated) if updated else engram.metadata.created_at,
-        **score,
-    )
-
-
-def _matches(value: Any, wanted: Any) -> bool:
-    """LangGraph's filter semantics: equality (nested dicts recursively, lists element-wise),
-    or a dict of $eq/$ne/$gt/$gte/$lt/$lte operators."""
-    if isinstance(wanted, Mapping):
-        if any(k.startswith("$") for k in wanted):
-            return all(_compare(value, op, arg) for op, arg in wanted.items())
-        return isinstance(value, Mapping) and all(
-            _matches(value.get(k), v) for k, v in wanted.items()
-        )
-    if isinstance(wanted, list | tuple):
-        return (
-            isinstance(value, list | tuple)
-            and len(value) == len(wanted)
-            and all(_matches(v, w) for v, w in zip(value, wanted, strict=True))
-        )
-    return value == wanted
-
-
-def _compare(value: Any, op: str, arg: Any) -> bool:
-    if op not in OPERATORS:
-        raise ValueError(f"unsupported filter operator {op!r} (use one of {OPERATORS})")
-    if op in ("$eq", "$ne"):
-        return (value == arg) == (op == "$eq")
-    if value is None:
-        return False
-    a, b = float(value), float(arg)
-    return {"$gt": a > b, "$gte": a >= b, "$lt": a < b, "$lte": a <= b}[op]
-
-
-def _condition(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
-    path = tuple(condition.path)
-    if not path:
-        return True
-    if len(namespace) < len(path):
-        return False
-    part = namespace[: len(path)] if condition.match_type == "prefix" else namespace[-len(path) :]
-    return all(p in ("*", n) for p, n in zip(path, part, strict=True))

@@ -17,7 +17,8 @@ from langchain.tools import ToolRuntime
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import ValidationError
 
-from engram_agents import EngramError, EngramMemory
+from engram_agents import EngramError
+from engram_agents import EngramMemory as CoreMemory
 from engram_agents.chat import (
     MEMORY_TOOL_ARGS as ARGS,
 )
@@ -31,7 +32,7 @@ from langchain_engram._scope import configurable, find_user
 
 
 def create_memory_tools(
-    memory: EngramMemory, *, user_id: str | None = None, agent_id: str | None = None
+    memory: CoreMemory, *, user_id: str | None = None, agent_id: str | None = None
 ) -> list[BaseTool]:
     """`search_memory`, `save_memory`, `update_memory` and `forget_memory` over `memory`.
 

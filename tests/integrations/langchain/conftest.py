@@ -13,13 +13,13 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
-from engram_agents.memory import EngramMemory as CoreMemory
+from engram_agents import EngramMemory
 from engram_agents.store.encoders import HashingEncoder
 
 
 @pytest.fixture
-def core_memory(tmp_path: Path) -> Iterator[CoreMemory]:
-    with CoreMemory(tmp_path / "memory.db", encoder=HashingEncoder(dim=256)) as m:
+def core_memory(tmp_path: Path) -> Iterator[EngramMemory]:
+    with EngramMemory(tmp_path / "memory.db", encoder=HashingEncoder(dim=256)) as m:
         yield m
 
 

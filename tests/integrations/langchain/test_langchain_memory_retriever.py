@@ -7,11 +7,11 @@ from langchain_core.documents import Document
 from langchain_core.messages import AIMessage
 
 from engram_agents.memory_context import HEADER
-from langchain_engram import EngramMemory, EngramRetriever
+from langchain_engram import EngramChatMemory, EngramRetriever
 
 
 def test_classic_memory_recalls_saved_turns(core_memory):
-    memory = EngramMemory(memory=core_memory, user_id="ana", session_id="s1")
+    memory = EngramChatMemory(memory=core_memory, user_id="ana", session_id="s1")
     assert memory.memory_variables == ["history"]
     assert memory.load_memory_variables({"input": "anything"}) == {"history": ""}
     memory.save_context({"input": "I adopted a greyhound called Pixel"}, {"output": "Lovely!"})
@@ -21,9 +21,9 @@ def test_classic_memory_recalls_saved_turns(core_memory):
     assert lines[0] == HEADER and "user: I adopted a greyhound called Pixel" in lines[-1]
     assert any("assistant: Noted." in line for line in lines)
     # another session of the same user still recalls it; another user does not
-    other_session = EngramMemory(memory=core_memory, user_id="ana", session_id="s2", k=1)
+    other_session = EngramChatMemory(memory=core_memory, user_id="ana", session_id="s2", k=1)
     assert "Pixel" in other_session.load_memory_variables({"q": "greyhound Pixel"})["history"]
-    assert EngramMemory(memory=core_memory, user_id="bob").load_memory_variables(
+    assert EngramChatMemory(memory=core_memory, user_id="bob").load_memory_variables(
         {"input": "greyhound"}
     ) == {"history": ""}
     other_session.save_context({"input": "Standup moved to 9:30"}, {"output": "ok"})
@@ -35,7 +35,7 @@ def test_classic_memory_recalls_saved_turns(core_memory):
 
 
 async def test_classic_memory_async(core_memory):
-    memory = EngramMemory(memory=core_memory, user_id="ana", memory_key="memories")
+    memory = EngramChatMemory(memory=core_memory, user_id="ana", memory_key="memories")
     await memory.asave_context({"input": "My sister is Priyanka"}, {"output": "Nice"})
     got = await memory.aload_memory_variables({"input": "sister"})
     assert "My sister is Priyanka" in got["memories"]
@@ -44,13 +44,13 @@ async def test_classic_memory_async(core_memory):
 
 
 def test_classic_memory_bad_input(core_memory):
-    memory = EngramMemory(memory=core_memory, user_id="ana")
+    memory = EngramChatMemory(memory=core_memory, user_id="ana")
     with pytest.raises(ValueError, match="set input_key"):
         memory.load_memory_variables({"a": "x", "b": "y"})
     with pytest.raises(ValueError, match="non-empty text"):
         memory.save_context({"input": "  "}, {"output": "x"})
     with pytest.raises(ValueError, match="output key 'answer' is missing"):
-        EngramMemory(memory=core_memory, user_id="ana", output_key="answer").save_context(
+        EngramChatMemory(memory=core_memory, user_id="ana", output_key="answer").save_context(
             {"input": "hi"}, {"text": "x"}
         )
     assert core_memory.list("ana") == []  # nothing half-written
@@ -93,7 +93,7 @@ async def test_retriever_async_and_errors(filled):
 
 
 def test_classic_memory_keeps_nothing_once_the_user_switched_memory_off(core_memory):
-    memory = EngramMemory(memory=core_memory, user_id="ana")
+    memory = EngramChatMemory(memory=core_memory, user_id="ana")
     memory.save_context({"input": "I adopted a greyhound called Pixel"}, {"output": "Lovely!"})
     core_memory.set_consent("ana", False)
     memory.save_context({"input": "My locker code is 4471"}, {"output": "Noted."})
@@ -102,3 +102,18 @@ def test_classic_memory_keeps_nothing_once_the_user_switched_memory_off(core_mem
         "assistant: Lovely!",
     ]
     assert "Pixel" in memory.load_memory_variables({"input": "what is my dog called?"})["history"]
+
+
+def test_the_old_name_still_works_with_a_deprecation_warning(core_memory):
+    import langchain_engram
+    from langchain_engram import memory as memory_module
+
+    for module in (langchain_engram, memory_module):
+        with pytest.warns(DeprecationWarning, match="now EngramChatMemory"):
+            old = module.EngramMemory
+        assert old is EngramChatMemory
+    with pytest.warns(DeprecationWarning):
+        from langchain_engram import EngramMemory
+    assert EngramMemory(memory=core_memory, user_id="ana").user_id == "ana"
+    with pytest.raises(AttributeError, match="EngramMemroy"):
+        langchain_engram.EngramMemroy  # noqa: B018

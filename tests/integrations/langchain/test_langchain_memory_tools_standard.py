@@ -13,12 +13,12 @@ from langchain_core.tools import BaseTool
 from langchain_tests.integration_tests import ToolsIntegrationTests
 from langchain_tests.unit_tests import ToolsUnitTests
 
-from engram_agents.memory import EngramMemory as CoreMemory
+from engram_agents import EngramMemory
 from engram_agents.store.encoders import HashingEncoder
 from langchain_engram import create_memory_tools
 
 FOLDER = tempfile.TemporaryDirectory()
-MEMORY = CoreMemory(Path(FOLDER.name) / "memory.db", encoder=HashingEncoder(dim=256))
+MEMORY = EngramMemory(Path(FOLDER.name) / "memory.db", encoder=HashingEncoder(dim=256))
 FACT = MEMORY.remember("The user's dog is a greyhound called Pixel", "ana")
 TOOLS = {t.name: t for t in create_memory_tools(MEMORY, user_id="ana")}
 EXAMPLES = {

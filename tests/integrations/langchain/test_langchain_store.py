@@ -13,7 +13,7 @@ from langchain_core.tools import tool
 from langgraph.store.base import GetOp, Item, PutOp, SearchItem, SearchOp
 from typing_extensions import TypedDict
 
-from engram_agents.memory import EngramMemory as CoreMemory
+from engram_agents import EngramMemory
 from engram_agents.store.encoders import HashingEncoder
 from langchain_engram import EngramStore
 from langchain_engram.stores import ITEM_CONFIG
@@ -133,8 +133,8 @@ def test_bad_input_writes_nothing(store):
 
 def test_memory_that_folds_items_is_refused(tmp_path):
     with pytest.raises(ValueError, match="ITEM_CONFIG"):
-        EngramStore(memory=CoreMemory(tmp_path / "m.db", encoder=ENC))
-    EngramStore(memory=CoreMemory(tmp_path / "m2.db", encoder=ENC, config=ITEM_CONFIG))
+        EngramStore(memory=EngramMemory(tmp_path / "m.db", encoder=ENC))
+    EngramStore(memory=EngramMemory(tmp_path / "m2.db", encoder=ENC, config=ITEM_CONFIG))
 
 
 def test_persists_across_reopen(store, tmp_path):

@@ -28,7 +28,7 @@ from langgraph.store.base import (
 from langgraph.store.memory import InMemoryStore
 
 from engram_agents.store.encoders import HashingEncoder
-from langchain_engram import EngramStore, stores
+from langchain_engram import EngramStore, _store_items
 
 ENC = HashingEncoder(dim=256)
 ITEMS = [
@@ -221,7 +221,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(stores, "_now", clock)
+    monkeypatch.setattr(_store_items, "now", clock)
     return clock
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engram_agents import EngramMemory as EpisodicMemory
+from engram_agents import EngramMemory as CoreMemory
 from engram_agents.store.encoders import HashingEncoder
 
 
@@ -17,6 +17,6 @@ def encoder() -> HashingEncoder:
 
 
 @pytest.fixture
-def store(tmp_path: Path, encoder: HashingEncoder) -> Iterator[EpisodicMemory]:
-    with EpisodicMemory(tmp_path / "memory.db", encoder=encoder) as s:
+def store(tmp_path: Path, encoder: HashingEncoder) -> Iterator[CoreMemory]:
+    with CoreMemory(tmp_path / "memory.db", encoder=encoder) as s:
         yield s

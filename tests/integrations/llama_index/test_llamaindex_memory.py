@@ -7,7 +7,7 @@ from llama_index.core.llms import ChatMessage, MockLLM, TextBlock
 from llama_index.core.memory import ChatMemoryBuffer, Memory
 from pydantic import ValidationError
 
-from engram_agents import EngramMemory as EpisodicMemory
+from engram_agents import EngramMemory as CoreMemory
 from engram_agents.errors import InvalidInputError
 from engram_agents.memory_context import HEADER
 from llama_index.memory.engram import EngramMemory, RecalledTextBlock
@@ -21,7 +21,7 @@ def bot(text: str) -> ChatMessage:
     return ChatMessage(role="assistant", content=text)
 
 
-def texts(store: EpisodicMemory, user_id: str) -> list[str]:
+def texts(store: CoreMemory, user_id: str) -> list[str]:
     return sorted(e.text for e in store.list(user_id))
 
 

@@ -38,9 +38,9 @@ from engram_agents import EngramConfig, EngramLM
 from engram_agents.chat import (
     DEFAULT_MODEL_NAME,
     SAMPLING_ARGS,
+    LazyLM,
     MessagePart,
     ToolSpec,
-    load_lm,
     message_content,
     parse_tool_calls,
     plan_reply,
@@ -113,7 +113,7 @@ class Engram(FunctionCallingLLM):
         default=None, exclude=True, description="An already loaded EngramLM to use."
     )
 
-    _loaded: EngramLM | None = PrivateAttr(default=None)
+    _lm: LazyLM = PrivateAttr(default_factory=LazyLM)
 
     @classmethod
     def class_name(cls) -> str:
@@ -122,11 +122,7 @@ class Engram(FunctionCallingLLM):
     @property
     def engram_lm(self) -> EngramLM:
         """The EngramLM behind this LLM, loaded on first use."""
-        if self.lm is not None:
-            return self.lm
-        if self._loaded is None:
-            self._loaded = load_lm(self.model, self.engram_config, self.storage_dir)
-        return self._loaded
+        return self._lm.get(self.lm, self.model, self.engram_config, self.storage_dir)
 
     @property
     def metadata(self) -> LLMMetadata:

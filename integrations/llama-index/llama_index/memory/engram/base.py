@@ -11,7 +11,8 @@ from llama_index.core.llms.llm import LLM
 from llama_index.core.memory import Memory
 from llama_index.core.memory.types import BaseMemory
 
-from engram_agents import EngramMemory as EpisodicMemory
+# the core class; in this package EngramMemory is LlamaIndex's memory over it
+from engram_agents import EngramMemory as CoreMemory
 from llama_index.memory.engram.recalled import RecalledTextBlock
 from llama_index.memory.engram.store_link import EngramStoreLink, message_list
 
@@ -53,7 +54,7 @@ class EngramMemory(EngramStoreLink, BaseMemory):
     def from_defaults(  # type: ignore[override]
         cls,
         user_id: str,
-        store: EpisodicMemory | None = None,
+        store: CoreMemory | None = None,
         *,
         path: str | os.PathLike | None = None,
         encoder: Any = None,
@@ -72,7 +73,7 @@ class EngramMemory(EngramStoreLink, BaseMemory):
         `k`, `min_score`, `remember_roles`, `header`, `max_chars`, `placement`).
         """
         if store is None:
-            store = EpisodicMemory(path, encoder=encoder)
+            store = CoreMemory(path, encoder=encoder)
         elif path is not None or encoder is not None:
             raise ValueError("pass either store or path/encoder, not both")
         if primary_memory is None:

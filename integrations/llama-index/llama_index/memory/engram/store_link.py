@@ -10,7 +10,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engram_agents import ConsentError, InvalidInputError
-from engram_agents import EngramMemory as EpisodicMemory
+from engram_agents import EngramMemory as CoreMemory
 from engram_agents.chat import HEADER, MAX_CHARS, Engram, RecallHit, format_memories, redact
 
 ROLES = tuple(role.value for role in MessageRole)
@@ -21,7 +21,7 @@ class EngramStoreLink(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    store: EpisodicMemory = Field(
+    store: CoreMemory = Field(
         exclude=True, description="The engram-agents episodic store (engram_agents.EngramMemory)."
     )
     user_id: str = Field(min_length=1, max_length=256, description="Whose memories these are.")

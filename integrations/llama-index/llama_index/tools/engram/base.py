@@ -12,7 +12,7 @@ from typing import ClassVar
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
 from llama_index.core.tools.types import ToolMetadata
 
-from engram_agents import EngramMemory as EpisodicMemory
+from engram_agents import EngramMemory as CoreMemory
 from engram_agents.chat import (
     MEMORY_TOOL_ARGS as ARGS,
 )
@@ -28,7 +28,7 @@ from engram_agents.chat import (
 class EngramMemoryToolSpec(BaseToolSpec):
     """`search_memory`, `save_memory`, `update_memory` and `forget_memory` for one user.
 
-    >>> tools = EngramMemoryToolSpec(EpisodicMemory("memory.db"), user_id="ana").to_tool_list()
+    >>> tools = EngramMemoryToolSpec(EngramMemory("memory.db"), user_id="ana").to_tool_list()
     >>> agent = FunctionAgent(tools=tools, llm=llm)
 
     `agent_id` and `session_id` are stored on the memories the agent saves.
@@ -38,7 +38,7 @@ class EngramMemoryToolSpec(BaseToolSpec):
 
     def __init__(
         self,
-        store: EpisodicMemory,
+        store: CoreMemory,
         user_id: str,
         *,
         agent_id: str | None = None,
