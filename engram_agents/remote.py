@@ -25,15 +25,8 @@ from engram_agents import errors
 from engram_agents.memory import VERBS, EngramMemory, Message
 from engram_agents.store import errors as store_errors
 from engram_agents.store.config import FusionWeights
-from engram_agents.store.records import (
-    ConsolidationReport,
-    Engram,
-    Evidence,
-    MemoryItem,
-    RecallFilters,
-    RecallHit,
-    TimeRange,
-)
+from engram_agents.store.records import Engram, Evidence, RecallFilters, RecallHit, TimeRange
+from engram_agents.store.store import ConsolidationReport, MemoryItem
 
 ERRORS: dict[str, type[errors.EngramError]] = {
     cls.__name__: cls
