@@ -43,9 +43,8 @@ from engram_agents.memory_tools import MemoryTools
 from engram_agents.model.config import EngramConfig
 from engram_agents.model.loading import DEFAULT_MODEL_NAME
 from engram_agents.store.config import StoreConfig
-from engram_agents.store.records import Engram, RecallHit
+from engram_agents.store.records import ConsolidationReport, Engram, RecallHit
 from engram_agents.store.redact import redact
-from engram_agents.store.store import ConsolidationReport
 from engram_agents.streaming import stream_in_thread
 from engram_agents.tool_call_parser import parse_tool_calls
 from engram_agents.tool_calls import (

@@ -15,9 +15,8 @@ from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory
 from engram_agents.model.facts import Fact
 from engram_agents.model.memorize import MemorizeReport, TrainConfig
-from engram_agents.store.records import Engram
+from engram_agents.store.records import ConsolidationReport, Engram
 from engram_agents.store.sketch import is_asking
-from engram_agents.store.store import ConsolidationReport
 
 
 @dataclass

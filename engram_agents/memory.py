@@ -22,14 +22,17 @@ from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import resolve_encoder
 from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.records import (
+    ConsolidationReport,
     Engram,
     Evidence,
+    MemoryItem,
     RecallFilters,
     RecallHit,
     TimeRange,
+    scope_of,
     speaker_of,
 )
-from engram_agents.store.store import ConsolidationReport, EpisodicStore, MemoryItem, scope_of
+from engram_agents.store.store import EpisodicStore
 from engram_agents.store.timeexpr import parse_when, query_time_range
 from engram_agents.store.validation import (
     check_id,

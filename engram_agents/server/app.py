@@ -30,8 +30,7 @@ from engram_agents.server.schemas import (
 )
 from engram_agents.server.tenancy import Principal, check_path_id
 from engram_agents.store.config import FusionWeights
-from engram_agents.store.records import Engram, RecallHit
-from engram_agents.store.store import ConsolidationReport
+from engram_agents.store.records import ConsolidationReport, Engram, RecallHit
 
 if TYPE_CHECKING:
     from engram_agents.lm import EngramLM

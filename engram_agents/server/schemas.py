@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from engram_agents.store.records import Evidence, RecallFilters, Tier
-from engram_agents.store.store import MemoryItem
+from engram_agents.store.records import Evidence, MemoryItem, RecallFilters, Tier
 
 TimeRangeArg = str | tuple[str | None, str | None] | None
 

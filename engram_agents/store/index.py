@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engram_agents.store.records import RecallFilters, Tier
 from engram_agents.store.rows import EngramRow
 
 
@@ -203,6 +204,61 @@ class ScopeIndex:
             member[self.posting(tag)] = True
             score += self.idf(tag) * saturation * member[rows]
         return Candidates(rows=rows, lexical=score)
+
+    def vectors_of(self, ids: list[str]) -> np.ndarray:
+        """Stored vectors of `ids` (all in the index), in that order."""
+        return self.vectors[[self.pos[i] for i in ids]]
+
+    def similarities(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Cosine of `query` with each of `rows`."""
+        if rows.size > self._size // 4:  # one contiguous product beats gathering most rows
+            return (self.vectors[: self._size] @ query)[rows]
+        return self.vectors[rows] @ query
+
+    def mask(self, filters: RecallFilters, tag_keys: list[str]) -> np.ndarray:
+        """Rows that pass `filters`; `tag_keys` are its tags as indexed (hashed when encrypted)."""
+        n = self._size
+        f = self.fields
+        mask = self.alive[:n].copy()
+        if not filters.include_superseded:
+            mask &= f["active"][:n]
+        if filters.tier is not None:
+            mask &= f["short"][:n] == (filters.tier == Tier.SHORT)
+        if filters.time_range is not None:
+            when = f["when_ts"][:n]
+            if filters.time_range.start:
+                mask &= when >= filters.time_range.start.timestamp()
+            if filters.time_range.end:
+                mask &= when < filters.time_range.end.timestamp()
+        for values, wanted in ((self.session, filters.session_id), (self.agent, filters.agent_id)):
+            if wanted is not None:
+                mask &= np.fromiter((v == wanted for v in values), bool, n)
+        for tag in tag_keys:
+            required = np.zeros(n, dtype=bool)
+            required[self.posting(tag)] = True
+            mask &= required
+        return mask
+
+    def nearest(
+        self, vectors: np.ndarray, agents: list[str | None], n: int = 5
+    ) -> list[list[tuple[float, str]]]:
+        """For each vector, its `n` nearest live engrams of the same agent as (cosine, id), in
+        one matrix product for the batch: an agent's engram never reinforces or replaces another
+        agent's, so an agent scope stays a boundary (see `RecallFilters`)."""
+        size = self._size
+        if not len(self):
+            return [[] for _ in vectors]
+        sims = vectors @ self.vectors[:size].T
+        sims[:, ~self.alive[:size]] = -np.inf
+        for agent in set(agents):
+            other = np.fromiter((a != agent for a in self.agent), bool, size)
+            sims[np.ix_([a == agent for a in agents], other)] = -np.inf
+        n = min(n, size)
+        top = np.argpartition(-sims, n - 1, axis=1)[:, :n]
+        return [
+            [(float(sims[r, i]), self.ids[i]) for i in top[r] if np.isfinite(sims[r, i])]
+            for r in range(len(vectors))
+        ]
 
     def live_rows(self) -> np.ndarray:
         return np.flatnonzero(self.alive[: self._size])

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from engram_agents.ids import check_id
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -158,3 +160,31 @@ class RecallHit(BaseModel):
     explanation: str
     # Each signal's weighted share of `score` (FusionWeights' names), so a reader sees why.
     parts: dict[str, float] = Field(default_factory=dict)
+
+
+class MemoryItem(BaseModel):
+    """One thing to remember (the unit of `remember_many`)."""
+
+    text: str
+    session_id: str | None = None
+    agent_id: str | None = None
+    event_time: datetime | None = None
+    modality: str = "text"
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    evidence: list[Evidence] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConsolidationReport(BaseModel):
+    promoted: list[str] = Field(default_factory=list)
+    merged: dict[str, list[str]] = Field(default_factory=dict)
+    evicted: list[str] = Field(default_factory=list)
+    decayed: int = 0
+
+
+def scope_of(user_id: str, agent_id: str | None, session_id: str | None) -> Scope:
+    check_id(user_id)
+    for name, value in (("agent_id", agent_id), ("session_id", session_id)):
+        if value is not None:
+            check_id(value, name)
+    return Scope(user_id=user_id, agent_id=agent_id, session_id=session_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from engram_agents.store.timeexpr import find_time_mentions, time_tags
+from engram_agents.store.timeexpr import TimeMention, find_time_mentions, time_tags
 from engram_agents.text import SKETCH_STOP_WORDS as STOPWORDS
 from engram_agents.text import stem  # also what the store's lifecycle stems names with
 
@@ -92,8 +92,11 @@ def _number(token: str) -> str | None:
     return str(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else None
 
 
-def extract_sketch(text: str, now: datetime | None = None) -> list[str]:
-    """Canonical tags of `text`; relative dates ("yesterday") resolve against `now` when given."""
+def extract_sketch(
+    text: str, now: datetime | None = None, mentions: list[TimeMention] | None = None
+) -> list[str]:
+    """Canonical tags of `text`; relative dates ("yesterday") resolve against `now` when given,
+    or come already found as `mentions` (recall parses a query's time expressions once)."""
     tags: set[str] = set()
     run: list[str] = []
 
@@ -130,9 +133,10 @@ def extract_sketch(text: str, now: datetime | None = None) -> list[str]:
             tags.add(f"kw:{stem(word)}")
     close_run()
     tags.update(_clock_tags(text))
-    if now is not None:
-        for mention in find_time_mentions(text, now):
-            tags.update(time_tags(mention))
+    if mentions is None and now is not None:
+        mentions = find_time_mentions(text, now)
+    for mention in mentions or ():
+        tags.update(time_tags(mention))
     return sorted(tags)
 
 

@@ -221,7 +221,11 @@ def time_tags(mention: TimeMention) -> list[str]:
 
 def query_time_range(text: str, now: datetime) -> TimeRange | None:
     """The span a query asks about (the union of its time phrases), or None if it names none."""
-    mentions = find_time_mentions(text, now)
+    return span_of(find_time_mentions(text, now))
+
+
+def span_of(mentions: list[TimeMention]) -> TimeRange | None:
+    """The union of the mentions' ranges, or None when there are none."""
     if not mentions:
         return None
     starts = [m.range.start for m in mentions if m.range.start]

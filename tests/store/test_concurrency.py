@@ -132,7 +132,7 @@ def test_processes_racing_changes_against_deletes_resurrect_nothing(tmp_path):
 
 
 def test_a_write_that_keeps_conflicting_gives_up_with_our_error(memory, monkeypatch):
-    from engram_agents.store import store as store_module
+    from engram_agents.store import core as store_module
     from engram_agents.store.errors import ConflictError
 
     x = memory.remember("the dentist is on Tuesday at 3 pm", "u")

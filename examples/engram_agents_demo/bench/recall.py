@@ -84,8 +84,7 @@ def remember_turns(memory: Any, turns: list[Turn], user: str) -> datetime:
     """The conversation into `memory` (an EngramMemory) with the batch API: one encode and one
     transaction; each item keeps its own session, so turns are still read in the context of
     their session. Returns the time questions are asked at: a day after the last session."""
-    from engram_agents.store.records import Evidence
-    from engram_agents.store.store import MemoryItem
+    from engram_agents.store.records import Evidence, MemoryItem
 
     memory.remember_many(
         [

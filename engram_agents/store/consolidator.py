@@ -1,0 +1,121 @@
+"""Learning from use: feedback on recalled engrams, and consolidation (decay, merge,
+promote, evict)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engram_agents.store import fusion, lifecycle
+from engram_agents.store.config import FusionWeights
+from engram_agents.store.core import StoreCore
+from engram_agents.store.errors import ConflictError, InvalidInputError, NotFoundError
+from engram_agents.store.records import ConsolidationReport, Engram, RecallFilters, Tier, utcnow
+from engram_agents.store.rows import AuditEvent
+
+
+class Consolidator(StoreCore):
+    """Feedback (usefulness and learned fusion weights) and nightly consolidation."""
+
+    def feedback(self, user_id: str, ids: list[str], useful: bool) -> FusionWeights:
+        """Mark recalled engrams useful or not: adjusts their usefulness and learns the weights."""
+        if not ids:
+            raise InvalidInputError("feedback needs at least one engram id")
+        return self._retrying(lambda: self._feedback(user_id, ids, useful))
+
+    def _feedback(self, user_id: str, ids: list[str], useful: bool) -> FusionWeights:
+        read_at = self.backend.revision(user_id)
+        rows = self.backend.get(user_id, list(ids))
+        missing = set(ids) - {r.id for r in rows}
+        if missing:
+            raise NotFoundError(f"no engram {sorted(missing)[0]!r} for user {user_id!r}")
+        weights = self.weights(user_id)
+        cache = self._last_features.get(user_id, {})
+        for row in rows:
+            row.usefulness = float(np.clip(row.usefulness + (1.0 if useful else -1.0), -5, 5))
+            row.strength = 1.0
+            if row.id in cache:
+                x = cache[row.id]
+                weights = fusion.learn(weights, x, useful, self.config.learning_rate)
+        self._commit(
+            user_id,
+            read_at,
+            rows,
+            [],
+            [AuditEvent(user_id, "feedback", list(ids), {"useful": useful})],
+            {(user_id, "fusion_weights"): weights.model_dump_json()},
+        )
+        return weights
+
+    def consolidate(self, user_id: str) -> ConsolidationReport:
+        """Decay what was not used, merge overlapping short-term engrams into long-term ones,
+        promote reactivated or useful ones, and evict the least recently used beyond capacity."""
+        return self._retrying(lambda: self._consolidate(user_id))
+
+    def _consolidate(self, user_id: str) -> ConsolidationReport:
+        cfg = self.config
+        report = ConsolidationReport()
+        index = self._index(user_id)
+        read_at = index.revision
+        last = float(self._setting(user_id, "last_consolidation") or 0.0)
+        engrams = {e.id: e for e in self._listed(user_id, RecallFilters(include_superseded=True))}
+        if not engrams.keys() <= index.pos.keys():
+            raise ConflictError(f"user {user_id!r} changed while consolidating")
+        vectors = dict(zip(engrams, index.vectors_of(list(engrams)), strict=True))
+        upserts: dict[str, tuple[Engram, np.ndarray]] = {}
+        deletes: list[str] = []
+        for engram in engrams.values():
+            used_at = engram.stats.last_access
+            if used_at is None or used_at.timestamp() <= last:
+                stats = engram.stats.model_copy(
+                    update={
+                        "strength": engram.stats.strength * cfg.decay,
+                        "usefulness": engram.stats.usefulness * cfg.decay,
+                    }
+                )
+                engrams[engram.id] = engram.model_copy(update={"stats": stats})
+                upserts[engram.id] = (engrams[engram.id], vectors[engram.id])
+                report.decayed += 1
+        short = [e for e in engrams.values() if e.tier == Tier.SHORT and e.is_active]
+        for agent in dict.fromkeys(e.scope.agent_id for e in short):  # merge within an agent
+            own = [e for e in short if e.scope.agent_id == agent]
+            groups = lifecycle.merge_groups(
+                own,
+                np.stack([vectors[e.id] for e in own]),
+                cfg.merge_similarity,
+                cfg.merge_keyword_overlap,
+            )
+            for group in groups:
+                members = [own[i] for i in group]
+                merged, vector = lifecycle.merge(
+                    members, np.stack([vectors[e.id] for e in members])
+                )
+                upserts[merged.id] = (merged, vector)
+                for e in members:
+                    upserts.pop(e.id, None)
+                    deletes.append(e.id)
+                report.merged[merged.id] = [e.id for e in members]
+        gone = set(deletes)
+        short = [e for e in short if e.id not in gone]
+        for e in short:
+            current = upserts.get(e.id, (engrams[e.id],))[0]
+            if e.stats.activations >= cfg.promote_activations or e.stats.usefulness > 0:
+                upserts[e.id] = (current.model_copy(update={"tier": Tier.LONG}), vectors[e.id])
+                report.promoted.append(e.id)
+        remaining = [e for e in short if e.id not in report.promoted]
+        overflow = len(remaining) - cfg.short_term_capacity
+        if overflow > 0:
+            by_use = sorted(
+                remaining, key=lambda e: (e.stats.last_access or e.metadata.created_at).timestamp()
+            )
+            for e in by_use[:overflow]:
+                upserts.pop(e.id, None)
+                deletes.append(e.id)
+                report.evicted.append(e.id)
+        events = [AuditEvent(user_id, "consolidate", [], report.model_dump(exclude={"merged"}))]
+        events += [AuditEvent(user_id, "merge", [m, *src]) for m, src in report.merged.items()]
+        if report.evicted:
+            events.append(AuditEvent(user_id, "evict", report.evicted))
+        rows = [self.codec.to_row(e, v) for e, v in upserts.values()]
+        stamp = {(user_id, "last_consolidation"): str(utcnow().timestamp())}
+        self._commit(user_id, read_at, rows, deletes, events, stamp)
+        return report

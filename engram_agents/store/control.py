@@ -1,0 +1,157 @@
+"""User control: get, list, update's counterpart delete, forget (erasing every copy of
+the text), export and the audit check."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from engram_agents.store import erasure
+from engram_agents.store.audit import verify
+from engram_agents.store.core import StoreCore
+from engram_agents.store.encoders import encode_checked
+from engram_agents.store.errors import ConflictError, InvalidInputError, NotFoundError
+from engram_agents.store.records import Engram, RecallFilters, TimeRange, utcnow
+from engram_agents.store.rows import AuditEvent
+
+
+class UserControl(StoreCore):
+    """The user's rights over their engrams: read, list, delete, forget, export, audit."""
+
+    def get(self, user_id: str, engram_id: str) -> Engram:
+        engram = self._engrams(user_id, [engram_id])[0]
+        self.backend.append_audit([AuditEvent(user_id, "get", [engram_id])])
+        return engram
+
+    def list(
+        self,
+        user_id: str,
+        filters: RecallFilters | None = None,
+        include_superseded: bool = False,
+        log: bool = True,
+    ) -> list[Engram]:
+        """The user's engrams, oldest first (optionally filtered like recall)."""
+        filters = filters or RecallFilters(include_superseded=include_superseded)
+        engrams = self._listed(user_id, filters)
+        if log:
+            self.backend.append_audit([AuditEvent(user_id, "list", [], {"count": len(engrams)})])
+        return engrams
+
+    def delete(self, user_id: str, ids: Iterable[str]) -> int:
+        """Hard delete: record, vector and tag index entries. All ids must exist (else nothing
+        is deleted)."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            raise InvalidInputError("delete needs at least one engram id")
+        erased = self._retrying(lambda: self._erase(user_id, "delete", set(ids)))
+        self._after_erase(user_id, erased)
+        return len(erased.deleted)
+
+    def forget(
+        self,
+        user_id: str,
+        *,
+        session_id: str | None = None,
+        tags: list[str] | None = None,
+        time_range: TimeRange | None = None,
+        everything: bool = False,
+    ) -> int:
+        """Hard-delete every engram matching the selectors (superseded versions included), and
+        with `session_id` every statement of that session folded into other engrams (see
+        `erasure`). Returns how many engrams were deleted or lost a statement of the session."""
+        if not (session_id or tags or time_range or everything):
+            raise InvalidInputError(
+                "forget needs a selector: session_id, tags, time_range or everything=True"
+            )
+        # The session is matched statement by statement in `erasure.plan`, not as a row filter.
+        filters = RecallFilters(tags=tags or [], time_range=time_range, include_superseded=True)
+        erased = self._retrying(lambda: self._erase(user_id, "forget", filters, session_id))
+        self._after_erase(user_id, erased)
+        return len(erased.deleted) + len(erased.partial)
+
+    def on_erase(self, key: str, hook: Callable[[str, list[Engram]], int]) -> None:
+        """Call `hook(user_id, engrams)` after each delete or forget with the engrams whose text
+        went (or changed), so copies kept elsewhere (the model's tables) go too; it returns how
+        many it removed, which the audit log records. One hook per key."""
+        self._erase_hooks[key] = hook
+
+    def _erase(
+        self,
+        user_id: str,
+        action: str,
+        select: set[str] | RecallFilters,
+        session_id: str | None = None,
+    ) -> erasure.Erasure:
+        """Delete the selected engrams and every copy of their text in the user's other
+        engrams, in one conditional write."""
+        index = self._index(user_id)
+        read_at = index.revision
+        if isinstance(select, set):
+            missing = sorted(select - index.pos.keys())
+            if missing:
+                raise NotFoundError(f"no engram {missing[0]!r} for user {user_id!r}")
+            selected = select
+        else:
+            selected = {index.ids[i] for i in np.flatnonzero(self._mask(user_id, index, select))}
+        if not selected:
+            return erasure.Erasure()
+        rows = self.backend.get(user_id, list(index.pos))
+        if len(rows) != len(index.pos):
+            raise ConflictError(f"user {user_id!r} changed while reading")
+        # Only an engram with history, evidence or a successor can hold a copy of another's.
+        engrams = [
+            self.codec.to_engram(r)
+            for r in rows
+            if r.id in selected or erasure.may_refer(self.codec.plain(r))
+        ]
+        plan = erasure.plan(engrams, selected, session_id)
+        if not plan.deleted and not plan.rewritten:
+            return plan
+        vectors = dict(
+            zip(plan.rewritten, self._vectors(user_id, list(plan.rewritten)), strict=True)
+        )
+        if plan.retexted:
+            fresh = encode_checked(self.encoder, [plan.rewritten[i].text for i in plan.retexted])
+            vectors.update(zip(plan.retexted, fresh, strict=True))
+        upserts = [self.codec.to_row(e, vectors[i]) for i, e in plan.rewritten.items()]
+        events = [AuditEvent(user_id, action, list(plan.deleted))]
+        if plan.rewritten:
+            events.append(AuditEvent(user_id, "scrub", list(plan.rewritten)))
+        self._commit(user_id, read_at, upserts, list(plan.deleted), events)
+        return plan
+
+    def _after_erase(self, user_id: str, plan: erasure.Erasure) -> None:
+        """Once the erase is committed: empty the WAL (it still holds the old pages) and let
+        the hooks remove the text from where else it lives, each removal logged."""
+        if not plan.deleted and not plan.rewritten:
+            return
+        self.backend.checkpoint()
+        gone = plan.gone()
+        for hook in list(self._erase_hooks.values()):
+            if removed := hook(user_id, gone):
+                ids = [e.id for e in gone]
+                self.backend.append_audit(
+                    [AuditEvent(user_id, "forget_in_model", ids, {"facts": removed})]
+                )
+
+    def export(self, user_id: str) -> dict[str, Any]:
+        """Everything stored for the user as JSON-ready data, with the user's audit trail."""
+        engrams = self._listed(user_id, RecallFilters(include_superseded=True))
+        self.backend.append_audit([AuditEvent(user_id, "export", [], {"count": len(engrams)})])
+        events = self.backend.audit_events(user_id)
+        return {
+            "user_id": user_id,
+            "exported_at": utcnow().isoformat(),
+            "engrams": [json.loads(e.model_dump_json()) for e in engrams],
+            "audit": [
+                {"seq": e.seq, "ts": e.ts, "action": e.action, "engram_ids": e.engram_ids}
+                for e in events
+            ],
+        }
+
+    def verify_audit(self) -> int:
+        """Check the audit log's hash chain; return its length or raise AuditIntegrityError."""
+        return verify(self.backend.audit_events())

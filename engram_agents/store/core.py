@@ -1,0 +1,174 @@
+"""The shared ground of `EpisodicStore`'s parts (writer, ranker, consolidator, user control).
+
+Every change is a read-compute-write whose write is conditional on the user's revision at the
+read: if another handle or process changed the user's engrams in between (a delete, a duplicate
+being stored), the write is refused and the whole step runs again on fresh rows. So a concurrent
+delete is never undone by a stale copy, and dedupe is decided against the state that is written."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+
+from engram_agents.store.backends.base import Backend
+from engram_agents.store.config import FusionWeights, StoreConfig
+from engram_agents.store.crypto import Cipher
+from engram_agents.store.encoders import Encoder
+from engram_agents.store.errors import ConflictError, ConsentError, EncryptionError, NotFoundError
+from engram_agents.store.index import ScopeIndex
+from engram_agents.store.records import Engram, RecallFilters
+from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
+
+T = TypeVar("T")
+_ATTEMPTS = 50  # conflicting writers each lose at most once per write that lands, so this is ample
+
+
+class StoreCore:
+    """What the store's parts share: the backend, codec, per-user index cache and lock, and
+    the conditional write every change goes through."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        encoder: Encoder,
+        config: StoreConfig | None = None,
+        cipher: Cipher | None = None,
+    ) -> None:
+        self.backend = backend
+        self.encoder = encoder
+        self.config = config or StoreConfig()
+        self.codec = Codec(cipher)
+        self._indexes: dict[str, ScopeIndex] = {}
+        self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
+        self._erase_hooks: dict[str, Callable[[str, list[Engram]], int]] = {}
+        self._lock = threading.RLock()
+        self._check_key(cipher)
+
+    def _check_key(self, cipher: Cipher | None) -> None:
+        stored = self.backend.setting("", "cipher")
+        if stored is None and cipher is not None:
+            if self.backend.has_rows():
+                raise EncryptionError(
+                    "this store holds unencrypted engrams, so an encryption key cannot be used "
+                    "with it (nothing was changed): open it without encryption_key (and unset "
+                    "ENGRAM_ENCRYPTION_KEY), or encrypt it first with "
+                    "EngramMemory.encrypt_store(path, key)"
+                )
+            scheme = {("", "cipher"): cipher.fingerprint, ("", "tag_keys"): TAGS_PER_USER}
+            self.backend.write([], [], [], set(), scheme)
+        elif stored is not None and cipher is None:
+            raise EncryptionError(
+                "this store is encrypted: pass encryption_key= or set ENGRAM_ENCRYPTION_KEY"
+            )
+        elif stored is not None and cipher is not None and stored != cipher.fingerprint:
+            raise EncryptionError("wrong encryption key for this store")
+        # Stores encrypted before per-user tag keys keep their one store-wide tag key (until
+        # `EngramMemory.key_tags_per_user` re-hashes them).
+        self.codec.per_user_tags = self.backend.setting("", "tag_keys") == TAGS_PER_USER
+
+    def _setting(self, user_id: str, key: str) -> str | None:
+        return self.codec.open_setting(user_id, key, self.backend.setting(user_id, key))
+
+    def _index(self, user_id: str) -> ScopeIndex:
+        revision = self.backend.revision(user_id)
+        index = self._indexes.get(user_id)
+        if index is None or index.revision != revision:
+            index = ScopeIndex(self.encoder.dim, revision)
+            index.upsert(list(self.backend.scan(user_id)))
+            self._indexes[user_id] = index
+        return index
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        """Run a read-compute-write until its conditional write lands. A `ConflictError` means
+        another writer changed the user's engrams after `attempt` read them: read again."""
+        for n in range(_ATTEMPTS - 1):
+            try:
+                with self._lock:
+                    return attempt()
+            except ConflictError:
+                time.sleep(random.uniform(0.0, min(0.05, 0.001 * 2**n)))
+        with self._lock:  # the last try lets its ConflictError reach the caller
+            return attempt()
+
+    def _commit(
+        self,
+        user_id: str,
+        read_at: int,
+        upserts: list[EngramRow],
+        deletes: list[str],
+        events: list[AuditEvent],
+        settings: dict[tuple[str, str], str] | None = None,
+    ) -> None:
+        """Persist in one transaction if the user's revision is still `read_at` (the revision
+        read before the rows this write was computed from), then patch the cached index."""
+        index = self._indexes.get(user_id)
+        before = index.revision if index else None
+        sealed = {k: self.codec.seal_setting(*k, v) for k, v in (settings or {}).items()}
+        revision = self.backend.write(
+            upserts, deletes, events, {user_id}, sealed, expect={user_id: read_at}
+        )[user_id]
+        if index is not None and before == revision - 1:
+            index.remove(deletes)
+            index.upsert(upserts)
+            index.revision = revision
+        else:
+            self._indexes.pop(user_id, None)
+
+    def _engrams(self, user_id: str, ids: list[str]) -> list[Engram]:
+        rows = self.backend.get(user_id, ids)
+        missing = set(ids) - {r.id for r in rows}
+        if missing:
+            raise NotFoundError(f"no engram {sorted(missing)[0]!r} for user {user_id!r}")
+        return [self.codec.to_engram(r) for r in rows]
+
+    def _vectors(self, user_id: str, ids: list[str]) -> np.ndarray:
+        """Stored vectors of rows just read; a row deleted since then means a retry."""
+        index = self._index(user_id)
+        if not set(ids) <= index.pos.keys():
+            raise ConflictError(f"user {user_id!r} changed while reading")
+        return index.vectors_of(ids)
+
+    def _mask(self, user_id: str, index: ScopeIndex, filters: RecallFilters) -> np.ndarray:
+        return index.mask(filters, self.codec.index_tags(filters.tags, user_id))
+
+    def _listed(self, user_id: str, filters: RecallFilters) -> list[Engram]:
+        """The user's engrams that pass `filters`, oldest first."""
+        with self._lock:
+            index = self._index(user_id)
+            ids = [index.ids[i] for i in np.flatnonzero(self._mask(user_id, index, filters))]
+        engrams = [self.codec.to_engram(r) for r in self.backend.get(user_id, ids)]
+        engrams.sort(key=lambda e: (e.metadata.created_at, e.id))
+        return engrams
+
+    def weights(self, user_id: str) -> FusionWeights:
+        stored = self._setting(user_id, "fusion_weights")
+        return FusionWeights.model_validate_json(stored) if stored else self.config.weights
+
+    def consent(self, user_id: str) -> bool:
+        """Whether persistent memory is on for the user (it is unless they switched it off)."""
+        return self._setting(user_id, "consent") != "withdrawn"
+
+    def set_consent(self, user_id: str, remember: bool) -> None:
+        """Switch persistent memory on or off for the user; the change is in the audit log.
+        Off: `remember` raises `ConsentError`; what is stored stays readable and deletable."""
+        self._retrying(lambda: self._set_consent(user_id, remember))
+
+    def _set_consent(self, user_id: str, remember: bool) -> None:
+        read_at = self.backend.revision(user_id)
+        event = AuditEvent(user_id, "consent", [], {"remember": remember})
+        value = "granted" if remember else "withdrawn"
+        self._commit(user_id, read_at, [], [], [event], {(user_id, "consent"): value})
+
+    def _check_consent(self, user_id: str) -> None:
+        if not self.consent(user_id):
+            raise ConsentError(
+                f"user {user_id!r} switched persistent memory off, so nothing new is remembered "
+                "(recall, export, delete and forget still work); "
+                f"set_consent({user_id!r}, True) switches it back on"
+            )

@@ -1,0 +1,155 @@
+"""Two-stage recall: a tag-sketch filter, a dense rank, a fused score with a dense floor."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from datetime import datetime
+
+import numpy as np
+
+from engram_agents.store import fusion
+from engram_agents.store.core import StoreCore
+from engram_agents.store.encoders import encode_checked
+from engram_agents.store.records import RecallFilters, RecallHit, TimeRange, as_utc, utcnow
+from engram_agents.store.rows import AuditEvent
+from engram_agents.store.sketch import ASKS, extract_sketch
+from engram_agents.store.timeexpr import find_time_mentions, span_of
+from engram_agents.store.validation import check_k, check_text
+
+
+class Ranker(StoreCore):
+    """Recall: sketch filter, dense rank, fused score with a dense floor, explained per hit."""
+
+    def recall(
+        self,
+        user_id: str,
+        query: str,
+        k: int = 10,
+        filters: RecallFilters | None = None,
+        now: datetime | None = None,
+    ) -> list[RecallHit]:
+        query = check_text(query, self.config.max_text_bytes, "query")
+        k = check_k(k)
+        filters = filters or RecallFilters()
+        now = as_utc(now) if now else utcnow()
+        qvec = encode_checked(self.encoder, [query])[0]
+        mentions = find_time_mentions(query, now)  # parsed once: for the tags and the span
+        query_tags = extract_sketch(query, mentions=mentions)
+        with self._lock:
+            hits, feats = self._rank(user_id, qvec, query_tags, span_of(mentions), k, filters, now)
+            ids = [h.engram.id for h in hits]
+            index = self._index(user_id)
+            ts = utcnow().timestamp()
+            self.backend.touch(ids, ts, [AuditEvent(user_id, "recall", ids, {"k": k})])
+            index.touch(ids, ts)
+            cache = self._last_features.setdefault(user_id, OrderedDict())
+            for engram_id, x in zip(ids, feats, strict=True):
+                cache[engram_id] = x
+                cache.move_to_end(engram_id)
+            while len(cache) > 1000:
+                cache.popitem(last=False)
+        return hits
+
+    def _rank(
+        self,
+        user_id: str,
+        qvec: np.ndarray,
+        query_tags: list[str],
+        time_range: TimeRange | None,
+        k: int,
+        filters: RecallFilters,
+        now: datetime,
+    ) -> tuple[list[RecallHit], np.ndarray]:
+        cfg = self.config
+        index = self._index(user_id)
+        if not len(index):
+            return [], np.zeros((0, len(fusion.FEATURES)))
+        mask = self._mask(user_id, index, filters)
+        hashed = dict(zip(self.codec.index_tags(query_tags, user_id), query_tags, strict=True))
+        large = len(index) > cfg.full_scan_below
+        lexical = index.lexical(list(hashed), cfg.common_tag_fraction if large else 1.0)
+        keep = mask[lexical.rows]
+        rows, lex = lexical.rows[keep], lexical.lexical[keep]
+        if not large:
+            # Small scopes: every row is a candidate, the tag score is one signal among others.
+            all_rows = np.flatnonzero(mask)
+            scores = np.zeros(len(index.ids), dtype=np.float32)
+            scores[rows] = lex
+            rows, lex = all_rows, scores[all_rows]
+        else:
+            if rows.size > cfg.candidate_limit:
+                top = np.argpartition(-lex, cfg.candidate_limit - 1)[: cfg.candidate_limit]
+                rows, lex = rows[top], lex[top]
+            few = max(cfg.min_candidates, k) if rows.size < max(cfg.min_candidates, k) else 0
+            # An exact dense floor needs dense retrieval's own top among the candidates.
+            floor = math.floor(cfg.dense_floor * k + 1e-9) if cfg.dense_floor_full_scan else 0
+            wanted = max(few, floor)
+            if wanted:
+                extra = index.dense_top(qvec, wanted, mask)
+                extra = np.setdiff1d(extra, rows)
+                rows = np.concatenate([rows, extra])
+                lex = np.concatenate([lex, np.zeros(extra.size, dtype=np.float32)])
+        if rows.size == 0:
+            return [], np.zeros((0, len(fusion.FEATURES)))
+        sims = index.similarities(qvec, rows)
+        in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
+        asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS], user_id)[0]))
+        x = fusion.features(
+            index,
+            rows,
+            in_context,
+            lex,
+            now.timestamp(),
+            cfg.recency_half_life_days,
+            time_range,
+            asks,
+        )
+        w = fusion.as_vector(self.weights(user_id))
+        fused = x @ w
+        order, floored = fusion.with_dense_floor(fused, sims, cfg.dense_floor, k)
+        # A hit the floor moved up is scored as the best hit below it, so the scores fall in
+        # the returned order and callers that sort or merge results by score keep the floor.
+        ranked = np.maximum.accumulate(fused[order][::-1])[::-1]
+        ids = [index.ids[rows[i]] for i in order]
+        rows_out = self.backend.get(user_id, ids)
+        engrams = {r.id: self.codec.to_engram(r) for r in rows_out}
+        hits = []
+        for i, by_floor, score in zip(order, floored, ranked, strict=True):
+            engram = engrams[index.ids[rows[i]]]
+            matched = sorted(hashed[t] for t in set(index.tags[rows[i]]) & hashed.keys())
+            hits.append(
+                RecallHit(
+                    engram=engram,
+                    score=float(score),
+                    similarity=float(sims[i]),
+                    matched_tags=matched,
+                    explanation=self._explain(
+                        float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor
+                    ),
+                    parts=self._parts(x[i] * w, float(score) - float(fused[i])),
+                )
+            )
+        return hits, x[order]
+
+    @staticmethod
+    def _parts(weighted: np.ndarray, lifted: float) -> dict[str, float]:
+        """Each signal times its weight; with what the dense floor added, they sum to the score."""
+        parts = dict(zip(fusion.FEATURES, weighted.tolist(), strict=True))
+        if lifted > 0:
+            parts["dense_floor"] = lifted
+        return parts
+
+    @staticmethod
+    def _explain(
+        similarity: float, matched: list[str], in_time: bool, asks: bool, by_floor: bool
+    ) -> str:
+        parts = [f"similarity {similarity:.2f}"]
+        parts.append(f"matched tags: {', '.join(matched)}" if matched else "no shared tags")
+        if in_time:
+            parts.append("inside the time the query names")
+        if asks:
+            parts.append("a question, ranked below statements")
+        if by_floor:
+            parts.append("kept among the most similar (dense floor)")
+        return "; ".join(parts)

@@ -1,0 +1,222 @@
+"""The write path: redact, encode, sketch, dedupe, supersede, persist; and corrections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from engram_agents.store import lifecycle
+from engram_agents.store.core import StoreCore
+from engram_agents.store.encoders import encode_checked
+from engram_agents.store.errors import ConflictError, InvalidInputError
+from engram_agents.store.index import ScopeIndex
+from engram_agents.store.records import Engram, EngramMetadata, MemoryItem, Scope, Version, as_utc
+from engram_agents.store.redact import redact
+from engram_agents.store.rows import AuditEvent
+from engram_agents.store.sketch import engram_sketch
+from engram_agents.store.validation import check_metadata, check_text
+
+
+class Writer(StoreCore):
+    """Remember (dedupe, supersede) and update: each a revision-checked read-compute-write."""
+
+    def _prepare(self, scope: Scope, items: list[MemoryItem], redact_pii: bool) -> list[Engram]:
+        engrams = []
+        for n, item in enumerate(items):
+            what = "text" if len(items) == 1 else f"item {n} text"
+            text = check_text(item.text, self.config.max_text_bytes, what)
+            found: list[str] = []
+            if redact_pii:
+                text, found = redact(text)
+            event_time = as_utc(item.event_time) if item.event_time else None
+            metadata = check_metadata(
+                item.metadata, "metadata" if len(items) == 1 else f"item {n} metadata"
+            )
+            extra = {**metadata, **({"redacted": found} if found else {})}
+            metadata = EngramMetadata(
+                event_time=event_time,
+                modality=item.modality,
+                confidence=item.confidence,
+                evidence=item.evidence,
+                extra=extra,
+            )
+            item_scope = scope.model_copy(
+                update={
+                    "session_id": item.session_id or scope.session_id,
+                    "agent_id": item.agent_id or scope.agent_id,
+                }
+            )
+            engram = Engram(scope=item_scope, text=text, metadata=metadata)
+            engram.sketch = engram_sketch(text, engram.when)
+            engrams.append(engram)
+        return engrams
+
+    def remember_many(
+        self, scope: Scope, items: list[MemoryItem], redact_pii: bool | None = None
+    ) -> list[Engram]:
+        """Store many items at once (one batched encode, one transaction). Returns, per item,
+        the engram now holding it: a new one, or the existing one it reinforced."""
+        if not items:
+            raise InvalidInputError("nothing to remember: the list of items is empty")
+        redact_pii = self.config.redact if redact_pii is None else redact_pii
+        self._check_consent(scope.user_id)  # before encoding; checked again in the write
+        engrams = self._prepare(scope, items, redact_pii)
+        vectors = encode_checked(self.encoder, [e.text for e in engrams])
+        return self._retrying(
+            lambda: self._store_new(
+                scope.user_id, [e.model_copy(deep=True) for e in engrams], vectors
+            )
+        )
+
+    def _store_new(self, user_id: str, engrams: list[Engram], vectors: np.ndarray) -> list[Engram]:
+        """Dedupe, supersede and store against the user's rows as of one revision (fresh copies
+        of `engrams` each attempt: supersede notes are added to them)."""
+        cfg = self.config
+        index = self._index(user_id)
+        read_at = index.revision
+        self._check_consent(user_id)  # after the revision: a change of consent moves it
+        changed: dict[str, tuple[Engram, np.ndarray]] = {}
+        result: list[Engram] = []
+        new_ids: list[str] = []
+        events: list[AuditEvent] = []
+        batch_vecs: list[np.ndarray] = []
+        batch: list[Engram] = []
+
+        def lookup(engram_id: str) -> Engram:
+            if engram_id in changed:
+                return changed[engram_id][0]
+            rows = self.backend.get(user_id, [engram_id])
+            if not rows:  # deleted since the index was read: compute again on fresh rows
+                raise ConflictError(f"user {user_id!r} changed while reading")
+            return self.codec.to_engram(rows[0])
+
+        agents = [e.scope.agent_id for e in engrams]
+        nearest = index.nearest(vectors, agents)
+        for engram, vector, existing in zip(engrams, vectors, nearest, strict=True):
+            mine = [i for i, e in enumerate(batch) if e.scope.agent_id == engram.scope.agent_id]
+            near = self._similar(
+                existing, vector, [batch[i] for i in mine], [batch_vecs[i] for i in mine]
+            )
+            duplicate = next(
+                (
+                    other
+                    for sim, other in near
+                    if sim >= cfg.dedup_similarity
+                    and abs((lookup(other).when - engram.when).total_seconds())
+                    <= cfg.dedup_window_s
+                ),
+                None,
+            )
+            if duplicate is not None:
+                kept = lifecycle.reinforce(lookup(duplicate), engram)
+                changed[kept.id] = (kept, self._vector_of(index, kept.id, batch, batch_vecs))
+                result.append(kept)
+                events.append(AuditEvent(user_id, "reinforce", [kept.id]))
+                continue
+            for sim, other_id in near:  # most similar first; an update replaces one fact
+                other = lookup(other_id)
+                if other.is_active and lifecycle.supersedes(
+                    engram, other, sim, cfg.supersede_similarity, cfg.supersede_keyword_overlap
+                ):
+                    other = other.model_copy(
+                        update={
+                            "superseded_by": engram.id,
+                            "history": [
+                                *other.history,
+                                Version(action="superseded", engram_id=engram.id),
+                            ],
+                        }
+                    )
+                    changed[other.id] = (other, self._vector_of(index, other.id, batch, batch_vecs))
+                    engram.history.append(
+                        Version(action="supersedes", engram_id=other.id, text=other.text)
+                    )
+                    events.append(AuditEvent(user_id, "supersede", [other.id, engram.id]))
+                    break
+            changed[engram.id] = (engram, vector)
+            batch.append(engram)
+            batch_vecs.append(vector)
+            new_ids.append(engram.id)
+            result.append(engram)
+        # Reinforcing an engram of this same batch must update the copy that gets stored.
+        result = [changed[e.id][0] for e in result]
+        events.insert(0, AuditEvent(user_id, "remember", new_ids, {"count": len(new_ids)}))
+        rows = [self.codec.to_row(e, v) for e, v in changed.values()]
+        self._commit(user_id, read_at, rows, [], events)
+        return result
+
+    def _similar(
+        self, existing: list[tuple[float, str]], vector: np.ndarray, batch: list, batch_vecs: list
+    ) -> list[tuple[float, str]]:
+        """Existing or same-batch engrams similar enough to be duplicates or superseded."""
+        floor = min(self.config.dedup_similarity, self.config.supersede_similarity)
+        out = list(existing)
+        if batch:
+            sims = np.asarray(batch_vecs) @ vector
+            out += [(float(s), batch[i].id) for i, s in enumerate(sims)]
+        return sorted((p for p in out if p[0] >= floor), reverse=True)
+
+    @staticmethod
+    def _vector_of(index: ScopeIndex, engram_id: str, batch: list, vecs: list) -> np.ndarray:
+        if engram_id in index.pos:
+            return index.vectors_of([engram_id])[0]
+        return vecs[[e.id for e in batch].index(engram_id)]
+
+    def update(
+        self,
+        user_id: str,
+        engram_id: str,
+        text: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        event_time: datetime | None = None,
+    ) -> Engram:
+        """Correct an engram: new text is redacted, re-encoded and re-sketched; history keeps
+        the old text (a change of metadata or event time alone adds no history entry, so
+        bookkeeping writes such as a store item's expiry do not grow it)."""
+        if text is None and metadata is None and event_time is None:
+            raise InvalidInputError("update needs text, metadata or event_time")
+        new_text = None
+        if text is not None:
+            new_text = check_text(text, self.config.max_text_bytes)
+            if self.config.redact:
+                new_text, _ = redact(new_text)
+        vector = encode_checked(self.encoder, [new_text])[0] if new_text is not None else None
+        return self._retrying(
+            lambda: self._update(user_id, engram_id, new_text, vector, metadata, event_time)
+        )
+
+    def _update(
+        self,
+        user_id: str,
+        engram_id: str,
+        text: str | None,
+        vector: np.ndarray | None,
+        metadata: dict[str, Any] | None,
+        event_time: datetime | None,
+    ) -> Engram:
+        read_at = self.backend.revision(user_id)
+        old = self._engrams(user_id, [engram_id])[0]
+        new_text = old.text if text is None else text
+        meta = old.metadata.model_copy(
+            update={
+                "extra": {**old.metadata.extra, **(metadata or {})},
+                "event_time": as_utc(event_time) if event_time else old.metadata.event_time,
+            }
+        )
+        engram = old.model_copy(
+            update={
+                "text": new_text,
+                "metadata": meta,
+                "history": old.history
+                if new_text == old.text
+                else [*old.history, Version(action="updated", text=old.text)],
+            }
+        )
+        engram.sketch = engram_sketch(new_text, engram.when)
+        if vector is None:
+            vector = self._vectors(user_id, [engram_id])[0]
+        row = self.codec.to_row(engram, vector)
+        self._commit(user_id, read_at, [row], [], [AuditEvent(user_id, "update", [engram_id])])
+        return engram
