@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import socket
@@ -77,42 +78,80 @@ def summary(latencies: list[float], seconds: float, errors: int = 0) -> dict[str
     }
 
 
-async def _http_level(url: str, clients: int, seconds: float, recall_share: float) -> dict:
+async def _http_clients(
+    url: str, seeds: list[int], seconds: float, recall_share: float, ready: Any
+) -> dict[str, Any]:
+    """Clients `seeds` of one process. Each has its own connection (an `AsyncClient` of one):
+    one shared pool of N connections costs the client O(N) per request in httpcore."""
     latencies: dict[str, list[float]] = {"recall": [], "remember": []}
     acked: list[tuple[str, str]] = []
     errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
-        deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    https = [httpx.AsyncClient(base_url=url, limits=limits, timeout=60) for _ in seeds]
+    for http in https:  # connect before the clock starts
+        (await http.get("/healthz")).raise_for_status()
+    ready.wait()
+    deadline = time.perf_counter() + seconds
 
-        async def client(seed: int) -> None:
-            nonlocal errors
-            for verb, user, text in operations(seed, recall_share):
-                if time.perf_counter() >= deadline:
-                    return
-                start = time.perf_counter()
-                if verb == "recall":
-                    body = {"query": text, "k": 5}
-                    response = await http.post(f"/v1/users/{user}/recall", json=body)
-                else:
-                    response = await http.post(f"/v1/users/{user}/memories", json={"content": text})
-                latencies[verb].append(time.perf_counter() - start)
-                if response.is_success and verb == "remember":
-                    acked.append((user, response.json()["id"]))
-                errors += not response.is_success
+    async def client(http: httpx.AsyncClient, seed: int) -> None:
+        nonlocal errors
+        for verb, user, text in operations(seed, recall_share):
+            if time.perf_counter() >= deadline:
+                return
+            start = time.perf_counter()
+            if verb == "recall":
+                body = {"query": text, "k": 5}
+                response = await http.post(f"/v1/users/{user}/recall", json=body)
+            else:
+                response = await http.post(f"/v1/users/{user}/memories", json={"content": text})
+            latencies[verb].append(time.perf_counter() - start)
+            if response.is_success and verb == "remember":
+                acked.append((user, response.json()["id"]))
+            errors += not response.is_success
 
-        await asyncio.gather(*(client(seed) for seed in range(clients)))
-        lost = 0
+    await asyncio.gather(*(client(h, s) for h, s in zip(https, seeds, strict=True)))
+    for http in https:
+        await http.aclose()
+    return {"latencies": latencies, "acked": acked, "errors": errors}
+
+
+def _client_process(url: str, seeds: list[int], seconds: float, share: float, ready, out) -> None:
+    out.put(asyncio.run(_http_clients(url, seeds, seconds, share, ready)))
+
+
+def _http_level(url: str, clients: int, seconds: float, recall_share: float, procs: int) -> dict:
+    """`clients` clients spread over `procs` client processes (started before the clock), then
+    every acknowledged write looked up again."""
+    procs = max(1, min(procs, clients))
+    context = multiprocessing.get_context("fork")  # the clients touch nothing of the parent
+    ready, out = context.Barrier(procs + 1), context.Queue()
+    workers = [
+        context.Process(
+            target=_client_process,
+            args=(url, list(range(p, clients, procs)), seconds, recall_share, ready, out),
+        )
+        for p in range(procs)
+    ]
+    for worker in workers:
+        worker.start()
+    ready.wait(timeout=120)
+    parts = [out.get(timeout=seconds + 300) for _ in workers]
+    for worker in workers:
+        worker.join()
+    latencies = {v: [x for p in parts for x in p["latencies"][v]] for v in ("recall", "remember")}
+    acked = [tuple(a) for p in parts for a in p["acked"]]
+    errors = sum(p["errors"] for p in parts)
+    lost = 0
+    with httpx.Client(base_url=url, timeout=600) as http:
         for user in USERS:
-            response = await http.get(
-                f"/v1/users/{user}/memories", params={"include_superseded": True}
-            )
-            present = {e["id"] for e in response.json()}
+            response = http.get(f"/v1/users/{user}/memories", params={"include_superseded": True})
+            present = {e["id"] for e in response.raise_for_status().json()}
             lost += sum(1 for u, i in acked if u == user and i not in present)
     return {
         **report(latencies, seconds, errors),
         "acknowledged_writes": len(acked),
         "lost_writes": lost,
+        "client_processes": procs,
     }
 
 
@@ -171,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--recall-share", type=float, default=0.8)
     parser.add_argument("--seed-per-user", type=int, default=250)
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=2,
+        help="processes the HTTP clients are spread over (default 2: one per core here)",
+    )
     parser.add_argument("--encoder", help="'hashing' to leave the encoder out (default: MiniLM)")
     args = parser.parse_args(argv)
 
@@ -190,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         levels = []
         for clients in args.clients:
-            served = asyncio.run(_http_level(url, clients, args.seconds, args.recall_share))
+            served = _http_level(
+                url, clients, args.seconds, args.recall_share, args.client_processes
+            )
             baseline = _in_process_level(local, clients, args.seconds, args.recall_share)
             levels.append({"clients": clients, "server": served, "in_process": baseline})
     finally:
