@@ -119,9 +119,21 @@ def _client_process(url: str, seeds: list[int], seconds: float, share: float, re
     out.put(asyncio.run(_http_clients(url, seeds, seconds, share, ready)))
 
 
-def _http_level(url: str, clients: int, seconds: float, recall_share: float, procs: int) -> dict:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _http_level(
+    url: str, server_pid: int, clients: int, seconds: float, recall_share: float, procs: int
+) -> dict:
     """`clients` clients spread over `procs` client processes (started before the clock), then
-    every acknowledged write looked up again."""
+    every acknowledged write looked up again. The server's CPU time per request is the cost
+    least moved by other jobs on a shared machine."""
     procs = max(1, min(procs, clients))
     context = multiprocessing.get_context("fork")  # the clients touch nothing of the parent
     ready, out = context.Barrier(procs + 1), context.Queue()
@@ -135,12 +147,15 @@ def _http_level(url: str, clients: int, seconds: float, recall_share: float, pro
     for worker in workers:
         worker.start()
     ready.wait(timeout=120)
+    cpu = _cpu_seconds(server_pid)
     parts = [out.get(timeout=seconds + 300) for _ in workers]
+    cpu = _cpu_seconds(server_pid) - cpu
     for worker in workers:
         worker.join()
     latencies = {v: [x for p in parts for x in p["latencies"][v]] for v in ("recall", "remember")}
     acked = [tuple(a) for p in parts for a in p["acked"]]
     errors = sum(p["errors"] for p in parts)
+    requests = sum(len(v) for v in latencies.values())
     lost = 0
     with httpx.Client(base_url=url, timeout=600) as http:
         for user in USERS:
@@ -152,6 +167,7 @@ def _http_level(url: str, clients: int, seconds: float, recall_share: float, pro
         "acknowledged_writes": len(acked),
         "lost_writes": lost,
         "client_processes": procs,
+        "server_cpu_ms_per_request": round(1000 * cpu / max(requests, 1), 2),
     }
 
 
@@ -173,11 +189,14 @@ def _in_process_level(
             latencies[verb].append(time.perf_counter() - start)
 
     threads = [threading.Thread(target=client, args=(s,)) for s in range(clients)]
+    cpu = time.process_time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return report(latencies, seconds)
+    cpu = time.process_time() - cpu
+    requests = sum(len(v) for v in latencies.values())
+    return report(latencies, seconds) | {"cpu_ms_per_request": round(1000 * cpu / requests, 2)}
 
 
 def _seed(add: Callable[[str, list[str]], Any], per_user: int) -> None:
@@ -236,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         levels = []
         for clients in args.clients:
             served = _http_level(
-                url, clients, args.seconds, args.recall_share, args.client_processes
+                url, proc.pid, clients, args.seconds, args.recall_share, args.client_processes
             )
             baseline = _in_process_level(local, clients, args.seconds, args.recall_share)
             levels.append({"clients": clients, "server": served, "in_process": baseline})

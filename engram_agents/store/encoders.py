@@ -89,6 +89,9 @@ class OnnxInt8Encoder:
         self.model_file = int8_onnx_model(path)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # Idle intra-op threads would spin for work: on a busy or shared CPU that doubled the CPU
+        # time per encoded query (3 ms -> 6 ms alone, 1.3 -> 2.2 ms in batches of 32, 2 vCPUs).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(
             str(self.model_file), options, providers=["CPUExecutionProvider"]
         )
