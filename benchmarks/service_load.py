@@ -205,12 +205,12 @@ def _seed(add: Callable[[str, list[str]], Any], per_user: int) -> None:
         add(user, [fact(rng, n) for n in range(per_user)])
 
 
-def _start_server(db: Path, encoder: str | None, extra: list[str]) -> tuple[subprocess.Popen, str]:
+def _start_server(db: Path, encoder: str | None) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     command = [sys.executable, "-m", "engram_agents.cli", "serve", "--db", str(db)]
-    command += ["--port", str(port)] + (["--encoder", encoder] if encoder else []) + extra
+    command += ["--port", str(port)] + (["--encoder", encoder] if encoder else [])
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -235,7 +235,6 @@ def main(argv: list[str] | None = None) -> int:
         default=2,
         help="processes the HTTP clients are spread over (default 2: one per core here)",
     )
-    parser.add_argument("--serve-args", default="", help="more options of `serve`, one string")
     parser.add_argument("--encoder", help="'hashing' to leave the encoder out (default: MiniLM)")
     args = parser.parse_args(argv)
 
@@ -244,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp / "local.db", encoder=HashingEncoder() if args.encoder == "hashing" else args.encoder
     )
     _seed(lambda user, texts: local.remember_many(texts, user), args.seed_per_user)
-    proc, url = _start_server(tmp / "served.db", args.encoder, args.serve_args.split())
+    proc, url = _start_server(tmp / "served.db", args.encoder)
     try:
         with httpx.Client(base_url=url, timeout=600) as http:
             _seed(

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import TypeAdapter
 
@@ -145,7 +144,6 @@ def create_app(
     *,
     host: str = "127.0.0.1",
     max_body_bytes: int = DEFAULT_MAX_BODY,
-    threads: int | None = None,
 ) -> FastAPI:
     """The whole server over one `EngramMemory`. Without `keys` it is open (single-tenant, for
     loopback use: user ids are stored as given); with them every request needs a key, and each
@@ -157,8 +155,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if threads is not None:  # at most this many requests in the store at once
-            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         async with mcp.session_manager.run():
             yield
 

@@ -33,9 +33,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--keys", help="API key file (`keys create`); required off loopback")
     serve.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024)
-    serve.add_argument(
-        "--threads", type=int, default=None, help="threads the requests run in (default: 40)"
-    )
 
     mcp = sub.add_parser("mcp", help="MCP server over stdio (for MCP hosts)")
     _store_options(mcp)
@@ -100,13 +97,7 @@ def _serve(args: argparse.Namespace) -> int:
     from engram_agents.server.keys import KeyStore
 
     keys = KeyStore(args.keys) if args.keys else None
-    app = create_app(
-        _memory(args),
-        keys,
-        host=args.host,
-        max_body_bytes=args.max_body_bytes,
-        threads=args.threads,
-    )
+    app = create_app(_memory(args), keys, host=args.host, max_body_bytes=args.max_body_bytes)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
