@@ -5,8 +5,13 @@ run, is the baseline: the difference is what the server adds. Prints one JSON ob
 
     python benchmarks/service_load.py --clients 1 8 32 --seconds 10
     python benchmarks/service_load.py --encoder hashing   # the server's own cost, no encoder
+    python benchmarks/service_load.py --clients 32 --rate 375  # open loop: 300 recalls/s offered
 
-Client and server share the machine's cores, so at high N the numbers include the client.
+The HTTP clients run in `--client-processes` processes (2 by default), each client on its own
+connection; they share the machine's cores with the server, so the server's CPU time per request
+is reported too: of all the numbers it is the one least moved by other jobs on the machine.
+With N clients in a closed loop, mean latency is N / throughput (Little's law): 32 clients at
+p95 <= 50 ms need well over 640 requests/s. `--rate` offers a fixed load instead.
 """
 
 from __future__ import annotations
@@ -58,6 +63,23 @@ def operations(seed: int, recall_share: float) -> Iterator[tuple[str, str, str]]
             yield "remember", user, fact(rng, rng.randrange(10**9))
 
 
+class Schedule:
+    """When one client's requests start: back to back (`pace` 0, a closed loop), or one every
+    `pace` seconds from a random phase (an open loop at a fixed offered rate). Latency counts
+    from the due time, so a server that falls behind is not hidden by clients that wait."""
+
+    def __init__(self, pace: float, seed: int) -> None:
+        self.pace = pace
+        self.due = time.perf_counter() + random.Random(seed).random() * pace
+
+    def next(self) -> tuple[float, float]:
+        """(seconds to wait, the request's start time)."""
+        if not self.pace:
+            return 0.0, time.perf_counter()
+        due, self.due = self.due, self.due + self.pace
+        return max(0.0, due - time.perf_counter()), due
+
+
 def report(latencies: dict[str, list[float]], seconds: float, errors: int = 0) -> dict[str, Any]:
     return {
         "all": summary(latencies["recall"] + latencies["remember"], seconds, errors),
@@ -79,7 +101,7 @@ def summary(latencies: list[float], seconds: float, errors: int = 0) -> dict[str
 
 
 async def _http_clients(
-    url: str, seeds: list[int], seconds: float, recall_share: float, ready: Any
+    url: str, seeds: list[int], seconds: float, recall_share: float, pace: float, ready: Any
 ) -> dict[str, Any]:
     """Clients `seeds` of one process. Each has its own connection (an `AsyncClient` of one):
     one shared pool of N connections costs the client O(N) per request in httpcore."""
@@ -95,10 +117,12 @@ async def _http_clients(
 
     async def client(http: httpx.AsyncClient, seed: int) -> None:
         nonlocal errors
+        schedule = Schedule(pace, seed)
         for verb, user, text in operations(seed, recall_share):
-            if time.perf_counter() >= deadline:
+            wait, start = schedule.next()
+            await asyncio.sleep(wait)
+            if start >= deadline:
                 return
-            start = time.perf_counter()
             if verb == "recall":
                 body = {"query": text, "k": 5}
                 response = await http.post(f"/v1/users/{user}/recall", json=body)
@@ -115,8 +139,8 @@ async def _http_clients(
     return {"latencies": latencies, "acked": acked, "errors": errors}
 
 
-def _client_process(url: str, seeds: list[int], seconds: float, share: float, ready, out) -> None:
-    out.put(asyncio.run(_http_clients(url, seeds, seconds, share, ready)))
+def _client_process(out: Any, url: str, seeds: list[int], *args: Any) -> None:
+    out.put(asyncio.run(_http_clients(url, seeds, *args)))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -129,7 +153,13 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _http_level(
-    url: str, server_pid: int, clients: int, seconds: float, recall_share: float, procs: int
+    url: str,
+    server_pid: int,
+    clients: int,
+    seconds: float,
+    recall_share: float,
+    pace: float,
+    procs: int,
 ) -> dict:
     """`clients` clients spread over `procs` client processes (started before the clock), then
     every acknowledged write looked up again. The server's CPU time per request is the cost
@@ -140,7 +170,7 @@ def _http_level(
     workers = [
         context.Process(
             target=_client_process,
-            args=(url, list(range(p, clients, procs)), seconds, recall_share, ready, out),
+            args=(out, url, list(range(p, clients, procs)), seconds, recall_share, pace, ready),
         )
         for p in range(procs)
     ]
@@ -172,16 +202,18 @@ def _http_level(
 
 
 def _in_process_level(
-    memory: EngramMemory, clients: int, seconds: float, recall_share: float
+    memory: EngramMemory, clients: int, seconds: float, recall_share: float, pace: float
 ) -> dict:
     latencies: dict[str, list[float]] = {"recall": [], "remember": []}
     deadline = time.perf_counter() + seconds
 
     def client(seed: int) -> None:
+        schedule = Schedule(pace, seed)
         for verb, user, text in operations(seed, recall_share):
-            if time.perf_counter() >= deadline:
+            wait, start = schedule.next()
+            time.sleep(wait)
+            if start >= deadline:
                 return
-            start = time.perf_counter()
             if verb == "recall":
                 memory.recall(text, user, 5)
             else:
@@ -235,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         default=2,
         help="processes the HTTP clients are spread over (default 2: one per core here)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="offered requests/s of all clients together (an open loop); default: each client "
+        "sends its next request as soon as the last is answered",
+    )
     parser.add_argument("--encoder", help="'hashing' to leave the encoder out (default: MiniLM)")
     args = parser.parse_args(argv)
 
@@ -254,10 +292,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         levels = []
         for clients in args.clients:
-            served = _http_level(
-                url, proc.pid, clients, args.seconds, args.recall_share, args.client_processes
-            )
-            baseline = _in_process_level(local, clients, args.seconds, args.recall_share)
+            pace = clients / args.rate if args.rate else 0.0
+            mix = (clients, args.seconds, args.recall_share, pace)
+            served = _http_level(url, proc.pid, *mix, args.client_processes)
+            baseline = _in_process_level(local, *mix)
             levels.append({"clients": clients, "server": served, "in_process": baseline})
     finally:
         proc.terminate()
@@ -269,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                 "service_load": levels,
                 "seconds": args.seconds,
                 "recall_share": args.recall_share,
+                "offered_rate": args.rate,
                 "encoder": args.encoder or "minilm",
                 "seed_per_user": args.seed_per_user,
                 "users": len(USERS),
