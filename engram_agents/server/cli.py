@@ -98,7 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     keys = KeyStore(args.keys) if args.keys else None
     app = create_app(_memory(args), keys, host=args.host, max_body_bytes=args.max_body_bytes)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
