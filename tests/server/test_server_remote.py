@@ -3,8 +3,10 @@ and the integrations taking it where they take an EngramMemory."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import ssl
 from datetime import UTC, datetime
 
 import pytest
@@ -92,6 +94,16 @@ async def test_async_twins(remote):
     with pytest.raises(NotFoundError):
         await remote.aget("0" * 32, "bob")
     assert await remote.adelete(engram.id, "bob") == 1
+
+
+async def test_async_twins_do_not_build_an_ssl_context_per_call(remote, monkeypatch):
+    """Each async call has its own client (bound to the running loop), built from the one SSL
+    context of the memory: loading the CA bundle per call cost 0.1 s."""
+    built: list[object] = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(1) or real())
+    results = await asyncio.gather(*(remote.arecall("garden", "bob", k=2) for _ in range(8)))
+    assert len(results) == 8 and built == []
 
 
 def test_errors_are_the_local_types(server, remote):
