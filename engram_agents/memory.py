@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -28,20 +26,20 @@ from engram_agents.store.records import (
     MemoryItem,
     RecallFilters,
     RecallHit,
-    TimeRange,
     scope_of,
-    speaker_of,
 )
 from engram_agents.store.store import EpisodicStore
-from engram_agents.store.timeexpr import parse_when, query_time_range
+from engram_agents.store.timeexpr import parse_when
 from engram_agents.store.validation import (
     check_id,
     check_ids,
     check_metadata,
     check_tags,
-    check_text,
     check_tier,
     check_time_range,
+    message_item,
+    optional_id,
+    time_range_of,
 )
 
 Message = dict[str, Any]
@@ -51,45 +49,6 @@ def default_path() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("engram-agents")) / "memory.db"
-
-
-def _message_item(message: Any, n: int) -> MemoryItem:
-    if not isinstance(message, dict):
-        raise InvalidInputError(f"message {n} must be a dict with 'content', got {message!r}")
-    content = message.get("content", message.get("text"))
-    if content is None:
-        raise InvalidInputError(f"message {n} has no 'content' (or 'text')")
-    content = check_text(content, math.inf, f"message {n} content")  # the store checks the size
-    who = speaker_of(message)
-    metadata = {k: v for k, v in message.items() if k not in ("content", "text")}
-    return MemoryItem.model_construct(
-        text=f"{who}: {content}" if who else content,
-        metadata=check_metadata(metadata, f"message {n}"),
-    )
-
-
-def _optional_id(value: Any, what: str) -> str | None:
-    return None if value is None else check_id(value, what)
-
-
-_NUMERIC_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b")
-
-
-def _time_range(value: Any, now: datetime | None) -> TimeRange | None:
-    """A TimeRange, a (start, end) pair, or a phrase such as "last week" or "in May"."""
-    if value is None or isinstance(value, TimeRange):
-        return check_time_range(value)
-    if isinstance(value, str):
-        for date in _NUMERIC_DATE.findall(value):  # "2024-13-45" must not fall back to 2024
-            parse_when(date)
-        resolved = query_time_range(value, parse_when(now) if now else datetime.now())
-        if resolved is None:
-            raise InvalidInputError(f"time_range {value!r} names no date or period")
-        return resolved
-    if isinstance(value, tuple | list) and len(value) == 2:
-        start, end = (parse_when(v) if v is not None else None for v in value)
-        return check_time_range(TimeRange(start=start, end=end))
-    raise InvalidInputError(f"time_range must be a TimeRange, (start, end) or phrase: {value!r}")
 
 
 class EngramMemory:
@@ -183,7 +142,7 @@ class EngramMemory:
         if isinstance(content, str | bytes):
             items = [MemoryItem.model_construct(text=content)]
         elif isinstance(content, Sequence) and content:
-            items = [_message_item(m, n) for n, m in enumerate(content)]
+            items = [message_item(m, n) for n, m in enumerate(content)]
         else:
             raise InvalidInputError("content must be a non-empty string or list of messages")
         for item in items:
@@ -261,10 +220,10 @@ class EngramMemory:
         when = parse_when(now) if now is not None else None
         if filters is None:
             filters = RecallFilters(
-                time_range=_time_range(time_range, when),
+                time_range=time_range_of(time_range, when),
                 tags=check_tags(tags),
-                agent_id=_optional_id(agent_id, "agent_id"),
-                session_id=_optional_id(session_id, "session_id"),
+                agent_id=optional_id(agent_id, "agent_id"),
+                session_id=optional_id(session_id, "session_id"),
                 tier=check_tier(tier),
                 include_superseded=include_superseded,
             )
@@ -273,8 +232,8 @@ class EngramMemory:
         if not isinstance(filters, RecallFilters):
             raise InvalidInputError(f"filters must be RecallFilters or a dict, got {filters!r}")
         check_time_range(filters.time_range)
-        _optional_id(filters.agent_id, "agent_id")
-        _optional_id(filters.session_id, "session_id")
+        optional_id(filters.agent_id, "agent_id")
+        optional_id(filters.session_id, "session_id")
         return self.store.recall(user_id, query, k, filters, when)
 
     def get(self, engram_id: str, user_id: str) -> Engram:
@@ -290,8 +249,8 @@ class EngramMemory:
     ) -> list[Engram]:
         """The user's engrams, oldest first (only one agent's / session's when given)."""
         filters = RecallFilters(
-            agent_id=_optional_id(agent_id, "agent_id"),
-            session_id=_optional_id(session_id, "session_id"),
+            agent_id=optional_id(agent_id, "agent_id"),
+            session_id=optional_id(session_id, "session_id"),
             include_superseded=include_superseded,
         )
         return self.store.list(check_id(user_id), filters)
@@ -342,9 +301,9 @@ class EngramMemory:
         """Hard-delete everything matching the selectors; returns how many engrams went."""
         return self.store.forget(
             check_id(user_id),
-            session_id=_optional_id(session_id, "session_id"),
+            session_id=optional_id(session_id, "session_id"),
             tags=check_tags(tags),
-            time_range=_time_range(time_range, None),
+            time_range=time_range_of(time_range, None),
             everything=everything,
         )
 

@@ -4,14 +4,17 @@ a partial change behind."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import pydantic_core
 
 from engram_agents.ids import check_id
 from engram_agents.store.errors import InvalidInputError
-from engram_agents.store.records import Tier, TimeRange
+from engram_agents.store.records import MemoryItem, Tier, TimeRange, speaker_of
+from engram_agents.store.timeexpr import parse_when, query_time_range
 
 __all__ = [
     "check_id",
@@ -22,6 +25,9 @@ __all__ = [
     "check_text",
     "check_tier",
     "check_time_range",
+    "message_item",
+    "optional_id",
+    "time_range_of",
 ]
 
 
@@ -127,3 +133,43 @@ def check_k(k: object) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1000:
         raise InvalidInputError(f"k must be an integer between 1 and 1000, got {k!r}")
     return k
+
+
+def message_item(message: Any, n: int) -> MemoryItem:
+    """One chat message (a dict with content or text) as a MemoryItem, its speaker prefixed."""
+    if not isinstance(message, dict):
+        raise InvalidInputError(f"message {n} must be a dict with 'content', got {message!r}")
+    content = message.get("content", message.get("text"))
+    if content is None:
+        raise InvalidInputError(f"message {n} has no 'content' (or 'text')")
+    content = check_text(content, math.inf, f"message {n} content")  # the store checks the size
+    who = speaker_of(message)
+    metadata = {k: v for k, v in message.items() if k not in ("content", "text")}
+    return MemoryItem.model_construct(
+        text=f"{who}: {content}" if who else content,
+        metadata=check_metadata(metadata, f"message {n}"),
+    )
+
+
+def optional_id(value: Any, what: str) -> str | None:
+    return None if value is None else check_id(value, what)
+
+
+_NUMERIC_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b")
+
+
+def time_range_of(value: Any, now: datetime | None) -> TimeRange | None:
+    """A TimeRange, a (start, end) pair, or a phrase such as "last week" or "in May"."""
+    if value is None or isinstance(value, TimeRange):
+        return check_time_range(value)
+    if isinstance(value, str):
+        for date in _NUMERIC_DATE.findall(value):  # "2024-13-45" must not fall back to 2024
+            parse_when(date)
+        resolved = query_time_range(value, parse_when(now) if now else datetime.now())
+        if resolved is None:
+            raise InvalidInputError(f"time_range {value!r} names no date or period")
+        return resolved
+    if isinstance(value, tuple | list) and len(value) == 2:
+        start, end = (parse_when(v) if v is not None else None for v in value)
+        return check_time_range(TimeRange(start=start, end=end))
+    raise InvalidInputError(f"time_range must be a TimeRange, (start, end) or phrase: {value!r}")
