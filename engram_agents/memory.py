@@ -51,6 +51,14 @@ def default_path() -> Path:
     return Path(user_data_dir("engram-agents")) / "memory.db"
 
 
+def _required_cipher(encryption_key: str | bytes | None, verb: str) -> Cipher:
+    """The cipher a store migration needs: from the key given, else ENGRAM_ENCRYPTION_KEY."""
+    cipher = Cipher.from_env_or_key(encryption_key)
+    if cipher is None:
+        raise InvalidInputError(f"{verb} needs encryption_key= or ENGRAM_ENCRYPTION_KEY")
+    return cipher
+
+
 class EngramMemory:
     """Long-term episodic memory for agents (see docs/store.md)."""
 
@@ -96,10 +104,7 @@ class EngramMemory:
         Open it with the same key afterwards. The key defaults to ENGRAM_ENCRYPTION_KEY."""
         from engram_agents.store.migrate import encrypt_sqlite_store
 
-        cipher = Cipher.from_env_or_key(encryption_key)
-        if cipher is None:
-            raise InvalidInputError("encrypt_store needs encryption_key= or ENGRAM_ENCRYPTION_KEY")
-        return encrypt_sqlite_store(path, cipher)
+        return encrypt_sqlite_store(path, _required_cipher(encryption_key, "encrypt_store"))
 
     @classmethod
     def remote(cls, url: str, *, api_key: str | None = None, timeout: float = 60.0) -> EngramMemory:
@@ -116,12 +121,7 @@ class EngramMemory:
         re-sealed. Such stores still open and search as they are until this is run."""
         from engram_agents.store.migrate import key_tags_per_user
 
-        cipher = Cipher.from_env_or_key(encryption_key)
-        if cipher is None:
-            raise InvalidInputError(
-                "key_tags_per_user needs encryption_key= or ENGRAM_ENCRYPTION_KEY"
-            )
-        return key_tags_per_user(path, cipher)
+        return key_tags_per_user(path, _required_cipher(encryption_key, "key_tags_per_user"))
 
     # ------------------------------------------------------------------ write
     def remember(
