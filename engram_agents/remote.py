@@ -22,6 +22,7 @@ import httpx
 from pydantic_core import to_jsonable_python
 
 from engram_agents import errors
+from engram_agents.ids import check_id
 from engram_agents.memory import VERBS, EngramMemory, Message
 from engram_agents.store import errors as store_errors
 from engram_agents.store.config import FusionWeights
@@ -141,9 +142,7 @@ class RemoteMemory(EngramMemory):
 
     @staticmethod
     def _user(user_id: str) -> str:
-        if not isinstance(user_id, str) or not user_id:
-            raise errors.InvalidInputError(f"user_id must be a non-empty string, got {user_id!r}")
-        return f"/v1/users/{quote(user_id, safe='')}"
+        return f"/v1/users/{quote(check_id(user_id), safe='')}"
 
     # ------------------------------------------------------------------ write
     @_verb
