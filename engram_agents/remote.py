@@ -194,6 +194,7 @@ class RemoteMemory(EngramMemory):
         filters: RecallFilters | dict[str, Any] | None = None,
         time_range: Any = None,
         tags: list[str] | None = None,
+        agent_id: str | None = None,
         session_id: str | None = None,
         tier: str | None = None,
         include_superseded: bool = False,
@@ -205,6 +206,7 @@ class RemoteMemory(EngramMemory):
             "filters": filters,
             "time_range": _time_range(time_range),
             "tags": tags,
+            "agent_id": agent_id,
             "session_id": session_id,
             "tier": tier,
             "include_superseded": include_superseded,
@@ -223,11 +225,16 @@ class RemoteMemory(EngramMemory):
 
     @_verb
     def list(
-        self, user_id: str, *, include_superseded: bool = False, session_id: str | None = None
+        self,
+        user_id: str,
+        *,
+        include_superseded: bool = False,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> Call:
+        scope = {"agent_id": agent_id, "session_id": session_id}
         params: dict[str, Any] = {"include_superseded": include_superseded}
-        if session_id is not None:
-            params["session_id"] = session_id
+        params |= {name: value for name, value in scope.items() if value is not None}
         return Call("GET", f"{self._user(user_id)}/memories", _engrams, params=params)
 
     @_verb

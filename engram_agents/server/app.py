@@ -96,9 +96,15 @@ def rest_api(memory: EngramMemory) -> APIRouter:
 
     @api.get(USER + "/memories", response_model=list[Engram])
     def list_memories(
-        user: User, who: Caller, include_superseded: bool = False, session_id: str | None = None
+        user: User,
+        who: Caller,
+        include_superseded: bool = False,
+        agent_id: str | None = None,
+        session_id: str | None = None,
     ) -> Response:
-        stored = memory.list(user, include_superseded=include_superseded, session_id=session_id)
+        stored = memory.list(
+            user, include_superseded=include_superseded, agent_id=agent_id, session_id=session_id
+        )
         return _json(_ENGRAMS, [who.engram(e) for e in stored])
 
     @api.get(USER + "/memories/{engram_id}", response_model=Engram)

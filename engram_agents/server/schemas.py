@@ -43,6 +43,7 @@ class RecallBody(Body):
         default=None, description='a phrase ("last week") or a [start, end] pair of ISO dates'
     )
     tags: list[str] | None = None
+    agent_id: str | None = None
     session_id: str | None = None
     tier: Tier | None = None
     include_superseded: StrictBool = False

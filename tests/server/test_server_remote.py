@@ -62,6 +62,13 @@ def test_every_verb_returns_the_local_records(server, remote, tmp_path):
     )
     assert len(remote.list("alice")) == 4
     assert [e.id for e in remote.list("alice", session_id="s1")] == [pixel.id]
+    planner = remote.remember("The dentist is on Tuesday", "alice", agent_id="planner")
+    assert [e.id for e in remote.list("alice", agent_id="planner")] == [planner.id]
+    assert [h.engram.id for h in remote.recall("dentist", "alice", agent_id="planner")] == [
+        planner.id
+    ]
+    assert remote.recall("dentist", "alice", agent_id="coder") == []
+    remote.delete(planner.id, "alice")
 
     assert remote.update(pixel.id, "alice", text="My dog is called Rex").text == (
         "My dog is called Rex"
