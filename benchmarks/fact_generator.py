@@ -10,221 +10,12 @@ import itertools
 import json
 import random
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
-PERSONAL = [
-    (
-        "When is my {a} appointment?",
-        "What time am I booked in with the {a}?",
-        "{day} at {time}",
-        [
-            "dentist",
-            "dermatologist",
-            "physiotherapist",
-            "optometrist",
-            "accountant",
-            "barber",
-            "vet",
-            "lawyer",
-            "therapist",
-            "orthodontist",
-        ],
-    ),
-    (
-        "What is my {a}'s name?",
-        "What's the name of my {a}?",
-        "{name}",
-        [
-            "sister",
-            "brother",
-            "manager",
-            "landlord",
-            "neighbor",
-            "cousin",
-            "nephew",
-            "niece",
-            "trainer",
-            "mentor",
-        ],
-    ),
-    (
-        "Where did I put my {a}?",
-        "Where are my {a} kept?",
-        "{place}",
-        [
-            "passport",
-            "spare keys",
-            "headphones",
-            "tax documents",
-            "charger",
-            "umbrella",
-            "sunglasses",
-            "library card",
-        ],
-    ),
-    (
-        "What is the wifi password at the {a}?",
-        "What's the {a} wifi password?",
-        "{code}",
-        ["cabin", "office", "studio", "beach house", "gym", "lake house"],
-    ),
-    (
-        "Which airline am I flying to {a}?",
-        "What airline is my flight to {a} with?",
-        "{airline}",
-        ["Lisbon", "Osaka", "Denver", "Nairobi", "Oslo", "Santiago", "Dublin", "Hanoi"],
-    ),
-    (
-        "When is my {a}'s birthday?",
-        "What day was my {a} born?",
-        "{date}",
-        ["mother", "father", "grandmother", "godson", "stepdaughter", "aunt", "uncle", "boss"],
-    ),
-    (
-        "Which restaurant is booked for the {a} dinner?",
-        "Where are we eating for the {a}?",
-        "{restaurant}",
-        [
-            "anniversary",
-            "graduation",
-            "retirement",
-            "engagement",
-            "farewell",
-            "reunion",
-            "promotion",
-            "housewarming",
-        ],
-    ),
-    (
-        "What is my membership number at the {a}?",
-        "Which member number do I have with the {a}?",
-        "{member}",
-        ["climbing gym", "library", "museum", "golf club", "co-op", "pool", "book club", "zoo"],
-    ),
-    (
-        "What is my {a}'s favorite flower?",
-        "Which flowers does my {a} like best?",
-        "{flower}",
-        ["wife", "husband", "partner", "daughter", "son", "grandfather", "godmother", "roommate"],
-    ),
-]
-CODING = [
-    (
-        "Which test framework does the {a} project use?",
-        "What do we run tests with in {a}?",
-        "{framework}",
-        None,
-    ),
-    (
-        "Which database does the {a} service use?",
-        "What database backs the {a} service?",
-        "{database}",
-        None,
-    ),
-    (
-        "Where are the migrations in the {a} repo?",
-        "In {a}, which folder holds the migrations?",
-        "{path}",
-        None,
-    ),
-    ("Who owns the {a} deploy pipeline?", "Who is responsible for deploying {a}?", "{name}", None),
-    ("What command starts the {a} dev server?", "How do I run {a} locally?", "{command}", None),
-    ("Which linter does the {a} codebase use?", "What do we lint {a} with?", "{linter}", None),
-    (
-        "Which branch does {a} release from?",
-        "From what branch do {a} releases ship?",
-        "{branch}",
-        None,
-    ),
-    (
-        "Where is the CI config for {a}?",
-        "Which file sets up continuous integration for {a}?",
-        "{ci}",
-        None,
-    ),
-]
-PROJECTS = [
-    "Atlas",
-    "Hermes",
-    "Orion",
-    "Ledger",
-    "Phoenix",
-    "Nimbus",
-    "Quartz",
-    "Zephyr",
-    "Falcon",
-    "Juniper",
-    "Kestrel",
-    "Mosaic",
-    "Tundra",
-    "Beacon",
-    "Cobalt",
-    "Sierra",
-]
-VALUES = {
-    "day": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"],
-    "time": ["9 am", "10:30 am", "noon", "2 pm", "3:15 pm", "4:45 pm", "6 pm"],
-    "name": [
-        "Priyanka",
-        "Tomasz",
-        "Ingrid",
-        "Kwame",
-        "Lucia",
-        "Haruto",
-        "Fatima",
-        "Dmitri",
-        "Beatriz",
-        "Oluwaseun",
-        "Marguerite",
-        "Svetlana",
-    ],
-    "place": [
-        "the blue box in the hall closet",
-        "the top drawer of the desk",
-        "the glovebox of the car",
-        "the kitchen cabinet above the fridge",
-        "the backpack's front pocket",
-        "the shelf by the front door",
-    ],
-    "code": [
-        "blue-otter-42",
-        "maple-sky-17",
-        "quiet-fjord-88",
-        "amber-lynx-05",
-        "copper-owl-63",
-        "velvet-moth-29",
-    ],
-    "airline": ["KLM", "Qantas", "Lufthansa", "Emirates", "Aer Lingus", "Icelandair"],
-    "date": ["3 March", "17 June", "29 August", "11 November", "2 January", "24 September"],
-    "restaurant": ["Casa Lupita", "The Copper Kettle", "Sakura House", "Le Petit Zinc", "Mezze"],
-    "linter": ["ruff", "ESLint", "golangci-lint", "RuboCop", "Clippy", "flake8"],
-    "branch": ["main", "release/stable", "trunk", "prod", "deploy", "master"],
-    "member": ["M-20417", "88-3190", "LB-5521", "A7731", "CO-0942", "P-6650"],
-    "flower": ["peonies", "tulips", "sunflowers", "lilies", "orchids", "ranunculus"],
-    "ci": [
-        ".github/workflows/ci.yml",
-        ".gitlab-ci.yml",
-        "Jenkinsfile",
-        ".circleci/config.yml",
-        "buildkite/pipeline.yml",
-    ],
-    "framework": ["pytest", "Jest", "Vitest", "JUnit", "RSpec", "Go's testing package"],
-    "database": ["PostgreSQL", "SQLite", "MongoDB", "Cassandra", "DynamoDB", "MariaDB"],
-    "path": [
-        "db/migrations",
-        "src/schema/migrations",
-        "infra/sql",
-        "backend/alembic",
-        "migrations/versions",
-    ],
-    "command": [
-        "make dev",
-        "npm run dev",
-        "just serve",
-        "docker compose up web",
-        "poetry run serve",
-        "cargo run --bin server",
-    ],
-}
+# The templates and the values they are filled with are data: fact_templates.json beside this.
+_TEMPLATES = json.loads((Path(__file__).parent / "fact_templates.json").read_text())
+PROJECTS: list[str] = _TEMPLATES["projects"]
+VALUES: dict[str, list[str]] = _TEMPLATES["values"]
 
 
 @dataclass(frozen=True)
@@ -237,17 +28,16 @@ class GeneratedFact:
 def generate_facts(n: int, seed: int = 0) -> list[GeneratedFact]:
     """n facts with distinct questions, mixing personal and coding templates."""
     rng = random.Random(seed)
-    slots = [(t, a) for t in PERSONAL for a in t[3]]
-    slots += [(t, p) for t in CODING for p in PROJECTS]
+    slots = [(t, a) for t in _TEMPLATES["personal"] for a in t["subjects"]]
+    slots += [(t, p) for t in _TEMPLATES["coding"] for p in PROJECTS]
     if n > len(slots):
         raise ValueError(f"the generator has {len(slots)} distinct facts, asked for {n}")
     rng.shuffle(slots)
     out = []
-    for (question, paraphrase, answer, _), a in itertools.islice(slots, n):
+    for t, a in itertools.islice(slots, n):
         fill = {k: rng.choice(v) for k, v in VALUES.items()}
-        out.append(
-            GeneratedFact(question.format(a=a), paraphrase.format(a=a), answer.format(**fill))
-        )
+        question, paraphrase = t["question"].format(a=a), t["paraphrase"].format(a=a)
+        out.append(GeneratedFact(question, paraphrase, t["answer"].format(**fill)))
     return out
 
 

@@ -3,9 +3,8 @@
 Framework-free, shared by the LangChain and LlamaIndex integrations so an agent sees the same
 memory block whichever framework it runs in. Each line carries the date the memory is about, so
 the model can answer "when" questions and tell old from new. The most relevant memory comes
-last, nearest the question: small models read what is closest to the question best (on the
-demo scenarios with the embedded 135M model, listing the best first cost 2-9 of 43-47 probes;
-benchmarks/memory_placement.py measures it).
+last, nearest the question: small models read what is closest to the question best
+(benchmarks/memory_placement.py measures it; the figures are in benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

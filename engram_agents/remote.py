@@ -122,7 +122,7 @@ class RemoteMemory(EngramMemory):
             "base_url": self.url,
             "headers": headers,
             "timeout": timeout,
-            # Built once and shared: loading the CA bundle took 0.1 s for each async call's client.
+            # Built once and shared, so no async call's client loads the CA bundle again.
             "verify": httpx.create_ssl_context(),
         }
         self._client = httpx.Client(**self._client_args)

@@ -8,6 +8,7 @@ untouched wherever memory is silent.
 the rows it reads to the GPU (`engram_kernels.HostTable`), so tables larger than the GPU work.
 """
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -16,9 +17,29 @@ from torch import Tensor, nn
 
 from engram_agents.errors import InvalidInputError
 from engram_agents.model.config import EngramConfig
-from engram_kernels import HostTable, StagedRows, engram_gate, engram_lookup, rms_norm
+from engram_kernels import (
+    HashConfig,
+    HostTable,
+    StagedRows,
+    engram_gate,
+    engram_hash_lookup,
+    engram_lookup,
+    rms_norm,
+)
 
 TablePlace = Literal["device", "host"]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the Engram layers read in one forward: the rows and fingerprints of every key,
+    hashed once for all layers. On the fused path (`ngram_keys` given: keyed ids, history and
+    hashing) each layer hashes its N-grams on chip with `engram_hash_lookup`, so their rows never
+    reach memory, and `rows`/`fingerprints` hold the pair keys only (None without pairs)."""
+
+    rows: Tensor | None
+    fingerprints: Tensor | None
+    ngram_keys: tuple[Tensor, Tensor, HashConfig] | None = None
 
 
 class EngramLayer(nn.Module):
@@ -65,16 +86,21 @@ class EngramLayer(nn.Module):
         """Everything trained with Adam (the table is trained sparsely)."""
         return {n: p for n, p in self.named_parameters() if n != "table"}
 
-    def read(self, rows: Tensor, fingerprints: Tensor, staged: StagedRows | None = None) -> Tensor:
+    def read(self, lookup: Lookup, staged: StagedRows | None = None) -> Tensor:
         """The memory vector [B, T, num_heads * head_dim]: the order heads side by side, then the
         pair heads summed over distances (a pair means the same wherever it occurs). With a
         host table, `staged` holds the rows `stage` copied for this forward."""
-        if self.host is not None:
+        if lookup.ngram_keys is not None:
+            mem = engram_hash_lookup(self.table, self.tags, *lookup.ngram_keys)
+            if lookup.rows is not None:
+                pairs = engram_lookup(self.table, self.tags, lookup.rows, lookup.fingerprints)
+                mem = torch.cat([mem, pairs], dim=-1)
+        elif self.host is not None:
             if staged is None:
                 raise InvalidInputError("a host-memory Engram table reads staged rows only")
-            mem = self.host.lookup(staged, fingerprints)
+            mem = self.host.lookup(staged, lookup.fingerprints)
         else:
-            mem = engram_lookup(self.table, self.tags, rows, fingerprints)
+            mem = engram_lookup(self.table, self.tags, lookup.rows, lookup.fingerprints)
         if not self.pair_window:
             return mem
         split = mem.shape[-1] - self.pair_window * self.pair_width
@@ -84,13 +110,12 @@ class EngramLayer(nn.Module):
     def forward(
         self,
         hidden: Tensor,
-        rows: Tensor,
-        fingerprints: Tensor,
+        lookup: Lookup,
         conv_state: Tensor | None = None,
         staged: StagedRows | None = None,
     ) -> tuple[Tensor, Tensor]:
         """hidden: [B, T, d]. Returns (output [B, T, d] in float32, the new conv state)."""
-        mem = self.read(rows, fingerprints, staged)
+        mem = self.read(lookup, staged)
         h = hidden.float()
         gated = engram_gate(
             h,

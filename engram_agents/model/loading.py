@@ -37,7 +37,7 @@ def default_gguf_path() -> Path:
 def default_model_dir() -> Path:
     """A Hugging Face folder converted from the default GGUF, cached by the GGUF's hash.
 
-    Converting takes ~25 s on a CPU; every later load reads bf16 safetensors in about a second.
+    Converting is slow, so it runs once per GGUF; every later load reads the cached safetensors.
     """
     gguf = default_gguf_path()
     target = cache_dir() / "models" / f"{gguf.stem}-{file_hash(gguf)}"

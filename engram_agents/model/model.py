@@ -5,7 +5,8 @@ block's input hidden state. The N-gram rows are hashed once per forward from the
 and shared by every Engram layer; `EngramState` carries the last keyed ids and the conv windows so
 that KV-cached decoding hashes one token at a time and matches a full forward pass exactly.
 With `place_tables("host")` the rows are staged to the GPU as soon as they are hashed, so the copy
-runs while the blocks before each Engram layer compute.
+runs while the blocks before each Engram layer compute. On CUDA with triton (tables on the GPU)
+each layer hashes its N-grams on chip instead (`engram_hash_lookup`, see `fuses_lookup`).
 """
 
 from collections.abc import Callable
@@ -18,8 +19,16 @@ from torch import Tensor, nn
 from engram_agents.errors import InvalidInputError
 from engram_agents.model.compression import TokenCompressor
 from engram_agents.model.config import EngramConfig
-from engram_agents.model.layer import EngramLayer, TablePlace
-from engram_kernels import HashConfig, StagedRows, next_history, ngram_hash, skip_pair_hash
+from engram_agents.model.layer import EngramLayer, Lookup, TablePlace
+from engram_kernels import (
+    HAS_TRITON,
+    HashConfig,
+    StagedRows,
+    next_history,
+    ngram_hash,
+    reference_forced,
+    skip_pair_hash,
+)
 
 
 @dataclass
@@ -65,7 +74,7 @@ class EngramModel(nn.Module):
         )
         device = next(base.parameters()).device
         self.to(device)
-        self._lookup: tuple[Tensor, Tensor] | None = None
+        self._lookup: Lookup | None = None
         self._staged: dict[str, StagedRows | None] = {}
         self._state: EngramState | None = None
         self._silent = False
@@ -89,6 +98,37 @@ class EngramModel(nn.Module):
         N-gram, then of every pair (one slot per order, then one per pair distance)."""
         if history is None:
             history = self.new_history(key_ids.shape[0], key_ids.device)
+        rows, fps = ngram_hash(*self._ngram_keys(key_ids, history))
+        if not self.config.pair_window:
+            return rows, fps
+        pair_rows, pair_fps = self._pair_hash(key_ids, history)
+        return torch.cat([rows, pair_rows], dim=-1), torch.cat([fps, pair_fps], dim=-1)
+
+    @property
+    def fuses_lookup(self) -> bool:
+        """Whether each layer hashes its N-grams on chip (`engram_hash_lookup`): on CUDA with
+        triton and the tables on the GPU, where the hashed rows need not round-trip through
+        memory. Elsewhere (CPU, host tables, `reference_ops`) the rows are hashed once per
+        forward for every layer, in PyTorch."""
+        return (
+            HAS_TRITON
+            and not reference_forced()
+            and self.multipliers.is_cuda
+            and self.tables_on == "device"
+        )
+
+    def address(self, key_ids: Tensor, history: Tensor | None = None) -> Lookup:
+        """What the layers read for these keys: every row hashed here, or on the fused path
+        (`fuses_lookup`) the pair rows only, with the keyed ids the layers hash N-grams from."""
+        if not self.fuses_lookup:
+            return Lookup(*self.hash(key_ids, history))
+        if history is None:
+            history = self.new_history(key_ids.shape[0], key_ids.device)
+        pairs = self._pair_hash(key_ids, history) if self.config.pair_window else (None, None)
+        return Lookup(*pairs, ngram_keys=self._ngram_keys(key_ids, history))
+
+    def _ngram_keys(self, key_ids: Tensor, history: Tensor) -> tuple[Tensor, Tensor, HashConfig]:
+        """The arguments of the N-gram hash: ids, the history its orders need, the hashing."""
         n = len(self.config.hashed_orders)
         hashing = HashConfig(
             self.config.hashed_orders,
@@ -98,12 +138,11 @@ class EngramModel(nn.Module):
             self.head_offsets[:n],
             self.config.unordered,
         )
-        rows, fps = ngram_hash(
-            key_ids, history[:, history.shape[1] - (self.config.max_order - 1) :], hashing
-        )
-        if not self.config.pair_window:
-            return rows, fps
-        pair_rows, pair_fps = skip_pair_hash(
+        return key_ids, history[:, history.shape[1] - (self.config.max_order - 1) :], hashing
+
+    def _pair_hash(self, key_ids: Tensor, history: Tensor) -> tuple[Tensor, Tensor]:
+        n = len(self.config.hashed_orders)
+        return skip_pair_hash(
             key_ids,
             history,
             self.config.pair_window,
@@ -112,7 +151,6 @@ class EngramModel(nn.Module):
             self.head_sizes[n],
             self.head_offsets[n],
         )
-        return torch.cat([rows, pair_rows], dim=-1), torch.cat([fps, pair_fps], dim=-1)
 
     def new_history(self, batch: int, device: torch.device | None = None) -> Tensor:
         return torch.zeros(batch, self.config.history_width, dtype=torch.long, device=device)
@@ -138,12 +176,12 @@ class EngramModel(nn.Module):
                 "(inference only): call place_tables('device') first"
             )
 
-    def _set_lookup(self, lookup: tuple[Tensor, Tensor] | None) -> None:
-        """The rows and fingerprints of this forward, staged now for host tables."""
+    def _set_lookup(self, lookup: Lookup | None) -> None:
+        """What this forward's layers read, its rows staged now for host tables."""
         self._lookup = lookup
         self._staged = {}
         if lookup is not None and self.tables_on == "host":
-            rows = lookup[0].cpu()
+            rows = lookup.rows.cpu()
             self._staged = {name: layer.stage(rows) for name, layer in self.engram.items()}
 
     # -- forward ----------------------------------------------------------------------------
@@ -188,15 +226,18 @@ class EngramModel(nn.Module):
         # A decoding step keyed on nothing (the assistant's side) can hit no row, and its
         # history stays as it is: blocks whose conv window has emptied are skipped outright.
         silent = state is not None and not bool(keys.any())
+        history = None if state is None else state.history
         if silent:
             b, t = keys.shape
             rows = keys.new_zeros(b, t, self.config.lookup_slots * self.config.heads_per_order)
             fps = keys.new_zeros(b, t, self.config.lookup_slots)
+            lookup = Lookup(rows, fps if mask_keys is None else mask_keys(rows, fps))
+        elif mask_keys is not None:  # training rewrites fingerprints: it needs every row
+            rows, fps = self.hash(keys, history)
+            lookup = Lookup(rows, mask_keys(rows, fps))
         else:
-            rows, fps = self.hash(keys, None if state is None else state.history)
-        if mask_keys is not None:
-            fps = mask_keys(rows, fps)
-        self._set_lookup((rows, fps))
+            lookup = self.address(keys, history)
+        self._set_lookup(lookup)
         self._state, self._silent = state, silent
         try:
             yield
@@ -215,7 +256,7 @@ class EngramModel(nn.Module):
             window = None if state is None else state.conv.get(name)
             if self._silent and (window is None or not bool(window.any())):
                 return None  # zero memory and an empty window: the output is exactly zero
-            out, conv = self.engram[name](hidden, *self._lookup, window, self._staged.get(name))
+            out, conv = self.engram[name](hidden, self._lookup, window, self._staged.get(name))
             if state is not None:
                 state.conv[name] = conv
             hidden = hidden + out.to(hidden.dtype)
@@ -233,7 +274,7 @@ class EngramModel(nn.Module):
         if input_ids is None:
             return None
         self._plain = True
-        self._set_lookup(self.hash(self.key_ids(input_ids)))
+        self._set_lookup(self.address(self.key_ids(input_ids)))
         return None
 
     def _plain_call_done(self, module, args, output):

@@ -1,7 +1,7 @@
 """Concurrent encode calls served together: while one encode runs, the calls that arrive wait,
-and the next encode takes all of them in one batch. A model encodes 32 short queries in a few
-times the time of one, so under concurrent recalls (a server, many agent threads) this is most of
-the throughput; alone, a call runs at once, with no timer and no added latency."""
+and the next encode takes all of them in one batch. A batch of short queries costs far less than
+encoding them one by one, so under concurrent recalls (a server, many agent threads) this is most
+of the throughput; alone, a call runs at once, with no timer and no added latency."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ class StoreConfig(BaseModel):
     # 0 is the fused order alone; 1 is the dense order alone (see fusion.with_dense_floor).
     # Exact in scopes below `full_scan_below` (every engram is a candidate there); above it, the
     # dense order is taken over the stage-1 candidates unless `dense_floor_full_scan`, which
-    # costs one scan of every vector per recall (~20 ms at 100k engrams on a 2-core VM).
+    # costs one scan of every vector per recall (benchmarks/RESULTS.md: latency at 100k engrams).
     dense_floor: float = Field(default=0.5, ge=0, le=1)
     dense_floor_full_scan: bool = False
     weights: FusionWeights = Field(default_factory=FusionWeights)

@@ -75,12 +75,11 @@ class SentenceTransformerEncoder:
 
 class OnnxInt8Encoder:
     """A mean-pooled sentence-transformers BERT (the embedded MiniLM) as int8 ONNX on ONNX
-    Runtime: 1.5-2x the sentence-transformers speed on CPU, and the same retrieval quality
-    on LoCoMo-format data (benchmarks/RESULTS.md). Exported and quantized once per machine
+    Runtime: faster than sentence-transformers on CPU, with the same retrieval quality on
+    LoCoMo-format data (benchmarks/RESULTS.md). Exported and quantized once per machine
     (`int8_onnx_model`), then loaded from the cache."""
 
-    # Small batches of like lengths run fastest here: 16 encoded ~1.3x the turns/s of 64 on a
-    # 2-vCPU VM (less padding, activations that stay in cache).
+    # Small batches of like lengths run fastest here: less padding, activations stay in cache.
     def __init__(self, path: str | Path, batch_size: int = 16) -> None:
         import onnxruntime
         from transformers import AutoTokenizer
@@ -89,8 +88,7 @@ class OnnxInt8Encoder:
         self.model_file = int8_onnx_model(path)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        # Idle intra-op threads would spin for work: on a busy or shared CPU that doubled the CPU
-        # time per encoded query (3 ms -> 6 ms alone, 1.3 -> 2.2 ms in batches of 32, 2 vCPUs).
+        # Idle intra-op threads would spin for work, burning CPU time a busy or shared CPU lacks.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(
             str(self.model_file), options, providers=["CPUExecutionProvider"]
@@ -147,7 +145,7 @@ def _quiet(*loggers: str) -> Iterator[None]:
 
 def int8_onnx_model(path: Path) -> Path:
     """The int8 ONNX export of a mean-pooled sentence-transformers BERT folder, built once
-    (~30 s) into the user cache, keyed by the weights' hash."""
+    (it is slow) into the user cache, keyed by the weights' hash."""
     pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
     if not pooling.get("pooling_mode_mean_tokens"):
         raise InvalidInputError(f"{path} does not mean-pool: use the sentence-transformers path")
@@ -246,8 +244,8 @@ def _cached_st(path: str, device: str | None) -> SentenceTransformerEncoder:
 
 @lru_cache(maxsize=4)
 def default_encoder(device: str | None = None) -> Encoder:
-    """The embedded all-MiniLM-L6-v2, loaded once per process: on CPU as int8 ONNX (1.5-2x as
-    fast, same retrieval quality); on another device, or where the export cannot be built, with
+    """The embedded all-MiniLM-L6-v2, loaded once per process: on CPU as int8 ONNX (faster,
+    same retrieval quality); on another device, or where the export cannot be built, with
     sentence-transformers (with a warning saying why). Pass `encoder=minilm_path()` to choose
     sentence-transformers on CPU too."""
     path = str(minilm_path())

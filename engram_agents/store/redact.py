@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import re
 
+# Vendor API key formats, each replaced in turn (OpenAI/Stripe-style, AWS, GitHub, Slack, Google).
+_API_KEY_FORMATS = (
+    r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}\b",
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
+    r"\bxox[abpors]-[A-Za-z0-9\-]{10,}\b",
+    r"\bAIza[0-9A-Za-z_\-]{35}\b",
+)
 # Order matters: specific secret formats first, so a generic pattern does not eat them.
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "PRIVATE_KEY",
         re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
     ),
-    ("API_KEY", re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}\b")),
-    ("API_KEY", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("API_KEY", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b")),
-    ("API_KEY", re.compile(r"\bxox[abpors]-[A-Za-z0-9\-]{10,}\b")),
-    ("API_KEY", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
+    *(("API_KEY", re.compile(source)) for source in _API_KEY_FORMATS),
     ("TOKEN", re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")),
     (
         "SECRET",

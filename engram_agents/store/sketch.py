@@ -151,8 +151,8 @@ def is_asking(text: str) -> bool:
 def states_own(text: str) -> bool:
     """Some clause tells something about the speaker: it speaks in the first person and is not
     itself a question ("I'm vegetarian, what should I eat after a run?"). Users of an assistant
-    state their facts inside their questions. On three LoCoMo conversations, asking turns with
-    such a clause were evidence as often as any turn (24 of 95), the others rarely (9 of 215)."""
+    state their facts inside their questions: on LoCoMo, asking turns with such a clause were
+    evidence as often as any turn, the others rarely (benchmarks/RESULTS.md)."""
     return any(
         _FIRST_PERSON.search(c) and not _QUESTION_START.match(c) and len(c.split()) >= 2
         for c in (part.strip() for part in _CLAUSE.split(text))

@@ -1,9 +1,8 @@
 """How long a demo run will take, said before it starts (a full run is hours on a small CPU).
 
-The figures are those measured on a 2-vCPU AMD EPYC VM, CPU only, one torch thread, embedded
-SmolLM2-135M (benchmarks/results/*-langchain-ed40e3f.json and the runs beside it): seconds per
-model reply by mode, and seconds of nightly memorization per user turn of the day. A faster
-CPU or a GPU is quicker, so the result is an estimate, not a promise.
+The constants are seconds per model reply by mode and seconds of nightly memorization per user
+turn, measured on a small CPU with the embedded model (benchmarks/RESULTS.md says where). Faster
+hardware is quicker, so the result is an estimate, not a promise.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from langgraph.store.base import (
 )
 
 from engram_agents import EngramMemory as CoreMemory
-from engram_agents.chat import Engram, StoreConfig
+from engram_agents.chat import Engram, StoreConfig, check_id
 from langchain_engram import _store_items as store_items
 
 # A store item is addressed by (namespace, key), so the episodic lifecycle must not fold two
@@ -91,9 +91,7 @@ class EngramStore(BaseStore):
         self.memory = memory
         self.user_position = user_position
         self.index_fields = index_fields
-        if user_id is not None and (not isinstance(user_id, str) or not user_id):
-            raise ValueError(f"user_id must be a non-empty string, got {user_id!r}")
-        self.user_id = user_id
+        self.user_id = None if user_id is None else check_id(user_id)  # the core's one id rule
         self.ttl_config = ttl
         self._lock = threading.RLock()  # a put (find, then write) is one step in this process
         self._sweeper: threading.Thread | None = None

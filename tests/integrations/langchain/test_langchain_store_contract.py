@@ -27,6 +27,7 @@ from langgraph.store.base import (
 )
 from langgraph.store.memory import InMemoryStore
 
+from engram_agents.errors import InvalidInputError
 from engram_agents.store.encoders import HashingEncoder
 from langchain_engram import EngramStore, _store_items
 
@@ -333,3 +334,8 @@ def test_a_store_bound_to_one_user_sees_only_that_user(pair, tmp_path):
     assert len(shared.list_namespaces(max_depth=1)) == 3
     with pytest.raises(ValueError, match="user_id must be a non-empty string"):
         EngramStore(tmp_path / "x.db", encoder=ENC, user_id="")
+    # the core's one id rule (engram_agents.chat.check_id), not a looser copy of it
+    with pytest.raises(InvalidInputError, match="user_id must be a non-empty string"):
+        EngramStore(tmp_path / "y.db", encoder=ENC, user_id="   ")
+    with pytest.raises(InvalidInputError, match="user_id is longer than 256"):
+        EngramStore(tmp_path / "z.db", encoder=ENC, user_id="a" * 257)
