@@ -63,6 +63,10 @@ def _required_cipher(encryption_key: str | bytes | None, verb: str) -> Cipher:
 class EngramMemory:
     """Long-term episodic memory for agents (see docs/store.md)."""
 
+    # The store lives in this process, so erase hooks (`attach_model`) run where engrams are
+    # deleted; False for `EngramMemory.remote`, whose server deletes them elsewhere.
+    in_process: bool = True
+
     def __init__(
         self,
         path: str | Path | None = None,

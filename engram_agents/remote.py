@@ -108,6 +108,8 @@ def _async_verb(build: Callable[..., Call]) -> Callable[..., Any]:
 class RemoteMemory(EngramMemory):
     """EngramMemory over HTTP (see the module docstring)."""
 
+    in_process = False
+
     def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 60.0) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise errors.InvalidInputError(f"url must start with http:// or https://, got {url!r}")
@@ -316,13 +318,12 @@ class RemoteMemory(EngramMemory):
         return Call("GET", "/v1/audit/verify", lambda d: d["entries"])
 
     def attach_model(self, lm: Any) -> None:
-        """Refused, with the reason: the erase hook must run where the engrams are deleted, and
-        a server deletes them (for every client) where a model in this process cannot follow.
-        So `consolidate_into_model`, which attaches its model, needs an in-process memory."""
+        """Refused: the erase hook must run where engrams are deleted, and a server deletes
+        them (for every client) where a model in this process cannot follow.
+        `consolidate_into_model` still works: each run drops the facts of deleted engrams."""
         raise errors.InvalidInputError(
-            "attach_model (and consolidate_into_model) need the memory in this process: a "
-            "server deletes engrams where a model here cannot follow; consolidate next to the "
-            "store (EngramMemory(path) on the server's machine)"
+            "attach_model needs the memory in this process: a server deletes engrams where a "
+            "model here cannot follow (consolidate_into_model drops their facts at each run)"
         )
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""An episodic store on the fast hashing encoder (no model download)."""
+"""An episodic store on the fast hashing encoder (no model download), in this process and on a
+server."""
 
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ def encoder() -> HashingEncoder:
     return HashingEncoder(dim=256)
 
 
-@pytest.fixture
-def store(tmp_path: Path, encoder: HashingEncoder) -> Iterator[CoreMemory]:
+@pytest.fixture(params=["local", "remote"])
+def store(request, tmp_path: Path, encoder: HashingEncoder) -> Iterator[CoreMemory]:
+    """The memory in this process, and the same through `EngramMemory.remote` to a real server
+    on 127.0.0.1: every integration test runs unchanged against both."""
+    if request.param == "remote":
+        if request.node.get_closest_marker("heavy"):
+            pytest.skip("heavy tests run on the local memory; the light ones cover the server")
+        yield request.getfixturevalue("connect_remote")()
+        return
     with CoreMemory(tmp_path / "memory.db", encoder=encoder) as s:
         yield s
