@@ -84,6 +84,22 @@ def connect_remote(engram_servers) -> Iterator[Callable[..., EngramMemory]]:
         yield connect
 
 
+@pytest.fixture(params=["local", "remote"])
+def local_and_remote(request, tmp_path: Path) -> Iterator[EngramMemory]:
+    """A memory in this process (SQLite, hashing encoder), then the same through
+    `EngramMemory.remote` to a real server on 127.0.0.1: integration tests taking it run
+    unchanged against both. Heavy tests run on the local one only."""
+    if request.param == "remote":
+        if request.node.get_closest_marker("heavy"):
+            pytest.skip("heavy tests run on the local memory; the light ones cover the server")
+        yield request.getfixturevalue("connect_remote")()
+        return
+    from engram_agents.store.encoders import HashingEncoder
+
+    with EngramMemory(tmp_path / "memory.db", encoder=HashingEncoder(dim=256)) as memory:
+        yield memory
+
+
 @pytest.fixture(scope="session")
 def load_benchmark():
     """Imports a script of benchmarks/ by name (they are scripts, not a package)."""

@@ -5,7 +5,7 @@ random models come from tests/conftest.py; ChatEngram() shares one real model pe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +20,10 @@ from langchain_engram import EngramStore
 from langchain_engram.stores import ITEM_CONFIG
 
 
-@pytest.fixture(params=["local", "remote"])
-def core_memory(request, tmp_path: Path) -> Iterator[EngramMemory]:
-    """The memory in this process, and the same through `EngramMemory.remote` to a real server
-    on 127.0.0.1: every integration test runs unchanged against both."""
-    if request.param == "remote":
-        if request.node.get_closest_marker("heavy"):
-            pytest.skip("heavy tests run on the local memory; the light ones cover the server")
-        yield request.getfixturevalue("connect_remote")()
-        return
-    with EngramMemory(tmp_path / "memory.db", encoder=HashingEncoder(dim=256)) as m:
-        yield m
+@pytest.fixture
+def core_memory(local_and_remote: EngramMemory) -> EngramMemory:
+    """In this process, then on a server (see tests/conftest.py)."""
+    return local_and_remote
 
 
 @pytest.fixture(params=["local", "remote"])
