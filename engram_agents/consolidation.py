@@ -36,8 +36,11 @@ def consolidate_into_model(
 ) -> WeightSync:
     """Consolidate the user's store, then memorize the statements that are new and forget
     those that were dropped (a turn that ends by asking states no fact and is not memorized; a
-    request such as "could you book me a haircut on Saturday?" states a plan and is)."""
-    memory.attach_model(lm)
+    request such as "could you book me a haircut on Saturday?" states a plan and is).
+    An in-process memory also erases from the model at once from now on (`attach_model`); over
+    a server (`EngramMemory.remote`), deletes reach the model at the next run."""
+    if memory.in_process:
+        memory.attach_model(lm)
     store_report = memory.consolidate(user_id)
     wanted = {f.identity(): f for f in map(_fact, memory.list(user_id)) if f is not None}
     held = {f.identity(): f for f in lm.facts(user_id)}

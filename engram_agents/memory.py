@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -61,6 +62,10 @@ def _required_cipher(encryption_key: str | bytes | None, verb: str) -> Cipher:
 
 class EngramMemory:
     """Long-term episodic memory for agents (see docs/store.md)."""
+
+    # The store lives in this process, so erase hooks (`attach_model`) run where engrams are
+    # deleted; False for `EngramMemory.remote`, whose server deletes them elsewhere.
+    in_process: bool = True
 
     def __init__(
         self,
@@ -122,6 +127,12 @@ class EngramMemory:
         from engram_agents.store.migrate import key_tags_per_user
 
         return key_tags_per_user(path, _required_cipher(encryption_key, "key_tags_per_user"))
+
+    @property
+    def config(self) -> StoreConfig:
+        """The store's settings (dedup and supersede thresholds, ranking, limits): what code
+        built on the memory checks before relying on them, here as on a server."""
+        return self.store.config
 
     # ------------------------------------------------------------------ write
     def remember(
@@ -365,6 +376,7 @@ def _async_twin(name: str) -> Callable[..., Any]:
 
     twin.__name__ = twin.__qualname__ = f"a{name}"
     twin.__doc__ = f"Async twin of `{name}` (same code, run in a worker thread)."
+    twin.__signature__ = inspect.signature(getattr(EngramMemory, name))  # type: ignore[attr-defined]
     return twin
 
 

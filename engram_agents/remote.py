@@ -25,7 +25,7 @@ from engram_agents import errors
 from engram_agents.ids import check_id
 from engram_agents.memory import VERBS, EngramMemory, Message
 from engram_agents.store import errors as store_errors
-from engram_agents.store.config import FusionWeights
+from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.records import Engram, Evidence, RecallFilters, RecallHit, TimeRange
 from engram_agents.store.store import ConsolidationReport, MemoryItem
 
@@ -81,12 +81,7 @@ def _signature(build: Callable[..., Call]) -> inspect.Signature:
 def _verb(build: Callable[..., Call]) -> Callable[..., Any]:
     @functools.wraps(build)
     def send(self: RemoteMemory, *args: Any, **kwargs: Any) -> Any:
-        call = build(self, *args, **kwargs)
-        try:
-            response = self._client.request(**self._request(call))
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from exc
-        return call.parse(_raise_for(response))
+        return self._send(build(self, *args, **kwargs))
 
     send.build = build  # type: ignore[attr-defined]
     send.__signature__ = _signature(build)  # type: ignore[attr-defined]
@@ -113,6 +108,8 @@ def _async_verb(build: Callable[..., Call]) -> Callable[..., Any]:
 class RemoteMemory(EngramMemory):
     """EngramMemory over HTTP (see the module docstring)."""
 
+    in_process = False
+
     def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 60.0) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise errors.InvalidInputError(f"url must start with http:// or https://, got {url!r}")
@@ -129,6 +126,18 @@ class RemoteMemory(EngramMemory):
 
     def __repr__(self) -> str:
         return f"RemoteMemory({self.url!r})"
+
+    @functools.cached_property
+    def config(self) -> StoreConfig:  # type: ignore[override]
+        """The server's store settings, asked once (`GET /v1/config`)."""
+        return self._send(Call("GET", "/v1/config", StoreConfig.model_validate))
+
+    def _send(self, call: Call) -> Any:
+        try:
+            response = self._client.request(**self._request(call))
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        return call.parse(_raise_for(response))
 
     @staticmethod
     def _request(call: Call) -> dict[str, Any]:
@@ -307,6 +316,15 @@ class RemoteMemory(EngramMemory):
     @_verb
     def verify_audit(self) -> Call:
         return Call("GET", "/v1/audit/verify", lambda d: d["entries"])
+
+    def attach_model(self, lm: Any) -> None:
+        """Refused: the erase hook must run where engrams are deleted, and a server deletes
+        them (for every client) where a model in this process cannot follow.
+        `consolidate_into_model` still works: each run drops the facts of deleted engrams."""
+        raise errors.InvalidInputError(
+            "attach_model needs the memory in this process: a server deletes engrams where a "
+            "model here cannot follow (consolidate_into_model drops their facts at each run)"
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -7,14 +7,16 @@ it is set here, before any import of them.
 
 import importlib.util
 import os
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import pytest
 import torch
-from local_servers import free_port, start_chroma, stop
+from local_servers import free_port, running, start_chroma, stop
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -23,7 +25,7 @@ from transformers import (
     Qwen2Config,
 )
 
-from engram_agents import EngramConfig, EngramLM
+from engram_agents import EngramConfig, EngramLM, EngramMemory
 from engram_agents.model.loading import default_model_dir
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
@@ -40,6 +42,62 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield port
     finally:
         stop([proc])
+
+
+@pytest.fixture(scope="session")
+def engram_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., tuple]]:
+    """`serve(config)`: (URL, KeyStore) of a real `engram-agents` server on 127.0.0.1 over a
+    SQLite store with the hashing encoder, one per store config, started on first use and kept
+    for the session (tests keep apart as tenants of their own, see `connect_remote`)."""
+    from engram_agents.server import KeyStore, create_app
+    from engram_agents.store.encoders import HashingEncoder
+
+    encoder = HashingEncoder(256)
+    started: dict[str, tuple[str, KeyStore]] = {}
+    with ExitStack() as stack:
+
+        def serve(config=None) -> tuple[str, KeyStore]:
+            name = config.model_dump_json() if config is not None else ""
+            if name not in started:
+                root = tmp_path_factory.mktemp("engram-server")
+                memory = EngramMemory(root / "memory.db", encoder=encoder, config=config)
+                stack.callback(memory.close)
+                keys = KeyStore(root / "keys.db")
+                url = stack.enter_context(running(create_app(memory, keys), free_port()))
+                started[name] = (url, keys)
+            return started[name]
+
+        yield serve
+
+
+@pytest.fixture
+def connect_remote(engram_servers) -> Iterator[Callable[..., EngramMemory]]:
+    """`connect(config=None)`: `EngramMemory.remote` to a served store with that config, as a new
+    tenant, so the test starts with no memories and sees no other test's."""
+    with ExitStack() as stack:
+
+        def connect(config=None) -> EngramMemory:
+            url, keys = engram_servers(config)
+            key = keys.create(f"t{secrets.token_hex(6)}")
+            return stack.enter_context(EngramMemory.remote(url, api_key=key))
+
+        yield connect
+
+
+@pytest.fixture(params=["local", "remote"])
+def local_and_remote(request, tmp_path: Path) -> Iterator[EngramMemory]:
+    """A memory in this process (SQLite, hashing encoder), then the same through
+    `EngramMemory.remote` to a real server on 127.0.0.1: integration tests taking it run
+    unchanged against both. Heavy tests run on the local one only."""
+    if request.param == "remote":
+        if request.node.get_closest_marker("heavy"):
+            pytest.skip("heavy tests run on the local memory; the light ones cover the server")
+        yield request.getfixturevalue("connect_remote")()
+        return
+    from engram_agents.store.encoders import HashingEncoder
+
+    with EngramMemory(tmp_path / "memory.db", encoder=HashingEncoder(dim=256)) as memory:
+        yield memory
 
 
 @pytest.fixture(scope="session")

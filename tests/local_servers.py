@@ -1,5 +1,6 @@
-"""Servers the tests start as processes on 127.0.0.1 (`chroma run`, `engram-agents serve`):
-a free port, a launch that returns once the server answers, and a stop that cannot hang.
+"""Servers the tests start on 127.0.0.1: as processes (`chroma run`, `engram-agents serve`) with
+a free port, a launch that returns once the server answers and a stop that cannot hang; and an
+ASGI app served by uvicorn in a thread (`running`).
 
 Imported by conftest files as `local_servers` (pytest puts tests/ on sys.path for the
 top-level conftest.py)."""
@@ -11,9 +12,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,23 @@ def stop(procs: Iterable[subprocess.Popen]) -> None:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def running(app, port: int) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on 127.0.0.1:`port`; yields its base URL."""
+    import uvicorn  # the server extra; only the tests that serve need it
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -29,8 +29,8 @@ from engram_agents.server.schemas import (
     RememberManyBody,
     UpdateBody,
 )
-from engram_agents.server.tenancy import Principal, check_path_id
-from engram_agents.store.config import FusionWeights
+from engram_agents.server.tenancy import Principal, check_path_id, verified_entries
+from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.records import ConsolidationReport, Engram, RecallHit
 
 if TYPE_CHECKING:
@@ -150,9 +150,15 @@ def rest_api(memory: EngramMemory) -> APIRouter:
         return memory.consolidate(user)
 
     @api.get("/audit/verify")
-    def verify_audit() -> AuditStatus:
-        """Checks the whole store's audit hash chain (409 AuditIntegrityError when broken)."""
-        return AuditStatus(verified=True, entries=memory.verify_audit())
+    def verify_audit(who: Caller) -> AuditStatus:
+        """Checks the whole store's audit hash chain (409 AuditIntegrityError when broken);
+        `entries` counts only the entries about the users the key may touch."""
+        return AuditStatus(verified=True, entries=verified_entries(memory, who))
+
+    @api.get("/config")
+    def config() -> StoreConfig:
+        """The store's settings (dedup, supersede, ranking): server-wide, no tenant's data."""
+        return memory.config
 
     return api
 

@@ -8,6 +8,7 @@ import argparse
 import ipaddress
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 COMMANDS = ("serve", "mcp", "keys")
@@ -19,6 +20,11 @@ def _store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chroma-host", help="use a Chroma server at this host instead")
     parser.add_argument("--chroma-port", type=int, default=8000)
     parser.add_argument("--chroma-collection", default="engrams")
+    parser.add_argument(
+        "--config",
+        help="a JSON file of store settings (StoreConfig fields, e.g. "
+        "'{\"dedup_window_s\": 0}'); GET /v1/config shows them to clients",
+    )
     parser.add_argument(
         "--encoder",
         help="a sentence-transformers model folder (default: the embedded MiniLM); "
@@ -79,6 +85,7 @@ def _memory(args: argparse.Namespace) -> Any:
     from engram_agents.store.encoders import HashingEncoder
 
     encoder: Any = HashingEncoder() if args.encoder == "hashing" else args.encoder
+    config = _config(args.config) if args.config else None
     if args.chroma_host:
         if args.db:
             raise SystemExit("error: pass --db or --chroma-host, not both")
@@ -87,8 +94,22 @@ def _memory(args: argparse.Namespace) -> Any:
             port=args.chroma_port,
             collection=args.chroma_collection,
             encoder=encoder,
+            config=config,
         )
-    return EngramMemory(args.db, encoder=encoder)
+    return EngramMemory(args.db, encoder=encoder, config=config)
+
+
+def _config(path: str) -> Any:
+    from engram_agents.store.config import StoreConfig
+
+    try:
+        settings = json.loads(Path(path).read_text("utf-8"))
+        unknown = sorted(set(settings) - set(StoreConfig.model_fields))
+        if unknown:  # StoreConfig ignores them; a typo here would go unnoticed
+            raise ValueError(f"unknown settings {unknown}")
+        return StoreConfig.model_validate(settings)
+    except (OSError, ValueError, TypeError) as exc:  # pydantic's errors are ValueErrors
+        raise SystemExit(f"error: --config {path}: {exc}") from exc
 
 
 def _lm(args: argparse.Namespace) -> Any:

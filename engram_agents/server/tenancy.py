@@ -10,6 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from engram_agents.errors import AccessDeniedError, InvalidInputError
+from engram_agents.memory import EngramMemory
+from engram_agents.store.audit import verify
+from engram_agents.store.errors import AuditIntegrityError
 from engram_agents.store.records import Engram, RecallHit
 
 # With the tenant prefix (at most 63 characters and ':') a stored id stays within the store's 256.
@@ -50,6 +53,13 @@ class Principal(BaseModel):
             raise AccessDeniedError("this API key may not access that user")
         return user if self.tenant is None else f"{self.tenant}:{user}"
 
+    def owns(self, stored_user_id: str) -> bool:
+        """Whether a stored user id is one this key may touch."""
+        if self.tenant is None:
+            return self.users is None or stored_user_id in self.users
+        inside = stored_user_id.startswith(f"{self.tenant}:")
+        return inside and (self.users is None or self.outside(stored_user_id) in self.users)
+
     def outside(self, user_id: str) -> str:
         return user_id if self.tenant is None else user_id.removeprefix(f"{self.tenant}:")
 
@@ -72,3 +82,23 @@ class Principal(BaseModel):
     def message(self, text: str) -> str:
         """An error message with stored user ids put back as the caller wrote them."""
         return text if self.tenant is None else text.replace(f"{self.tenant}:", "")
+
+
+def verified_entries(memory: EngramMemory, who: Principal) -> int:
+    """Check the whole store's audit hash chain and count the entries the caller may know of:
+    those about the users its key may touch, never the store's total (which would tell a tenant
+    how busy the others are). For a tenant, a broken chain is reported without the position or
+    action of the bad entry, which may be another tenant's."""
+    events = memory.store.backend.audit_events()
+    try:
+        verify(events)
+    except AuditIntegrityError as exc:
+        if who.tenant is None:
+            raise
+        raise AuditIntegrityError(
+            "the server's audit log fails its hash-chain check (an entry was altered or "
+            "removed); the server's operator can locate it with EngramMemory.verify_audit()"
+        ) from exc
+    if who.tenant is None and who.users is None:
+        return len(events)
+    return sum(who.owns(event.user_id) for event in events)

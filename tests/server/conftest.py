@@ -6,39 +6,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from local_servers import free_port, launch, stop
+from local_servers import free_port, launch, running, stop
 
 from engram_agents.memory import EngramMemory
 from engram_agents.server import KeyStore, create_app
 from engram_agents.store.encoders import HashingEncoder
-
-
-@contextmanager
-def running(app, port: int) -> Iterator[str]:
-    """Serve `app` with uvicorn in a thread on 127.0.0.1:`port`; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @dataclass

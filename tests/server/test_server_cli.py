@@ -10,7 +10,10 @@ import uuid
 import httpx
 import pytest
 
+from engram_agents import EngramMemory
 from engram_agents.server import KeyStore
+from langchain_engram import EngramStore
+from langchain_engram.stores import ITEM_CONFIG
 
 
 def test_keys_create_list_revoke(cli, tmp_path):
@@ -39,6 +42,26 @@ def test_serve_refuses_a_public_address_without_keys(cli):
     refused = cli("serve", "--host", "0.0.0.0", "--port", "1")
     assert refused.returncode == 2
     assert "refusing to serve on 0.0.0.0 without --keys" in refused.stderr
+
+
+def test_serve_config_sets_the_store_and_clients_read_it(cli, serve_process, tmp_path):
+    items = tmp_path / "items.json"
+    items.write_text(
+        '{"dedup_window_s": 0, "supersede_similarity": 1.0, "supersede_keyword_overlap": 1.0}'
+    )
+    url = serve_process(
+        "--db", str(tmp_path / "m.db"), "--encoder", "hashing", "--config", str(items)
+    )
+    with EngramMemory.remote(url) as remote:
+        assert remote.config == ITEM_CONFIG  # the settings EngramStore needs, served
+        store = EngramStore(memory=remote)
+        store.put(("ana",), "a", {"text": "I like green tea"})
+        store.put(("ana",), "b", {"text": "I like green tea"})  # kept apart: two items
+        assert sorted(i.key for i in store.search(("ana",))) == ["a", "b"]
+    typo = tmp_path / "typo.json"
+    typo.write_text('{"dedup_windows": 0}')
+    refused = cli("serve", "--db", str(tmp_path / "t.db"), "--config", str(typo), "--port", "1")
+    assert refused.returncode != 0 and "unknown settings ['dedup_windows']" in refused.stderr
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "chroma-server"])

@@ -1,5 +1,5 @@
-"""`EngramMemory.remote`: the same verbs, records and error types as in-process, sync and async,
-and the integrations taking it where they take an EngramMemory."""
+"""`EngramMemory.remote`: the same verbs, records and error types as in-process, sync and async.
+The integrations' own suites run against it too (`local_and_remote` in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -133,29 +133,6 @@ def test_errors_are_the_local_types(server, remote):
     with pytest.raises(InvalidInputError, match="http"):
         EngramMemory.remote("ftp://example.org")
     assert server.memory.list("acme:alice") == []
-
-
-def test_langchain_retriever_and_middleware_take_a_remote_memory(remote):
-    from langchain_engram import EngramMemoryMiddleware, EngramRetriever
-
-    remote.remember("The dentist appointment is on Tuesday at 3pm", "ana")
-    retriever = EngramRetriever(memory=remote, user_id="ana", k=1)
-    docs = retriever.invoke("when is the dentist?")
-    assert docs[0].page_content.endswith("Tuesday at 3pm")
-    assert EngramMemoryMiddleware(remote, user_id="ana").memory is remote
-
-
-async def test_llamaindex_memory_takes_a_remote_memory(remote):
-    from llama_index.core.base.llms.types import ChatMessage
-
-    from llama_index.memory.engram import EngramMemory as LlamaMemory
-
-    memory = LlamaMemory.from_defaults(store=remote, user_id="ana")
-    await memory.aput(ChatMessage(role="user", content="My sister is called Ana Lima"))
-    assert [e.text for e in remote.list("ana")] == ["user: My sister is called Ana Lima"]
-    later = LlamaMemory.from_defaults(store=remote, user_id="ana")  # a new session: no history
-    messages = await later.aget(input="what is my sister called?")
-    assert "Ana Lima" in "".join(str(m.content) for m in messages)
 
 
 def test_a_broken_audit_chain_is_a_409_conflict(server, remote):

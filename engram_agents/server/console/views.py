@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from engram_agents.memory import EngramMemory
-from engram_agents.server.tenancy import Principal
+from engram_agents.server.tenancy import Principal, verified_entries
 from engram_agents.store.errors import AuditIntegrityError
 from engram_agents.store.records import Engram
 
@@ -86,9 +86,10 @@ def overview(memory: EngramMemory, user: str, include_superseded: bool) -> Overv
 
 
 def chain_status(memory: EngramMemory, who: Principal) -> ChainStatus:
-    """The audit log's hash chain, checked end to end (the whole store's, like the API's)."""
+    """The audit log's hash chain, checked end to end (the whole store's, like the API's), with
+    the count of the entries about the key's users."""
     try:
-        return ChainStatus(verified=True, entries=memory.verify_audit())
+        return ChainStatus(verified=True, entries=verified_entries(memory, who))
     except AuditIntegrityError as exc:
         return ChainStatus(verified=False, problem=who.message(str(exc)))
 

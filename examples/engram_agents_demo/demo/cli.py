@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -47,6 +48,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="training epochs when a day is consolidated into the weights (default: TrainConfig's)",
     )
+    demo.add_argument(
+        "--memory-url",
+        help="keep the episodic store on an `engram-agents serve` server at this URL instead of "
+        "local files (the scenario user's memories there are replaced; one store mode per run)",
+    )
+    demo.add_argument(
+        "--api-key",
+        default=os.environ.get("ENGRAM_API_KEY"),
+        help="the server's API key (default: $ENGRAM_API_KEY)",
+    )
     demo.add_argument("--json", action="store_true", help="print one JSON object last")
     demo.set_defaults(handler=run)
 
@@ -81,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
             turn_tokens=args.turn_tokens,
             k=args.k,
             train_config=TrainConfig(epochs=args.memorize_epochs) if args.memorize_epochs else None,
+            memory_url=args.memory_url,
+            api_key=args.api_key,
         )
         with (
             tqdm(total=ticks(scenario, modes), desc=scenario.name, unit="turn", leave=False) as bar,

@@ -7,6 +7,7 @@ session for that day, then the day ends (memories consolidate, facts move into t
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from engram_agents_demo.demo.scoring import judge, reached
 MODES = ("none", "rag", "episodic", "in_model", "hybrid")
 RETRIEVES = {"rag", "episodic", "hybrid"}  # modes that put past turns into the prompt
 IN_WEIGHTS = {"in_model", "hybrid"}  # modes that answer with the user's memorized tables
+# The episodic stores (`Workspace.store`) each mode uses; the in-weights modes share "weights".
+STORES = {"episodic": ("episodic",), "in_model": ("weights",), "hybrid": ("hybrid", "weights")}
 
 
 @dataclass
@@ -52,7 +55,9 @@ class Frontend(Protocol):
 
 @dataclass
 class Workspace:
-    """What the agents of one run share: the scenario, the model, and where memories live."""
+    """What the agents of one run share: the scenario, the model, and where memories live:
+    files under `root`, or, given `memory_url`, the episodic store on an `engram-agents serve`
+    server (`EngramMemory.remote`), where the scenario user's memories are cleared first."""
 
     scenario: Scenario
     lm: EngramLM
@@ -64,6 +69,8 @@ class Workspace:
     train_config: TrainConfig | None = None
     # Called with (step, steps, loss) while a night's memories train into the weights.
     memorize_progress: Callable[[int, int, float], None] | None = None
+    memory_url: str | None = None
+    api_key: str | None = None
     _stores: dict[str, EngramMemory] = field(default_factory=dict)
     _consolidated: set[int] = field(default_factory=set)
 
@@ -73,7 +80,12 @@ class Workspace:
     def store(self, name: str) -> EngramMemory:
         """One episodic store per name; modes that consolidate into the weights share one."""
         if name not in self._stores:
-            self._stores[name] = EngramMemory(self.root / f"{name}.db", encoder=self.encoder)
+            if self.memory_url is None:
+                self._stores[name] = EngramMemory(self.root / f"{name}.db", encoder=self.encoder)
+            else:
+                remote = EngramMemory.remote(self.memory_url, api_key=self.api_key)
+                self._stores[name] = remote  # closed with the workspace even if forget fails
+                remote.forget(self.scenario.user_id, everything=True)  # start empty, as locally
         return self._stores[name]
 
     def consolidate_day(self, day: Day) -> None:
@@ -98,16 +110,15 @@ class Workspace:
 
 
 def disk_bytes(workspace: Workspace, mode: str) -> int:
-    """Bytes on disk of a mode's memory: its store or vector index, and its table delta."""
-    names = {
-        "none": [],
-        "rag": ["rag"],
-        "episodic": ["episodic.db"],
-        "in_model": ["weights.db"],
-        "hybrid": ["hybrid.db", "weights.db"],
-    }[mode]
+    """Bytes on disk of a mode's memory: its store or vector index, and its table delta. A
+    store on a server counts as the size of the user's export (its files are out of reach)."""
+    names = ("rag",) if mode == "rag" else STORES.get(mode, ())
     total = 0
     for name in names:
+        if workspace.memory_url is not None and name != "rag":
+            exported = workspace.store(name).export(workspace.scenario.user_id)
+            total += len(json.dumps(exported).encode())
+            continue
         for p in workspace.root.glob(f"{name}*"):
             files = p.rglob("*") if p.is_dir() else [p]
             total += sum(f.stat().st_size for f in files if f.is_file())
@@ -134,6 +145,12 @@ def run_scenario(
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         raise InvalidInputError(f"unknown modes {unknown}; choose from {', '.join(MODES)}")
+    if workspace.memory_url is not None and len({s for m in modes for s in STORES.get(m, ())}) > 1:
+        raise InvalidInputError(
+            "with a memory server the scenario's user has one store there, so its modes cannot "
+            "keep theirs apart: run one of episodic, in_model at a time (hybrid needs two), "
+            "beside none and rag"
+        )
     scenario = workspace.scenario
     if workspace.root.exists():
         shutil.rmtree(workspace.root)

@@ -71,20 +71,24 @@ class EngramStore(BaseStore):
         ttl: TTLConfig | None = None,
     ) -> None:
         """`path`/`encoder` open a store (SQLite); or pass an open EngramMemory built with
-        `config=ITEM_CONFIG`. `index_fields` are the value paths recall searches (default:
-        the value's top-level strings), overridable per put with `index=` (`index=False`: the
-        item is kept and filtered but ranks after every indexed item in a query search).
+        `config=ITEM_CONFIG`, or `EngramMemory.remote(...)` to a server serving that config.
+        `index_fields` are the value paths recall searches (default: the value's top-level
+        strings), overridable per put with `index=` (`index=False`: the item is kept and
+        filtered but ranks after every indexed item in a query search).
         `user_id` binds the store to that user's namespaces; `ttl` sets default expiry,
         refresh on read and the sweeper's interval."""
         if memory is None:
             memory = CoreMemory(path, encoder=encoder, config=ITEM_CONFIG)
         elif path is not None or encoder is not None:
             raise ValueError("pass either memory or path/encoder, not both")
-        cfg = memory.store.config
+        cfg = memory.config  # a server's (EngramMemory.remote) is asked for
         if (cfg.dedup_window_s, cfg.supersede_similarity) != (0, 1.0):
             raise ValueError(
                 "EngramStore needs a memory that keeps items apart: build it with "
-                "EngramMemory(..., config=langchain_engram.stores.ITEM_CONFIG)"
+                "EngramMemory(..., config=langchain_engram.stores.ITEM_CONFIG), or serve one "
+                "with `engram-agents serve --config FILE` holding "
+                '{"dedup_window_s": 0, "supersede_similarity": 1.0, '
+                '"supersede_keyword_overlap": 1.0}'
             )
         if user_position < 0:
             raise ValueError(f"user_position must be >= 0, got {user_position}")

@@ -1,10 +1,11 @@
 """Fixtures for the LangChain integration: a store with a fast hashing encoder (no downloads),
+in this process and on a server,
 a recorder of what chat models receive, and a scripted fake chat model for agent loops. Tiny
 random models come from tests/conftest.py; ChatEngram() shares one real model per process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,31 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from engram_agents import EngramMemory
 from engram_agents.store.encoders import HashingEncoder
+from langchain_engram import EngramStore
+from langchain_engram.stores import ITEM_CONFIG
 
 
 @pytest.fixture
-def core_memory(tmp_path: Path) -> Iterator[EngramMemory]:
-    with EngramMemory(tmp_path / "memory.db", encoder=HashingEncoder(dim=256)) as m:
-        yield m
+def core_memory(local_and_remote: EngramMemory) -> EngramMemory:
+    """In this process, then on a server (see tests/conftest.py)."""
+    return local_and_remote
+
+
+@pytest.fixture(params=["local", "remote"])
+def new_store(request, tmp_path: Path) -> Callable[..., EngramStore]:
+    """`new_store(**options)`: an empty `EngramStore` over a SQLite file, and over
+    `EngramMemory.remote` to a server serving `ITEM_CONFIG` (a fresh tenant each call)."""
+    made: list[int] = []
+
+    def make(**options: Any) -> EngramStore:
+        made.append(1)
+        if request.param == "remote":
+            memory = request.getfixturevalue("connect_remote")(ITEM_CONFIG)
+            return EngramStore(memory=memory, **options)
+        path = tmp_path / f"store{len(made)}.db"
+        return EngramStore(path, encoder=HashingEncoder(256), **options)
+
+    return make
 
 
 class PromptRecorder(BaseCallbackHandler):

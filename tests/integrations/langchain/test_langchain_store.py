@@ -3,8 +3,6 @@ batches, bad input, and a real create_agent loop whose tools use it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from langchain.agents import create_agent
 from langchain.tools import ToolRuntime
@@ -22,8 +20,8 @@ ENC = HashingEncoder(dim=256)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> EngramStore:
-    s = EngramStore(tmp_path / "store.db", encoder=ENC)
+def store(new_store) -> EngramStore:
+    s = new_store()
     s.put(("ana", "memories"), "pet", {"text": "I adopted a greyhound called Pixel", "kind": "pet"})
     s.put(("ana", "memories"), "dentist", {"text": "Dentist on 5 June at 3 pm", "kind": "health"})
     s.put(("ana", "prefs"), "tea", {"text": "I like green tea", "cups": 3})
@@ -102,8 +100,8 @@ async def test_batch_and_abatch(store):
     assert await store.aget(("ana", "memories"), "new") is None
 
 
-def test_index_fields(tmp_path):
-    s = EngramStore(tmp_path / "s.db", encoder=ENC, index_fields=["body"])
+def test_index_fields(new_store):
+    s = new_store(index_fields=["body"])
     s.put(("ana",), "a", {"title": "ignored", "body": "the body text"})
     s.put(("ana",), "b", {"title": "kept", "n": 1}, index=["title"])
     s.put(("ana",), "c", {"n": 2}, index=False)
@@ -131,17 +129,23 @@ def test_bad_input_writes_nothing(store):
     ]
 
 
-def test_memory_that_folds_items_is_refused(tmp_path):
+def test_memory_that_folds_items_is_refused(tmp_path, connect_remote):
     with pytest.raises(ValueError, match="ITEM_CONFIG"):
         EngramStore(memory=EngramMemory(tmp_path / "m.db", encoder=ENC))
     EngramStore(memory=EngramMemory(tmp_path / "m2.db", encoder=ENC, config=ITEM_CONFIG))
+    # a server says which settings it serves: the default ones fold items, ITEM_CONFIG does not
+    with pytest.raises(ValueError, match="serve --config"):
+        EngramStore(memory=connect_remote())
+    assert EngramStore(memory=connect_remote(ITEM_CONFIG)).memory.config == ITEM_CONFIG
 
 
-def test_persists_across_reopen(store, tmp_path):
+def test_persists_across_reopen(tmp_path):
+    store = EngramStore(tmp_path / "store.db", encoder=ENC)
+    store.put(("ana", "prefs"), "tea", {"text": "I like green tea", "cups": 3})
     store.memory.close()
     reopened = EngramStore(tmp_path / "store.db", encoder=ENC)
     assert reopened.get(("ana", "prefs"), "tea").value == {"text": "I like green tea", "cups": 3}
-    assert len(reopened.list_namespaces()) == 3
+    assert reopened.list_namespaces() == [("ana", "prefs")]
 
 
 class UserContext(TypedDict):
@@ -188,8 +192,8 @@ def test_create_agent_tools_use_the_store_across_sessions(store, scripted):
     assert store.search(("dave",)) == []  # other users see nothing
 
 
-def test_empty_scopes(tmp_path):
-    empty = EngramStore(tmp_path / "empty.db", encoder=ENC)
+def test_empty_scopes(new_store):
+    empty = new_store()
     assert empty.search(("nobody",), query="anything") == [] and empty.search(()) == []
     assert empty.list_namespaces() == [] and empty.get(("nobody",), "k") is None
     empty.delete(("nobody",), "k")  # deleting what is not there is a no-op, as in LangGraph

@@ -7,13 +7,15 @@ reference: put/get/delete, search with filters, limits and offsets, list_namespa
 prefix/suffix/wildcards/max_depth, batch and abatch ordering. Orders LangGraph leaves open (a
 search without a query) are compared as sets. Then what InMemoryStore lacks: TTL (expiry on
 put, refresh on read, sweeping), `index=False` puts, and a store bound to one user.
+
+Every case runs twice: on a SQLite file in this process, and over `EngramMemory.remote` to a
+real `engram-agents serve` app on 127.0.0.1 (the `new_store` fixture).
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from langgraph.store.base import (
@@ -50,8 +52,9 @@ def fill(store: BaseStore) -> BaseStore:
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> tuple[EngramStore, InMemoryStore]:
-    return fill(EngramStore(tmp_path / "store.db", encoder=ENC)), fill(InMemoryStore())
+def pair(new_store) -> tuple[EngramStore, InMemoryStore]:
+    """EngramStore (in this process, and on a server) beside the reference, holding ITEMS."""
+    return fill(new_store()), fill(InMemoryStore())
 
 
 def seen(result):
@@ -190,8 +193,8 @@ def test_query_search_ranks_every_item_best_first(pair):
     assert all(s is not None for s in scores) and scores == sorted(scores, reverse=True)
 
 
-def test_index_false_items_are_kept_but_rank_last_unscored(tmp_path):
-    store = EngramStore(tmp_path / "s.db", encoder=ENC)
+def test_index_false_items_are_kept_but_rank_last_unscored(new_store):
+    store = new_store()
     store.put(("ana",), "plain", {"text": "greyhound greyhound greyhound"}, index=False)
     store.put(("ana",), "indexed", {"text": "a cat called Miso"})
     assert store.get(("ana",), "plain").value == {"text": "greyhound greyhound greyhound"}
@@ -227,8 +230,8 @@ def clock(monkeypatch) -> Clock:
 
 
 @pytest.fixture
-def ttl_store(tmp_path: Path) -> EngramStore:
-    return EngramStore(tmp_path / "ttl.db", encoder=ENC)
+def ttl_store(new_store) -> EngramStore:
+    return new_store()
 
 
 def test_expired_items_vanish_and_are_swept(ttl_store, clock):
@@ -267,10 +270,8 @@ def test_reads_refresh_the_ttl_unless_told_not_to(ttl_store, clock):
     assert all(e.history == [] for e in ttl_store.memory.list("ana"))  # refreshes add none
 
 
-def test_ttl_config_defaults_and_overwrites(tmp_path, clock):
-    store = EngramStore(
-        tmp_path / "cfg.db", encoder=ENC, ttl={"default_ttl": 5, "refresh_on_read": False}
-    )
+def test_ttl_config_defaults_and_overwrites(new_store, clock):
+    store = new_store(ttl={"default_ttl": 5, "refresh_on_read": False})
     store.put(("ana",), "a", {"text": "Default expiry"})
     store.put(("ana",), "b", {"text": "Never expires"}, ttl=None)
     store.put(("ana",), "c", {"text": "Set again before it expires"}, ttl=4)

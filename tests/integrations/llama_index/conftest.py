@@ -1,9 +1,7 @@
-"""An episodic store on the fast hashing encoder (no model download)."""
+"""An episodic store on the fast hashing encoder (no model download), in this process and on a
+server."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +15,6 @@ def encoder() -> HashingEncoder:
 
 
 @pytest.fixture
-def store(tmp_path: Path, encoder: HashingEncoder) -> Iterator[CoreMemory]:
-    with CoreMemory(tmp_path / "memory.db", encoder=encoder) as s:
-        yield s
+def store(local_and_remote: CoreMemory) -> CoreMemory:
+    """In this process, then on a server (see tests/conftest.py)."""
+    return local_and_remote
