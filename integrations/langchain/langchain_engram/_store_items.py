@@ -11,8 +11,8 @@ from typing import Any
 from langgraph.store.base import Item, MatchCondition, SearchItem
 from langgraph.store.base.embed import get_text_at_path
 
+from engram_agents import InvalidInputError
 from engram_agents.chat import Engram
-from engram_agents.errors import InvalidInputError
 
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 

@@ -38,10 +38,15 @@ from langgraph.store.base import (
 )
 
 from engram_agents import EngramMemory as CoreMemory
-from engram_agents.chat import Engram, StoreConfig
-from engram_agents.errors import InvalidInputError
-from engram_agents.ids import check_id
-from engram_agents.store.validation import check_flag, check_metadata, check_text
+from engram_agents import InvalidInputError
+from engram_agents.chat import (
+    Engram,
+    StoreConfig,
+    check_flag,
+    check_id,
+    check_metadata,
+    check_text,
+)
 from langchain_engram import _store_items as store_items
 
 # A store item is addressed by (namespace, key), so the episodic lifecycle must not fold two

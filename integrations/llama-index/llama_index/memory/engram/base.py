@@ -14,7 +14,7 @@ from llama_index.core.memory.types import BaseMemory
 # the core class; in this package EngramMemory is LlamaIndex's memory over it
 from engram_agents import EngramMemory as CoreMemory
 from engram_agents import InvalidInputError
-from engram_agents.store.validation import describe
+from engram_agents.chat import describe
 from llama_index.memory.engram.recalled import RecalledTextBlock
 from llama_index.memory.engram.store_link import EngramStoreLink, message_list
 

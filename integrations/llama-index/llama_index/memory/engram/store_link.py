@@ -11,8 +11,15 @@ from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, field
 
 from engram_agents import ConsentError, InvalidInputError
 from engram_agents import EngramMemory as CoreMemory
-from engram_agents.chat import HEADER, MAX_CHARS, Engram, RecallHit, format_memories, redact
-from engram_agents.ids import check_id
+from engram_agents.chat import (
+    HEADER,
+    MAX_CHARS,
+    Engram,
+    RecallHit,
+    check_id,
+    format_memories,
+    redact,
+)
 
 ROLES = tuple(role.value for role in MessageRole)
 
