@@ -13,10 +13,6 @@ from engram_agents.memory import EngramMemory
 from engram_agents.store.errors import BackendUnavailableError, InvalidInputError, NotFoundError
 
 
-def _snapshot(mem: EngramMemory) -> list[tuple[str, str]]:
-    return [(e.id, e.text) for e in mem.list("u")]
-
-
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -30,12 +26,12 @@ def _snapshot(mem: EngramMemory) -> list[tuple[str, str]]:
 )
 def test_bad_text_is_refused_and_nothing_changes(memory, content, message):
     memory.remember("a fact that must survive", "u")
-    before = _snapshot(memory)
+    before = store_state(memory)
     with pytest.raises(InvalidInputError, match=message):
         memory.remember(content, "u")
     with pytest.raises(InvalidInputError, match=message):
         memory.remember_many(["a fine item", content], "u")  # all or nothing
-    assert _snapshot(memory) == before
+    assert store_state(memory) == before
 
 
 def test_bad_query_user_and_k(memory):
