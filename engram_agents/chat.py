@@ -12,7 +12,9 @@ from deeper modules, so the core can move its internals without breaking any int
   and `LazyLM`, a chat model's own model, given or loaded on first use;
 - `SAMPLING_ARGS` / `sampling_params`: the sampling arguments a call may set;
 - the prompted tool-calling helpers, the memory-block formatting and the public records,
-  re-exported from where they are defined.
+  re-exported from where they are defined;
+- the core's input checks (`check_id`, `check_text`, `check_metadata`, `check_flag`,
+  `describe`), so an integration refuses bad input with the core's rules and messages.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from engram_agents.model.loading import DEFAULT_MODEL_NAME
 from engram_agents.store.config import StoreConfig
 from engram_agents.store.records import ConsolidationReport, Engram, RecallHit
 from engram_agents.store.redact import redact
+from engram_agents.store.validation import check_flag, check_metadata, check_text, describe
 from engram_agents.streaming import stream_in_thread
 from engram_agents.tool_call_parser import parse_tool_calls
 from engram_agents.tool_calls import (
@@ -213,8 +216,12 @@ __all__ = [
     "add_to_system_prompt",
     "before_block",
     "before_question",
+    "check_flag",
     "check_id",
+    "check_metadata",
+    "check_text",
     "consolidate_into_model",
+    "describe",
     "format_memories",
     "load_lm",
     "message_content",

@@ -32,14 +32,18 @@ from engram_agents.store.records import (
 from engram_agents.store.store import EpisodicStore
 from engram_agents.store.timeexpr import parse_when
 from engram_agents.store.validation import (
+    check_export_path,
+    check_flag,
     check_id,
     check_ids,
     check_metadata,
     check_tags,
-    check_tier,
-    check_time_range,
+    describe,
+    memory_item,
     message_item,
+    optional_flag,
     optional_id,
+    recall_filters,
     time_range_of,
 )
 
@@ -150,7 +154,8 @@ class EngramMemory:
         """Remember a text (returns its engram) or chat messages (returns one engram each)."""
         when = parse_when(event_time) if event_time is not None else None
         metadata = check_metadata(metadata)
-        if isinstance(content, str | bytes):
+        redact = optional_flag(redact, "redact")
+        if isinstance(content, str | bytes | bytearray):
             items = [MemoryItem.model_construct(text=content)]
         elif isinstance(content, Sequence) and content:
             items = [message_item(m, n) for n, m in enumerate(content)]
@@ -160,11 +165,11 @@ class EngramMemory:
             item.event_time = when
             item.metadata = {**item.metadata, **metadata}
             item.evidence = list(evidence or [])
-            if not isinstance(item.text, str | bytes):
+            if not isinstance(item.text, str | bytes | bytearray):
                 raise InvalidInputError(f"text must be a string, got {type(item.text).__name__}")
         scope = scope_of(user_id, agent_id, session_id)
         stored = self.store.remember_many(scope, items, redact)
-        return stored[0] if isinstance(content, str | bytes) else stored
+        return stored[0] if isinstance(content, str | bytes | bytearray) else stored
 
     def remember_many(
         self,
@@ -181,16 +186,9 @@ class EngramMemory:
                 f"remember_many takes a list of items, got one {type(items).__name__}: "
                 "use remember() for a single text"
             )
-        try:
-            parsed = [
-                MemoryItem.model_validate(i)
-                if isinstance(i, dict | MemoryItem)
-                else MemoryItem.model_construct(text=i)  # check_text names what is wrong
-                for i in items
-            ]
-        except ValidationError as exc:
-            raise InvalidInputError(f"bad item for remember_many: {exc}") from exc
-        return self.store.remember_many(scope_of(user_id, agent_id, session_id), parsed, redact)
+        parsed = [memory_item(item, n) for n, item in enumerate(items)]
+        scope = scope_of(user_id, agent_id, session_id)
+        return self.store.remember_many(scope, parsed, optional_flag(redact, "redact"))
 
     # ------------------------------------------------------------------ consent
     def set_consent(self, user_id: str, remember: bool) -> None:
@@ -198,9 +196,7 @@ class EngramMemory:
         `remember` and `remember_many` raise `ConsentError` and store nothing; recall, list,
         export, update, feedback, delete and forget keep working on what is stored. The
         choice is kept in the store and each change is recorded in the audit log."""
-        if not isinstance(remember, bool):
-            raise InvalidInputError(f"remember must be True or False, got {remember!r}")
-        self.store.set_consent(check_id(user_id), remember)
+        self.store.set_consent(check_id(user_id), check_flag(remember, "remember"))
 
     def consent(self, user_id: str) -> bool:
         """Whether persistent memory is on for the user (the default)."""
@@ -229,23 +225,15 @@ class EngramMemory:
         agent's and session's engrams of the user are candidates."""
         check_id(user_id)
         when = parse_when(now) if now is not None else None
-        if filters is None:
-            filters = RecallFilters(
-                time_range=time_range_of(time_range, when),
-                tags=check_tags(tags),
-                agent_id=optional_id(agent_id, "agent_id"),
-                session_id=optional_id(session_id, "session_id"),
-                tier=check_tier(tier),
-                include_superseded=include_superseded,
-            )
-        elif isinstance(filters, dict):
-            filters = RecallFilters.model_validate(filters)
-        if not isinstance(filters, RecallFilters):
-            raise InvalidInputError(f"filters must be RecallFilters or a dict, got {filters!r}")
-        check_time_range(filters.time_range)
-        optional_id(filters.agent_id, "agent_id")
-        optional_id(filters.session_id, "session_id")
-        return self.store.recall(user_id, query, k, filters, when)
+        keywords = {
+            "time_range": time_range,
+            "tags": tags,
+            "agent_id": agent_id,
+            "session_id": session_id,
+            "tier": tier,
+            "include_superseded": include_superseded,
+        }
+        return self.store.recall(user_id, query, k, recall_filters(filters, keywords, when), when)
 
     def get(self, engram_id: str, user_id: str) -> Engram:
         return self.store.get(check_id(user_id), check_id(engram_id, "engram_id"))
@@ -262,19 +250,14 @@ class EngramMemory:
         filters = RecallFilters(
             agent_id=optional_id(agent_id, "agent_id"),
             session_id=optional_id(session_id, "session_id"),
-            include_superseded=include_superseded,
+            include_superseded=check_flag(include_superseded, "include_superseded"),
         )
         return self.store.list(check_id(user_id), filters)
 
     def export(self, user_id: str, path: str | Path | None = None) -> dict[str, Any]:
         """All of a user's engrams and audit trail as JSON data (also written to `path`)."""
         check_id(user_id)
-        if path is not None:
-            path = Path(path)
-            if path.is_dir():
-                raise InvalidInputError(f"export path {str(path)!r} is a directory, not a file")
-            if not path.parent.is_dir():
-                raise InvalidInputError(f"export path {str(path)!r}: its folder does not exist")
+        path = check_export_path(path)
         data = self.store.export(user_id)
         if path is not None:
             path.write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
@@ -315,7 +298,7 @@ class EngramMemory:
             session_id=optional_id(session_id, "session_id"),
             tags=check_tags(tags),
             time_range=time_range_of(time_range, None),
-            everything=everything,
+            everything=check_flag(everything, "everything"),
         )
 
     def attach_model(self, lm: Any) -> None:
@@ -334,9 +317,7 @@ class EngramMemory:
         self, ids: str | Iterable[str], user_id: str, useful: bool = True
     ) -> FusionWeights:
         """Say whether recalled engrams helped; returns the user's re-learned fusion weights."""
-        if not isinstance(useful, bool):
-            raise InvalidInputError(f"useful must be True or False, got {useful!r}")
-        return self.store.feedback(check_id(user_id), check_ids(ids), useful)
+        return self.store.feedback(check_id(user_id), check_ids(ids), check_flag(useful, "useful"))
 
     def consolidate(self, user_id: str) -> ConsolidationReport:
         return self.store.consolidate(check_id(user_id))
@@ -362,10 +343,7 @@ def _our_errors(verb: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return verb(*args, **kwargs)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()
-            )
-            raise InvalidInputError(f"bad input to {verb.__name__}: {problems}") from exc
+            raise InvalidInputError(f"bad input to {verb.__name__}: {describe(exc)}") from exc
 
     return checked
 

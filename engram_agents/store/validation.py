@@ -4,19 +4,24 @@ a partial change behind."""
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pydantic_core
+from pydantic import ValidationError
 
 from engram_agents.ids import check_id
 from engram_agents.store.errors import InvalidInputError
-from engram_agents.store.records import MemoryItem, Tier, TimeRange, speaker_of
+from engram_agents.store.records import MemoryItem, RecallFilters, Tier, TimeRange, speaker_of
 from engram_agents.store.timeexpr import parse_when, query_time_range
 
 __all__ = [
+    "check_export_path",
+    "check_flag",
     "check_id",
     "check_ids",
     "check_k",
@@ -25,8 +30,12 @@ __all__ = [
     "check_text",
     "check_tier",
     "check_time_range",
+    "describe",
+    "memory_item",
     "message_item",
+    "optional_flag",
     "optional_id",
+    "recall_filters",
     "time_range_of",
 ]
 
@@ -129,6 +138,98 @@ def check_time_range(value: TimeRange | None) -> TimeRange | None:
     return value
 
 
+def check_flag(value: object, what: str) -> bool:
+    """A real bool: "no" or 1 would otherwise be truthy and switch the option on."""
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{what} must be True or False, got {value!r}")
+    return value
+
+
+def optional_flag(value: object, what: str) -> bool | None:
+    return None if value is None else check_flag(value, what)
+
+
+def describe(exc: ValidationError) -> str:
+    """A pydantic error as "field: problem; ..." (the caller's words, not pydantic's dump)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+
+
+def _known_keys(value: dict[Any, Any], fields: Iterable[str], what: str) -> None:
+    """A misspelt key would otherwise be ignored without a word."""
+    known = set(fields)
+    unknown = [key for key in value if key not in known]
+    if unknown:
+        raise InvalidInputError(
+            f"{what} has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys are {', '.join(sorted(known))}"
+        )
+
+
+def memory_item(value: Any, n: int) -> MemoryItem:
+    """One `remember_many` item: a MemoryItem, a dict of its fields, or a text."""
+    if isinstance(value, MemoryItem):
+        item = value
+    elif isinstance(value, dict):
+        _known_keys(value, MemoryItem.model_fields, f"item {n}")
+        try:
+            item = MemoryItem.model_validate(value)
+        except ValidationError as exc:
+            raise InvalidInputError(f"bad item {n} for remember_many: {describe(exc)}") from exc
+    else:
+        return MemoryItem.model_construct(text=value)  # the store's check_text names the problem
+    optional_id(item.session_id, f"item {n} session_id")
+    optional_id(item.agent_id, f"item {n} agent_id")
+    return item
+
+
+def recall_filters(
+    filters: object, keywords: dict[str, Any], now: datetime | None
+) -> RecallFilters:
+    """The filters of one recall: `filters` (RecallFilters or a dict of its fields) or the
+    keyword filters, never both (one of them would be silently ignored)."""
+    if filters is None:
+        return RecallFilters(
+            time_range=time_range_of(keywords["time_range"], now),
+            tags=check_tags(keywords["tags"]),
+            agent_id=optional_id(keywords["agent_id"], "agent_id"),
+            session_id=optional_id(keywords["session_id"], "session_id"),
+            tier=check_tier(keywords["tier"]),
+            include_superseded=check_flag(keywords["include_superseded"], "include_superseded"),
+        )
+    given = [name for name, value in keywords.items() if value not in (None, False)]
+    if given:
+        raise InvalidInputError(
+            f"pass either filters or {', '.join(given)}, not both (put them into filters)"
+        )
+    if isinstance(filters, dict):
+        _known_keys(filters, RecallFilters.model_fields, "filters")
+        optional_flag(filters.get("include_superseded"), "filters include_superseded")
+        filters = RecallFilters.model_validate(filters)  # a ValidationError names the field
+    if not isinstance(filters, RecallFilters):
+        raise InvalidInputError(f"filters must be RecallFilters or a dict, got {filters!r}")
+    check_time_range(filters.time_range)
+    check_tags(filters.tags)
+    optional_id(filters.agent_id, "agent_id")
+    optional_id(filters.session_id, "session_id")
+    return filters
+
+
+def check_export_path(value: object) -> Path | None:
+    """A file path whose folder exists, checked before the export is read (and audited)."""
+    if value is None:
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise InvalidInputError(f"export path must be a str or a Path, got {type(value).__name__}")
+    path = Path(value)
+    if "\x00" in str(path):
+        raise InvalidInputError("export path contains a NUL character")
+    if path.is_dir():
+        raise InvalidInputError(f"export path {str(path)!r} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise InvalidInputError(f"export path {str(path)!r}: its folder does not exist")
+    return path
+
+
 def check_k(k: object) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1000:
         raise InvalidInputError(f"k must be an integer between 1 and 1000, got {k!r}")
@@ -143,6 +244,9 @@ def message_item(message: Any, n: int) -> MemoryItem:
     if content is None:
         raise InvalidInputError(f"message {n} has no 'content' (or 'text')")
     content = check_text(content, math.inf, f"message {n} content")  # the store checks the size
+    for field in ("name", "speaker", "role"):  # a speaker that is no text would be dropped
+        if message.get(field) is not None:
+            check_text(message[field], 256, f"message {n} {field}")
     who = speaker_of(message)
     metadata = {k: v for k, v in message.items() if k not in ("content", "text")}
     return MemoryItem.model_construct(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import numpy as np
 import pytest
+from store_state import store_state
 
 from engram_agents.memory import EngramMemory
-from engram_agents.store.errors import BackendUnavailableError, InvalidInputError
-
-
-def _snapshot(mem: EngramMemory) -> list[tuple[str, str]]:
-    return [(e.id, e.text) for e in mem.list("u")]
+from engram_agents.store.errors import BackendUnavailableError, InvalidInputError, NotFoundError
 
 
 @pytest.mark.parametrize(
@@ -28,12 +26,12 @@ def _snapshot(mem: EngramMemory) -> list[tuple[str, str]]:
 )
 def test_bad_text_is_refused_and_nothing_changes(memory, content, message):
     memory.remember("a fact that must survive", "u")
-    before = _snapshot(memory)
+    before = store_state(memory)
     with pytest.raises(InvalidInputError, match=message):
         memory.remember(content, "u")
     with pytest.raises(InvalidInputError, match=message):
         memory.remember_many(["a fine item", content], "u")  # all or nothing
-    assert _snapshot(memory) == before
+    assert store_state(memory) == before
 
 
 def test_bad_query_user_and_k(memory):
@@ -109,13 +107,8 @@ def test_encoder_object_without_methods_is_named(tmp_path):
         EngramMemory(tmp_path / "m.db", encoder=object())
 
 
-def _user_data(mem: EngramMemory) -> tuple[list, list]:
-    """Everything the user can export, less the export's own timestamp."""
-    data = mem.export("u")
-    return data["engrams"], data["audit"]
-
-
-# (case, call, message): each must raise InvalidInputError naming the problem and change nothing
+# (case, call, message): each must raise InvalidInputError naming the problem and change nothing;
+# a call gets the memory, the id of a stored engram and an existing folder
 BAD_CALLS = [
     ("message content not text", lambda m, x, d: m.remember([{"role": "user", "content": 5}], "u"),
      "message 0 content must be a string"),
@@ -178,22 +171,174 @@ BAD_CALLS = [
      "session_id contains a NUL"),
     ("NUL in a recall session id", lambda m, x, d: m.recall("a", "u", session_id="\x00s"),
      "session_id contains a NUL"),
+    # recall: k, query, filters (a dict or the keywords, never both), flags, ids, dates
+    ("recall k True", lambda m, x, d: m.recall("a", "u", k=True), "k must be an integer"),
+    ("recall k 1001", lambda m, x, d: m.recall("a", "u", k=1001), "between 1 and 1000, got 1001"),
+    ("recall query None", lambda m, x, d: m.recall(None, "u"), "query must be a string"),
+    ("recall query NUL", lambda m, x, d: m.recall("a\x00", "u"), "query contains a NUL"),
+    ("recall filters a str", lambda m, x, d: m.recall("a", "u", filters="tier=long"),
+     "filters must be RecallFilters or a dict"),
+    ("recall filters misspelt key", lambda m, x, d: m.recall("a", "u", filters={"tierx": "long"}),
+     "filters has unknown key.*'tierx'"),
+    ("recall filters and tags", lambda m, x, d: m.recall("a", "u", filters={}, tags=["kw:a"]),
+     "pass either filters or tags, not both"),
+    ("recall filters tags a str", lambda m, x, d: m.recall("a", "u", filters={"tags": "kw:x"}),
+     "bad input to recall: tags"),
+    ("recall filters reversed range",
+     lambda m, x, d: m.recall(
+         "a", "u", filters={"time_range": {"start": "2024-05-02", "end": "2024-05-01"}}),
+     "time_range starts after it ends"),
+    ("recall filters include_superseded 'no'",
+     lambda m, x, d: m.recall("a", "u", filters={"include_superseded": "no"}),
+     "filters include_superseded must be True or False"),
+    ("recall include_superseded 'yes'",
+     lambda m, x, d: m.recall("a", "u", include_superseded="yes"),
+     "include_superseded must be True or False, got 'yes'"),
+    ("recall empty agent id", lambda m, x, d: m.recall("a", "u", agent_id=""),
+     "agent_id must be a non-empty string"),
+    ("recall time_range an int", lambda m, x, d: m.recall("a", "u", time_range=5),
+     "time_range must be a TimeRange"),
+    ("recall now unreadable", lambda m, x, d: m.recall("a", "u", now="whenever"),
+     "cannot read 'whenever'"),
+    # list and get
+    ("list empty user", lambda m, x, d: m.list(""), "user_id must be a non-empty string"),
+    ("list include_superseded 'no'", lambda m, x, d: m.list("u", include_superseded="no"),
+     "include_superseded must be True or False"),
+    ("list NUL agent", lambda m, x, d: m.list("u", agent_id="\x00"), "agent_id contains a NUL"),
+    ("get None", lambda m, x, d: m.get(None, "u"), "engram_id must be a non-empty string"),
+    ("get a list", lambda m, x, d: m.get([x], "u"), "engram_id must be a non-empty string"),
+    ("get long user id", lambda m, x, d: m.get(x, "u" * 300), "user_id is longer than 256"),
+    # update
+    ("update blank text", lambda m, x, d: m.update(x, "u", text="  "), "text is empty"),
+    ("update text an int", lambda m, x, d: m.update(x, "u", text=5), "text must be a string"),
+    ("update metadata NaN", lambda m, x, d: m.update(x, "u", metadata={"p": float("nan")}),
+     r"metadata\['p'\] is nan"),
+    ("update nothing", lambda m, x, d: m.update(x, "u"), "update needs text, metadata or"),
+    ("update event_time an int", lambda m, x, d: m.update(x, "u", event_time=5),
+     "time must be a datetime or a non-empty string"),
+    ("update None id", lambda m, x, d: m.update(None, "u", text="t"),
+     "engram_id must be a non-empty string"),
+    # delete
+    ("delete a dict", lambda m, x, d: m.delete({x: 1}, "u"), "engram_id must be a string or a"),
+    ("delete bytes", lambda m, x, d: m.delete(x.encode(), "u"), "engram_id must be a string or"),
+    ("delete a list holding an int", lambda m, x, d: m.delete([x, 5], "u"),
+     "engram_id must be a non-empty string, got 5"),
+    ("delete None user", lambda m, x, d: m.delete(x, None), "user_id must be a non-empty string"),
+    # forget
+    ("forget without selector", lambda m, x, d: m.forget("u"), "forget needs a selector"),
+    ("forget everything 'yes'", lambda m, x, d: m.forget("u", everything="yes"),
+     "everything must be True or False, got 'yes'"),
+    ("forget everything 1", lambda m, x, d: m.forget("u", everything=1),
+     "everything must be True or False, got 1"),
+    ("forget empty session", lambda m, x, d: m.forget("u", session_id=""),
+     "session_id must be a non-empty string"),
+    ("forget tags of ints", lambda m, x, d: m.forget("u", tags=[1]), "each tag must be a non-emp"),
+    ("forget unreadable time_range", lambda m, x, d: m.forget("u", time_range="whenever"),
+     "time_range 'whenever' names no date"),
+    # export
+    ("export path an int", lambda m, x, d: m.export("u", path=5),
+     "export path must be a str or a Path, got int"),
+    ("export path with NUL", lambda m, x, d: m.export("u", path=str(d / "a\x00b")),
+     "export path contains a NUL"),
+    ("export None user", lambda m, x, d: m.export(None), "user_id must be a non-empty string"),
+    # feedback and consolidate
+    ("feedback empty list", lambda m, x, d: m.feedback([], "u"), "list of engram_ids is empty"),
+    ("feedback useful None", lambda m, x, d: m.feedback(x, "u", useful=None),
+     "useful must be True or False, got None"),
+    ("feedback a dict", lambda m, x, d: m.feedback({x: 1}, "u"), "engram_id must be a string"),
+    ("consolidate None", lambda m, x, d: m.consolidate(None), "user_id must be a non-empty"),
+    ("consolidate NUL user", lambda m, x, d: m.consolidate("u\x00"), "user_id contains a NUL"),
+    # consent
+    ("set_consent 'no'", lambda m, x, d: m.set_consent("u", "no"),
+     "remember must be True or False, got 'no'"),
+    ("consent None user", lambda m, x, d: m.consent(None), "user_id must be a non-empty string"),
+    # remember: content, speakers, scope, options
+    ("message role an int", lambda m, x, d: m.remember([{"role": 5, "content": "hi there"}], "u"),
+     "message 0 role must be a string, got int"),
+    ("message role empty", lambda m, x, d: m.remember([{"role": "", "content": "hi there"}], "u"),
+     "message 0 role is empty"),
+    ("message a str", lambda m, x, d: m.remember(["hello"], "u"), "message 0 must be a dict"),
+    ("content None", lambda m, x, d: m.remember(None, "u"), "content must be a non-empty string"),
+    ("content a dict", lambda m, x, d: m.remember({"role": "user", "content": "hi"}, "u"),
+     "content must be a non-empty string or list of messages"),
+    ("content bytearray not UTF-8", lambda m, x, d: m.remember(bytearray(b"\xff"), "u"),
+     "text is not valid UTF-8"),
+    ("agent id an int", lambda m, x, d: m.remember("a new fact", "u", agent_id=7),
+     "agent_id must be a non-empty string, got 7"),
+    ("user id blank", lambda m, x, d: m.remember("a new fact", "   "),
+     "user_id must be a non-empty string"),
+    ("event_time a list", lambda m, x, d: m.remember("a new fact", "u", event_time=[2024]),
+     "time must be a datetime or a non-empty string"),
+    ("evidence a str", lambda m, x, d: m.remember("a new fact", "u", evidence=["chat"]),
+     "bad input to remember: evidence.0"),
+    ("redact 'yes'", lambda m, x, d: m.remember("a new fact", "u", redact="yes"),
+     "redact must be True or False, got 'yes'"),
+    # remember_many
+    ("remember_many None", lambda m, x, d: m.remember_many(None, "u"), "list of items, got one"),
+    ("remember_many empty", lambda m, x, d: m.remember_many([], "u"), "the list of items is empty"),
+    ("remember_many misspelt key",
+     lambda m, x, d: m.remember_many([{"text": "an item", "meta": {}}], "u"),
+     "item 0 has unknown key.*'meta'"),
+    ("remember_many item without text", lambda m, x, d: m.remember_many([{"metadata": {}}], "u"),
+     "bad item 0 for remember_many: text: Field required"),
+    ("remember_many item metadata a str",
+     lambda m, x, d: m.remember_many(["fine", {"text": "a", "metadata": "x"}], "u"),
+     "bad item 1 for remember_many: metadata"),
+    ("remember_many item NUL session",
+     lambda m, x, d: m.remember_many([{"text": "a fine item", "session_id": "s\x00"}], "u"),
+     "item 0 session_id contains a NUL"),
+    ("remember_many item None", lambda m, x, d: m.remember_many(["fine", None], "u"),
+     "item 1 text must be a string"),
+    ("remember_many redact 3", lambda m, x, d: m.remember_many(["a fine item"], "u", redact=3),
+     "redact must be True or False, got 3"),
+    # the async twins run the same checks
+    ("aremember metadata a str",
+     lambda m, x, d: asyncio.run(m.aremember("a new fact", "u", metadata="kw:x")),
+     "metadata must be a dict"),
+    ("aremember_many of a str", lambda m, x, d: asyncio.run(m.aremember_many("hello", "u")),
+     "remember_many takes a list of items"),
+    ("arecall k 0", lambda m, x, d: asyncio.run(m.arecall("a", "u", k=0)), "k must be an integer"),
+    ("alist None user", lambda m, x, d: asyncio.run(m.alist(None)), "user_id must be a non-empty"),
+    ("aget NUL id", lambda m, x, d: asyncio.run(m.aget("a\x00", "u")), "engram_id contains a NUL"),
+    ("aupdate blank text", lambda m, x, d: asyncio.run(m.aupdate(x, "u", text=" ")),
+     "text is empty"),
+    ("adelete empty list", lambda m, x, d: asyncio.run(m.adelete([], "u")), "list of engram_ids"),
+    ("aforget everything 'yes'",
+     lambda m, x, d: asyncio.run(m.aforget("u", everything="yes")), "everything must be True"),
+    ("aexport to a directory", lambda m, x, d: asyncio.run(m.aexport("u", path=d)),
+     "is a directory"),
+    ("afeedback useful 'no'", lambda m, x, d: asyncio.run(m.afeedback(x, "u", useful="no")),
+     "useful must be True or False"),
+    ("aconsolidate blank user", lambda m, x, d: asyncio.run(m.aconsolidate(" ")),
+     "user_id must be a non-empty"),
+    ("aset_consent None", lambda m, x, d: asyncio.run(m.aset_consent("u", None)),
+     "remember must be True or False"),
 ]  # fmt: skip
+
+# ids that name no engram of the user: our NotFoundError naming the id, and nothing changes
+MISSING_CALLS = [
+    ("get unknown id", lambda m, x, d: m.get("nope", "u"), "no engram 'nope' for user 'u'"),
+    ("update another user's engram", lambda m, x, d: m.update(x, "v", text="t"),
+     "for user 'v'"),
+    ("delete unknown id", lambda m, x, d: m.delete("nope", "u"), "no engram 'nope'"),
+    ("delete known and unknown ids", lambda m, x, d: m.delete([x, "nope"], "u"),
+     "no engram 'nope'"),
+    ("feedback unknown id", lambda m, x, d: m.feedback(["nope"], "u"), "no engram 'nope'"),
+]  # fmt: skip
+
+CASES = [(*c, InvalidInputError) for c in BAD_CALLS] + [(*c, NotFoundError) for c in MISSING_CALLS]
 
 
 @pytest.mark.parametrize(
-    ("call", "message"), [c[1:] for c in BAD_CALLS], ids=[c[0] for c in BAD_CALLS]
+    ("call", "message", "error"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
-def test_bad_input_gets_our_error_and_changes_nothing(memory, tmp_path, call, message):
+def test_bad_input_gets_our_error_and_changes_nothing(memory, tmp_path, call, message, error):
     x = memory.remember("the dentist is on Tuesday at 3 pm", "u", metadata={"source": "chat"})
     memory.remember("the plumber comes on Monday", "u", session_id="s1")
-    engrams, audit = _user_data(memory)
-    with pytest.raises(InvalidInputError, match=message):
+    before = store_state(memory)
+    with pytest.raises(error, match=message):
         call(memory, x.id, tmp_path)
-    engrams_after, audit_after = _user_data(memory)
-    assert engrams_after == engrams
-    assert audit_after[:-1] == audit  # only the second export was logged
-    assert audit_after[-1]["action"] == "export"
+    assert store_state(memory) == before  # rows of every table, and the audit chain's length
 
 
 async def test_async_twins_raise_our_error_too(memory):

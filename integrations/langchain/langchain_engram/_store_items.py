@@ -11,6 +11,7 @@ from typing import Any
 from langgraph.store.base import Item, MatchCondition, SearchItem
 from langgraph.store.base.embed import get_text_at_path
 
+from engram_agents import InvalidInputError
 from engram_agents.chat import Engram
 
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
@@ -84,14 +85,35 @@ def matches(value: Any, wanted: Any) -> bool:
     return value == wanted
 
 
+def check_filter(wanted: Any, where: str = "filter") -> None:
+    """A search filter LangGraph can apply: a dict of values or operator dicts, each operator
+    known and each ordering operator given a number (checked before the search reads)."""
+    if where == "filter" and not isinstance(wanted, Mapping):
+        raise InvalidInputError(f"filter must be a dict such as {{'kind': 'pet'}}, got {wanted!r}")
+    if isinstance(wanted, Mapping):
+        for key, arg in wanted.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(f"{where} has a non-string key {key!r}")
+            if key.startswith("$") and key not in OPERATORS:
+                raise InvalidInputError(
+                    f"unsupported filter operator {key!r} in {where} (use one of {OPERATORS})"
+                )
+            ordering = key in OPERATORS[2:]
+            if ordering and (isinstance(arg, bool) or not isinstance(arg, int | float)):
+                raise InvalidInputError(f"{where}[{key!r}] must be a number, got {arg!r}")
+            check_filter(arg, f"{where}[{key!r}]")
+    elif isinstance(wanted, list | tuple):
+        for n, arg in enumerate(wanted):
+            check_filter(arg, f"{where}[{n}]")
+
+
 def compare(value: Any, op: str, arg: Any) -> bool:
-    if op not in OPERATORS:
-        raise ValueError(f"unsupported filter operator {op!r} (use one of {OPERATORS})")
     if op in ("$eq", "$ne"):
         return (value == arg) == (op == "$eq")
-    if value is None:
+    try:
+        a, b = float(value), float(arg)
+    except (TypeError, ValueError):  # a stored value that is no number is never in range
         return False
-    a, b = float(value), float(arg)
     return {"$gt": a > b, "$gte": a >= b, "$lt": a < b, "$lte": a <= b}[op]
 
 

@@ -17,7 +17,7 @@ refresh the expiry unless `refresh_ttl=False` (or `TTLConfig.refresh_on_read=Fal
 from __future__ import annotations
 
 import asyncio
-import json
+import math
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from typing import Any
 from langgraph.store.base import (
     BaseStore,
     GetOp,
+    InvalidNamespaceError,
     ListNamespacesOp,
     Op,
     PutOp,
@@ -37,13 +38,33 @@ from langgraph.store.base import (
 )
 
 from engram_agents import EngramMemory as CoreMemory
-from engram_agents.chat import Engram, StoreConfig, check_id
+from engram_agents import InvalidInputError
+from engram_agents.chat import (
+    Engram,
+    StoreConfig,
+    check_flag,
+    check_id,
+    check_metadata,
+    check_text,
+)
 from langchain_engram import _store_items as store_items
 
 # A store item is addressed by (namespace, key), so the episodic lifecycle must not fold two
 # items into one: no near-duplicate reinforcement, no supersede.
 ITEM_CONFIG = StoreConfig(dedup_window_s=0, supersede_similarity=1.0, supersede_keyword_overlap=1.0)
 REGISTRY = "langgraph"  # scope listing the namespaces; LangGraph reserves it as a root label
+OPS = (GetOp, PutOp, SearchOp, ListNamespacesOp)
+
+
+class InvalidNamespace(InvalidInputError, InvalidNamespaceError):
+    """A namespace EngramStore cannot use. Ours (InvalidInputError) and LangGraph's
+    (InvalidNamespaceError, which its BaseStore contract raises for bad namespaces) at once."""
+
+
+def _check_page(limit: object, offset: object) -> None:
+    for name, value in (("limit", limit), ("offset", offset)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInputError(f"{name} must be an integer >= 0, got {value!r}")
 
 
 class EngramStore(BaseStore):
@@ -80,10 +101,10 @@ class EngramStore(BaseStore):
         if memory is None:
             memory = CoreMemory(path, encoder=encoder, config=ITEM_CONFIG)
         elif path is not None or encoder is not None:
-            raise ValueError("pass either memory or path/encoder, not both")
+            raise InvalidInputError("pass either memory or path/encoder, not both")
         cfg = memory.config  # a server's (EngramMemory.remote) is asked for
         if (cfg.dedup_window_s, cfg.supersede_similarity) != (0, 1.0):
-            raise ValueError(
+            raise InvalidInputError(
                 "EngramStore needs a memory that keeps items apart: build it with "
                 "EngramMemory(..., config=langchain_engram.stores.ITEM_CONFIG), or serve one "
                 "with `engram-agents serve --config FILE` holding "
@@ -91,7 +112,7 @@ class EngramStore(BaseStore):
                 '"supersede_keyword_overlap": 1.0}'
             )
         if user_position < 0:
-            raise ValueError(f"user_position must be >= 0, got {user_position}")
+            raise InvalidInputError(f"user_position must be >= 0, got {user_position}")
         self.memory = memory
         self.user_position = user_position
         self.index_fields = index_fields
@@ -105,8 +126,15 @@ class EngramStore(BaseStore):
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Results in the order of the ops. As in LangGraph's own stores, the reads see the
         store as it was before the batch and the puts follow, in order (the last put of a key
-        wins); every put is checked before anything is written."""
+        wins); every op is checked before any runs, so a bad one leaves the store (and its
+        audit log) as it was."""
+        if isinstance(ops, OPS) or not isinstance(ops, Iterable):
+            raise InvalidInputError(f"batch takes a list of ops, got {type(ops).__name__}")
         ops = list(ops)
+        for n, op in enumerate(ops):
+            if not isinstance(op, OPS):
+                raise InvalidInputError(f"op {n}: EngramStore cannot run {type(op).__name__}")
+            self._check_read(op)
         prepared = {i: self._prepare_put(op) for i, op in enumerate(ops) if isinstance(op, PutOp)}
         with self._lock:
             results = [None if isinstance(op, PutOp) else self._read(op) for op in ops]
@@ -125,45 +153,101 @@ class EngramStore(BaseStore):
             return store_items.as_item(found) if found else None
         if isinstance(op, SearchOp):
             return self._search(op)
-        if isinstance(op, ListNamespacesOp):
-            return self._list_namespaces(op)
-        raise ValueError(f"EngramStore cannot run {type(op).__name__}")
+        return self._list_namespaces(op)
+
+    def _check_read(self, op: Op) -> None:
+        """Checks a read op (a put is checked by `_prepare_put`)."""
+        if isinstance(op, GetOp):
+            self.user_of(op.namespace)
+            self._check_key(op.key)
+        elif isinstance(op, SearchOp):
+            prefix = self._check_namespace(op.namespace_prefix)
+            if len(prefix) > self.user_position:
+                self.user_of(prefix)
+            if op.query is not None:
+                check_text(op.query, self.memory.store.config.max_text_bytes, "query")
+            if op.filter is not None:
+                store_items.check_filter(op.filter)
+            _check_page(op.limit, op.offset)
+        elif isinstance(op, ListNamespacesOp):
+            for condition in op.match_conditions or ():
+                self._check_namespace(condition.path, f"{condition.match_type} path")
+            if op.max_depth is not None and (
+                isinstance(op.max_depth, bool)
+                or not isinstance(op.max_depth, int)
+                or op.max_depth < 1
+            ):
+                raise InvalidInputError(f"max_depth must be an integer >= 1, got {op.max_depth!r}")
+            _check_page(op.limit, op.offset)
+        if not isinstance(op, ListNamespacesOp | PutOp):
+            check_flag(op.refresh_ttl, "refresh_ttl")
 
     # -- mapping --------------------------------------------------------------------------
+    @staticmethod
+    def _check_namespace(namespace: object, what: str = "namespace") -> tuple[str, ...]:
+        """A tuple of non-empty strings (a str would be split into one label per character)."""
+        if not isinstance(namespace, tuple) or not all(
+            isinstance(n, str) and n and "\x00" not in n for n in namespace
+        ):
+            raise InvalidNamespace(
+                f"a {what} is a tuple of non-empty strings without NUL, got {namespace!r}"
+            )
+        return namespace
+
+    @staticmethod
+    def _check_key(key: object) -> str:
+        return check_text(key, math.inf, "key")
+
     def user_of(self, namespace: tuple[str, ...]) -> str:
         """The engram user id a namespace belongs to."""
-        if not isinstance(namespace, tuple) or not all(isinstance(n, str) and n for n in namespace):
-            raise ValueError(f"a namespace is a tuple of non-empty strings, got {namespace!r}")
+        self._check_namespace(namespace)
         if len(namespace) <= self.user_position:
-            raise ValueError(
+            raise InvalidNamespace(
                 f"namespace {namespace!r} has no element {self.user_position} (the user scope)"
             )
         user = namespace[self.user_position]
+        try:
+            check_id(user, f"namespace element {self.user_position} (the user id)")
+        except InvalidInputError as exc:
+            raise InvalidNamespace(f"namespace {namespace!r}: {exc}") from None
         if user == REGISTRY:
-            raise ValueError(f"{REGISTRY!r} is reserved and cannot be a user scope")
+            raise InvalidNamespace(f"{REGISTRY!r} is reserved and cannot be a user scope")
         if self.user_id is not None and user != self.user_id:
-            raise ValueError(
+            raise InvalidNamespace(
                 f"this EngramStore is bound to user {self.user_id!r}; "
                 f"namespace {namespace!r} belongs to {user!r}"
             )
         return user
 
     def _prepare_put(self, op: PutOp) -> tuple[str, str, dict[str, Any]] | None:
-        if op.ttl is not None and (isinstance(op.ttl, bool) or not op.ttl > 0):
-            raise ValueError(f"ttl must be a positive number of minutes, got {op.ttl!r}")
+        """Checks a put with the core's rules (the value as metadata: JSON data, finite
+        numbers); returns the user, the text to index and the value (None for a delete)."""
+        if op.ttl is not None and (
+            isinstance(op.ttl, bool)
+            or not isinstance(op.ttl, int | float)
+            or not math.isfinite(op.ttl)
+            or op.ttl <= 0
+        ):
+            raise InvalidInputError(f"ttl must be a positive number of minutes, got {op.ttl!r}")
         user = self.user_of(op.namespace)
-        if not isinstance(op.key, str) or not op.key:
-            raise ValueError(f"a key must be a non-empty string, got {op.key!r}")
+        key = self._check_key(op.key)
         if op.value is None:
             return None
         if not isinstance(op.value, Mapping):
-            raise ValueError(f"a value must be a dict, got {type(op.value).__name__}")
-        value = dict(op.value)
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"the value for key {op.key!r} is not JSON data: {exc}") from exc
-        return user, store_items.index_text(value, op.index, self.index_fields), value
+            raise InvalidInputError(
+                f"the value for key {key!r} must be a dict, got {type(op.value).__name__}"
+            )
+        value = check_metadata(dict(op.value), f"the value for key {key!r}")
+        if op.index not in (None, False) and (
+            not isinstance(op.index, list)
+            or not all(isinstance(f, str) and f.strip() for f in op.index)
+        ):
+            raise InvalidInputError(
+                f"index must be False, None or a list of field paths, got {op.index!r}"
+            )
+        text = store_items.index_text(value, op.index, self.index_fields)
+        limit = self.memory.store.config.max_text_bytes
+        return user, check_text(text, limit, f"the indexed text of key {key!r}"), value
 
     # -- writes ---------------------------------------------------------------------------
     def _put(self, op: PutOp, prepared: tuple[str, str, dict[str, Any]] | None) -> None:
@@ -296,9 +380,7 @@ class EngramStore(BaseStore):
         ]
 
     def _search(self, op: SearchOp) -> list[SearchItem]:
-        prefix = tuple(op.namespace_prefix)
-        if op.limit < 0 or op.offset < 0:
-            raise ValueError("limit and offset must be >= 0")
+        prefix = op.namespace_prefix
         found: list[tuple[Engram, float | None]] = []
         for user in self._users(prefix):
             items = self._items(user, prefix)

@@ -114,7 +114,7 @@ def test_bad_input_writes_nothing(store):
         PutOp(("ana", "memories"), "ok", {"text": "fine"}),
         PutOp(("ana", "memories"), "bad", {"when": object()}),
     ]
-    with pytest.raises(ValueError, match="not JSON data"):
+    with pytest.raises(ValueError, match="cannot be stored as JSON"):
         store.batch(bad)
     with pytest.raises(ValueError, match="must be a dict"):
         store.batch([PutOp(("ana",), "k", ["not", "a", "dict"])])

@@ -6,13 +6,15 @@ import os
 from typing import Any, Literal
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
-from llama_index.core.bridge.pydantic import Field, SerializeAsAny
+from llama_index.core.bridge.pydantic import Field, SerializeAsAny, ValidationError
 from llama_index.core.llms.llm import LLM
 from llama_index.core.memory import Memory
 from llama_index.core.memory.types import BaseMemory
 
 # the core class; in this package EngramMemory is LlamaIndex's memory over it
 from engram_agents import EngramMemory as CoreMemory
+from engram_agents import InvalidInputError
+from engram_agents.chat import describe
 from llama_index.memory.engram.recalled import RecalledTextBlock
 from llama_index.memory.engram.store_link import EngramStoreLink, message_list
 
@@ -70,7 +72,9 @@ class EngramMemory(EngramStoreLink, BaseMemory):
         The short-term history is `primary_memory`, else a `Memory` holding `token_limit` tokens
         (default: 3/4 of `llm`'s context window, or 3000). `chat_history` starts it (and is
         remembered like `set`). Other keyword arguments set fields (`agent_id`, `session_id`,
-        `k`, `min_score`, `remember_roles`, `header`, `max_chars`, `placement`).
+        `k`, `min_score`, `remember_roles`, `header`, `max_chars`, `placement`). A bad setting
+        raises InvalidInputError naming it (the constructor itself raises pydantic's
+        ValidationError, as every LlamaIndex component does).
         """
         if store is None:
             store = CoreMemory(path, encoder=encoder)
@@ -86,7 +90,10 @@ class EngramMemory(EngramStoreLink, BaseMemory):
             primary_memory = Memory.from_defaults(
                 session_id=kwargs.get("session_id"), token_limit=token_limit
             )
-        memory = cls(store=store, user_id=user_id, primary_memory=primary_memory, **kwargs)
+        try:
+            memory = cls(store=store, user_id=user_id, primary_memory=primary_memory, **kwargs)
+        except ValidationError as exc:
+            raise InvalidInputError(f"bad EngramMemory setting: {describe(exc)}") from exc
         if chat_history:
             memory.set(chat_history)
         return memory
@@ -115,11 +122,13 @@ class EngramMemory(EngramStoreLink, BaseMemory):
 
     def put_messages(self, messages: list[ChatMessage]) -> None:
         self.remember_messages(messages)
-        self.primary_memory.put_messages(messages)
+        if messages:  # LlamaIndex's Memory fails on an empty list (a SQL NOT NULL error)
+            self.primary_memory.put_messages(messages)
 
     async def aput_messages(self, messages: list[ChatMessage]) -> None:
         await self.aremember_messages(messages)
-        await self.primary_memory.aput_messages(messages)
+        if messages:
+            await self.primary_memory.aput_messages(messages)
 
     def set(self, messages: list[ChatMessage]) -> None:
         """Replace the short-term history; messages it did not hold yet are remembered."""

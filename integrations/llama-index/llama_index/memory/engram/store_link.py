@@ -11,7 +11,15 @@ from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, field
 
 from engram_agents import ConsentError, InvalidInputError
 from engram_agents import EngramMemory as CoreMemory
-from engram_agents.chat import HEADER, MAX_CHARS, Engram, RecallHit, format_memories, redact
+from engram_agents.chat import (
+    HEADER,
+    MAX_CHARS,
+    Engram,
+    RecallHit,
+    check_id,
+    format_memories,
+    redact,
+)
 
 ROLES = tuple(role.value for role in MessageRole)
 
@@ -37,6 +45,12 @@ class EngramStoreLink(BaseModel):
     )
     header: str = Field(default=HEADER, description="First line of the recalled-memory text.")
     max_chars: int = Field(default=MAX_CHARS, ge=1, description="Size cap of that text.")
+
+    @field_validator("user_id", "agent_id", "session_id")
+    @classmethod
+    def _one_id_rule(cls, value: str | None, info: Any) -> str | None:
+        """The core's id rule, so a scope the store would refuse is refused here, at once."""
+        return None if value is None else check_id(value, info.field_name)
 
     @field_validator("remember_roles", mode="before")
     @classmethod
@@ -125,6 +139,10 @@ def message_list(messages: Any) -> list[ChatMessage]:
         if not isinstance(message, ChatMessage):
             raise InvalidInputError(
                 f"message {n} must be a llama_index ChatMessage, got {type(message).__name__}"
+            )
+        if not isinstance(message.role, MessageRole):  # built unvalidated (model_construct)
+            raise InvalidInputError(
+                f"message {n} role must be one of {ROLES}, got {message.role!r}"
             )
     return list(messages)
 
