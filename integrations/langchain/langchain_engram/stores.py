@@ -165,7 +165,7 @@ class EngramStore(BaseStore):
             if len(prefix) > self.user_position:
                 self.user_of(prefix)
             if op.query is not None:
-                check_text(op.query, self.memory.store.config.max_text_bytes, "query")
+                check_text(op.query, self.memory.config.max_text_bytes, "query")
             if op.filter is not None:
                 store_items.check_filter(op.filter)
             _check_page(op.limit, op.offset)
@@ -246,7 +246,7 @@ class EngramStore(BaseStore):
                 f"index must be False, None or a list of field paths, got {op.index!r}"
             )
         text = store_items.index_text(value, op.index, self.index_fields)
-        limit = self.memory.store.config.max_text_bytes
+        limit = self.memory.config.max_text_bytes
         return user, check_text(text, limit, f"the indexed text of key {key!r}"), value
 
     # -- writes ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from llama_index.core.base.llms.types import ChatMessage, TextBlock
 from store_state import store_state
 
+from engram_agents import EngramMemory as CoreMemory
 from engram_agents.errors import InvalidInputError
 from llama_index.memory.engram import EngramMemory
 
@@ -28,6 +29,13 @@ def unvalidated(role: object) -> ChatMessage:
 
 def said(text: str, **kwargs: object) -> ChatMessage:
     return ChatMessage(role="user", content=text, additional_kwargs=kwargs)
+
+
+@pytest.fixture
+def store(tmp_path, encoder) -> CoreMemory:
+    """In this process only: the unchanged-store check reads the SQLite file itself (the
+    server's own bad-input cases are in tests/server/test_server_bad_input.py)."""
+    return CoreMemory(tmp_path / "m.db", encoder=encoder)
 
 
 @pytest.fixture
