@@ -41,7 +41,8 @@ class Ranker(StoreCore):
             ids = [h.engram.id for h in hits]
             index = self._index(user_id)
             ts = utcnow().timestamp()
-            self.backend.touch(ids, ts, [AuditEvent(user_id, "recall", ids, {"k": k})])
+            event = AuditEvent(user_id, "recall", ids, {"k": k})
+            self.backend.touch(dict.fromkeys(ids, (1, ts)), [event])
             index.touch(ids, ts)
             cache = self._last_features.setdefault(user_id, OrderedDict())
             for engram_id, x in zip(ids, feats, strict=True):
