@@ -39,7 +39,7 @@ class Ranker(StoreCore):
         with self._lock:
             hits, feats = self._rank(user_id, qvec, query_tags, span_of(mentions), k, filters, now)
             ids = [h.engram.id for h in hits]
-            index = self._index(user_id)
+            index = self._indexes[user_id]  # the one `_rank` read (under the same lock)
             ts = utcnow().timestamp()
             event = AuditEvent(user_id, "recall", ids, {"k": k})
             self.backend.touch(dict.fromkeys(ids, (1, ts)), [event])
