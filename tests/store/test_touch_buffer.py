@@ -62,28 +62,17 @@ def test_a_write_and_an_audit_read_write_waiting_recalls_first_in_order(tmp_path
     assert recall_ts <= time.time()
 
 
-def test_a_full_buffer_is_written_by_the_recall_that_fills_it(tmp_path, hashing):
+@pytest.mark.parametrize(("flush_s", "size"), [(3600, 1), (0.05, 1000)], ids=["full", "timer"])
+def test_a_full_buffer_or_the_timer_writes_waiting_recalls(tmp_path, hashing, flush_s, size):
     path = tmp_path / "m.db"
-    config = StoreConfig(touch_flush_s=3600, touch_buffer=2)
-    with EngramMemory(path, encoder=hashing, config=config) as mem:
-        fact = mem.remember("the boiler is serviced every March", "u")
-        mem.recall("boiler", "u")
-        assert mem.store.backend.pending() == 1
-        mem.recall("boiler", "u")
-        assert mem.store.backend.pending() == 0
-        assert _on_disk(path)[1][fact.id] == 2
-
-
-def test_the_timer_writes_waiting_recalls(tmp_path, hashing):
-    path = tmp_path / "m.db"
-    config = StoreConfig(touch_flush_s=0.05, touch_buffer=1000)
+    config = StoreConfig(touch_flush_s=flush_s, touch_buffer=size)
     with EngramMemory(path, encoder=hashing, config=config) as mem:
         fact = mem.remember("the boiler is serviced every March", "u")
         mem.recall("boiler", "u")
         deadline = time.monotonic() + 30  # a wait for the timer thread, not a timing check
         while mem.store.backend.pending() and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert _on_disk(path)[1][fact.id] == 1
+        assert _on_disk(path)[1][fact.id] == 1  # full: written by the recall that filled it
 
 
 def test_a_failed_write_keeps_the_recalls_waiting(tmp_path, hashing, monkeypatch):
