@@ -47,6 +47,11 @@ class StoreConfig(BaseModel):
     dense_floor: float = Field(default=0.5, ge=0, le=1)
     dense_floor_full_scan: bool = False
     weights: FusionWeights = Field(default_factory=FusionWeights)
+    # Recall's access counts and audit entries are written behind, in one transaction per
+    # `touch_buffer` recalls or `touch_flush_s` seconds, and before any other write or audit
+    # read; a crash loses at most those (see backends.touches). 0 writes each recall's at once.
+    touch_flush_s: float = Field(default=1.0, ge=0)
+    touch_buffer: int = Field(default=256, gt=0)
     learning_rate: float = Field(default=0.1, ge=0)
     # consolidation and forgetting
     short_term_capacity: int = Field(default=5_000, gt=0)

@@ -17,6 +17,7 @@ from typing import TypeVar
 import numpy as np
 
 from engram_agents.store.backends.base import Backend
+from engram_agents.store.backends.touches import TouchBuffer
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import Encoder
@@ -40,9 +41,12 @@ class StoreCore:
         config: StoreConfig | None = None,
         cipher: Cipher | None = None,
     ) -> None:
-        self.backend = backend
         self.encoder = encoder
         self.config = config or StoreConfig()
+        cfg = self.config
+        if cfg.touch_flush_s:  # recall's access counts and audit entries are written behind
+            backend = TouchBuffer(backend, cfg.touch_flush_s, cfg.touch_buffer)
+        self.backend = backend
         self.codec = Codec(cipher)
         self._indexes: dict[str, ScopeIndex] = {}
         self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}

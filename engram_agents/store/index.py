@@ -16,6 +16,9 @@ import numpy as np
 from engram_agents.store.records import RecallFilters, Tier
 from engram_agents.store.rows import EngramRow
 
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+_BULK = 1_000  # rows written at once that count as a load (and postings that count as long)
+
 
 def _extended(arr: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
     return np.concatenate([arr, np.full(size - len(arr), fill, dtype=arr.dtype)])
@@ -38,7 +41,9 @@ class ScopeIndex:
         self.vectors = np.zeros((0, dim), dtype=np.float32)
         self.tags: list[list[str]] = []
         self.postings: dict[str, list[int]] = {}
-        self._arrays: dict[str, np.ndarray] = {}
+        # Each posting as an array (a buffer and how much of it is filled), kept in step with
+        # the list: see `posting`.
+        self._arrays: dict[str, tuple[np.ndarray, int]] = {}
         self.alive = np.zeros(0, dtype=bool)
         self.fields: dict[str, np.ndarray] = {
             name: np.zeros(0, dtype=dtype)
@@ -89,7 +94,6 @@ class ScopeIndex:
             self.tags.append(row.tags)
             for tag in row.tags:
                 self.postings.setdefault(tag, []).append(i)
-                self._arrays.pop(tag, None)
             self.session.append(row.session_id)
             self.agent.append(row.agent_id)
             self._total_length += len(row.tags)
@@ -102,6 +106,10 @@ class ScopeIndex:
             )  # fmt: skip
             f["length"][i], f["short"][i] = len(row.tags), row.tier == "short"
             self._link(i, row.session_id)
+        if len(rows) >= _BULK:  # a load: convert the long postings now, not in a recall
+            for tag, listed in self.postings.items():
+                if len(listed) >= _BULK:
+                    self.posting(tag)
 
     def _link(self, i: int, session: str | None) -> None:
         """Append `i` to its session's chain; an engram older than the chain's end (an update
@@ -174,10 +182,21 @@ class ScopeIndex:
                 self.fields["last_access_ts"][self.pos[engram_id]] = ts
 
     def posting(self, tag: str) -> np.ndarray:
-        arr = self._arrays.get(tag)
-        if arr is None:
-            arr = self._arrays[tag] = np.asarray(self.postings.get(tag, ()), dtype=np.int64)
-        return arr
+        """Rows holding `tag`, ascending. Writes append to the array in place (its buffer grows
+        by doubling) instead of dropping it, so a recall after a write converts only the new
+        rows: the common tags of long turns hold most of the scope, and converting such a list
+        anew cost a recall milliseconds. A removal drops the array (rows leave the middle)."""
+        listed = self.postings.get(tag, ())
+        buf, filled = self._arrays.get(tag, (_NO_ROWS, 0))
+        if filled != len(listed):
+            if len(listed) > len(buf):
+                grown = np.empty(max(len(listed), 2 * len(buf)), dtype=np.int64)
+                grown[:filled] = buf[:filled]
+                buf = grown
+            buf[filled : len(listed)] = listed[filled:]
+            filled = len(listed)
+            self._arrays[tag] = (buf, filled)
+        return buf[:filled]
 
     def idf(self, tag: str) -> float:
         df = len(self.postings.get(tag, ()))

@@ -39,9 +39,10 @@ class Ranker(StoreCore):
         with self._lock:
             hits, feats = self._rank(user_id, qvec, query_tags, span_of(mentions), k, filters, now)
             ids = [h.engram.id for h in hits]
-            index = self._index(user_id)
+            index = self._indexes[user_id]  # the one `_rank` read (under the same lock)
             ts = utcnow().timestamp()
-            self.backend.touch(ids, ts, [AuditEvent(user_id, "recall", ids, {"k": k})])
+            event = AuditEvent(user_id, "recall", ids, {"k": k})
+            self.backend.touch(dict.fromkeys(ids, (1, ts)), [event])
             index.touch(ids, ts)
             cache = self._last_features.setdefault(user_id, OrderedDict())
             for engram_id, x in zip(ids, feats, strict=True):

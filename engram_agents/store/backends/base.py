@@ -10,6 +10,9 @@ from collections.abc import Iterator
 
 from engram_agents.store.rows import AuditEvent, EngramRow
 
+# Engram id -> (how many recalls returned it, the time of the last one).
+Accesses = dict[str, tuple[int, float]]
+
 
 class Backend(abc.ABC):
     """Rows by user, a per-user revision counter, small per-user settings and the audit log."""
@@ -32,8 +35,8 @@ class Backend(abc.ABC):
         """Append events that change no row (reads); still chained."""
 
     @abc.abstractmethod
-    def touch(self, ids: list[str], ts: float, events: list[AuditEvent]) -> None:
-        """Count an activation of these rows (recall) and log the read; no revision bump."""
+    def touch(self, accesses: Accesses, events: list[AuditEvent]) -> None:
+        """Count activations of these rows (recalls) and log the reads; no revision bump."""
 
     @abc.abstractmethod
     def get(self, user_id: str, ids: list[str]) -> list[EngramRow]: ...

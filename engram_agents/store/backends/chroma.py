@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from engram_agents.store.audit import chain
-from engram_agents.store.backends.base import Backend
+from engram_agents.store.backends.base import Accesses, Backend
 from engram_agents.store.errors import BackendUnavailableError, ConflictError, StoreError
 from engram_agents.store.rows import AuditEvent, EngramRow
 
@@ -211,13 +211,16 @@ class ChromaBackend(Backend):
     def append_audit(self, events: list[AuditEvent]) -> None:
         self._call(lambda: self._log(events))
 
-    def touch(self, ids: list[str], ts: float, events: list[AuditEvent]) -> None:
+    def touch(self, accesses: Accesses, events: list[AuditEvent]) -> None:
         def run() -> None:
-            if ids:
-                got = self.rows.get(ids=ids, include=["metadatas"])
+            if accesses:
+                got = self.rows.get(ids=list(accesses), include=["metadatas"])
                 metas = [
-                    {"activations": int(m["activations"]) + 1, "last_access_ts": ts}
-                    for m in got["metadatas"]
+                    {
+                        "activations": int(m["activations"]) + accesses[i][0],
+                        "last_access_ts": accesses[i][1],
+                    }
+                    for i, m in zip(got["ids"], got["metadatas"], strict=True)
                 ]
                 self.rows.update(ids=got["ids"], metadatas=metas)
             self._log(events)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engram_agents.store.audit import chain
-from engram_agents.store.backends.base import Backend
+from engram_agents.store.backends.base import Accesses, Backend
 from engram_agents.store.errors import BackendUnavailableError, ConflictError
 from engram_agents.store.rows import AuditEvent, EngramRow
 
@@ -160,11 +160,11 @@ class SQLiteBackend(Backend):
         with self._tx() as db:
             self._log(db, events)
 
-    def touch(self, ids: list[str], ts: float, events: list[AuditEvent]) -> None:
+    def touch(self, accesses: Accesses, events: list[AuditEvent]) -> None:
         with self._tx() as db:
             db.executemany(
-                "UPDATE engrams SET activations = activations + 1, last_access_ts = ? WHERE id = ?",
-                [(ts, i) for i in ids],
+                "UPDATE engrams SET activations = activations + ?, last_access_ts = ? WHERE id = ?",
+                [(n, ts, i) for i, (n, ts) in accesses.items()],
             )
             self._log(db, events)
 

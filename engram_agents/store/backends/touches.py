@@ -1,0 +1,173 @@
+"""Recall's access counts and audit entries, written behind in batches.
+
+Every recall counts an activation of the engrams it returns and appends a `recall` entry to the
+audit log. Written at once, that is a write transaction per recall, which rewrites each hit's
+row and now and then pays a WAL checkpoint of many milliseconds: at 100k engrams the largest and
+least predictable part of a recall. `TouchBuffer` holds them in memory and writes them in one
+transaction when `max_pending` recalls wait or the oldest has waited `flush_s` seconds (a timer
+thread), before every other write or audit append (so the log keeps this process's order), before
+the audit log is read, a user's rows are scanned or the backend checkpoints, and on close or at
+interpreter exit. Rows read in between carry the waiting counts, so callers see what writing at
+once gives.
+
+What a crash costs: a process killed without closing loses the recalls still waiting (at most
+`max_pending` of them, at most `flush_s` seconds' worth): their access counts and their audit
+entries. Writes of engrams are never delayed. Other processes see the counts and entries once
+flushed; an entry keeps the time of its recall, so in a log shared with other processes a batch
+may carry times earlier than the entries before it (the hash chain does not depend on times)."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from engram_agents.store.backends.base import Accesses, Backend
+from engram_agents.store.rows import AuditEvent, EngramRow
+
+log = logging.getLogger(__name__)
+
+
+class TouchBuffer(Backend):
+    """Wraps a backend so that `touch` is written behind; everything else passes through."""
+
+    def __init__(self, inner: Backend, flush_s: float, max_pending: int) -> None:
+        self.inner = inner
+        self.flush_s = flush_s
+        self.max_pending = max_pending
+        self._writing = threading.RLock()  # held whenever this buffer reaches `inner`
+        self._waiting = threading.Lock()  # guards the pending state only (recall never blocks)
+        self._accesses: Accesses = {}
+        self._events: list[AuditEvent] = []
+        self._timer: threading.Timer | None = None
+        self._closed = False
+        atexit.register(_flush_at_exit, weakref.ref(self))
+
+    def __getattr__(self, name: str) -> Any:  # what one backend adds (path, scrub, users)
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def pending(self) -> int:
+        """Recalls whose counts and audit entries are not written yet."""
+        with self._waiting:
+            return len(self._events)
+
+    def touch(self, accesses: Accesses, events: list[AuditEvent]) -> None:
+        now = time.time()
+        for event in events:
+            event.ts = event.ts or now  # the entry keeps its recall's time, not the flush's
+        with self._waiting:
+            _merge(self._accesses, accesses)
+            self._events += events
+            full = len(self._events) >= self.max_pending
+            if not full:
+                self._arm()
+        if full:
+            self.flush()
+
+    def _arm(self) -> None:
+        if self._timer is None and not self._closed:
+            self._timer = threading.Timer(self.flush_s, self._flush_in_background)
+            self._timer.daemon = True  # the atexit hook flushes what is left
+            self._timer.start()
+
+    def flush(self) -> None:
+        """Write every waiting count and audit entry in one transaction. On failure they stay
+        waiting, ahead of newer ones, and the error reaches the caller."""
+        with self._writing:
+            with self._waiting:
+                accesses, events = self._accesses, self._events
+                self._accesses, self._events = {}, []
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+            if not events and not accesses:
+                return
+            try:
+                self.inner.touch(accesses, events)
+            except BaseException:
+                with self._waiting:
+                    self._accesses = _merge(accesses, self._accesses)
+                    self._events = events + self._events
+                    self._arm()
+                raise
+
+    def _flush_in_background(self) -> None:
+        try:
+            self.flush()
+        except Exception as exc:  # kept waiting and retried by the re-armed timer
+            log.warning("writing %d buffered recall entries failed: %s", self.pending(), exc)
+
+    def get(self, user_id: str, ids: list[str]) -> list[EngramRow]:
+        with self._writing:
+            rows = self.inner.get(user_id, ids)
+            with self._waiting:
+                for row in rows:
+                    if (waiting := self._accesses.get(row.id)) is not None:
+                        row.activations += waiting[0]
+                        row.last_access_ts = waiting[1]
+        return rows
+
+    def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
+        with self._writing:
+            self.flush()
+            return self.inner.write(upserts, deletes, events, bump, settings, expect)
+
+    def append_audit(self, events: list[AuditEvent]) -> None:
+        with self._writing:
+            self.flush()
+            self.inner.append_audit(events)
+
+    def scan(self, user_id: str) -> Iterator[EngramRow]:
+        with self._writing:
+            self.flush()
+            return self.inner.scan(user_id)
+
+    def audit_events(self, user_id: str | None = None) -> list[AuditEvent]:
+        with self._writing:
+            self.flush()
+            return self.inner.audit_events(user_id)
+
+    def checkpoint(self) -> None:
+        with self._writing:
+            self.flush()
+            self.inner.checkpoint()
+
+    def revision(self, user_id: str) -> int:
+        return self.inner.revision(user_id)
+
+    def has_rows(self) -> bool:
+        return self.inner.has_rows()
+
+    def setting(self, user_id: str, key: str) -> str | None:
+        return self.inner.setting(user_id, key)
+
+    def close(self) -> None:
+        with self._writing:
+            try:
+                self.flush()
+            finally:
+                self._closed = True
+                self.inner.close()
+
+
+def _merge(older: Accesses, newer: Accesses) -> Accesses:
+    """Add `newer` into `older` (counts summed, the later time kept); returns `older`."""
+    for engram_id, (count, ts) in newer.items():
+        before = older.get(engram_id)
+        older[engram_id] = (count + before[0], ts) if before else (count, ts)
+    return older
+
+
+def _flush_at_exit(ref: weakref.ref[TouchBuffer]) -> None:
+    buffer = ref()
+    if buffer is not None and not buffer._closed:
+        try:
+            buffer.flush()
+        except Exception as exc:  # the interpreter is going away: say what was lost
+            log.warning("buffered recall entries lost at exit: %s", exc)

@@ -1,0 +1,138 @@
+"""Recall's access counts and audit entries are written behind (backends.touches): every recall
+still ends up in the audit chain, in order, readers of this process see the counts at once, and a
+crash loses only the recalls still waiting, never an engram that was written."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from engram_agents.memory import EngramMemory
+from engram_agents.store.backends.touches import TouchBuffer
+from engram_agents.store.config import StoreConfig
+
+HOLD = StoreConfig(touch_flush_s=3600, touch_buffer=1000)  # nothing is written by time or count
+
+
+def _on_disk(path) -> tuple[list[str], dict[str, int]]:
+    """Audit actions and activation counts as another process reading the file sees them."""
+    with sqlite3.connect(path) as db:
+        actions = [r[0] for r in db.execute("SELECT action FROM audit ORDER BY seq")]
+        counts = dict(db.execute("SELECT id, activations FROM engrams"))
+    return actions, counts
+
+
+def test_recalls_wait_in_memory_and_are_seen_at_once_by_this_process(tmp_path, hashing):
+    path = tmp_path / "m.db"
+    with EngramMemory(path, encoder=hashing, config=HOLD) as mem:
+        fact = mem.remember("the boiler is serviced every March", "u")
+        for _ in range(3):
+            assert [h.engram.id for h in mem.recall("when is the boiler serviced?", "u")] == [
+                fact.id
+            ]
+        assert mem.store.backend.pending() == 3
+        actions, counts = _on_disk(path)
+        assert actions == ["remember"] and counts[fact.id] == 0  # not written yet
+        # ...but this process reads what writing at once would give
+        hit = mem.recall("boiler", "u")[0]
+        assert hit.engram.stats.activations == 3 and hit.engram.stats.last_access is not None
+        assert mem.get(fact.id, "u").stats.activations == 4
+    actions, counts = _on_disk(path)  # close wrote them
+    assert actions.count("recall") == 4 and counts[fact.id] == 4
+
+
+def test_a_write_and_an_audit_read_write_waiting_recalls_first_in_order(tmp_path, hashing):
+    path = tmp_path / "m.db"
+    with EngramMemory(path, encoder=hashing, config=HOLD) as mem:
+        mem.remember("the boiler is serviced every March", "u")
+        mem.recall("boiler", "u")
+        mem.remember("the car is serviced in May", "u")
+        assert mem.store.backend.pending() == 0
+        assert _on_disk(path)[0] == ["remember", "recall", "remember"]
+        mem.recall("car", "u")
+        events = mem.store.backend.audit_events("u")
+        assert [e.action for e in events] == ["remember", "recall", "remember", "recall"]
+        assert mem.verify_audit() == 4
+        recall_ts = events[-1].ts
+    assert recall_ts <= time.time()
+
+
+@pytest.mark.parametrize(("flush_s", "size"), [(3600, 1), (0.05, 1000)], ids=["full", "timer"])
+def test_a_full_buffer_or_the_timer_writes_waiting_recalls(tmp_path, hashing, flush_s, size):
+    path = tmp_path / "m.db"
+    config = StoreConfig(touch_flush_s=flush_s, touch_buffer=size)
+    with EngramMemory(path, encoder=hashing, config=config) as mem:
+        fact = mem.remember("the boiler is serviced every March", "u")
+        mem.recall("boiler", "u")
+        deadline = time.monotonic() + 30  # a wait for the timer thread, not a timing check
+        while mem.store.backend.pending() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _on_disk(path)[1][fact.id] == 1  # full: written by the recall that filled it
+
+
+def test_a_failed_write_keeps_the_recalls_waiting(tmp_path, hashing, monkeypatch):
+    path = tmp_path / "m.db"
+    with EngramMemory(path, encoder=hashing, config=HOLD) as mem:
+        fact = mem.remember("the boiler is serviced every March", "u")
+        mem.recall("boiler", "u")
+        buffer = mem.store.backend
+        assert isinstance(buffer, TouchBuffer)
+        real = buffer.inner.touch
+
+        def broken(accesses, events):
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(buffer.inner, "touch", broken)
+        with pytest.raises(sqlite3.OperationalError):
+            buffer.flush()
+        assert buffer.pending() == 1
+        mem.recall("boiler", "u")  # a newer recall queues behind the kept one
+        monkeypatch.setattr(buffer.inner, "touch", real)
+        assert mem.verify_audit() == 3
+        assert _on_disk(path)[1][fact.id] == 2
+
+
+def test_zero_flush_time_writes_each_recall_at_once(tmp_path, hashing):
+    path = tmp_path / "m.db"
+    with EngramMemory(path, encoder=hashing, config=StoreConfig(touch_flush_s=0)) as mem:
+        assert not isinstance(mem.store.backend, TouchBuffer)
+        fact = mem.remember("the boiler is serviced every March", "u")
+        mem.recall("boiler", "u")
+        assert _on_disk(path) == (["remember", "recall"], {fact.id: 1})
+
+
+RECALLER = textwrap.dedent(
+    """
+    import os, sys
+    from engram_agents.memory import EngramMemory
+    from engram_agents.store.config import StoreConfig
+    from engram_agents.store.encoders import HashingEncoder
+    config = StoreConfig(touch_flush_s=3600, touch_buffer=1000)
+    mem = EngramMemory(sys.argv[1], encoder=HashingEncoder(dim=256), config=config)
+    mem.remember("the boiler is serviced every March", "u")
+    mem.recall("boiler", "u")
+    mem.recall("boiler", "u")
+    if sys.argv[2] == "crash":
+        os._exit(0)  # killed: nothing runs after this
+    # "exit": the interpreter ends without close(); its exit hook writes what waits
+    """
+)
+
+
+@pytest.mark.parametrize("ending", ["crash", "exit"])
+def test_a_crash_loses_only_the_waiting_recalls(tmp_path, hashing, ending):
+    path = tmp_path / "m.db"
+    subprocess.run([sys.executable, "-c", RECALLER, str(path), ending], check=True)
+    with EngramMemory(path, encoder=hashing) as mem:
+        (fact,) = mem.list("u")  # the acknowledged write survives either way
+        assert mem.verify_audit() >= 2
+        recalls = [e for e in mem.store.backend.audit_events("u") if e.action == "recall"]
+        if ending == "crash":
+            assert recalls == [] and fact.stats.activations == 0
+        else:
+            assert len(recalls) == 2 and fact.stats.activations == 2
