@@ -64,6 +64,12 @@ class FeedbackBody(IdsBody):
     useful: StrictBool = True
 
 
+class ReplyBody(Body):
+    reply: str
+    recalled: list[str]
+    query: str | None = None
+
+
 class ConsentBody(Body):
     remember: StrictBool
 
