@@ -8,7 +8,8 @@
    retrieval with the same encoder. Nothing is chosen on the second half.
 2. The supersede rule. Turns hidden by supersession that are a question's evidence, and
    recall@k over every question with `include_superseded=False` (what an agent sees by default)
-   with the rule as configured and switched off, beside the bench's `include_superseded=True`.
+   with the rule as configured, switched off and in each `--rule NAME=JSON` (StoreConfig fields),
+   beside the bench's `include_superseded=True`.
 
     python benchmarks/reply_use.py --locomo ../shared/data/locomo/locomo_dev3.json \
         --beam benchmarks/data/beam_dev --answers benchmarks/data/beam_dev_answers.json
@@ -64,6 +65,15 @@ def engram(
     return turn_ids(hits, max(KS))
 
 
+HIDDEN = ("superseded_turns", "superseded_evidence_turns", "questions_touched")
+
+
+def superseded_turns(memory: EngramMemory) -> set[str]:
+    """The turns whose engrams recall hides by default (superseded by a later one)."""
+    engrams = memory.store.list("base", include_superseded=True, log=False)
+    return {p.turn_id for e in engrams if e.superseded_by for p in e.metadata.evidence if p.turn_id}
+
+
 def set_weights(memory: EngramMemory, user: str, weights: FusionWeights) -> None:
     """Store `weights` as the user's learned ones (what `feedback` writes)."""
     store = memory.store
@@ -82,10 +92,15 @@ def mean(rows: list[dict[int, float]]) -> dict[str, Any]:
     return out | {"questions": len(rows)}
 
 
-def run(conversations: list[Conversation], encoder: CachedEncoder, tmp: Path) -> dict[str, Any]:
+def run(
+    conversations: list[Conversation],
+    encoder: CachedEncoder,
+    tmp: Path,
+    rules: dict[str, StoreConfig],
+) -> dict[str, Any]:
     rows: dict[str, list[dict[int, float]]] = {}
     signal = {"replies": 0, "with_use": 0, "used": 0, "used_evidence": 0, "evidence_in_top": 0}
-    hidden = {"superseded_turns": 0, "superseded_evidence_turns": 0, "questions_touched": 0}
+    hidden: dict[str, dict[str, int]] = {}
     weights: dict[str, Any] = {}
 
     tmp.mkdir(parents=True, exist_ok=True)
@@ -99,8 +114,12 @@ def run(conversations: list[Conversation], encoder: CachedEncoder, tmp: Path) ->
         memory = EngramMemory(tmp / f"{n}.db", encoder=encoder)
         now = remember_turns(memory, turns, "base")
         remember_turns(memory, turns, "observer")
-        off = EngramMemory(tmp / f"{n}-off.db", encoder=encoder, config=RULE_OFF)
-        remember_turns(off, turns, "base")
+        others = {
+            name: EngramMemory(tmp / f"{n}-{m}.db", encoder=encoder, config=config)
+            for m, (name, config) in enumerate(rules.items())
+        }
+        for other in others.values():
+            remember_turns(other, turns, "base")
         dense = dense_system(encoder)(turns)
         first, second = halves(conv)
 
@@ -133,23 +152,24 @@ def run(conversations: list[Conversation], encoder: CachedEncoder, tmp: Path) ->
         set_weights(memory, "base", memory.store.config.weights)
 
         # 2. the supersede rule, over every question with evidence
-        superseded = [
-            e
-            for e in memory.store.list("base", include_superseded=True, log=False)
-            if e.superseded_by
-        ]
-        gone = {p.turn_id for e in superseded for p in e.metadata.evidence if p.turn_id}
         asked = first + second
-        hidden["superseded_turns"] += len(gone)
-        hidden["superseded_evidence_turns"] += len(gone & {e for q in asked for e in q.evidence})
-        hidden["questions_touched"] += sum(bool(gone & set(q.evidence)) for q in asked)
+        for name, mem in {"rule on": memory, **others}.items():
+            gone = superseded_turns(mem)
+            counts = hidden.setdefault(name, dict.fromkeys(HIDDEN, 0))
+            counts["superseded_turns"] += len(gone)
+            counts["superseded_evidence_turns"] += len(
+                gone & {e for q in asked for e in q.evidence}
+            )
+            counts["questions_touched"] += sum(bool(gone & set(q.evidence)) for q in asked)
         for q in asked:
             add("all:engram include_superseded=True", engram(memory, "base", q, now), q.evidence)
             add("all:engram rule on", engram(memory, "base", q, now, False), q.evidence)
-            add("all:engram rule off", engram(off, "base", q, now, False), q.evidence)
+            for name, other in others.items():
+                add(f"all:engram {name}", engram(other, "base", q, now, False), q.evidence)
             add("all:dense", dense(q.text, max(KS)), q.evidence)
         memory.close()
-        off.close()
+        for other in others.values():
+            other.close()
     return {
         "recall": {name: mean(r) for name, r in rows.items()},
         "signal": signal,
@@ -165,20 +185,27 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--answers", help="JSON of answers by question text, for data without them (BEAM dev)"
     )
+    parser.add_argument(
+        "--rule", action="append", default=[], help="NAME=JSON: another supersede setting"
+    )
     args = parser.parse_args(argv)
+    rules = {"rule off": RULE_OFF}
+    for spec in args.rule:
+        name, _, fields = spec.partition("=")
+        rules[f"rule {name}"] = StoreConfig.model_validate_json(fields)
     encoder = CachedEncoder(default_encoder())
     out: dict[str, Any] = {"machine": machine(), "observe_k": OBSERVE_K, "encoder": encoder.name}
     start, cpu = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         if args.locomo:
-            out["locomo"] = run(locomo.conversations(args.locomo), encoder, Path(tmp))
+            out["locomo"] = run(locomo.conversations(args.locomo), encoder, Path(tmp), rules)
         if args.beam:
             chats = beam.conversations(args.beam)
             if args.answers:
                 answers = json.loads(Path(args.answers).read_text("utf-8"))
                 for q in (q for c in chats for q in c.questions if not q.answer):
                     q.answer = answers.get(q.text, "")
-            out["beam"] = run(chats, encoder, Path(tmp) / "beam")
+            out["beam"] = run(chats, encoder, Path(tmp) / "beam", rules)
     out["wall_s"] = round(time.perf_counter() - start, 1)
     out["cpu_s"] = round(time.process_time() - cpu, 1)
     print(json.dumps(out, indent=1))
