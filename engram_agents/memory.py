@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -345,11 +344,10 @@ class EngramMemory:
         set them apart from the unused ones. The query's words (`query`, and the hits' matched
         tags) do not count as use. Returns each engram's use score and which counted as used."""
         check_id(user_id)
-        reply = check_text(reply, self.store.config.max_text_bytes, "reply")
-        ids, known = (
-            [],
-            set(extract_sketch(check_text(query, math.inf, "query"))) if query else set(),
-        )
+        limit = self.store.config.max_text_bytes
+        reply = check_text(reply, limit, "reply")
+        known = set(extract_sketch(check_text(query, limit, "query"))) if query else set()
+        ids: list[str] = []
         for n, item in enumerate(recalled):
             if isinstance(item, RecallHit):
                 ids.append(item.engram.id)
