@@ -65,9 +65,9 @@ class FeedbackBody(IdsBody):
 
 
 class ReplyBody(Body):
-    reply: str
-    recalled: list[str]
-    query: str | None = None
+    reply: StrictStr
+    recalled: list[StrictStr]
+    query: StrictStr | None = None
 
 
 class ConsentBody(Body):
