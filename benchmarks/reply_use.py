@@ -45,11 +45,16 @@ OBSERVE_K = 10
 RULE_OFF = StoreConfig(supersede_similarity=1.0, supersede_keyword_overlap=1.0)
 
 
-def halves(conversation: Conversation) -> tuple[list[Question], list[Question]]:
-    """Questions with evidence, by their latest evidence turn: the first half and the rest."""
+def halves(
+    conversation: Conversation, within_first: bool = False
+) -> tuple[list[Question], list[Question]]:
+    """Questions with evidence, by their latest evidence turn: the first half and the rest
+    (`within_first`: the first half's own halves, to choose settings without the second)."""
     at = {t["dia_id"]: n for n, t in enumerate(conversation.turns)}
     asked = [q for q in conversation.questions if any(e in at for e in q.evidence)]
     asked.sort(key=lambda q: max(at[e] for e in q.evidence if e in at))
+    if within_first:
+        asked = asked[: len(asked) // 2]
     return asked[: len(asked) // 2], asked[len(asked) // 2 :]
 
 
@@ -97,6 +102,8 @@ def run(
     encoder: CachedEncoder,
     tmp: Path,
     rules: dict[str, StoreConfig],
+    config: StoreConfig,
+    within_first: bool,
 ) -> dict[str, Any]:
     rows: dict[str, list[dict[int, float]]] = {}
     signal = {"replies": 0, "with_use": 0, "used": 0, "used_evidence": 0, "evidence_in_top": 0}
@@ -111,7 +118,7 @@ def run(
     for n, conv in enumerate(conversations):
         turns = conv.turns
         encoder.warm([t["text"] for t in turns] + [q.text for q in conv.questions])
-        memory = EngramMemory(tmp / f"{n}.db", encoder=encoder)
+        memory = EngramMemory(tmp / f"{n}.db", encoder=encoder, config=config)
         now = remember_turns(memory, turns, "base")
         remember_turns(memory, turns, "observer")
         others = {
@@ -121,7 +128,7 @@ def run(
         for other in others.values():
             remember_turns(other, turns, "base")
         dense = dense_system(encoder)(turns)
-        first, second = halves(conv)
+        first, second = halves(conv, within_first)
 
         # 1. observe_reply on the first half, recall measured on the second
         for q in first:
@@ -188,24 +195,33 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--rule", action="append", default=[], help="NAME=JSON: another supersede setting"
     )
+    parser.add_argument("--config", default="{}", help="StoreConfig JSON of the store measured")
+    parser.add_argument(
+        "--within-first-half",
+        action="store_true",
+        help="observe the first quarter, measure the second: for choosing settings",
+    )
     args = parser.parse_args(argv)
+    config = StoreConfig.model_validate_json(args.config)
+    how = (config, args.within_first_half)
     rules = {"rule off": RULE_OFF}
     for spec in args.rule:
         name, _, fields = spec.partition("=")
         rules[f"rule {name}"] = StoreConfig.model_validate_json(fields)
     encoder = CachedEncoder(default_encoder())
     out: dict[str, Any] = {"machine": machine(), "observe_k": OBSERVE_K, "encoder": encoder.name}
+    out |= {"config": args.config, "within_first_half": args.within_first_half}
     start, cpu = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         if args.locomo:
-            out["locomo"] = run(locomo.conversations(args.locomo), encoder, Path(tmp), rules)
+            out["locomo"] = run(locomo.conversations(args.locomo), encoder, Path(tmp), rules, *how)
         if args.beam:
             chats = beam.conversations(args.beam)
             if args.answers:
                 answers = json.loads(Path(args.answers).read_text("utf-8"))
                 for q in (q for c in chats for q in c.questions if not q.answer):
                     q.answer = answers.get(q.text, "")
-            out["beam"] = run(chats, encoder, Path(tmp) / "beam", rules)
+            out["beam"] = run(chats, encoder, Path(tmp) / "beam", rules, *how)
     out["wall_s"] = round(time.perf_counter() - start, 1)
     out["cpu_s"] = round(time.process_time() - cpu, 1)
     print(json.dumps(out, indent=1))
