@@ -29,6 +29,8 @@ from engram_agents.store.records import (
     RecallHit,
     scope_of,
 )
+from engram_agents.store.reply_use import ReplyUse
+from engram_agents.store.sketch import extract_sketch
 from engram_agents.store.store import EpisodicStore
 from engram_agents.store.timeexpr import parse_when
 from engram_agents.store.validation import (
@@ -38,6 +40,7 @@ from engram_agents.store.validation import (
     check_ids,
     check_metadata,
     check_tags,
+    check_text,
     describe,
     memory_item,
     message_item,
@@ -319,6 +322,38 @@ class EngramMemory:
         """Say whether recalled engrams helped; returns the user's re-learned fusion weights."""
         return self.store.feedback(check_id(user_id), check_ids(ids), check_flag(useful, "useful"))
 
+    def observe_reply(
+        self,
+        reply: str,
+        user_id: str,
+        recalled: Sequence[RecallHit | str],
+        *,
+        query: str | None = None,
+    ) -> ReplyUse:
+        """Learn, without labels, from which `recalled` memories (hits or engram ids) the
+        model's `reply` used: feedback worth a quarter of an explicit judgement
+        (`StoreConfig.reply_feedback_share`) for the used ones, and the fusion weights learn what
+        set them apart from the unused ones. The query's words (`query`, and the hits' matched
+        tags) do not count as use. Returns each engram's use score and which counted as used."""
+        check_id(user_id)
+        limit = self.store.config.max_text_bytes
+        reply = check_text(reply, limit, "reply")
+        known = set(extract_sketch(check_text(query, limit, "query"))) if query else set()
+        ids: list[str] = []
+        for n, item in enumerate(recalled):
+            if isinstance(item, RecallHit):
+                ids.append(item.engram.id)
+                known |= set(item.matched_tags)
+            elif isinstance(item, str):
+                ids.append(check_id(item, "engram_id"))
+            else:
+                raise InvalidInputError(
+                    f"recalled[{n}] must be a RecallHit or an engram id, got {type(item).__name__}"
+                )
+        if not ids:
+            return ReplyUse(scores={}, used=[], weights=self.store.weights(user_id))
+        return self.store.observe_reply(user_id, reply, list(dict.fromkeys(ids)), known)
+
     def consolidate(self, user_id: str) -> ConsolidationReport:
         return self.store.consolidate(check_id(user_id))
 
@@ -360,7 +395,8 @@ def _async_twin(name: str) -> Callable[..., Any]:
 
 VERBS = (
     "remember", "remember_many", "recall", "get", "list", "export", "update", "delete",
-    "forget", "feedback", "consolidate", "verify_audit", "close", "set_consent", "consent",
+    "forget", "feedback", "observe_reply", "consolidate", "verify_audit", "close",
+    "set_consent", "consent",
 )  # fmt: skip
 for _verb in VERBS:
     setattr(EngramMemory, _verb, _our_errors(getattr(EngramMemory, _verb)))

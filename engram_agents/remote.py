@@ -27,6 +27,7 @@ from engram_agents.memory import VERBS, EngramMemory, Message
 from engram_agents.store import errors as store_errors
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.records import Engram, Evidence, RecallFilters, RecallHit, TimeRange
+from engram_agents.store.reply_use import ReplyUse
 from engram_agents.store.store import ConsolidationReport, MemoryItem
 
 ERRORS: dict[str, type[errors.EngramError]] = {
@@ -298,6 +299,20 @@ class RemoteMemory(EngramMemory):
         body = {"ids": [ids] if isinstance(ids, str) else [*ids], "useful": useful}
         path = f"{self._user(user_id)}/feedback"
         return Call("POST", path, FusionWeights.model_validate, body)
+
+    @_verb
+    def observe_reply(
+        self,
+        reply: str,
+        user_id: str,
+        recalled: Sequence[RecallHit | str],
+        *,
+        query: str | None = None,
+    ) -> Call:
+        """Over HTTP the query (not the hits' matched tags) says which words are not use."""
+        ids = [r.engram.id if isinstance(r, RecallHit) else r for r in recalled]
+        body = {"reply": reply, "recalled": ids, "query": query}
+        return Call("POST", f"{self._user(user_id)}/observe_reply", ReplyUse.model_validate, body)
 
     @_verb
     def consolidate(self, user_id: str) -> Call:

@@ -27,11 +27,13 @@ from engram_agents.server.schemas import (
     RecallBody,
     RememberBody,
     RememberManyBody,
+    ReplyBody,
     UpdateBody,
 )
 from engram_agents.server.tenancy import Principal, check_path_id, verified_entries
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.records import ConsolidationReport, Engram, RecallHit
+from engram_agents.store.reply_use import ReplyUse
 
 if TYPE_CHECKING:
     from engram_agents.lm import EngramLM
@@ -135,6 +137,10 @@ def rest_api(memory: EngramMemory) -> APIRouter:
     @api.post(USER + "/feedback")
     def feedback(user: User, body: FeedbackBody) -> FusionWeights:
         return memory.feedback(body.ids, user, body.useful)
+
+    @api.post(USER + "/observe_reply")
+    def observe_reply(user: User, body: ReplyBody) -> ReplyUse:
+        return memory.observe_reply(body.reply, user, body.recalled, query=body.query)
 
     @api.get(USER + "/consent")
     def consent(user: User) -> Consent:

@@ -64,6 +64,12 @@ class FeedbackBody(IdsBody):
     useful: StrictBool = True
 
 
+class ReplyBody(Body):
+    reply: StrictStr
+    recalled: list[StrictStr]
+    query: StrictStr | None = None
+
+
 class ConsentBody(Body):
     remember: StrictBool
 

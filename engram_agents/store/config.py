@@ -53,6 +53,9 @@ class StoreConfig(BaseModel):
     touch_flush_s: float = Field(default=1.0, ge=0)
     touch_buffer: int = Field(default=256, gt=0)
     learning_rate: float = Field(default=0.1, ge=0)
+    # What a reply's use of a recalled memory (`observe_reply`) counts for, as a share of one
+    # explicit `feedback` judgement: it is inferred, so it moves weights and usefulness less.
+    reply_feedback_share: float = Field(default=0.25, ge=0, le=1)
     # consolidation and forgetting
     short_term_capacity: int = Field(default=5_000, gt=0)
     promote_activations: int = Field(default=3, ge=1)

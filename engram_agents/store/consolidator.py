@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engram_agents.store import fusion, lifecycle
+from engram_agents.store import fusion, lifecycle, reply_use
 from engram_agents.store.config import FusionWeights
 from engram_agents.store.core import StoreCore
 from engram_agents.store.errors import ConflictError, InvalidInputError, NotFoundError
 from engram_agents.store.records import ConsolidationReport, Engram, RecallFilters, Tier, utcnow
 from engram_agents.store.rows import AuditEvent
+from engram_agents.store.sketch import extract_sketch
 
 
 class Consolidator(StoreCore):
@@ -45,6 +46,52 @@ class Consolidator(StoreCore):
             {(user_id, "fusion_weights"): weights.model_dump_json()},
         )
         return weights
+
+    def observe_reply(
+        self, user_id: str, reply: str, ids: list[str], known: set[str]
+    ) -> reply_use.ReplyUse:
+        """Read which recalled engrams (`ids`) the model's `reply` used and learn from it as
+        from feedback worth `reply_feedback_share` of an explicit judgement: used ones gain
+        usefulness by their use score, and the weights learn what set them apart from the
+        unused ones (`fusion.learn_pair`). `known` holds the query's tags: no engram's use."""
+        return self._retrying(lambda: self._observe_reply(user_id, reply, ids, known))
+
+    def _observe_reply(
+        self, user_id: str, reply: str, ids: list[str], known: set[str]
+    ) -> reply_use.ReplyUse:
+        read_at = self.backend.revision(user_id)
+        rows = self.backend.get(user_id, ids)  # engrams deleted since the recall are left out
+        sketches = [set(self.codec.to_engram(r).sketch) for r in rows]
+        scores = reply_use.use_scores(set(extract_sketch(reply, utcnow())), sketches, known)
+        used = reply_use.used_mask(scores)
+        weights = self.weights(user_id)
+        use = reply_use.ReplyUse(
+            scores={r.id: round(float(s), 4) for r, s in zip(rows, scores, strict=True)},
+            used=[r.id for r, u in zip(rows, used, strict=True) if u],
+            weights=weights,
+        )
+        if not use.used:
+            return use
+        share = self.config.reply_feedback_share
+        cache = self._last_features.get(user_id, {})
+        unused = [cache[r.id] for r, u in zip(rows, used, strict=True) if not u and r.id in cache]
+        changed = [r for r, u in zip(rows, used, strict=True) if u]
+        for row, score in zip(changed, scores[used], strict=True):
+            row.usefulness = float(np.clip(row.usefulness + share * score, -5, 5))
+            row.strength = 1.0
+            if unused and row.id in cache:
+                lr = self.config.learning_rate * share * float(score)
+                weights = fusion.learn_pair(weights, cache[row.id], np.mean(unused, axis=0), lr)
+        use.weights = weights
+        self._commit(
+            user_id,
+            read_at,
+            changed,
+            [],
+            [AuditEvent(user_id, "reply_use", use.used, {"recalled": len(rows)})],
+            {(user_id, "fusion_weights"): weights.model_dump_json()},
+        )
+        return use
 
     def consolidate(self, user_id: str) -> ConsolidationReport:
         """Decay what was not used, merge overlapping short-term engrams into long-term ones,

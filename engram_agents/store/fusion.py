@@ -97,5 +97,23 @@ def learn(weights: FusionWeights, x: np.ndarray, useful: bool, lr: float) -> Fus
     w = as_vector(weights)
     centered = x - 0.5  # fused scores of typical results sit near the middle
     p = 1.0 / (1.0 + math.exp(-float(w @ centered)))
-    w = np.maximum(w + lr * ((1.0 if useful else 0.0) - p) * centered, 0.0)
-    return FusionWeights(**{name: float(v) for name, v in zip(FEATURES, w, strict=True)})
+    return _as_weights(w + lr * ((1.0 if useful else 0.0) - p) * centered)
+
+
+def learn_pair(
+    weights: FusionWeights, better: np.ndarray, worse: np.ndarray, lr: float
+) -> FusionWeights:
+    """Nudge the weights so `better` (a result the reply used) scores further above `worse`
+    (the unused ones' mean): one pairwise logistic step, which moves the weights only along
+    what sets the two apart (a signal equal for both stays where it is)."""
+    w = as_vector(weights)
+    gap = better - worse
+    p = 1.0 / (1.0 + math.exp(-float(w @ gap)))
+    return _as_weights(w + lr * (1.0 - p) * gap)
+
+
+def _as_weights(w: np.ndarray) -> FusionWeights:
+    """Weights stay non-negative: a signal may stop counting, never count against a result."""
+    return FusionWeights(
+        **{name: float(v) for name, v in zip(FEATURES, np.maximum(w, 0.0), strict=True)}
+    )

@@ -63,6 +63,8 @@ def test_malformed_json(acme, seeded, path, content, says):
         (f"{U}/recall", {"query": "dog", "time_range": "whenever"}, "time_range"),
         (f"{U}/forget", {}, "selector"),
         (f"{U}/feedback", {"ids": "abc"}, "ids"),
+        (f"{U}/observe_reply", {"reply": "Pixel", "recalled": "abc"}, "recalled"),
+        (f"{U}/observe_reply", {"reply": " ", "recalled": ["abc"]}, "reply"),
         (f"{U}/memories/delete", {"ids": []}, "ids"),
     ],
 )

@@ -22,6 +22,7 @@ from engram_agents.store.errors import (
     NotFoundError,
 )
 from engram_agents.store.records import Engram, Evidence, RecallHit, TimeRange
+from engram_agents.store.reply_use import ReplyUse
 from engram_agents.store.store import ConsolidationReport, MemoryItem
 
 
@@ -74,6 +75,9 @@ def test_every_verb_returns_the_local_records(server, remote, tmp_path):
         "My dog is called Rex"
     )
     assert isinstance(remote.feedback(pixel.id, "alice"), FusionWeights)
+    use = remote.observe_reply("Rex, of course.", "alice", hits, query="what is my dog called")
+    assert isinstance(use, ReplyUse) and use.used == [pixel.id]
+    assert server.memory.get(pixel.id, "acme:alice").stats.usefulness > 1.0  # 1 from feedback
     assert isinstance(remote.consolidate("alice"), ConsolidationReport)
     path = tmp_path / "export.json"
     exported = remote.export("alice", path)

@@ -70,7 +70,12 @@ def questions_of(probing: Any, path: Path) -> list[Question]:
     if not isinstance(probing, dict):
         raise InvalidInputError(f"{path}: expected question types mapped to lists of items")
     return [
-        Question(text=item["question"], evidence=source_ids(item), category=kind)
+        Question(
+            text=item["question"],
+            evidence=source_ids(item),
+            category=kind,
+            answer=str(item.get("answer") or item.get("ideal_answer") or ""),
+        )
         for kind, items in probing.items()
         for item in (items if isinstance(items, list) else [items])
         if isinstance(item, dict) and item.get("question")

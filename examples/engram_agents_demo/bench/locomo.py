@@ -70,6 +70,7 @@ def conversations(path: str | Path) -> list[Conversation]:
                 text=qa["question"],
                 evidence=evidence_of(qa, known),
                 category=CATEGORIES.get(qa.get("category"), "other"),
+                answer=str(qa.get("answer", "")),
             )
             for qa in conversation["qa"]
         ]

@@ -41,6 +41,7 @@ class Question:
     text: str
     evidence: list[str]
     category: str
+    answer: str = ""  # the gold answer, where the data set has one (a reply to simulate with)
 
 
 @dataclass

@@ -2,9 +2,11 @@
 
 Before each model call the user's relevant memories go just before the user's latest message, or,
 for a ChatEngram, into the system prompt marked recalled (`placement`); after each turn what the
-user said is remembered; `end_session` consolidates the store (and, given an EngramLM, syncs the
-user's statements into its tables for in-model recall). The marks that say "recalled memory"
-are the core's (`engram_agents.chat.RECALLED`), the same the LlamaIndex integration uses.
+user said is remembered, and which recalled memories the model's reply used is fed back to the
+store as implicit feedback (`EngramMemory.observe_reply`); `end_session` consolidates the store
+(and, given an EngramLM, syncs the user's statements into its tables for in-model recall). The
+marks that say "recalled memory" are the core's (`engram_agents.chat.RECALLED`), the same the
+LlamaIndex integration uses.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from contextlib import suppress
 from typing import Any, Literal
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
-from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from engram_agents import ConsentError, EngramLM, TrainConfig
@@ -44,8 +46,10 @@ class EngramMemoryMiddleware(AgentMiddleware):
 
     The user is found, in order, in the runtime context (`context={"user_id": ...}` or an
     object with a `user_id` attribute), in `config["configurable"]["user_id"]`, or in the
-    `user_id` given here. The thread id (when a checkpointer is used) becomes the session id of
-    what is remembered.
+    `user_id` given here. `observe_replies` (on by default) tells the store, after each model
+    reply, which recalled memories the reply used (`EngramMemory.observe_reply`), so the user's
+    recall learns from use without labels. The thread id (when a checkpointer is used) becomes
+    the session id of what is remembered.
 
     ```python
     memory = EngramMemoryMiddleware(EngramMemory("memory.db"))
@@ -67,6 +71,7 @@ class EngramMemoryMiddleware(AgentMiddleware):
         max_chars: int = 2000,
         placement: Literal["auto", "question", "system"] = "auto",
         remember: Literal["turns", "tools"] = "turns",
+        observe_replies: bool = True,
     ) -> None:
         super().__init__()
         if k < 1:
@@ -84,6 +89,7 @@ class EngramMemoryMiddleware(AgentMiddleware):
         self.max_chars = max_chars
         self.placement = placement
         self.remember = remember
+        self.observe_replies = observe_replies
 
     # -- whose memory ---------------------------------------------------------------------
     def resolve_user(self, runtime: Runtime | None) -> str:
@@ -122,7 +128,11 @@ class EngramMemoryMiddleware(AgentMiddleware):
         if query is None:
             return handler(request)
         user = self.resolve_user(request.runtime)
-        return handler(self._with_memories(request, user, self.memory.recall(query, user, self.k)))
+        hits = self.memory.recall(query, user, self.k)
+        response = handler(self._with_memories(request, user, hits))
+        if reply := self._reply(response, hits):
+            self.memory.observe_reply(reply, user, hits, query=query)
+        return response
 
     async def awrap_model_call(
         self,
@@ -134,7 +144,18 @@ class EngramMemoryMiddleware(AgentMiddleware):
             return await handler(request)
         user = self.resolve_user(request.runtime)
         hits = await self.memory.arecall(query, user, self.k)
-        return await handler(self._with_memories(request, user, hits))
+        response = await handler(self._with_memories(request, user, hits))
+        if reply := self._reply(response, hits):
+            await self.memory.aobserve_reply(reply, user, hits, query=query)
+        return response
+
+    def _reply(self, response: ModelResponse | AIMessage, hits: list) -> str:
+        """The text the model answered with, when there is one to learn from ("" if
+        `observe_replies` is off or nothing was recalled)."""
+        if not (self.observe_replies and hits):
+            return ""
+        messages = response.result if isinstance(response, ModelResponse) else [response]
+        return "\n".join(t for m in messages if isinstance(m, AIMessage) if (t := m.text.strip()))
 
     # -- after each turn: remember what the user said -------------------------------------
     def _turn(self, state: AgentState, runtime: Runtime) -> tuple[str, list[str], str | None]:

@@ -194,3 +194,37 @@ def test_chat_engram_reads_the_block_before_the_question_without_keying_it(
     assert tiny_lm.tokenizer.decode([i for i, k in zip(ids, mask, strict=True) if k]) == question
     reply = out["messages"][-1]
     assert reply.usage_metadata["input_tokens"] == tiny_lm.count_tokens(to_engram_messages(call))
+
+
+FACTS = [
+    PET + " from the shelter in Leeds",
+    "My pottery class meets on Thursdays at the community centre",
+    "I am training for the Berlin marathon in September",
+]
+
+
+@pytest.mark.parametrize("observe", [True, False])
+def test_reply_that_uses_a_memory_raises_its_usefulness(core_memory, scripted, observe):
+    stored = core_memory.remember_many(FACTS, "ana")
+    before = core_memory.store.weights("ana")
+    middleware = EngramMemoryMiddleware(core_memory, k=3, observe_replies=observe)
+    reply = "Pixel is a greyhound you adopted from the shelter in Leeds."
+    agent = create_agent(scripted(reply), middleware=[middleware], context_schema=UserContext)
+    agent.invoke({"messages": [HumanMessage("Tell me about my dog")]}, context={"user_id": "ana"})
+
+    # only the quoted memory gained usefulness, and the weights learned: when observing
+    gained = [core_memory.get(e.id, "ana").stats.usefulness > 0 for e in stored]
+    learned = core_memory.store.weights("ana") != before
+    assert (gained, learned) == (([True, False, False], True) if observe else ([False] * 3, False))
+
+
+async def test_async_agent_observes_replies(core_memory, scripted):
+    stored = core_memory.remember_many(FACTS, "ana")
+    agent = create_agent(
+        scripted("Good luck in Berlin this September!"),
+        middleware=[EngramMemoryMiddleware(core_memory, k=3)],
+        context_schema=UserContext,
+    )
+    await agent.ainvoke({"messages": [HumanMessage("Any race soon?")]}, context={"user_id": "ana"})
+    usefulness = [core_memory.get(e.id, "ana").stats.usefulness for e in stored]
+    assert usefulness[2] > 0 and usefulness[:2] == [0, 0]

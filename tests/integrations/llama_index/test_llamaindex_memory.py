@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from llama_index.core.chat_engine import SimpleChatEngine
 from llama_index.core.llms import ChatMessage, MockLLM, TextBlock
 from llama_index.core.memory import ChatMemoryBuffer, Memory
+from llamaindex_models import RecallingLLM
 from pydantic import ValidationError
 
 from engram_agents import EngramMemory as CoreMemory
@@ -223,3 +225,40 @@ def test_put_keeps_nothing_once_the_user_switched_memory_off(store):
     memory.put(user("My locker code is 4471"))
     assert texts(store, "ana") == ["user: I adopted a greyhound called Pixel"]
     assert [m.content for m in memory.get_all()][-1] == "My locker code is 4471"  # chat history
+
+
+FACTS = [
+    "I adopted a greyhound called Pixel from the shelter in Leeds",
+    "My pottery class meets on Thursdays at the community centre",
+    "I am training for the Berlin marathon in September",
+]
+
+
+@pytest.mark.parametrize("observe", [True, False])
+def test_a_reply_that_uses_a_memory_raises_its_usefulness(store, observe):
+    stored = [store.remember(f, "ana") for f in FACTS]
+    before = store.store.weights("ana")
+    memory = EngramMemory.from_defaults("ana", store, k=3, observe_replies=observe)
+    engine = SimpleChatEngine.from_defaults(llm=RecallingLLM(), memory=memory)
+    answer = engine.chat("Which dog did I adopt from the shelter?")
+    assert "Pixel" in str(answer)  # the model quoted the recalled memory
+
+    usefulness = [store.get(e.id, "ana").stats.usefulness for e in stored]
+    if observe:
+        assert usefulness[0] > 0 and usefulness[1:] == [0, 0]
+        assert store.store.weights("ana") != before
+    else:
+        assert usefulness == [0, 0, 0]
+        assert store.store.weights("ana") == before
+
+
+async def test_each_recall_is_observed_once(store):
+    stored = [store.remember(f, "ana") for f in FACTS]
+    memory = EngramMemory.from_defaults("ana", store, k=3)
+    await memory.aput(user("How is my training for Berlin going?"))
+    await memory.aget()
+    await memory.aput(bot("Your Berlin marathon is in September, keep going!"))
+    await memory.aput(bot("Berlin in September, as I said."))  # no recall since: not observed
+    usefulness = [store.get(e.id, "ana").stats.usefulness for e in stored]
+    share = store.store.config.reply_feedback_share  # once: at most one share
+    assert usefulness[:2] == [0, 0] and 0 < usefulness[2] <= share

@@ -31,6 +31,8 @@ class EngramMemory(EngramStoreLink, BaseMemory):
     (`placement="system"`: in a leading system message). `put` adds to the history and
     remembers the text of messages whose role is in `remember_roles` (the user's, by default) in
     the episodic store, scoped by `user_id`, so any later session of that user can recall it.
+    An assistant message put after a recall tells the store which recalled memories it used
+    (`observe_replies`, on by default: `EngramMemory.observe_reply`), so recall learns from use.
     `reset` clears only the short-term history; forget long-term memories through `store`
     (`store.forget(user_id, ...)`).
 
@@ -41,6 +43,11 @@ class EngramMemory(EngramStoreLink, BaseMemory):
     primary_memory: SerializeAsAny[BaseMemory] = Field(
         default_factory=Memory.from_defaults,
         description="Short-term chat history (any LlamaIndex memory).",
+    )
+    observe_replies: bool = Field(
+        default=True,
+        description="Tell the store which recalled memories the assistant's next message used "
+        "(engram_agents.EngramMemory.observe_reply), so recall learns from use.",
     )
     placement: Literal["question", "system"] = Field(
         default="question",
@@ -122,13 +129,28 @@ class EngramMemory(EngramStoreLink, BaseMemory):
 
     def put_messages(self, messages: list[ChatMessage]) -> None:
         self.remember_messages(messages)
+        if observed := self._reply_to_recall(messages):
+            self.store.observe_reply(observed[0], self.user_id, observed[2], query=observed[1])
         if messages:  # LlamaIndex's Memory fails on an empty list (a SQL NOT NULL error)
             self.primary_memory.put_messages(messages)
 
     async def aput_messages(self, messages: list[ChatMessage]) -> None:
         await self.aremember_messages(messages)
+        if observed := self._reply_to_recall(messages):
+            reply, query, hits = observed
+            await self.store.aobserve_reply(reply, self.user_id, hits, query=query)
         if messages:
             await self.primary_memory.aput_messages(messages)
+
+    def _reply_to_recall(self, messages: list[ChatMessage]) -> tuple[str, str, list] | None:
+        """(the assistant's reply, the query, the hits) when `messages` answer the latest
+        recall: each recall is observed once, with the first reply after it."""
+        said = [m.content for m in message_list(messages) if m.role == MessageRole.ASSISTANT]
+        reply = "\n".join(t for t in said if t and t.strip())
+        if not (self.observe_replies and reply and self._recalled):
+            return None
+        (query, hits), self._recalled = self._recalled, None
+        return reply, query, hits
 
     def set(self, messages: list[ChatMessage]) -> None:
         """Replace the short-term history; messages it did not hold yet are remembered."""

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
-from llama_index.core.bridge.pydantic import BaseModel, ConfigDict, Field, field_validator
+from llama_index.core.bridge.pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+)
 
 from engram_agents import ConsentError, InvalidInputError
 from engram_agents import EngramMemory as CoreMemory
@@ -45,6 +51,8 @@ class EngramStoreLink(BaseModel):
     )
     header: str = Field(default=HEADER, description="First line of the recalled-memory text.")
     max_chars: int = Field(default=MAX_CHARS, ge=1, description="Size cap of that text.")
+    # the latest recall's query and the hits put in the prompt, until a reply is observed
+    _recalled: tuple[str, list[RecallHit]] | None = PrivateAttr(default=None)
 
     @field_validator("user_id", "agent_id", "session_id")
     @classmethod
@@ -104,18 +112,20 @@ class EngramStoreLink(BaseModel):
         out what `shown` (the messages already in the prompt) says anyway; "" for none."""
         query = recall_query(shown, input)
         hits = self.store.recall(query, self.user_id, k=self._wanted(shown)) if query else []
-        return self._format(hits, shown)
+        return self._format(query, hits, shown)
 
     async def arecall_text(self, shown: Sequence[ChatMessage], input: Any = None) -> str:
         query = recall_query(shown, input)
         hits = await self.store.arecall(query, self.user_id, k=self._wanted(shown)) if query else []
-        return self._format(hits, shown)
+        return self._format(query, hits, shown)
 
     def _wanted(self, shown: Sequence[ChatMessage]) -> int:
         """k, plus one for each shown message that may come back as its own echo."""
         return min(1000, self.k + sum(m.role.value in self.remember_roles for m in shown))
 
-    def _format(self, hits: Sequence[RecallHit], shown: Sequence[ChatMessage]) -> str:
+    def _format(
+        self, query: str | None, hits: Sequence[RecallHit], shown: Sequence[ChatMessage]
+    ) -> str:
         echoes = set()
         for message in shown:
             if message.content:
@@ -125,8 +135,9 @@ class EngramStoreLink(BaseModel):
             h
             for h in hits
             if h.engram.text not in echoes and (self.min_score is None or h.score >= self.min_score)
-        ]
-        return format_memories(kept[: self.k], header=self.header, max_chars=self.max_chars)
+        ][: self.k]
+        self._recalled = (query, kept) if query and kept else None
+        return format_memories(kept, header=self.header, max_chars=self.max_chars)
 
 
 def message_list(messages: Any) -> list[ChatMessage]:
