@@ -237,7 +237,8 @@ FACTS = [
 @pytest.mark.parametrize("observe", [True, False])
 def test_a_reply_that_uses_a_memory_raises_its_usefulness(store, observe):
     stored = [store.remember(f, "ana") for f in FACTS]
-    before = store.store.weights("ana")
+    weights = (lambda: store.store.weights("ana")) if store.in_process else (lambda: None)
+    before = weights()  # the learned weights are read in this process only
     memory = EngramMemory.from_defaults("ana", store, k=3, observe_replies=observe)
     engine = SimpleChatEngine.from_defaults(llm=RecallingLLM(), memory=memory)
     answer = engine.chat("Which dog did I adopt from the shelter?")
@@ -246,10 +247,10 @@ def test_a_reply_that_uses_a_memory_raises_its_usefulness(store, observe):
     usefulness = [store.get(e.id, "ana").stats.usefulness for e in stored]
     if observe:
         assert usefulness[0] > 0 and usefulness[1:] == [0, 0]
-        assert store.store.weights("ana") != before
+        assert weights() != before or not store.in_process
     else:
         assert usefulness == [0, 0, 0]
-        assert store.store.weights("ana") == before
+        assert weights() == before
 
 
 async def test_each_recall_is_observed_once(store):
@@ -260,5 +261,5 @@ async def test_each_recall_is_observed_once(store):
     await memory.aput(bot("Your Berlin marathon is in September, keep going!"))
     await memory.aput(bot("Berlin in September, as I said."))  # no recall since: not observed
     usefulness = [store.get(e.id, "ana").stats.usefulness for e in stored]
-    share = store.store.config.reply_feedback_share  # once: at most one share
+    share = store.config.reply_feedback_share  # once: at most one share
     assert usefulness[:2] == [0, 0] and 0 < usefulness[2] <= share
