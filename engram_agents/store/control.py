@@ -72,10 +72,11 @@ class UserControl(StoreCore):
         self._after_erase(user_id, erased)
         return len(erased.deleted) + len(erased.partial)
 
-    def on_erase(self, key: str, hook: Callable[[str, list[Engram]], int]) -> None:
+    def on_erase(self, key: str, hook: Callable[[str, list[Engram]], dict[str, int]]) -> None:
         """Call `hook(user_id, engrams)` after each delete or forget with the engrams whose text
-        went (or changed), so copies kept elsewhere (the model's tables) go too; it returns how
-        many it removed, which the audit log records. One hook per key."""
+        went (or changed), so copies kept elsewhere (the model's tables) go too; it returns what
+        it removed (counts by kind, empty for nothing), which the audit log records. One hook
+        per key."""
         self._erase_hooks[key] = hook
 
     def _erase(
@@ -133,9 +134,7 @@ class UserControl(StoreCore):
         for hook in list(self._erase_hooks.values()):
             if removed := hook(user_id, gone):
                 ids = [e.id for e in gone]
-                self.backend.append_audit(
-                    [AuditEvent(user_id, "forget_in_model", ids, {"facts": removed})]
-                )
+                self.backend.append_audit([AuditEvent(user_id, "forget_in_model", ids, removed)])
 
     def export(self, user_id: str) -> dict[str, Any]:
         """Everything stored for the user as JSON-ready data, with the user's audit trail."""

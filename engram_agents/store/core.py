@@ -46,7 +46,7 @@ class StoreCore:
         self.codec = Codec(cipher)
         self._indexes: dict[str, ScopeIndex] = {}
         self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
-        self._erase_hooks: dict[str, Callable[[str, list[Engram]], int]] = {}
+        self._erase_hooks: dict[str, Callable[[str, list[Engram]], dict[str, int]]] = {}
         self._lock = threading.RLock()
         self._check_key(cipher)
 

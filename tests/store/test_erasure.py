@@ -109,7 +109,9 @@ def test_an_erased_text_leaves_no_byte_on_disk(tiny_lm, tmp_path, how):
         "The wifi password at the cabin is blue-otter-42."
     ]
     events = [e for e in memory.store.backend.audit_events("ana") if e.action == "forget_in_model"]
-    assert [(e.engram_ids, e.detail) for e in events] == [([held.id], {"facts": 1})]
+    assert [(e.engram_ids, e.detail["facts"]) for e in events] == [([held.id], 1)]
+    assert events[0].detail.keys() == {"facts", "rows_reset", "retrained"}
+    assert events[0].detail["rows_reset"] > 0
     memory.close()
     assert _files_holding(tmp_path, MARK) == []  # closing writes nothing back
 
