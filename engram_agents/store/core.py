@@ -18,6 +18,7 @@ import numpy as np
 
 from engram_agents.store.backends.base import Backend
 from engram_agents.store.config import FusionWeights, StoreConfig
+from engram_agents.store.copies import CopyIndex
 from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import Encoder
 from engram_agents.store.errors import ConflictError, ConsentError, EncryptionError, NotFoundError
@@ -45,6 +46,7 @@ class StoreCore:
         self.config = config or StoreConfig()
         self.codec = Codec(cipher)
         self._indexes: dict[str, ScopeIndex] = {}
+        self._copies: dict[str, CopyIndex] = {}
         self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
         self._erase_hooks: dict[str, Callable[[str, list[Engram]], dict[str, int]]] = {}
         self._lock = threading.RLock()
@@ -84,6 +86,16 @@ class StoreCore:
             self._indexes[user_id] = index
         return index
 
+    def _copy_index(self, user_id: str, index: ScopeIndex) -> CopyIndex:
+        """Who holds copies of whose text, at the revision of `index` (built on first use: a
+        write by another handle since then means one full read, as for the index)."""
+        copies = self._copies.get(user_id)
+        if copies is None or copies.revision != index.revision:
+            copies = CopyIndex(index.revision)
+            copies.update(self.backend.scan(user_id), [], self.codec)
+            self._copies[user_id] = copies
+        return copies
+
     def _retrying(self, attempt: Callable[[], T]) -> T:
         """Run a read-compute-write until its conditional write lands. A `ConflictError` means
         another writer changed the user's engrams after `attempt` read them: read again."""
@@ -119,6 +131,12 @@ class StoreCore:
             index.revision = revision
         else:
             self._indexes.pop(user_id, None)
+        copies = self._copies.get(user_id)
+        if copies is not None and copies.revision == revision - 1:
+            copies.update(upserts, deletes, self.codec)
+            copies.revision = revision
+        else:
+            self._copies.pop(user_id, None)
 
     def _engrams(self, user_id: str, ids: list[str]) -> list[Engram]:
         rows = self.backend.get(user_id, ids)

@@ -148,6 +148,35 @@ def test_only_engrams_that_can_hold_a_copy_are_read_on_delete():
     assert may_refer(body(plain.model_copy(update={"superseded_by": "x"})))
 
 
+def test_a_delete_reads_only_the_engram_and_those_holding_its_copies(tmp_path, hashing):
+    """The copy index names the engrams to rewrite, so a delete does not read the user's whole
+    store; it follows this handle's writes and another handle's too."""
+    memory = EngramMemory(tmp_path / "m.db", encoder=hashing)
+    other = EngramMemory(tmp_path / "m.db", encoder=hashing)
+    for n in range(30):
+        memory.remember(f"unrelated note {n} about shelf {n * 7}", "u")
+    first = memory.remember(f"the dentist appointment is on Tuesday at 3 pm {MARK}", "u")
+    memory.delete(memory.remember("a note to delete first", "u").id, "u")  # builds the index
+    update = memory.remember("the dentist appointment moved to Friday at 3 pm instead", "u")
+    late = other.remember(f"my car is parked on level 3 of the garage {MARK}", "u")
+    moved = other.remember("my car is parked on level 5 of the garage now", "u")
+    read: list[str] = []
+    get = memory.store.backend.get
+
+    def counting(user_id: str, ids: list[str]):
+        read.extend(ids)
+        return get(user_id, ids)
+
+    memory.store.backend.get = counting  # type: ignore[method-assign]
+    memory.delete(first.id, "u")
+    assert sorted(read) == sorted([first.id, update.id])
+    read.clear()
+    memory.delete(late.id, "u")  # another handle wrote the copy: the index is rebuilt
+    assert sorted(read) == sorted([late.id, moved.id])
+    assert MARK not in _texts(memory)
+    assert memory.get(update.id, "u").history == [] == memory.get(moved.id, "u").history
+
+
 def test_an_encrypted_memory_seals_the_facts_in_the_delta_file(tiny_dirs, small_config, tmp_path):
     from engram_agents import EngramLM
     from engram_agents.store.crypto import generate_key
