@@ -82,13 +82,18 @@ class StoreCore:
         index = self._indexes.get(user_id)
         if index is None or index.revision != revision:
             index = ScopeIndex(self.encoder.dim, revision)
-            index.upsert(list(self.backend.scan(user_id)))
+            rows = list(self.backend.scan(user_id))
+            index.upsert(rows)
             self._indexes[user_id] = index
+            if user_id in self._copies:  # erases happen here: renew it from the same read
+                self._copies[user_id] = CopyIndex(revision)
+                self._copies[user_id].update(rows, [], self.codec)
         return index
 
     def _copy_index(self, user_id: str, index: ScopeIndex) -> CopyIndex:
-        """Who holds copies of whose text, at the revision of `index` (built on first use: a
-        write by another handle since then means one full read, as for the index)."""
+        """Who holds copies of whose text, at the revision of `index`: one read of the user's
+        rows on first use, then renewed with the index (after another handle's write) and
+        patched after this process's own writes."""
         copies = self._copies.get(user_id)
         if copies is None or copies.revision != index.revision:
             copies = CopyIndex(index.revision)
