@@ -8,7 +8,7 @@ from engram_agents.errors import AdapterError, EngramError, InvalidInputError, M
 from engram_agents.lm import EngramLM
 from engram_agents.model.config import EngramConfig
 from engram_agents.model.facts import Fact
-from engram_agents.model.memorize import MemorizeReport, TrainConfig
+from engram_agents.model.memorize import ForgetReport, MemorizeReport, TrainConfig
 from engram_agents.store.errors import ConsentError
 
 __version__ = "0.1.0"
@@ -30,6 +30,7 @@ __all__ = [
     "EngramLM",
     "EngramMemory",
     "Fact",
+    "ForgetReport",
     "InvalidInputError",
     "MemorizeReport",
     "ModelNotFoundError",

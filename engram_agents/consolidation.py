@@ -46,7 +46,7 @@ def consolidate_into_model(
     held = {f.identity(): f for f in lm.facts(user_id)}
     dropped = [f for key, f in held.items() if key not in wanted]
     if dropped:
-        lm.forget_many(dropped, user_id)
+        lm.forget_many(dropped, user_id, train_config, progress)
     new = [f for key, f in wanted.items() if key not in held]
     training = lm.memorize(new, user_id, train_config, progress) if new else None
     return WeightSync(store_report, len(new), len(dropped), training)
@@ -58,8 +58,12 @@ def _fact(engram: Engram) -> Fact | None:
     return Fact(statement=text) if text and not is_asking(text) else None
 
 
-def forget_in_model(lm: EngramLM, user_id: str, engrams: list[Engram]) -> int:
+def forget_in_model(lm: EngramLM, user_id: str, engrams: list[Engram]) -> dict[str, int]:
     """Remove the facts of erased engrams from the user's tables and delta file at once (the
-    erase hook `EngramMemory.attach_model` registers); returns how many were memorized."""
+    erase hook `EngramMemory.attach_model` registers); returns what it did, for the audit log
+    (empty when none of them was memorized)."""
     facts = [f for f in map(_fact, engrams) if f is not None]
-    return lm.forget_many(facts, user_id) if facts else 0
+    report = lm.forget_many(facts, user_id) if facts else None
+    if report is None or not report.facts:
+        return {}
+    return {"facts": report.facts, "rows_reset": report.rows_reset, "retrained": report.retrained}

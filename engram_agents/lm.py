@@ -25,7 +25,15 @@ from engram_agents.model.generation import (
     generate,
 )
 from engram_agents.model.loading import default_model_dir, load_base
-from engram_agents.model.memorize import MemorizeReport, TrainConfig, train, written_rows
+from engram_agents.model.memorize import (
+    ForgetReport,
+    MemorizeReport,
+    TrainConfig,
+    build_examples,
+    hit_rows,
+    train,
+    written_rows,
+)
 from engram_agents.model.model import EngramModel
 from engram_agents.model.users import (
     UserDeltas,
@@ -226,46 +234,80 @@ class EngramLM:
             if not fresh:
                 return MemorizeReport(0, 0, 0, 0.0, 0.0, 0)
             old = [f for key, f in kept.items() if key not in fresh]
-            n_replay = min(len(old), math.ceil(cfg.replay * len(fresh)))
-            replay = random.Random(cfg.seed).sample(old, n_replay)
             kept.update(fresh)
             self._users.facts = list(kept.values())
-            report = train(
-                self.model,
-                self.encoder,
-                [*fresh.values(), *replay],
-                cfg,
-                progress,
-                before_write=self._users.remember_shared,
-            )
+            report = self._train(list(fresh.values()), old, cfg, progress)
             self._users.save()
             return report
 
-    def forget(self, fact, user_id: str) -> bool:
-        """Remove a fact (matched by its question or statement): the rows its N-grams wrote,
-        and no other stored fact uses, get their shared values back, so its keys no longer
-        fire. No retraining; returns whether the fact was stored."""
-        return self.forget_many([fact], user_id) == 1
+    def _train(
+        self,
+        facts: list[Fact],
+        others: list[Fact],
+        cfg: TrainConfig,
+        progress: Callable[[int, int, float], None] | None,
+    ) -> MemorizeReport:
+        """Train `facts` alongside a replay of `others` (so the dense Engram weights they share
+        keep serving those), keeping the shared values of every row it may change."""
+        n_replay = min(len(others), math.ceil(cfg.replay * len(facts)))
+        replay = random.Random(cfg.seed).sample(others, n_replay)
+        return train(
+            self.model,
+            self.encoder,
+            [*facts, *replay],
+            cfg,
+            progress,
+            before_write=self._users.remember_shared,
+        )
 
-    def forget_many(self, facts: list, user_id: str) -> int:
-        """`forget` for several facts at once (one pass over the tables, one save); returns
-        how many were stored."""
+    def forget(self, fact, user_id: str, train_config: TrainConfig | None = None) -> bool:
+        """Remove a fact (matched by its question or statement) from the user's tables and
+        delta file (see `forget_many`); returns whether the fact was stored."""
+        return self.forget_many([fact], user_id, train_config).facts == 1
+
+    def forget_many(
+        self,
+        facts: list,
+        user_id: str,
+        train_config: TrainConfig | None = None,
+        progress: Callable[[int, int, float], None] | None = None,
+    ) -> ForgetReport:
+        """Remove several facts in one pass and one save, leaving no row trained on them.
+
+        Every row their training touched gets its shared value back, rows that remaining facts
+        use too included (keeping those would keep what was learned from the forgotten fact
+        there); then the remaining facts that used one of those rows are retrained (with a
+        replay of the others, as `memorize` does), so they are still recalled. The dense Engram
+        weights, which every fact of the user shares, are not reset."""
         targets = {Fact.coerce(f).identity() for f in facts}
         with self._lock:
             self.model.require_device_tables("forget")
             self.load_user(user_id)
             gone = [f for f in self._users.facts if f.identity() in targets]
             if not gone:
-                return 0
+                return ForgetReport(0, 0, 0)
             remaining = [f for f in self._users.facts if f.identity() not in targets]
-            rows = written_rows(self.model, self.encoder, gone)
-            if remaining:
-                keep = written_rows(self.model, self.encoder, remaining)
-                rows = {n: r[~torch.isin(r, keep[n])] for n, r in rows.items()}
-            self._users.release(rows)
+            rows = torch.unique(
+                torch.cat(
+                    [
+                        hit_rows(self.model, build_examples(self.encoder, gone)),
+                        *written_rows(self.model, self.encoder, gone).values(),
+                    ]
+                )
+            )
+            touching = [
+                f
+                for f in remaining
+                if torch.isin(hit_rows(self.model, build_examples(self.encoder, [f])), rows).any()
+            ]
+            reset = self._users.release({name: rows for name in self.model.engram})
             self._users.facts = remaining
+            training = None
+            if touching:
+                others = [f for f in remaining if f not in touching]
+                training = self._train(touching, others, train_config or TrainConfig(), progress)
             self._users.save()
-            return len({f.identity() for f in gone})
+            return ForgetReport(len({f.identity() for f in gone}), reset, len(touching), training)
 
     def set_encryption_key(self, key: "str | bytes | Cipher") -> None:
         """Seal the fact list in users' delta files with this key (the memory store's), as the

@@ -9,7 +9,7 @@ Engram weights Adam.
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -63,6 +63,18 @@ class MemorizeReport:
     final_loss: float
     seconds: float
     rows_written: int
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    """What `EngramLM.forget_many` did: the facts removed, the user's rows given back their
+    shared values (every row a forgotten fact's training touched, shared ones included), and
+    the remaining facts retrained because they used one of those rows."""
+
+    facts: int
+    rows_reset: int
+    retrained: int
+    training: MemorizeReport | None = None
 
 
 def build_examples(encoder: ChatEncoder, facts: Sequence[Fact]) -> list[Example]:
@@ -155,17 +167,29 @@ def _drop_shared(fps_per_fact: list[Tensor], slots: list[int], heads: int) -> No
         f[:, cols] = torch.where(torch.isin(block, shared), 0, block)
 
 
-def addressed_rows(model: EngramModel, examples: Sequence[Example]) -> Tensor:
-    """Every table row any N-gram of the examples' keyed tokens maps to."""
+def _lookups(model: EngramModel, examples: Sequence[Example]) -> Iterator[tuple[Tensor, Tensor]]:
+    """Rows [T, slots * K] and fingerprints (one per head) of each example's keyed N-grams."""
     device = model.multipliers.device
-    found = []
     k = model.config.heads_per_order
     for e in examples:
         keys = model.key_ids(
             torch.tensor([e.ids], device=device), torch.tensor([e.key_mask], device=device)
         )
         rows, fps = model.hash(keys)
-        found.append(rows[fps.repeat_interleave(k, dim=-1) != 0])
+        yield rows[0], fps[0].repeat_interleave(k, dim=-1)
+
+
+def addressed_rows(model: EngramModel, examples: Sequence[Example]) -> Tensor:
+    """Every table row any N-gram of the examples' keyed tokens maps to."""
+    found = [rows[fps != 0] for rows, fps in _lookups(model, examples)]
+    return torch.unique(torch.cat(found)) if found else torch.empty(0, dtype=torch.long)
+
+
+def hit_rows(model: EngramModel, examples: Sequence[Example]) -> Tensor:
+    """The rows the examples' keyed N-grams hit (a row written for that very key): the rows
+    training on them changed, and the rows that carry them when they are asked."""
+    tags = next(iter(model.engram.values())).tags  # every layer's rows carry the same tags
+    found = [rows[(fps != 0) & (tags[rows] == fps)] for rows, fps in _lookups(model, examples)]
     return torch.unique(torch.cat(found)) if found else torch.empty(0, dtype=torch.long)
 
 

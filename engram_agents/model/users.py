@@ -74,8 +74,10 @@ class UserDeltas:
                 rows, vals, tags = (torch.cat(p) for p in zip(old, (rows, vals, tags), strict=True))
             self._restore[name] = (rows, vals, tags)
 
-    def release(self, rows_by_layer: dict[str, Tensor]) -> None:
-        """Give rows back their shared values (the user's writes there are dropped)."""
+    def release(self, rows_by_layer: dict[str, Tensor]) -> int:
+        """Give rows back their shared values (the user's writes there are dropped); returns
+        how many distinct rows the user had written among them."""
+        released: set[int] = set()
         with torch.no_grad():
             for name, rows in rows_by_layer.items():
                 saved = self._restore.get(name)
@@ -85,6 +87,8 @@ class UserDeltas:
                 layer = self.model.engram[name]
                 layer.table.data[saved[0][hit]] = saved[1][hit]
                 layer.tags[saved[0][hit]] = saved[2][hit]
+                released.update(saved[0][hit].tolist())
+        return len(released)
 
     def unload(self) -> None:
         """Restore the shared tables and dense weights exactly."""

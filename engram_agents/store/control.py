@@ -11,6 +11,7 @@ import numpy as np
 
 from engram_agents.store import erasure
 from engram_agents.store.audit import verify
+from engram_agents.store.copies import erased_keys
 from engram_agents.store.core import StoreCore
 from engram_agents.store.encoders import encode_checked
 from engram_agents.store.errors import ConflictError, InvalidInputError, NotFoundError
@@ -72,10 +73,11 @@ class UserControl(StoreCore):
         self._after_erase(user_id, erased)
         return len(erased.deleted) + len(erased.partial)
 
-    def on_erase(self, key: str, hook: Callable[[str, list[Engram]], int]) -> None:
+    def on_erase(self, key: str, hook: Callable[[str, list[Engram]], dict[str, int]]) -> None:
         """Call `hook(user_id, engrams)` after each delete or forget with the engrams whose text
-        went (or changed), so copies kept elsewhere (the model's tables) go too; it returns how
-        many it removed, which the audit log records. One hook per key."""
+        went (or changed), so copies kept elsewhere (the model's tables) go too; it returns what
+        it removed (counts by kind, empty for nothing), which the audit log records. One hook
+        per key."""
         self._erase_hooks[key] = hook
 
     def _erase(
@@ -98,16 +100,11 @@ class UserControl(StoreCore):
             selected = {index.ids[i] for i in np.flatnonzero(self._mask(user_id, index, select))}
         if not selected:
             return erasure.Erasure()
-        rows = self.backend.get(user_id, list(index.pos))
-        if len(rows) != len(index.pos):
-            raise ConflictError(f"user {user_id!r} changed while reading")
-        # Only an engram with history, evidence or a successor can hold a copy of another's.
-        engrams = [
-            self.codec.to_engram(r)
-            for r in rows
-            if r.id in selected or erasure.may_refer(self.codec.plain(r))
-        ]
-        plan = erasure.plan(engrams, selected, session_id)
+        chosen = self._read(user_id, selected)
+        # Only engrams the copy index names can hold a copy of the erased text or id.
+        keys = set().union(*(erased_keys(e, session_id) for e in chosen))
+        holders = self._copy_index(user_id, index).holders(keys) - selected
+        plan = erasure.plan([*chosen, *self._read(user_id, holders)], selected, session_id)
         if not plan.deleted and not plan.rewritten:
             return plan
         vectors = dict(
@@ -123,6 +120,13 @@ class UserControl(StoreCore):
         self._commit(user_id, read_at, upserts, list(plan.deleted), events)
         return plan
 
+    def _read(self, user_id: str, ids: set[str]) -> list[Engram]:
+        """Engrams the index just listed; one deleted since then means a retry."""
+        rows = self.backend.get(user_id, list(ids))
+        if len(rows) != len(ids):
+            raise ConflictError(f"user {user_id!r} changed while reading")
+        return [self.codec.to_engram(r) for r in rows]
+
     def _after_erase(self, user_id: str, plan: erasure.Erasure) -> None:
         """Once the erase is committed: empty the WAL (it still holds the old pages) and let
         the hooks remove the text from where else it lives, each removal logged."""
@@ -133,9 +137,7 @@ class UserControl(StoreCore):
         for hook in list(self._erase_hooks.values()):
             if removed := hook(user_id, gone):
                 ids = [e.id for e in gone]
-                self.backend.append_audit(
-                    [AuditEvent(user_id, "forget_in_model", ids, {"facts": removed})]
-                )
+                self.backend.append_audit([AuditEvent(user_id, "forget_in_model", ids, removed)])
 
     def export(self, user_id: str) -> dict[str, Any]:
         """Everything stored for the user as JSON-ready data, with the user's audit trail."""

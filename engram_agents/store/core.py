@@ -19,6 +19,7 @@ import numpy as np
 from engram_agents.store.backends.base import Backend
 from engram_agents.store.backends.touches import TouchBuffer
 from engram_agents.store.config import FusionWeights, StoreConfig
+from engram_agents.store.copies import CopyIndex
 from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import Encoder
 from engram_agents.store.errors import ConflictError, ConsentError, EncryptionError, NotFoundError
@@ -49,8 +50,9 @@ class StoreCore:
         self.backend = backend
         self.codec = Codec(cipher)
         self._indexes: dict[str, ScopeIndex] = {}
+        self._copies: dict[str, CopyIndex] = {}
         self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
-        self._erase_hooks: dict[str, Callable[[str, list[Engram]], int]] = {}
+        self._erase_hooks: dict[str, Callable[[str, list[Engram]], dict[str, int]]] = {}
         self._lock = threading.RLock()
         self._check_key(cipher)
 
@@ -84,9 +86,24 @@ class StoreCore:
         index = self._indexes.get(user_id)
         if index is None or index.revision != revision:
             index = ScopeIndex(self.encoder.dim, revision)
-            index.upsert(list(self.backend.scan(user_id)))
+            rows = list(self.backend.scan(user_id))
+            index.upsert(rows)
             self._indexes[user_id] = index
+            if user_id in self._copies:  # erases happen here: renew it from the same read
+                self._copies[user_id] = CopyIndex(revision)
+                self._copies[user_id].update(rows, [], self.codec)
         return index
+
+    def _copy_index(self, user_id: str, index: ScopeIndex) -> CopyIndex:
+        """Who holds copies of whose text, at the revision of `index`: one read of the user's
+        rows on first use, then renewed with the index (after another handle's write) and
+        patched after this process's own writes."""
+        copies = self._copies.get(user_id)
+        if copies is None or copies.revision != index.revision:
+            copies = CopyIndex(index.revision)
+            copies.update(self.backend.scan(user_id), [], self.codec)
+            self._copies[user_id] = copies
+        return copies
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
         """Run a read-compute-write until its conditional write lands. A `ConflictError` means
@@ -123,6 +140,12 @@ class StoreCore:
             index.revision = revision
         else:
             self._indexes.pop(user_id, None)
+        copies = self._copies.get(user_id)
+        if copies is not None and copies.revision == revision - 1:
+            copies.update(upserts, deletes, self.codec)
+            copies.revision = revision
+        else:
+            self._copies.pop(user_id, None)
 
     def _engrams(self, user_id: str, ids: list[str]) -> list[Engram]:
         rows = self.backend.get(user_id, ids)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from engram_agents.store.records import Engram, Version
 from engram_agents.store.sketch import engram_sketch
 
-_SAID = ("reinforced", "merged")  # history entries that hold a statement of the engram itself
+SAID = ("reinforced", "merged")  # history entries that hold a statement of the engram itself
 
 
 @dataclass
@@ -91,7 +91,7 @@ def plan(engrams: list[Engram], selected: set[str], session_id: str | None = Non
         if whole:
             out.deleted[engram_id] = engram
             gone_ids.add(engram_id)
-            gone_texts |= {engram.text, *(v.text for v in engram.history if v.action in _SAID)}
+            gone_texts |= {engram.text, *(v.text for v in engram.history if v.action in SAID)}
         elif whole is None:
             current[engram_id] = _rebuild(engram, session_id)
             out.retexted.add(engram_id)

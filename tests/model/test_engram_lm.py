@@ -178,7 +178,7 @@ def test_forget_removes_a_fact_and_its_rows(tiny_lm):
 
 def test_forget_many_removes_several_facts_in_one_pass(tiny_lm):
     tiny_lm.memorize(FACTS, "ana", train_config=QUICK)
-    assert tiny_lm.forget_many([*FACTS, "never stored"], "ana") == 2
+    assert tiny_lm.forget_many([*FACTS, "never stored"], "ana").facts == 2
     assert tiny_lm.facts("ana") == []
     for fact in FACTS:
         ids, mask = tiny_lm.encoder.encode(fact.question)
@@ -186,7 +186,7 @@ def test_forget_many_removes_several_facts_in_one_pass(tiny_lm):
         rows, fps = tiny_lm.model.hash(keys)
         for layer in tiny_lm.model.engram.values():
             assert not hit_mask(layer.tags, rows, fps).any()
-    assert tiny_lm.forget_many(FACTS, "ana") == 0
+    assert tiny_lm.forget_many(FACTS, "ana").facts == 0
 
 
 def test_adapter_saves_config_and_shared_tables(tiny_lm, tiny_dirs, tmp_path, small_config):

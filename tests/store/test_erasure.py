@@ -109,7 +109,9 @@ def test_an_erased_text_leaves_no_byte_on_disk(tiny_lm, tmp_path, how):
         "The wifi password at the cabin is blue-otter-42."
     ]
     events = [e for e in memory.store.backend.audit_events("ana") if e.action == "forget_in_model"]
-    assert [(e.engram_ids, e.detail) for e in events] == [([held.id], {"facts": 1})]
+    assert [(e.engram_ids, e.detail["facts"]) for e in events] == [([held.id], 1)]
+    assert events[0].detail.keys() == {"facts", "rows_reset", "retrained"}
+    assert events[0].detail["rows_reset"] > 0
     memory.close()
     assert _files_holding(tmp_path, MARK) == []  # closing writes nothing back
 
@@ -144,6 +146,35 @@ def test_only_engrams_that_can_hold_a_copy_are_read_on_delete():
     holder = plain.model_copy(update={"history": [Version(action="updated", text="old")]})
     assert may_refer(body(holder))
     assert may_refer(body(plain.model_copy(update={"superseded_by": "x"})))
+
+
+def test_a_delete_reads_only_the_engram_and_those_holding_its_copies(tmp_path, hashing):
+    """The copy index names the engrams to rewrite, so a delete does not read the user's whole
+    store; it follows this handle's writes and another handle's too."""
+    memory = EngramMemory(tmp_path / "m.db", encoder=hashing)
+    other = EngramMemory(tmp_path / "m.db", encoder=hashing)
+    for n in range(30):
+        memory.remember(f"unrelated note {n} about shelf {n * 7}", "u")
+    first = memory.remember(f"the dentist appointment is on Tuesday at 3 pm {MARK}", "u")
+    memory.delete(memory.remember("a note to delete first", "u").id, "u")  # builds the index
+    update = memory.remember("the dentist appointment moved to Friday at 3 pm instead", "u")
+    late = other.remember(f"my car is parked on level 3 of the garage {MARK}", "u")
+    moved = other.remember("my car is parked on level 5 of the garage now", "u")
+    read: list[str] = []
+    get = memory.store.backend.get
+
+    def counting(user_id: str, ids: list[str]):
+        read.extend(ids)
+        return get(user_id, ids)
+
+    memory.store.backend.get = counting  # type: ignore[method-assign]
+    memory.delete(first.id, "u")
+    assert sorted(read) == sorted([first.id, update.id])
+    read.clear()
+    memory.delete(late.id, "u")  # another handle wrote the copy: the index is rebuilt
+    assert sorted(read) == sorted([late.id, moved.id])
+    assert MARK not in _texts(memory)
+    assert memory.get(update.id, "u").history == [] == memory.get(moved.id, "u").history
 
 
 def test_an_encrypted_memory_seals_the_facts_in_the_delta_file(tiny_dirs, small_config, tmp_path):
