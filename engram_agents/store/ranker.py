@@ -11,7 +11,14 @@ import numpy as np
 from engram_agents.store import fusion
 from engram_agents.store.core import StoreCore
 from engram_agents.store.encoders import encode_checked
-from engram_agents.store.records import RecallFilters, RecallHit, TimeRange, as_utc, utcnow
+from engram_agents.store.records import (
+    Passage,
+    RecallFilters,
+    RecallHit,
+    TimeRange,
+    as_utc,
+    utcnow,
+)
 from engram_agents.store.rows import AuditEvent
 from engram_agents.store.sketch import ASKS, extract_sketch
 from engram_agents.store.timeexpr import find_time_mentions, span_of
@@ -118,6 +125,12 @@ class Ranker(StoreCore):
         for i, by_floor, score in zip(order, floored, ranked, strict=True):
             engram = engrams[index.ids[rows[i]]]
             matched = sorted(hashed[t] for t in set(index.tags[rows[i]]) & hashed.keys())
+            span = index.best_passage(qvec, rows[i])
+            passage = (
+                Passage(start=span[0], end=span[1], text=engram.text[slice(*span)])
+                if span
+                else None
+            )
             hits.append(
                 RecallHit(
                     engram=engram,
@@ -125,9 +138,10 @@ class Ranker(StoreCore):
                     similarity=float(sims[i]),
                     matched_tags=matched,
                     explanation=self._explain(
-                        float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor
+                        float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor, span
                     ),
                     parts=self._parts(x[i] * w, float(score) - float(fused[i])),
+                    passage=passage,
                 )
             )
         return hits, x[order]
@@ -142,9 +156,16 @@ class Ranker(StoreCore):
 
     @staticmethod
     def _explain(
-        similarity: float, matched: list[str], in_time: bool, asks: bool, by_floor: bool
+        similarity: float,
+        matched: list[str],
+        in_time: bool,
+        asks: bool,
+        by_floor: bool,
+        span: tuple[int, int] | None = None,
     ) -> str:
         parts = [f"similarity {similarity:.2f}"]
+        if span:
+            parts[0] += f" (best passage: characters {span[0]}-{span[1]})"
         parts.append(f"matched tags: {', '.join(matched)}" if matched else "no shared tags")
         if in_time:
             parts.append("inside the time the query names")
