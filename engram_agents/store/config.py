@@ -33,6 +33,9 @@ class StoreConfig(BaseModel):
     # tokens, each with its own vector; recall scores the turn by its best (store.passages).
     # 0 reads every turn through the window alone.
     passage_tokens: int = Field(default=128, ge=0)
+    # A long turn's keyword tags: each passage's this many most frequent (sketch.passage_sketch);
+    # 0 keeps every keyword of the turn.
+    passage_keywords: int = Field(default=0, ge=0)
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
     candidate_limit: int = Field(default=500, gt=0)

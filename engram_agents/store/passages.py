@@ -35,7 +35,7 @@ class Passages:
         return len(self.spans)
 
 
-def _window(encoder: Encoder) -> int | None:
+def encoder_window(encoder: Encoder) -> int | None:
     """Content tokens the encoder reads, if it says (`max_tokens` and `token_spans`)."""
     if not hasattr(encoder, "token_spans"):
         return None
@@ -78,7 +78,7 @@ def encode_turns(
     of their own, so the turns' vectors are the ones they get without chunking (a batch-wise
     quantized encoder moves a vector with the texts beside it)."""
     vectors = encode_checked(encoder, texts)
-    window = _window(encoder)
+    window = encoder_window(encoder)
     out = [Passages.none(encoder.dim) for _ in texts]
     if window is None or passage_tokens <= 0:
         return vectors, out

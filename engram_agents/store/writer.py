@@ -15,7 +15,7 @@ from engram_agents.store.passages import Passages, encode_turns
 from engram_agents.store.records import Engram, EngramMetadata, MemoryItem, Scope, Version, as_utc
 from engram_agents.store.redact import redact
 from engram_agents.store.rows import AuditEvent
-from engram_agents.store.sketch import engram_sketch
+from engram_agents.store.sketch import engram_sketch, passage_sketch
 from engram_agents.store.validation import check_metadata, check_text
 
 
@@ -66,11 +66,21 @@ class Writer(StoreCore):
         vectors, passages = encode_turns(
             self.encoder, [e.text for e in engrams], self.config.passage_tokens
         )
+        for engram, turn in zip(engrams, passages, strict=True):
+            self._sketch_passages(engram, turn)
         return self._retrying(
             lambda: self._store_new(
                 scope.user_id, [e.model_copy(deep=True) for e in engrams], vectors, passages
             )
         )
+
+    def _sketch_passages(self, engram: Engram, passages: Passages) -> None:
+        """A long turn's sketch from its passages, when `passage_keywords` asks for it."""
+        if len(passages) and self.config.passage_keywords:
+            spans = [(int(s), int(e)) for s, e in passages.spans]
+            engram.sketch = passage_sketch(
+                engram.text, spans, engram.when, self.config.passage_keywords
+            )
 
     def _store_new(
         self,
@@ -228,6 +238,8 @@ class Writer(StoreCore):
         )
         engram.sketch = engram_sketch(new_text, engram.when)
         vector, passages = encoded or (self._vectors(user_id, [engram_id])[0], None)
+        if passages is not None:
+            self._sketch_passages(engram, passages)
         row = self.codec.to_row(engram, vector, passages)
         self._commit(user_id, read_at, [row], [], [AuditEvent(user_id, "update", [engram_id])])
         return engram

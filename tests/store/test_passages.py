@@ -4,6 +4,7 @@ short turns are read exactly as before."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def _long_answer(chars: int = 5000) -> str:
         for n in range(1, 200)
     ]
     half = len(steps) // 2
-    text = "\n".join(steps[:half] + [FACT] + steps[half:])
+    text = "\n".join([*steps[:half], FACT, *steps[half:]])
     middle = text.index(FACT)
     start = max(0, middle - chars // 2)
     return "Here is the full checklist:\n" + text[start : start + chars]
@@ -53,7 +54,7 @@ def test_plan_spans_tiles_the_turn_from_the_window_on_in_capped_passages():
     spans = plan_spans(text, tokens, window=64, cap=32)
     assert spans[0] == (0, int(tokens[63][1]))  # what the turn's own vector reads
     assert spans[-1][1] == len(text)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start <= end or not text[end:start].strip()  # no word is skipped
     for start, end in spans[1:]:
         assert text[start:].startswith("line")  # each begins at a line
@@ -74,7 +75,9 @@ def test_a_fact_in_the_middle_of_a_long_answer_is_found_though_the_window_misses
     assert found[0] is None  # truncation alone: the fact never reached the turn's vector
     hit = found[128]
     assert hit is not None and hit.engram.text == answer  # the whole turn comes back
-    assert FACT in hit.passage.text and hit.passage.text == answer[hit.passage.start : hit.passage.end]
+    assert (
+        FACT in hit.passage.text and hit.passage.text == answer[hit.passage.start : hit.passage.end]
+    )
     assert len(hit.passage.text) < len(answer) / 3
     assert f"best passage: characters {hit.passage.start}-{hit.passage.end}" in hit.explanation
 
@@ -160,3 +163,18 @@ def test_short_turns_get_the_vectors_and_ranking_they_had_without_passages(tmp_p
                 for h in m.recall("where is the spare cable hidden?", "u", k=10)
             ]
     assert ranked[0] == ranked[128]
+
+
+def test_add_passages_reads_the_long_turns_of_an_older_store_again(tmp_path):
+    from engram_agents.store.migrate import add_passages
+
+    with _store(tmp_path / "m.db", 0) as memory:  # as a store made before passages
+        long = memory.remember(_long_answer(), "u")
+        memory.remember_many(_short_turns(), "u")
+        assert all(h.engram.id != long.id for h in memory.recall(QUERY, "u", k=5))
+    assert add_passages(tmp_path / "m.db", HashingEncoder(256, max_words=64)) == 1
+    assert add_passages(tmp_path / "m.db", HashingEncoder(256, max_words=64)) == 0
+    with _store(tmp_path / "m.db", 128) as memory:
+        hit = next(h for h in memory.recall(QUERY, "u", k=5) if h.engram.id == long.id)
+        assert FACT in hit.passage.text
+        assert memory.verify_audit()
