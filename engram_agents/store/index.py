@@ -255,13 +255,14 @@ class ScopeIndex:
         return self.vectors[[self.pos[i] for i in ids]]
 
     def similarities(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Cosine of `query` with each of `rows`: a long turn's is its best passage's."""
+        """Cosine of `query` with each of `rows`."""
         if rows.size > self._size // 4:  # one contiguous product beats gathering most rows
-            sims = (self.vectors[: self._size] @ query)[rows]
-        else:
-            sims = self.vectors[rows] @ query
-        if not self._passages:
-            return sims
+            return (self.vectors[: self._size] @ query)[rows]
+        return self.vectors[rows] @ query
+
+    def with_passages(self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray) -> np.ndarray:
+        """`sims` (the rows' own cosines) raised to the cosine of each long turn's best
+        passage: a turn is as similar as the most similar part of it."""
         count = self.passage_count[rows]
         has = np.flatnonzero(count)
         if not has.size:
@@ -269,9 +270,10 @@ class ScopeIndex:
         counts = count[has]
         starts = np.cumsum(counts) - counts  # each row's first place in the gathered list
         gather = np.repeat(self.passage_first[rows[has]] - starts, counts) + np.arange(counts.sum())
+        out = sims.astype(np.float32, copy=True)
         best = np.maximum.reduceat(self.passage_vectors[gather] @ query, starts)
-        sims[has] = np.maximum(sims[has], best)
-        return sims
+        out[has] = np.maximum(out[has], best)
+        return out
 
     def mask(self, filters: RecallFilters, tag_keys: list[str]) -> np.ndarray:
         """Rows that pass `filters`; `tag_keys` are its tags as indexed (hashed when encrypted)."""
@@ -323,7 +325,7 @@ class ScopeIndex:
 
     def dense_top(self, query: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
         """Positions of the `n` most similar live rows (a full scan; used to widen stage 1)."""
-        sims = self.similarities(query, np.arange(self._size))
+        sims = self.vectors[: self._size] @ query
         keep = self.alive[: self._size] if mask is None else mask
         sims = np.where(keep, sims, -np.inf)
         n = min(n, int(keep.sum()))

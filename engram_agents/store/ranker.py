@@ -99,7 +99,8 @@ class Ranker(StoreCore):
                 lex = np.concatenate([lex, np.zeros(extra.size, dtype=np.float32)])
         if rows.size == 0:
             return [], np.zeros((0, len(fusion.FEATURES)))
-        sims = index.similarities(qvec, rows)
+        own = index.similarities(qvec, rows)  # the turns' own vectors: the dense floor's order
+        sims = index.with_passages(qvec, rows, own)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
         asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS], user_id)[0]))
         x = fusion.features(
@@ -114,7 +115,7 @@ class Ranker(StoreCore):
         )
         w = fusion.as_vector(self.weights(user_id))
         fused = x @ w
-        order, floored = fusion.with_dense_floor(fused, sims, cfg.dense_floor, k)
+        order, floored = fusion.with_dense_floor(fused, own, cfg.dense_floor, k)
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in
         # the returned order and callers that sort or merge results by score keep the floor.
         ranked = np.maximum.accumulate(fused[order][::-1])[::-1]

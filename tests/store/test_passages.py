@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engram_agents.memory import EngramMemory
-from engram_agents.store.config import StoreConfig
+from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.encoders import HashingEncoder
 from engram_agents.store.passages import encode_turns, plan_spans
 
@@ -42,9 +42,10 @@ def _short_turns() -> list[str]:
 
 
 def _store(path: Path, passage_tokens: int, **config) -> EngramMemory:
-    """A truncating encoder (64 words, like MiniLM's 256 tokens) and the dense order alone,
-    so what recall finds is what the turn's vectors say."""
-    cfg = StoreConfig(passage_tokens=passage_tokens, dense_floor=1.0, **config)
+    """A truncating encoder (64 words, like MiniLM's 256 tokens) and no tag signal or dense
+    floor, so what recall finds is what the turn's vectors say."""
+    weights = FusionWeights(tags=0)
+    cfg = StoreConfig(passage_tokens=passage_tokens, dense_floor=0, weights=weights, **config)
     return EngramMemory(path, encoder=HashingEncoder(256, max_words=64), config=cfg)
 
 
@@ -84,7 +85,7 @@ def test_a_fact_in_the_middle_of_a_long_answer_is_found_though_the_window_misses
 
 @pytest.mark.parametrize("make_memory", ["sqlite", "chroma-local"], indirect=True)
 def test_passages_persist_and_survive_writes_that_keep_the_text(make_memory):
-    config = StoreConfig(passage_tokens=128, dense_floor=1.0)
+    config = StoreConfig(passage_tokens=128, dense_floor=0, weights=FusionWeights(tags=0))
     encoder = HashingEncoder(256, max_words=64)
     memory = make_memory(encoder=encoder, config=config)
     long = memory.remember(_long_answer(), "u")
@@ -134,7 +135,7 @@ def test_an_encrypted_store_keeps_passages_as_it_keeps_vectors(tmp_path):
     from engram_agents.store.crypto import generate_key
 
     key = generate_key()
-    config = StoreConfig(passage_tokens=128, dense_floor=1.0)
+    config = StoreConfig(passage_tokens=128, dense_floor=0, weights=FusionWeights(tags=0))
     encoder = HashingEncoder(256, max_words=64)
     with EngramMemory(tmp_path / "m.db", encoder=encoder, config=config, encryption_key=key) as m:
         long = m.remember(_long_answer(), "u")
