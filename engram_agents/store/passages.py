@@ -10,14 +10,11 @@ passages start at a line or sentence break where one is near."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from engram_agents.store.encoders import Encoder, encode_checked
-
-_BREAK = re.compile(r"\n|[.!?;:]\s*$")
 
 
 @dataclass
@@ -42,13 +39,22 @@ def encoder_window(encoder: Encoder) -> int | None:
     return getattr(encoder, "max_tokens", None)
 
 
+def _starts_here(text: str, prev_end: int, start: int) -> bool:
+    """A token at `start` (the one before it ends at `prev_end`) begins a line or follows a
+    sentence end, not the dot of a numbered step ("3.")."""
+    if "\n" in text[prev_end:start]:
+        return True
+    before = text[max(start - 8, 0) : start].rstrip()
+    return before[-1:] in (".", "!", "?", ";", ":") and not before[-2:-1].isdigit()
+
+
 def _break_before(text: str, tokens: np.ndarray, lo: int, hi: int) -> int:
     """The last token position in (lo, hi] that starts a line or follows a sentence end, else
     `hi`: passages begin where a reader would."""
     for t in range(hi, max(lo, 0), -1):
         if t >= len(tokens):
             continue
-        if _BREAK.search(text[tokens[t - 1][0] : tokens[t][0]]):
+        if _starts_here(text, tokens[t - 1][1], tokens[t][0]):
             return t
     return hi
 
