@@ -15,7 +15,7 @@ from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.encoders import HashingEncoder
 from engram_agents.store.passages import encode_turns, plan_spans
 
-FACT = "The spare key is hidden under the blue flowerpot next to the shed."
+FACT = "The spare key is hidden under the blue flowerpot next to the shed"
 QUERY = "where is the spare key hidden, under the flowerpot?"
 WORDS = "router cable switch patch panel firmware subnet gateway uplink rack fan".split()
 
