@@ -92,7 +92,7 @@ class ScopeIndex:
         self.remove([r.id for r in rows if r.id in self.pos])
         self._grow(len(rows))
         for row in rows:
-            self._add_passages(self._size, row.passages or kept.get(row.id))
+            self._add_passages(self._size, kept.get(row.id, row.passages))
             i = self._size
             self._size += 1
             self._live += 1
