@@ -179,3 +179,27 @@ def test_add_passages_reads_the_long_turns_of_an_older_store_again(tmp_path):
         hit = next(h for h in memory.recall(QUERY, "u", k=5) if h.engram.id == long.id)
         assert FACT in hit.passage.text
         assert memory.verify_audit()
+
+
+def test_the_dense_floor_keeps_the_order_of_the_turns_own_vectors(tmp_path):
+    """Passages raise the fused similarity; the floor still holds plain dense retrieval's
+    order, so the store is never below dense retrieval with the same encoder (with share 1 the
+    results are that order)."""
+    encoder = HashingEncoder(256, max_words=64)
+    config = StoreConfig(passage_tokens=128, dense_floor=1.0)
+    texts = [_long_answer(), _long_answer(3000), *_short_turns()]
+    vectors = encoder.encode(texts)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    query = encoder.encode([QUERY])[0]
+    query /= np.linalg.norm(query)
+    with EngramMemory(tmp_path / "m.db", encoder=encoder, config=config) as memory:
+        ids = [e.id for e in memory.remember_many(texts, "u")]
+        hits = [h.engram.id for h in memory.recall(QUERY, "u", k=10)]
+        index = memory.store._index("u")
+        rows = np.asarray([index.pos[i] for i in ids])
+        raised = index.with_passages(query, rows, (vectors @ query).astype(np.float32))
+    own = dict(zip(ids, vectors @ query, strict=True))
+    best = sorted(own.values(), reverse=True)[:10]
+    assert own[ids[0]] < best[-1] < raised[0]  # by its passages the long answer is in the top 10
+    assert np.allclose([own[i] for i in hits], best, atol=1e-5)  # share 1: the dense order
+    assert ids[0] not in hits
