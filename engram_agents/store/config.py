@@ -29,6 +29,13 @@ class StoreConfig(BaseModel):
     # this much of the smaller keyword set (see lifecycle.supersedes).
     supersede_similarity: float = Field(default=0.5, gt=0, le=1)
     supersede_keyword_overlap: float = Field(default=0.2, gt=0, le=1)
+    # A turn longer than the encoder's window is also read as passages of at most this many
+    # tokens, each with its own vector; recall scores the turn by its best (store.passages).
+    # 0 reads every turn through the window alone.
+    passage_tokens: int = Field(default=128, ge=0)
+    # A long turn's keyword tags: each passage's this many most frequent (sketch.passage_sketch);
+    # 0 keeps every keyword of the turn.
+    passage_keywords: int = Field(default=0, ge=0)
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
     candidate_limit: int = Field(default=500, gt=0)

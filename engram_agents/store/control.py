@@ -13,8 +13,8 @@ from engram_agents.store import erasure
 from engram_agents.store.audit import verify
 from engram_agents.store.copies import erased_keys
 from engram_agents.store.core import StoreCore
-from engram_agents.store.encoders import encode_checked
 from engram_agents.store.errors import ConflictError, InvalidInputError, NotFoundError
+from engram_agents.store.passages import encode_turns
 from engram_agents.store.records import Engram, RecallFilters, TimeRange, utcnow
 from engram_agents.store.rows import AuditEvent
 
@@ -110,10 +110,15 @@ class UserControl(StoreCore):
         vectors = dict(
             zip(plan.rewritten, self._vectors(user_id, list(plan.rewritten)), strict=True)
         )
-        if plan.retexted:
-            fresh = encode_checked(self.encoder, [plan.rewritten[i].text for i in plan.retexted])
+        passages = {}
+        if plan.retexted:  # a scrubbed text is read again, passages and all
+            texts = [plan.rewritten[i].text for i in plan.retexted]
+            fresh, fresh_passages = encode_turns(self.encoder, texts, self.config.passage_tokens)
             vectors.update(zip(plan.retexted, fresh, strict=True))
-        upserts = [self.codec.to_row(e, vectors[i]) for i, e in plan.rewritten.items()]
+            passages.update(zip(plan.retexted, fresh_passages, strict=True))
+        upserts = [
+            self.codec.to_row(e, vectors[i], passages.get(i)) for i, e in plan.rewritten.items()
+        ]
         events = [AuditEvent(user_id, action, list(plan.deleted))]
         if plan.rewritten:
             events.append(AuditEvent(user_id, "scrub", list(plan.rewritten)))

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,16 @@ class Encoder(Protocol):
     name: str
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _token_offsets(tokenizer: Any, lock: threading.Lock, texts: list[str]) -> list[np.ndarray]:
+    """Character offsets of each text's tokens, untruncated and without special tokens: where
+    a long text's passages begin and end (`store.passages`)."""
+    with lock:  # fast tokenizers refuse concurrent use
+        batch = tokenizer(
+            texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+    return [np.asarray(o, dtype=np.int64).reshape(-1, 2) for o in batch["offset_mapping"]]
 
 
 def minilm_path() -> Path:
@@ -60,12 +71,17 @@ class SentenceTransformerEncoder:
         self.dim = int((dim or self.model.get_sentence_embedding_dimension)())
         self.name = f"st:{Path(path).name}"
         self.batch_size = batch_size
+        self.max_tokens = int(self.model.max_seq_length) - 2  # [CLS] and [SEP] take two
+        self._tokenizing = threading.Lock()
         # torch modules are not safe to call from many threads: one encode at a time, and the
         # calls that wait for it are encoded together
         self._batched = EncodeBatcher(self._encode)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self._batched(texts)
+
+    def token_spans(self, texts: list[str]) -> list[np.ndarray]:
+        return _token_offsets(self.model.tokenizer, self._tokenizing, texts)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(
@@ -102,6 +118,8 @@ class OnnxInt8Encoder:
         self.dim = int(self.session.get_outputs()[0].shape[-1])
         self.name = f"onnx-int8:{path.name}"
         self.batch_size = batch_size
+        self.max_tokens = self.max_length - 2  # [CLS] and [SEP] take two
+        self._tokenizing = threading.Lock()
         # fast tokenizers refuse concurrent use: one encode at a time, and the calls that wait
         # for it are encoded together (`EncodeBatcher`)
         self._batched = EncodeBatcher(self._encode)
@@ -109,18 +127,22 @@ class OnnxInt8Encoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         return self._batched(texts)
 
+    def token_spans(self, texts: list[str]) -> list[np.ndarray]:
+        return _token_offsets(self.tokenizer, self._tokenizing, texts)
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")  # batches of like lengths
         for start in range(0, len(texts), self.batch_size):
             rows = order[start : start + self.batch_size]
-            batch = self.tokenizer(
-                [texts[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="np",
-            )
+            with self._tokenizing:
+                batch = self.tokenizer(
+                    [texts[i] for i in rows],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="np",
+                )
             feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
             hidden = self.session.run(None, feed)[0]
             mask = batch["attention_mask"][..., None].astype(np.float32)
@@ -216,11 +238,22 @@ class ObjectEncoder:
 
 
 class HashingEncoder:
-    """Feature-hashed bag of words and character trigrams: deterministic and instant (tests)."""
+    """Feature-hashed bag of words and character trigrams: deterministic and instant (tests).
+    With `max_words` it reads only a text's first words, like a model's token window."""
 
-    def __init__(self, dim: int = 256) -> None:
+    _WORD = re.compile(r"\w+")
+
+    def __init__(self, dim: int = 256, max_words: int | None = None) -> None:
         self.dim = dim
-        self.name = f"hashing:{dim}"
+        self.name = f"hashing:{dim}" + (f":{max_words}w" if max_words else "")
+        if max_words:
+            self.max_tokens = max_words
+
+    def token_spans(self, texts: list[str]) -> list[np.ndarray]:
+        return [
+            np.asarray([m.span() for m in self._WORD.finditer(t)], dtype=np.int64).reshape(-1, 2)
+            for t in texts
+        ]
 
     def _bucket(self, feature: str) -> tuple[int, float]:
         digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
@@ -229,8 +262,9 @@ class HashingEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        window = getattr(self, "max_tokens", None)
         for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
+            for word in self._WORD.findall(text.lower())[:window]:
                 for feature in [word] + [word[i : i + 3] for i in range(max(1, len(word) - 2))]:
                     index, sign = self._bucket(feature)
                     out[row, index] += sign

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engram_agents.store.passages import Passages
 from engram_agents.store.records import RecallFilters, Tier
 from engram_agents.store.rows import EngramRow
 
@@ -57,6 +58,13 @@ class ScopeIndex:
         self.agent: list[str | None] = []
         self.prev = np.zeros(0, dtype=np.int64)  # the session's preceding engram, or -1
         self.prev_dot = np.zeros(0, dtype=np.float32)  # its cosine with this engram
+        # Long turns' passages (store.passages), appended per row: row i owns passages
+        # first[i] .. first[i] + count[i] - 1 of these arrays.
+        self.passage_vectors = np.zeros((0, dim), dtype=np.float32)
+        self.passage_spans = np.zeros((0, 2), dtype=np.int64)
+        self.passage_first = np.zeros(0, dtype=np.int64)
+        self.passage_count = np.zeros(0, dtype=np.int64)
+        self._passages = 0
         self._last_in_session: dict[str, int] = {}
         self._links_stale = False
         self._size = 0
@@ -77,13 +85,19 @@ class ScopeIndex:
         self.alive = _extended(self.alive, cap)
         self.prev = _extended(self.prev, cap, fill=-1)
         self.prev_dot = _extended(self.prev_dot, cap)
+        self.passage_first = _extended(self.passage_first, cap)
+        self.passage_count = _extended(self.passage_count, cap)
         for name, arr in self.fields.items():
             self.fields[name] = _extended(arr, cap)
 
     def upsert(self, rows: list[EngramRow]) -> None:
+        kept = {
+            r.id: self.passages_of(r.id) for r in rows if r.passages is None and r.id in self.pos
+        }
         self.remove([r.id for r in rows if r.id in self.pos])
         self._grow(len(rows))
         for row in rows:
+            self._add_passages(self._size, kept.get(row.id, row.passages))
             i = self._size
             self._size += 1
             self._live += 1
@@ -110,6 +124,37 @@ class ScopeIndex:
             for tag, listed in self.postings.items():
                 if len(listed) >= _BULK:
                     self.posting(tag)
+
+    def _add_passages(self, i: int, passages: Passages | None) -> None:
+        n = len(passages) if passages is not None else 0
+        self.passage_first[i], self.passage_count[i] = self._passages, n
+        if not n:
+            return
+        need = self._passages + n
+        if need > len(self.passage_spans):
+            cap = max(need, 2 * len(self.passage_spans), 64)
+            vectors = np.zeros((cap, self.dim), dtype=np.float32)
+            vectors[: self._passages] = self.passage_vectors[: self._passages]
+            spans = np.zeros((cap, 2), dtype=np.int64)
+            spans[: self._passages] = self.passage_spans[: self._passages]
+            self.passage_vectors, self.passage_spans = vectors, spans
+        self.passage_vectors[self._passages : need] = passages.vectors
+        self.passage_spans[self._passages : need] = passages.spans
+        self._passages = need
+
+    def passages_of(self, engram_id: str) -> Passages:
+        """The passages of an engram in the index (none for a turn within the window)."""
+        i = self.pos[engram_id]
+        part = slice(self.passage_first[i], self.passage_first[i] + self.passage_count[i])
+        return Passages(self.passage_spans[part].copy(), self.passage_vectors[part].copy())
+
+    def best_passage(self, query: np.ndarray, row: int) -> tuple[int, int] | None:
+        """The span of the row's passage most similar to `query`; None for a row without."""
+        first, count = self.passage_first[row], self.passage_count[row]
+        if not count:
+            return None
+        best = first + int(np.argmax(self.passage_vectors[first : first + count] @ query))
+        return int(self.passage_spans[best][0]), int(self.passage_spans[best][1])
 
     def _link(self, i: int, session: str | None) -> None:
         """Append `i` to its session's chain; an engram older than the chain's end (an update
@@ -233,6 +278,21 @@ class ScopeIndex:
         if rows.size > self._size // 4:  # one contiguous product beats gathering most rows
             return (self.vectors[: self._size] @ query)[rows]
         return self.vectors[rows] @ query
+
+    def with_passages(self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray) -> np.ndarray:
+        """`sims` (the rows' own cosines) raised to the cosine of each long turn's best
+        passage: a turn is as similar as the most similar part of it."""
+        count = self.passage_count[rows]
+        has = np.flatnonzero(count)
+        if not has.size:
+            return sims
+        counts = count[has]
+        starts = np.cumsum(counts) - counts  # each row's first place in the gathered list
+        gather = np.repeat(self.passage_first[rows[has]] - starts, counts) + np.arange(counts.sum())
+        out = sims.astype(np.float32, copy=True)
+        best = np.maximum.reduceat(self.passage_vectors[gather] @ query, starts)
+        out[has] = np.maximum(out[has], best)
+        return out
 
     def mask(self, filters: RecallFilters, tag_keys: list[str]) -> np.ndarray:
         """Rows that pass `filters`; `tag_keys` are its tags as indexed (hashed when encrypted)."""

@@ -2,7 +2,10 @@
 encrypted one made before per-user tag keys onto them. One transaction re-seals every row (text
 and metadata encrypted, tags hashed under each user's key), then the file is rewritten so no old
 page survives in free space or the WAL. Opening a plaintext store with a key is refused instead,
-so a store is never half-converted."""
+so a store is never half-converted.
+
+Stores made before passages (store.passages) gain the `passages` table when opened; their long
+turns are read through the encoder's window alone until `add_passages` reads them again."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from pathlib import Path
 
 from engram_agents.store.backends.sqlite import SQLiteBackend
 from engram_agents.store.crypto import Cipher
-from engram_agents.store.errors import EncryptionError
+from engram_agents.store.encoders import Encoder
+from engram_agents.store.errors import EncryptionError, InvalidInputError
+from engram_agents.store.passages import encode_turns, encoder_window
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec
 
 
@@ -60,3 +65,38 @@ def _reseal(path: str | Path, cipher: Cipher, check, action: str) -> int:
     finally:
         backend.close()
     return len(rows)
+
+
+def add_passages(
+    path: str | Path, encoder: Encoder, passage_tokens: int = 128, cipher: Cipher | None = None
+) -> int:
+    """Give the long turns of the SQLite store at `path` that have no passages theirs (with the
+    store's own encoder; `cipher` for an encrypted store); returns how many turns gained them.
+    Vectors, tags and texts stay as they are. Run it while no other process writes."""
+    if not Path(path).is_file():
+        raise InvalidInputError(f"no engram store at {str(path)!r} to add passages to")
+    window = encoder_window(encoder)
+    if window is None:
+        raise InvalidInputError(f"encoder {encoder.name} does not say its window (max_tokens)")
+    backend = SQLiteBackend(path)
+    try:
+        codec = Codec(cipher, per_user_tags=backend.setting("", "tag_keys") == TAGS_PER_USER)
+        users = backend.users()
+        read_at = {user_id: backend.revision(user_id) for user_id in users}
+        rows = [r for u in users for r in backend.scan(u) if not len(r.passages)]
+        texts = [codec.to_engram(r).text for r in rows]
+        rows = [r for r, t in zip(rows, texts, strict=True) if len(t) > window]
+        texts = [t for t in texts if len(t) > window]
+        _, passages = encode_turns(encoder, texts, passage_tokens)
+        changed = []
+        for row, found in zip(rows, passages, strict=True):
+            if len(found):
+                found.vectors[0] = row.vector  # the window is what the stored vector read
+                row.passages = found
+                changed.append(row)
+        if changed:
+            event = AuditEvent("", "add_passages", [], {"engrams": len(changed)})
+            backend.write(changed, [], [event], {r.user_id for r in changed}, expect=read_at)
+    finally:
+        backend.close()
+    return len(changed)

@@ -11,7 +11,14 @@ import numpy as np
 from engram_agents.store import fusion
 from engram_agents.store.core import StoreCore
 from engram_agents.store.encoders import encode_checked
-from engram_agents.store.records import RecallFilters, RecallHit, TimeRange, as_utc, utcnow
+from engram_agents.store.records import (
+    Passage,
+    RecallFilters,
+    RecallHit,
+    TimeRange,
+    as_utc,
+    utcnow,
+)
 from engram_agents.store.rows import AuditEvent
 from engram_agents.store.sketch import ASKS, extract_sketch
 from engram_agents.store.timeexpr import find_time_mentions, span_of
@@ -93,7 +100,8 @@ class Ranker(StoreCore):
                 lex = np.concatenate([lex, np.zeros(extra.size, dtype=np.float32)])
         if rows.size == 0:
             return [], np.zeros((0, len(fusion.FEATURES)))
-        sims = index.similarities(qvec, rows)
+        own = index.similarities(qvec, rows)  # the turns' own vectors: the dense floor's order
+        sims = index.with_passages(qvec, rows, own)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
         asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS], user_id)[0]))
         x = fusion.features(
@@ -108,7 +116,7 @@ class Ranker(StoreCore):
         )
         w = fusion.as_vector(self.weights(user_id))
         fused = x @ w
-        order, floored = fusion.with_dense_floor(fused, sims, cfg.dense_floor, k)
+        order, floored = fusion.with_dense_floor(fused, own, cfg.dense_floor, k)
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in
         # the returned order and callers that sort or merge results by score keep the floor.
         ranked = np.maximum.accumulate(fused[order][::-1])[::-1]
@@ -119,6 +127,12 @@ class Ranker(StoreCore):
         for i, by_floor, score in zip(order, floored, ranked, strict=True):
             engram = engrams[index.ids[rows[i]]]
             matched = sorted(hashed[t] for t in set(index.tags[rows[i]]) & hashed.keys())
+            span = index.best_passage(qvec, rows[i])
+            passage = (
+                Passage(start=span[0], end=span[1], text=engram.text[slice(*span)])
+                if span
+                else None
+            )
             hits.append(
                 RecallHit(
                     engram=engram,
@@ -126,9 +140,10 @@ class Ranker(StoreCore):
                     similarity=float(sims[i]),
                     matched_tags=matched,
                     explanation=self._explain(
-                        float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor
+                        float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor, span
                     ),
                     parts=self._parts(x[i] * w, float(score) - float(fused[i])),
+                    passage=passage,
                 )
             )
         return hits, x[order]
@@ -143,9 +158,16 @@ class Ranker(StoreCore):
 
     @staticmethod
     def _explain(
-        similarity: float, matched: list[str], in_time: bool, asks: bool, by_floor: bool
+        similarity: float,
+        matched: list[str],
+        in_time: bool,
+        asks: bool,
+        by_floor: bool,
+        span: tuple[int, int] | None = None,
     ) -> str:
         parts = [f"similarity {similarity:.2f}"]
+        if span:
+            parts[0] += f" (best passage: characters {span[0]}-{span[1]})"
         parts.append(f"matched tags: {', '.join(matched)}" if matched else "no shared tags")
         if in_time:
             parts.append("inside the time the query names")

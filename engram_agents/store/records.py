@@ -152,12 +152,22 @@ class RecallFilters(BaseModel):
     include_superseded: bool = False
 
 
+class Passage(BaseModel):
+    """The part of a long turn that matched a query best: character offsets into the engram's
+    text (the evidence pointer) and that text. Turns within the encoder's window have none."""
+
+    start: int
+    end: int
+    text: str
+
+
 class RecallHit(BaseModel):
     engram: Engram
     score: float
     similarity: float
     matched_tags: list[str]
     explanation: str
+    passage: Passage | None = None
     # Each signal's weighted share of `score` (FusionWeights' names), so a reader sees why.
     parts: dict[str, float] = Field(default_factory=dict)
 

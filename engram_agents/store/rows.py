@@ -12,6 +12,7 @@ import numpy as np
 
 from engram_agents.store.crypto import Cipher
 from engram_agents.store.errors import StoreError
+from engram_agents.store.passages import Passages
 from engram_agents.store.records import Engram, EngramStats, Tier
 
 
@@ -32,6 +33,9 @@ class EngramRow:
     last_access_ts: float = 0.0
     usefulness: float = 0.0
     strength: float = 1.0
+    # A long turn's passages (store.passages); None keeps what is stored (a write that does
+    # not change the text), an empty one removes them.
+    passages: Passages | None = None
 
 
 @dataclass
@@ -80,7 +84,9 @@ class Codec:
         blob = base64.b64decode(stored.removeprefix(_SEALED))
         return self.cipher.decrypt(blob, f"setting:{user_id}:{key}").decode()
 
-    def to_row(self, engram: Engram, vector: np.ndarray) -> EngramRow:
+    def to_row(
+        self, engram: Engram, vector: np.ndarray, passages: Passages | None = None
+    ) -> EngramRow:
         body = engram.model_dump_json(exclude={"stats"}).encode()
         payload = self.cipher.encrypt(body, engram.id) if self.cipher else body
         last = engram.stats.last_access
@@ -100,6 +106,7 @@ class Codec:
             last_access_ts=last.timestamp() if last else 0.0,
             usefulness=engram.stats.usefulness,
             strength=engram.stats.strength,
+            passages=passages,
         )
 
     def plain(self, row: EngramRow) -> bytes:

@@ -165,3 +165,23 @@ def engram_sketch(text: str, when: datetime | None = None) -> list[str]:
     lexically; recall reads it as a prior."""
     tags = extract_sketch(text, when)
     return sorted([*tags, ASKS]) if is_asking(text) and not states_own(text) else tags
+
+
+def passage_sketch(
+    text: str, spans: list[tuple[int, int]], when: datetime | None, keywords: int
+) -> list[str]:
+    """The sketch of a long turn read as passages (`store.passages`): every tag but keywords
+    (names, numbers, times, dates, `act:ask`) from the whole turn, and each passage's
+    `keywords` most frequent keywords (longer first among equals), so a long answer carries its
+    passages' topics rather than every word it uses, and matches fewer queries by accident."""
+    tags = {t for t in engram_sketch(text, when) if not t.startswith("kw:")}
+    for start, end in spans:
+        counts: dict[str, int] = {}
+        for match in _TOKEN.finditer(text[start:end]):
+            word = match.group(0).lower().replace("’", "'").removesuffix("'s").strip("'-")
+            if len(word) > 1 and word not in STOPWORDS and _number(word) is None:
+                tag = f"kw:{stem(word)}"
+                counts[tag] = counts.get(tag, 0) + 1
+        ranked = sorted(counts, key=lambda t: (-counts[t], -len(t), t))
+        tags.update(ranked[:keywords])
+    return sorted(tags)

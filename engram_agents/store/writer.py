@@ -9,13 +9,13 @@ import numpy as np
 
 from engram_agents.store import lifecycle
 from engram_agents.store.core import StoreCore
-from engram_agents.store.encoders import encode_checked
 from engram_agents.store.errors import ConflictError, InvalidInputError
 from engram_agents.store.index import ScopeIndex
+from engram_agents.store.passages import Passages, encode_turns
 from engram_agents.store.records import Engram, EngramMetadata, MemoryItem, Scope, Version, as_utc
 from engram_agents.store.redact import redact
 from engram_agents.store.rows import AuditEvent
-from engram_agents.store.sketch import engram_sketch
+from engram_agents.store.sketch import engram_sketch, passage_sketch
 from engram_agents.store.validation import check_metadata, check_text
 
 
@@ -63,14 +63,32 @@ class Writer(StoreCore):
         redact_pii = self.config.redact if redact_pii is None else redact_pii
         self._check_consent(scope.user_id)  # before encoding; checked again in the write
         engrams = self._prepare(scope, items, redact_pii)
-        vectors = encode_checked(self.encoder, [e.text for e in engrams])
+        vectors, passages = encode_turns(
+            self.encoder, [e.text for e in engrams], self.config.passage_tokens
+        )
+        for engram, turn in zip(engrams, passages, strict=True):
+            self._sketch_passages(engram, turn)
         return self._retrying(
             lambda: self._store_new(
-                scope.user_id, [e.model_copy(deep=True) for e in engrams], vectors
+                scope.user_id, [e.model_copy(deep=True) for e in engrams], vectors, passages
             )
         )
 
-    def _store_new(self, user_id: str, engrams: list[Engram], vectors: np.ndarray) -> list[Engram]:
+    def _sketch_passages(self, engram: Engram, passages: Passages) -> None:
+        """A long turn's sketch from its passages, when `passage_keywords` asks for it."""
+        if len(passages) and self.config.passage_keywords:
+            spans = [(int(s), int(e)) for s, e in passages.spans]
+            engram.sketch = passage_sketch(
+                engram.text, spans, engram.when, self.config.passage_keywords
+            )
+
+    def _store_new(
+        self,
+        user_id: str,
+        engrams: list[Engram],
+        vectors: np.ndarray,
+        passages: list[Passages],
+    ) -> list[Engram]:
         """Dedupe, supersede and store against the user's rows as of one revision (fresh copies
         of `engrams` each attempt: supersede notes are added to them)."""
         cfg = self.config
@@ -94,6 +112,7 @@ class Writer(StoreCore):
 
         agents = [e.scope.agent_id for e in engrams]
         nearest = index.nearest(vectors, agents)
+        new_passages = {e.id: p for e, p in zip(engrams, passages, strict=True)}
         for engram, vector, existing in zip(engrams, vectors, nearest, strict=True):
             mine = [i for i, e in enumerate(batch) if e.scope.agent_id == engram.scope.agent_id]
             near = self._similar(
@@ -143,7 +162,7 @@ class Writer(StoreCore):
         # Reinforcing an engram of this same batch must update the copy that gets stored.
         result = [changed[e.id][0] for e in result]
         events.insert(0, AuditEvent(user_id, "remember", new_ids, {"count": len(new_ids)}))
-        rows = [self.codec.to_row(e, v) for e, v in changed.values()]
+        rows = [self.codec.to_row(e, v, new_passages.get(e.id)) for e, v in changed.values()]
         self._commit(user_id, read_at, rows, [], events)
         return result
 
@@ -182,9 +201,12 @@ class Writer(StoreCore):
             new_text = check_text(text, self.config.max_text_bytes)
             if self.config.redact:
                 new_text, _ = redact(new_text)
-        vector = encode_checked(self.encoder, [new_text])[0] if new_text is not None else None
+        encoded = None
+        if new_text is not None:
+            vectors, passages = encode_turns(self.encoder, [new_text], self.config.passage_tokens)
+            encoded = vectors[0], passages[0]
         return self._retrying(
-            lambda: self._update(user_id, engram_id, new_text, vector, metadata, event_time)
+            lambda: self._update(user_id, engram_id, new_text, encoded, metadata, event_time)
         )
 
     def _update(
@@ -192,7 +214,7 @@ class Writer(StoreCore):
         user_id: str,
         engram_id: str,
         text: str | None,
-        vector: np.ndarray | None,
+        encoded: tuple[np.ndarray, Passages] | None,
         metadata: dict[str, Any] | None,
         event_time: datetime | None,
     ) -> Engram:
@@ -215,8 +237,9 @@ class Writer(StoreCore):
             }
         )
         engram.sketch = engram_sketch(new_text, engram.when)
-        if vector is None:
-            vector = self._vectors(user_id, [engram_id])[0]
-        row = self.codec.to_row(engram, vector)
+        vector, passages = encoded or (self._vectors(user_id, [engram_id])[0], None)
+        if passages is not None:
+            self._sketch_passages(engram, passages)
+        row = self.codec.to_row(engram, vector, passages)
         self._commit(user_id, read_at, [row], [], [AuditEvent(user_id, "update", [engram_id])])
         return engram

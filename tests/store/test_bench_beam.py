@@ -148,3 +148,22 @@ def test_bundled_dev_set_is_valid_beam():
         answerable = [q for q in chat.questions if q.evidence]
         assert len(answerable) >= 6 and all(set(q.evidence) <= known for q in answerable)
         assert max(len(t["text"]) for t in chat.turns) > 1500  # long assistant answers
+
+
+def test_bundled_long_answer_set_is_valid_beam_with_evidence_past_the_window():
+    chats = conversations(DEV.parent / "beam_long")
+    assert len(chats) == 3
+    for chat in chats:
+        text = {t["dia_id"]: t["text"] for t in chat.turns}
+        answerable = [q for q in chat.questions if q.evidence]
+        assert len(answerable) >= 7 and all(set(q.evidence) <= text.keys() for q in answerable)
+        assert sum(len(text[e]) > 2000 for q in answerable for e in q.evidence) >= 5
+
+
+def test_the_bench_encoder_keeps_the_window_so_the_store_reads_passages():
+    from engram_agents.store.encoders import HashingEncoder
+    from engram_agents.store.passages import encoder_window
+    from engram_agents_demo.bench.recall import CachedEncoder
+
+    assert encoder_window(CachedEncoder(HashingEncoder(max_words=64))) == 64
+    assert encoder_window(CachedEncoder(HashingEncoder())) is None

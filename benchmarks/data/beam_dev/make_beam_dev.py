@@ -108,7 +108,7 @@ def filler_answer(question: str, kind: str, rng: random.Random) -> str:
     return answer("Good question, here is an overview.", steps, FILLER_CODE.get(kind), rng)
 
 
-def chats(rng: random.Random) -> list[dict]:
+def chats(rng: random.Random, scripts_file: Path) -> list[dict]:
     """Each chat: batches of (role, text) messages, and questions whose evidence names
     messages by (batch, message); assistant answers are written out in script order."""
 
@@ -118,7 +118,7 @@ def chats(rng: random.Random) -> list[dict]:
         spec = turn["assistant"]
         return ("assistant", answer(spec["lead"], spec["steps"], spec["code"], rng))
 
-    scripts = json.loads((HERE / "dev_scripts.json").read_text())
+    scripts = json.loads(scripts_file.read_text())
     return [
         {
             "batches": [[message(turn) for turn in batch] for batch in chat["batches"]],
@@ -131,14 +131,15 @@ def chats(rng: random.Random) -> list[dict]:
     ]
 
 
-def write(root: Path) -> None:
+def write(root: Path, scripts_file: Path = HERE / "dev_scripts.json", size: str = "dev") -> None:
+    """The chats of `scripts_file` under `root/chats/<size>/<n>/`."""
     rng = random.Random(20)
-    for n, chat in enumerate(chats(rng), 1):
+    for n, chat in enumerate(chats(rng, scripts_file), 1):
         for messages in chat["batches"]:
             # fillers after the batch's own exchanges, so message labels stay as written
             for question, kind in rng.sample(FILLER, 12):
                 messages += [("user", question), ("assistant", filler_answer(question, kind, rng))]
-        folder = root / "chats" / "dev" / str(n)
+        folder = root / "chats" / size / str(n)
         (folder / "probing_questions").mkdir(parents=True, exist_ok=True)
         ids: dict[tuple[int, int], int] = {}
         batches, next_id = [], 0

@@ -27,6 +27,7 @@ import numpy as np
 from engram_agents.store.audit import chain
 from engram_agents.store.backends.base import Accesses, Backend
 from engram_agents.store.errors import BackendUnavailableError, ConflictError, StoreError
+from engram_agents.store.passages import Passages
 from engram_agents.store.rows import AuditEvent, EngramRow
 
 T = TypeVar("T")
@@ -61,7 +62,9 @@ def _audit_id(seq: int) -> str:
 
 
 def _meta(row: EngramRow) -> dict[str, Any]:
-    return {
+    # Chroma's upsert merges metadata keys, so a row without new passages keeps the stored ones.
+    kept = {} if row.passages is None else {"passages": _sealed_passages(row.passages)}
+    return kept | {
         "user_id": row.user_id,
         "agent_id": row.agent_id or "",
         "session_id": row.session_id or "",
@@ -78,7 +81,26 @@ def _meta(row: EngramRow) -> dict[str, Any]:
     }
 
 
+def _sealed_passages(passages: Passages) -> str:
+    """A long turn's passages as one metadata string (Chroma records hold one vector)."""
+    if not len(passages):
+        return ""
+    spans = base64.b64encode(passages.spans.astype(np.int64).tobytes()).decode()
+    return spans + ":" + base64.b64encode(passages.vectors.astype(np.float32).tobytes()).decode()
+
+
+def _opened_passages(stored: str, dim: int) -> Passages:
+    if not stored:
+        return Passages.none(dim)
+    spans, vectors = (base64.b64decode(part) for part in stored.split(":"))
+    return Passages(
+        np.frombuffer(spans, dtype=np.int64).reshape(-1, 2),
+        np.frombuffer(vectors, dtype=np.float32).reshape(-1, dim),
+    )
+
+
 def _row(engram_id: str, meta: dict[str, Any], vector: Any) -> EngramRow:
+    vector = np.asarray(vector, dtype=np.float32)
     return EngramRow(
         id=engram_id,
         user_id=meta["user_id"],
@@ -89,12 +111,13 @@ def _row(engram_id: str, meta: dict[str, Any], vector: Any) -> EngramRow:
         when_ts=float(meta["when_ts"]),
         created_ts=float(meta["created_ts"]),
         tags=meta["tags"].split("\n") if meta["tags"] else [],
-        vector=np.asarray(vector, dtype=np.float32),
+        vector=vector,
         payload=base64.b64decode(meta["payload"]),
         activations=int(meta["activations"]),
         last_access_ts=float(meta["last_access_ts"]),
         usefulness=float(meta["usefulness"]),
         strength=float(meta["strength"]),
+        passages=_opened_passages(meta.get("passages", ""), len(vector)),
     )
 
 

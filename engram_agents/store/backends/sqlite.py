@@ -17,6 +17,7 @@ import numpy as np
 from engram_agents.store.audit import chain
 from engram_agents.store.backends.base import Accesses, Backend
 from engram_agents.store.errors import BackendUnavailableError, ConflictError
+from engram_agents.store.passages import Passages
 from engram_agents.store.rows import AuditEvent, EngramRow
 
 _SCHEMA = """
@@ -28,6 +29,10 @@ CREATE TABLE IF NOT EXISTS engrams (
     usefulness REAL NOT NULL DEFAULT 0, strength REAL NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS engrams_user ON engrams(user_id, created_ts);
+CREATE TABLE IF NOT EXISTS passages (
+    engram_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, spans BLOB NOT NULL, vectors BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_user ON passages(user_id);
 CREATE TABLE IF NOT EXISTS revisions (user_id TEXT PRIMARY KEY, rev INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (
     user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (user_id, key)
@@ -58,6 +63,16 @@ def _from_tuple(t: tuple) -> EngramRow:
         vector=np.frombuffer(t[9], dtype=np.float32), payload=bytes(t[10]), activations=t[11],
         last_access_ts=t[12], usefulness=t[13], strength=t[14],
     )  # fmt: skip
+
+
+def _with_passages(row: EngramRow, stored: tuple[bytes, bytes] | None) -> EngramRow:
+    dim = len(row.vector)
+    if stored is None:
+        row.passages = Passages.none(dim)
+    else:
+        spans = np.frombuffer(stored[0], dtype=np.int64).reshape(-1, 2)
+        row.passages = Passages(spans, np.frombuffer(stored[1], dtype=np.float32).reshape(-1, dim))
+    return row
 
 
 class SQLiteBackend(Backend):
@@ -143,6 +158,7 @@ class SQLiteBackend(Backend):
                 [_to_tuple(r) for r in upserts],
             )
             db.executemany("DELETE FROM engrams WHERE id = ?", [(i,) for i in deletes])
+            self._write_passages(db, upserts, deletes)
             for (user_id, key), value in (settings or {}).items():
                 db.execute("INSERT OR REPLACE INTO settings VALUES (?,?,?)", (user_id, key, value))
             revisions = {}
@@ -155,6 +171,25 @@ class SQLiteBackend(Backend):
                 revisions[user_id] = self._revision(db, user_id)
             self._log(db, events)
         return revisions
+
+    @staticmethod
+    def _write_passages(
+        db: sqlite3.Connection, upserts: list[EngramRow], deletes: list[str]
+    ) -> None:
+        """Passages live in their own table (one row per long turn), replaced only by a write
+        that brings new ones and deleted with their engram."""
+        replaced = [r for r in upserts if r.passages is not None]
+        gone = [(r.id,) for r in replaced] + [(i,) for i in deletes]
+        db.executemany("DELETE FROM passages WHERE engram_id = ?", gone)
+        db.executemany(
+            "INSERT INTO passages VALUES (?,?,?,?)",
+            [
+                (r.id, r.user_id, r.passages.spans.astype(np.int64).tobytes(),
+                 r.passages.vectors.astype(np.float32).tobytes())
+                for r in replaced
+                if len(r.passages)
+            ],
+        )  # fmt: skip
 
     def append_audit(self, events: list[AuditEvent]) -> None:
         with self._tx() as db:
@@ -181,7 +216,11 @@ class SQLiteBackend(Backend):
         rows = self._read(
             f"SELECT {_COLUMNS} FROM engrams WHERE user_id = ? ORDER BY created_ts, id", (user_id,)
         )
-        return (_from_tuple(r) for r in rows)
+        stored = self._read(
+            "SELECT engram_id, spans, vectors FROM passages WHERE user_id = ?", (user_id,)
+        )
+        passages = {engram_id: (spans, vectors) for engram_id, spans, vectors in stored}
+        return (_with_passages(_from_tuple(r), passages.get(r[0])) for r in rows)
 
     def revision(self, user_id: str) -> int:
         row = self._read("SELECT rev FROM revisions WHERE user_id = ?", (user_id,))

@@ -59,6 +59,9 @@ class CachedEncoder:
 
     def __init__(self, inner: Encoder) -> None:
         self.inner, self.dim, self.name = inner, inner.dim, inner.name
+        for window in ("token_spans", "max_tokens"):  # how the store finds long turns
+            if hasattr(inner, window):
+                setattr(self, window, getattr(inner, window))
         self.cache: dict[str, np.ndarray] = {}
         self.encode_s = 0.0
 
