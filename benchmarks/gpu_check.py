@@ -7,7 +7,7 @@ the same run; the JSON file is rewritten after each section, so a run cut short 
 
 Without the embedded model (its GGUF) the model figures use a model of SmolLM2-135M's shape with
 random weights (the JSON's model.kind says which); `benchmarks/gpu_bundle.sh` packs what a bare
-GPU machine needs (docs/notes/gpu.md).
+GPU machine needs (docs/kernels.md).
 """
 
 import argparse

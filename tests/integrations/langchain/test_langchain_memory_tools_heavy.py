@@ -1,6 +1,6 @@
 """The memory tools on the real embedded model (~135M): each step's tool is forced
 (`tool_choice`), so the model only fills in the arguments. What it writes is whatever a 135M
-model writes (notes: docs/notes/tools.md), so the checks are on the path, not on the prose: a
+model writes, so the checks are on the path, not on the prose: a
 forced save reaches ana's store and no one else's, and a forced search in a new session answers
 with a tool message (a result or an error the model can read) without ending the run."""
 
