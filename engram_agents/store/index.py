@@ -350,7 +350,8 @@ class ScopeIndex:
         return np.flatnonzero(self.alive[: self._size])
 
     def dense_top(self, query: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
-        """Positions of the `n` most similar live rows (a full scan; used to widen stage 1)."""
+        """Positions of the `n` most similar live rows (a full scan; used to widen stage 1), on
+        the device copy when the store searches on a GPU."""
         keep = self.alive[: self._size] if mask is None else mask
         if self.on_device is not None:
             return self.on_device.top(query, self.vectors, keep, n)
