@@ -123,6 +123,72 @@ def kernels_section(sizes_name: str, smoke: bool) -> dict:
     return {"sizes": sizes_name, "copy_GBps": round(report.copy_gbps, 1), "results": report.results}
 
 
+def store_dense_section(smoke: bool) -> dict:
+    """Recall's dense stage in a large scope (`ScopeIndex.dense_top`: every vector scanned under
+    the recall's mask) at 1e5 and 1e6 engrams of 384 dims: numpy on the CPU against the fp16
+    device copy ranked by `masked_topk` (StoreConfig.search_device), on one index, same queries.
+    The smoke run takes the device path on CPU tensors (the kernel's reference)."""
+    import numpy as np
+
+    from engram_agents.store.device_search import DeviceVectors
+    from engram_agents.store.index import ScopeIndex
+    from engram_agents.store.rows import EngramRow
+
+    device = torch.device("cpu" if smoke else "cuda")
+    dim, reps = 384, (2 if smoke else 30)
+    rows = []
+    for n in (2_000,) if smoke else (100_000, 1_000_000):
+        rng = np.random.default_rng(0)
+        vectors = rng.standard_normal((n, dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        index = ScopeIndex(dim)
+        index.upsert(
+            [
+                EngramRow(f"e{i}", "u", None, None, "long", True, 0.0, i, [], vectors[i], b"")
+                for i in range(n)
+            ]
+        )
+        queries = rng.standard_normal((reps, dim)).astype(np.float32)
+        on_device = DeviceVectors(device)
+        start = time.perf_counter()
+        on_device.sync(index.vectors, n)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        upload_ms = (time.perf_counter() - start) * 1e3
+        for share, top_n in ((1.0, 5), (1.0, 50), (0.05, 5)):
+            mask = rng.random(n) < share
+            timed = {}
+            for name, copy in (("numpy", None), ("device", on_device)):
+                index.on_device = copy
+                timed[name] = dense_top_ms(index, queries, top_n, mask)
+            pairs = zip(timed["numpy"][2], timed["device"][2], strict=True)
+            agree = [len(a & b) / top_n for a, b in pairs]
+            rows.append(
+                {
+                    "N": n, "dim": dim, "mask_share": share, "n": top_n, "queries": reps,
+                    "numpy_ms": round(timed["numpy"][0], 3),
+                    "numpy_cpu_ms": round(timed["numpy"][1], 3),
+                    "device_ms": round(timed["device"][0], 3),
+                    "device_cpu_ms": round(timed["device"][1], 3),
+                    "speedup": round(timed["numpy"][0] / timed["device"][0], 2),
+                    "same_top_share": round(float(np.mean(agree)), 4),
+                    "upload_ms": round(upload_ms, 1),
+                }
+            )  # fmt: skip
+        del index, on_device
+    return {"device": str(device), "rows": rows}
+
+
+def dense_top_ms(index, queries, top_n: int, mask) -> tuple[float, float, list[set[int]]]:
+    """Wall and thread-CPU ms per `dense_top` over the queries (after one warm-up call: the
+    kernel's compile), and the rows each found."""
+    index.dense_top(queries[0], top_n, mask)
+    wall, cpu = time.perf_counter(), time.thread_time()
+    found = [set(index.dense_top(q, top_n, mask).tolist()) for q in queries]
+    wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+    return wall / len(queries) * 1e3, cpu / len(queries) * 1e3, found
+
+
 def once_ms(fn: Callable[[], object]) -> float:
     """The smoke timer: run once, report 1 ms (no timing on the CPU)."""
     fn()
@@ -205,6 +271,12 @@ def table(results: dict) -> str:
         match = (r for r in rows if r["op"] == op and shape.items() <= r.items())
         return next(match, {}).get(key, "—")
 
+    def store_dense(n: int) -> str:
+        rows = results.get("store_dense", {}).get("rows", [])
+        match = (r for r in rows if r["N"] == n and r["mask_share"] == 1.0 and r["n"] == 5)
+        row = next(match, None)
+        return f"{row['numpy_ms']} / {row['device_ms']}" if row else "—"
+
     lines = [
         ("model", get("model", "kind")),
         ("device", results["device"]),
@@ -213,6 +285,7 @@ def table(results: dict) -> str:
         ("Engram block speed-up (bar 5x)", kernel("engram_block_forward", "speedup")),
         ("top-k 1e6, 5%, 1 query, ms (bar 0.1)",
          kernel("masked_topk", "ms", N=1_000_000, fraction=0.05, form="ids")),
+        ("store dense top 1e6, all, n=5: ms numpy / cuda", store_dense(1_000_000)),
         ("logits max |triton - torch|", get("logits", "max_abs_diff")),
         ("logits max |logit|", get("logits", "max_abs_logit")),
     ]  # fmt: skip
@@ -257,6 +330,9 @@ def run(args: argparse.Namespace) -> int:
         results.section("kernels", lambda: kernels_section(args.kernels, args.smoke))
         if device.type == "cuda":
             torch.cuda.empty_cache()  # the kernel benchmark's tables were tens of GB
+    results.section("store_dense", lambda: store_dense_section(args.smoke))
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
 
     work = Path(tempfile.mkdtemp(prefix="gpu-check-"))
     real = None if args.smoke else real_model_dir(args.model)

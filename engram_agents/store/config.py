@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+SearchDevice = Literal["cpu", "cuda", "auto"]
 
 
 class FusionWeights(BaseModel):
@@ -53,6 +57,12 @@ class StoreConfig(BaseModel):
     # costs one scan of every vector per recall (benchmarks/RESULTS.md: latency at 100k engrams).
     dense_floor: float = Field(default=0.5, ge=0, le=1)
     dense_floor_full_scan: bool = False
+    # Where those full scans of a large scope run (store.device_search): "cpu" is numpy;
+    # "cuda" keeps each large scope's vectors on the GPU in fp16 and ranks them with the
+    # masked top-k kernel (opening the store fails without CUDA); "auto" is "cuda" where torch
+    # sees a GPU, else "cpu". Off by default: it holds 2 bytes x dim per engram of GPU memory
+    # per large scope, beside the LM, and fp16 may swap near-ties at the cut.
+    search_device: SearchDevice = "cpu"
     weights: FusionWeights = Field(default_factory=FusionWeights)
     # Recall's access counts and audit entries are written behind, in one transaction per
     # `touch_buffer` recalls or `touch_flush_s` seconds, and before any other write or audit

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from engram_agents.store import device_search
 from engram_agents.store.backends.base import Backend
 from engram_agents.store.backends.touches import TouchBuffer
 from engram_agents.store.config import FusionWeights, StoreConfig
@@ -45,6 +46,7 @@ class StoreCore:
         self.encoder = encoder
         self.config = config or StoreConfig()
         cfg = self.config
+        self._search_device = device_search.resolve(cfg.search_device)  # refused before any write
         if cfg.touch_flush_s:  # recall's access counts and audit entries are written behind
             backend = TouchBuffer(backend, cfg.touch_flush_s, cfg.touch_buffer)
         self.backend = backend
@@ -85,7 +87,7 @@ class StoreCore:
         revision = self.backend.revision(user_id)
         index = self._indexes.get(user_id)
         if index is None or index.revision != revision:
-            index = ScopeIndex(self.encoder.dim, revision)
+            index = ScopeIndex(self.encoder.dim, revision, self._search_device)
             rows = list(self.backend.scan(user_id))
             index.upsert(rows)
             self._indexes[user_id] = index

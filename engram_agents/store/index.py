@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engram_agents.store.device_search import DeviceVectors
 from engram_agents.store.passages import Passages
 from engram_agents.store.records import RecallFilters, Tier
 from engram_agents.store.rows import EngramRow
+
+if TYPE_CHECKING:
+    import torch
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 _BULK = 1_000  # rows written at once that count as a load (and postings that count as long)
@@ -34,9 +39,11 @@ class Candidates:
 class ScopeIndex:
     K1, B = 1.2, 0.75
 
-    def __init__(self, dim: int, revision: int = 0) -> None:
+    def __init__(self, dim: int, revision: int = 0, device: torch.device | None = None) -> None:
         self.dim = dim
         self.revision = revision
+        # The vectors' copy on `device` for `dense_top` (store.device_search); None: numpy.
+        self.on_device = DeviceVectors(device) if device is not None else None
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
         self.vectors = np.zeros((0, dim), dtype=np.float32)
@@ -343,9 +350,12 @@ class ScopeIndex:
         return np.flatnonzero(self.alive[: self._size])
 
     def dense_top(self, query: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
-        """Positions of the `n` most similar live rows (a full scan; used to widen stage 1)."""
-        sims = self.vectors[: self._size] @ query
+        """Positions of the `n` most similar live rows (a full scan; used to widen stage 1), on
+        the device copy when the store searches on a GPU."""
         keep = self.alive[: self._size] if mask is None else mask
+        if self.on_device is not None:
+            return self.on_device.top(query, self.vectors, keep, n)
+        sims = self.vectors[: self._size] @ query
         sims = np.where(keep, sims, -np.inf)
         n = min(n, int(keep.sum()))
         if n <= 0:

@@ -27,7 +27,16 @@ def smoke(tmp_path_factory, tokenizer_dir):
 def test_every_section_ran_and_none_failed(smoke):
     result, _ = smoke
     assert result["failed_sections"] == []
-    for name in ("kernels", "memorize", "logits", "decode", "prefill", "in_model_recall", "demo"):
+    for name in (
+        "kernels",
+        "store_dense",
+        "memorize",
+        "logits",
+        "decode",
+        "prefill",
+        "in_model_recall",
+        "demo",
+    ):
         assert "error" not in result[name] and "skipped" not in result[name], name
     assert result["smoke"] is True and result["device"] == "cpu"
     assert result["model"]["kind"].startswith("tiny random") and not result["model"]["real_weights"]
@@ -39,6 +48,14 @@ def test_kernel_section_has_every_op_with_its_baseline(smoke):
     assert {"lookup", "hash_lookup_forward", "gate_forward", "masked_topk"} <= ops
     assert "host_table_prefill" in ops and kernels["copy_GBps"] > 0
     assert all({"ms", "reference_ms", "speedup"} <= row.keys() for row in kernels["results"])
+
+
+def test_store_dense_section_compares_numpy_and_the_device_copy(smoke):
+    rows = smoke[0]["store_dense"]["rows"]
+    assert [(r["mask_share"], r["n"]) for r in rows] == [(1.0, 5), (1.0, 50), (0.05, 5)]
+    for row in rows:
+        assert row["numpy_ms"] > 0 and row["device_ms"] > 0 and row["N"] == 2_000
+        assert row["same_top_share"] >= 0.9  # fp16 may swap a near-tie at the cut, no more
 
 
 def test_model_sections_hold_their_figures(smoke):
