@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -29,6 +31,12 @@ class StoreConfig(BaseModel):
     # this much of the smaller keyword set (see lifecycle.supersedes).
     supersede_similarity: float = Field(default=0.5, gt=0, le=1)
     supersede_keyword_overlap: float = Field(default=0.2, gt=0, le=1)
+    # Whether an assistant's (or another non-user role's) turn may supersede: its answer is not
+    # the world changing.
+    assistant_supersedes: bool = True
+    # Where the change word must be: anywhere in the new turn, or in a sentence of it that
+    # shares a subject keyword with the turn it updates.
+    supersede_cue: Literal["turn", "subject_sentence"] = "turn"
     # A turn longer than the encoder's window is also read as passages of at most this many
     # tokens, each with its own vector; recall scores the turn by its best (store.passages).
     # 0 reads every turn through the window alone.
@@ -36,6 +44,11 @@ class StoreConfig(BaseModel):
     # A long turn's keyword tags: each passage's this many most frequent (sketch.passage_sketch);
     # 0 keeps every keyword of the turn.
     passage_keywords: int = Field(default=0, ge=0)
+    # How a long turn's best passage counts (index.with_passages): "max" takes its cosine as it
+    # is; "expected_max" first takes off what the best of that many passages would reach by
+    # chance, from the query's own spread of similarities over the candidates; "blend" averages
+    # it with the turn's own cosine.
+    passage_score: Literal["max", "expected_max", "blend"] = "max"
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
     candidate_limit: int = Field(default=500, gt=0)

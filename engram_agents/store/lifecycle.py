@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from engram_agents.store.records import Engram, Evidence, Tier, Version, utcnow
-from engram_agents.store.sketch import ASKS, REQUEST, is_asking, stem
+from engram_agents.store.sketch import ASKS, REQUEST, extract_sketch, is_asking, stem
 
 _CHANGE_VERB = (
     r"mov(?:ed|ing)|move|changed?|rescheduled?|postponed?|push(?:ed)?|renamed?|replaced?|"
@@ -42,7 +42,31 @@ def overlap(a: set[str], b: set[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
-def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_kw: float) -> bool:
+# Speakers that are the model or its machinery, not a person whose facts change.
+MODEL_ROLES = frozenset({"assistant", "ai", "model", "system", "tool", "function"})
+_SENTENCE = re.compile(r"[.!?;\n]+")
+
+
+def _cue_on_subject(new: Engram, subject: set[str], who: str | None) -> bool:
+    """A sentence of `new` holds a change word and one of the `subject` keywords."""
+    for sentence in _SENTENCE.split(new.text):
+        if _CHANGE_CUE.search(sentence):
+            said = new.model_copy(update={"sketch": extract_sketch(sentence)})
+            if _subject_keywords(said, who) & subject:
+                return True
+    return False
+
+
+def supersedes(
+    new: Engram,
+    old: Engram,
+    similarity: float,
+    min_sim: float,
+    min_kw: float,
+    *,
+    assistant_supersedes: bool = True,
+    cue: str = "turn",
+) -> bool:
     """A new statement about the same subject (related text, shared subject keywords) that says
     it changes something ("moved", "instead", "no longer"). Without such a word two similar
     statements are both kept: near-identical episodes are common and must not hide each other.
@@ -53,12 +77,17 @@ def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_
     who, old_who = ((e.speaker or "").lower() or None for e in (new, old))
     if similarity < min_sim or (who and old_who and who != old_who):
         return False
+    if not assistant_supersedes and who in MODEL_ROLES:
+        return False
     if is_asking(old.text):
         return False
     if new.text.rstrip().endswith("?") and not _CHANGE_REQUEST.search(new.text):
         return False
-    if overlap(_subject_keywords(new, who), _subject_keywords(old, who)) < min_kw:
+    subject = _subject_keywords(old, who)
+    if overlap(_subject_keywords(new, who), subject) < min_kw:
         return False
+    if cue == "subject_sentence":
+        return _cue_on_subject(new, subject, who)
     return bool(_CHANGE_CUE.search(new.text))
 
 

@@ -164,3 +164,34 @@ def test_a_merge_is_asking_only_if_every_source_is():
 
     assert ASKS in merged("When is standup?", "When does standup start?")
     assert ASKS not in merged("When is standup?", "Standup starts at 10:00.")
+
+
+def test_an_assistant_answer_supersedes_only_when_assistants_may():
+    old = _engram("assistant: Back up the photos to the NAS every Sunday at 2 am.")
+    new = _engram("assistant: Now back up the photos to the NAS every night at 2 am instead.")
+    user_old = _engram("user: I back up my photos to the NAS every Sunday.")
+    user_new = _engram("user: I now back up my photos to the NAS every night instead.")
+    assert supersedes(new, old, 0.9, 0.5, 0.2)
+    assert not supersedes(new, old, 0.9, 0.5, 0.2, assistant_supersedes=False)
+    assert supersedes(user_new, user_old, 0.9, 0.5, 0.2, assistant_supersedes=False)
+    by_role = _engram("Back up nightly instead.", role="assistant")
+    assert not supersedes(
+        by_role,
+        _engram("Back up weekly.", role="assistant"),
+        0.9,
+        0.5,
+        0.2,
+        assistant_supersedes=False,
+    )
+
+
+def test_the_change_word_must_share_a_sentence_with_the_subject():
+    old = _engram("Melanie: My pottery class meets on Thursdays at the community center.")
+    moving = _engram(
+        "Melanie: The pottery class at the community center was lovely. "
+        "It was a moving experience for everyone."
+    )
+    moved = _engram("Melanie: The community center moved my pottery class to Fridays.")
+    assert supersedes(moving, old, 0.9, 0.5, 0.2)  # the change word anywhere in the turn
+    assert not supersedes(moving, old, 0.9, 0.5, 0.2, cue="subject_sentence")
+    assert supersedes(moved, old, 0.9, 0.5, 0.2, cue="subject_sentence")
