@@ -31,12 +31,10 @@ class StoreConfig(BaseModel):
     # this much of the smaller keyword set (see lifecycle.supersedes).
     supersede_similarity: float = Field(default=0.5, gt=0, le=1)
     supersede_keyword_overlap: float = Field(default=0.2, gt=0, le=1)
-    # Whether an assistant's (or another non-user role's) turn may supersede: its answer is not
-    # the world changing.
-    assistant_supersedes: bool = True
-    # Where the change word must be: anywhere in the new turn, or in a sentence of it that
-    # shares a subject keyword with the turn it updates.
-    supersede_cue: Literal["turn", "subject_sentence"] = "turn"
+    # Whether a turn of the assistant (or another model role: lifecycle.MODEL_ROLES) may
+    # supersede: its answer is not the world changing, and long answers share the words the rule
+    # reads as change ("now", "actually"), so in user-assistant chats they hid each other.
+    assistant_supersedes: bool = False
     # A turn longer than the encoder's window is also read as passages of at most this many
     # tokens, each with its own vector; recall scores the turn by its best (store.passages).
     # 0 reads every turn through the window alone.

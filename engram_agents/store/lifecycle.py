@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from engram_agents.store.records import Engram, Evidence, Tier, Version, utcnow
-from engram_agents.store.sketch import ASKS, REQUEST, extract_sketch, is_asking, stem
+from engram_agents.store.sketch import ASKS, REQUEST, is_asking, stem
 
 _CHANGE_VERB = (
     r"mov(?:ed|ing)|move|changed?|rescheduled?|postponed?|push(?:ed)?|renamed?|replaced?|"
@@ -44,17 +44,6 @@ def overlap(a: set[str], b: set[str]) -> float:
 
 # Speakers that are the model or its machinery, not a person whose facts change.
 MODEL_ROLES = frozenset({"assistant", "ai", "model", "system", "tool", "function"})
-_SENTENCE = re.compile(r"[.!?;\n]+")
-
-
-def _cue_on_subject(new: Engram, subject: set[str], who: str | None) -> bool:
-    """A sentence of `new` holds a change word and one of the `subject` keywords."""
-    for sentence in _SENTENCE.split(new.text):
-        if _CHANGE_CUE.search(sentence):
-            said = new.model_copy(update={"sketch": extract_sketch(sentence)})
-            if _subject_keywords(said, who) & subject:
-                return True
-    return False
 
 
 def supersedes(
@@ -64,8 +53,7 @@ def supersedes(
     min_sim: float,
     min_kw: float,
     *,
-    assistant_supersedes: bool = True,
-    cue: str = "turn",
+    assistant_supersedes: bool = False,
 ) -> bool:
     """A new statement about the same subject (related text, shared subject keywords) that says
     it changes something ("moved", "instead", "no longer"). Without such a word two similar
@@ -83,11 +71,8 @@ def supersedes(
         return False
     if new.text.rstrip().endswith("?") and not _CHANGE_REQUEST.search(new.text):
         return False
-    subject = _subject_keywords(old, who)
-    if overlap(_subject_keywords(new, who), subject) < min_kw:
+    if overlap(_subject_keywords(new, who), _subject_keywords(old, who)) < min_kw:
         return False
-    if cue == "subject_sentence":
-        return _cue_on_subject(new, subject, who)
     return bool(_CHANGE_CUE.search(new.text))
 
 

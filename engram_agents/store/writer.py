@@ -143,7 +143,6 @@ class Writer(StoreCore):
                     cfg.supersede_similarity,
                     cfg.supersede_keyword_overlap,
                     assistant_supersedes=cfg.assistant_supersedes,
-                    cue=cfg.supersede_cue,
                 ):
                     other = other.model_copy(
                         update={
