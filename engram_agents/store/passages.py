@@ -125,13 +125,10 @@ def turn_similarity(
     "expected_max": the best passage less what the best of n would exceed one draw by if the
     passages were drawn from this query's similarities over the candidates (their spread times
     the expected maximum of n standard normals), never below the turn's own cosine: a passage
-    counts by how far it stands out for its number, measured on this query, no constant.
-    "blend": the mean of the best passage and the turn's own cosine."""
+    counts by how far it stands out for its number, measured on this query, no constant."""
     own_has = own[has]
     if mode == "max":
         return np.maximum(own_has, best)
-    if mode == "blend":
-        return np.maximum(own_has, (own_has + best) / 2)
     spread = float(own.std()) if own.size > 1 else 0.0
     chance = spread * np.array([expected_max(int(n)) for n in counts], dtype=np.float32)
     return np.maximum(own_has, best - chance)

@@ -219,7 +219,16 @@ def test_the_best_of_many_passages_counts_by_how_far_it_stands_out():
     assert fair[0] < own[3]  # a best of ten at the short turn's level is what ten draws give
     assert fair[1] > own[3]  # a passage far above the spread still wins
     assert (fair >= own[has]).all()  # never below the turn's own vector (no passages)
-    blend = turn_similarity(own, has, best, counts, "blend")
-    assert blend == pytest.approx([(0.2 + 0.45) / 2, (0.2 + 0.9) / 2])
     assert expected_max(1) == 0.0
     assert 1.5 < expected_max(10) < 1.6  # E[max of 10 standard normals] = 1.539
+
+
+def test_a_passage_that_stands_out_is_found_when_passages_are_discounted(tmp_path):
+    memory = _store(tmp_path / "m.db", 128, passage_score="expected_max")
+    long = memory.remember(_long_answer(), "u")
+    memory.remember_many([f"note {n}: the {WORDS[n % 11]} was replaced" for n in range(40)], "u")
+    hit = memory.recall(QUERY, "u", k=1)[0]
+    assert hit.engram.id == long.id and FACT in hit.passage.text
+    plain = _store(tmp_path / "p.db", 128)
+    plain.remember(_long_answer(), "u")
+    assert hit.similarity < plain.recall(QUERY, "u", k=1)[0].similarity  # the discount applied
