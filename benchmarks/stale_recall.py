@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from memory_placement import recalled
+from reply_use import RULE_OFF, rules_of
 
 from engram_agents.store.config import StoreConfig
 from engram_agents.store.encoders import default_encoder
 from engram_agents_demo.bench.recall import machine
 from engram_agents_demo.demo.scenario import load_scenario
 from engram_agents_demo.demo.scoring import judge
-
-RULE_OFF = StoreConfig(supersede_similarity=1.0, supersede_keyword_overlap=1.0)
 
 
 def score(scenarios: list[str], config: StoreConfig, encoder: Any, k: int) -> dict[str, Any]:
@@ -55,19 +54,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--rule", action="append", default=[], help="NAME=JSON: StoreConfig")
     args = parser.parse_args(argv)
-    rules = {"rule on": StoreConfig(), "rule off": RULE_OFF}
-    for spec in args.rule:
-        name, _, fields = spec.partition("=")
-        rules[f"rule {name}"] = StoreConfig.model_validate_json(fields)
+    rules = {"rule on": StoreConfig(), "rule off": RULE_OFF, **rules_of(args.rule)}
     encoder = default_encoder()
-    out: dict[str, Any] = {"machine": machine(), "k": args.k, "scenarios": args.scenario}
     start, cpu = time.perf_counter(), time.process_time()
-    out["results"] = {
-        name: score(args.scenario, cfg, encoder, args.k) for name, cfg in rules.items()
-    }
-    out["wall_s"] = round(time.perf_counter() - start, 1)
-    out["cpu_s"] = round(time.process_time() - cpu, 1)
-    print(json.dumps(out, indent=1))
+    results = {name: score(args.scenario, cfg, encoder, args.k) for name, cfg in rules.items()}
+    spent = {"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+    print(
+        json.dumps(
+            {"machine": machine(), "k": args.k, "scenarios": args.scenario, "results": results}
+            | {key: round(value, 1) for key, value in spent.items()},
+            indent=1,
+        )
+    )
     return 0
 
 
