@@ -42,7 +42,7 @@ class StoreConfig(BaseModel):
     # A long turn's keyword tags: each passage's this many most frequent (sketch.passage_sketch);
     # 0 keeps every keyword of the turn.
     passage_keywords: int = Field(default=0, ge=0)
-    # How a long turn's best passage counts (passages.turn_similarity): "max" takes its cosine
+    # How a long turn's best passage counts (Passages.turn_similarity): "max" takes its cosine
     # as it is; "expected_max" first takes off what the best of that many passages would reach
     # by chance, from this query's spread of similarities over the candidates (measured in
     # docs/notes/recall2.md: no recall change with the tag signal, mixed without it).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engram_agents.store.passages import Passages, turn_similarity
+from engram_agents.store.passages import Passages
 from engram_agents.store.records import RecallFilters, Tier
 from engram_agents.store.rows import EngramRow
 
@@ -283,7 +283,7 @@ class ScopeIndex:
         self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, mode: str = "max"
     ) -> np.ndarray:
         """`sims` (the rows' own cosines) raised to each long turn's best passage, counted as
-        `mode` says (passages.turn_similarity): a turn is as similar as the most similar part
+        `mode` says (Passages.turn_similarity): a turn is as similar as the most similar part
         of it."""
         count = self.passage_count[rows]
         has = np.flatnonzero(count)
@@ -294,7 +294,7 @@ class ScopeIndex:
         gather = np.repeat(self.passage_first[rows[has]] - starts, counts) + np.arange(counts.sum())
         out = sims.astype(np.float32, copy=True)
         best = np.maximum.reduceat(self.passage_vectors[gather] @ query, starts)
-        out[has] = turn_similarity(sims, has, best, counts, mode)
+        out[has] = Passages.turn_similarity(sims, has, best, counts, mode)
         return out
 
     def mask(self, filters: RecallFilters, tag_keys: list[str]) -> np.ndarray:

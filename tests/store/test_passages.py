@@ -13,7 +13,7 @@ import pytest
 from engram_agents.memory import EngramMemory
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.encoders import HashingEncoder
-from engram_agents.store.passages import encode_turns, expected_max, plan_spans, turn_similarity
+from engram_agents.store.passages import Passages, encode_turns, expected_max, plan_spans
 
 FACT = "The spare key is hidden under the blue flowerpot next to the shed"
 QUERY = "where is the spare key hidden, under the flowerpot?"
@@ -211,8 +211,8 @@ def test_the_best_of_many_passages_counts_by_how_far_it_stands_out():
     has = np.array([4, 5])
     counts = np.array([10, 10])
     best = np.array([0.45, 0.9], dtype=np.float32)
-    raw = turn_similarity(own, has, best, counts, "max")
-    fair = turn_similarity(own, has, best, counts, "expected_max")
+    raw = Passages.turn_similarity(own, has, best, counts, "max")
+    fair = Passages.turn_similarity(own, has, best, counts, "expected_max")
     assert raw[0] == pytest.approx(0.45)  # max: the padded turn ties the short evidence turn
     chance = float(own.std()) * expected_max(10)
     assert fair == pytest.approx([max(0.2, 0.45 - chance), 0.9 - chance])
