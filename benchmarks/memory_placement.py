@@ -50,6 +50,7 @@ from engram_agents.memory_context import (
     before_question,
     format_memories,
 )
+from engram_agents.store.config import StoreConfig
 from engram_agents.store.encoders import default_encoder
 from engram_agents_demo.demo.scenario import Probe, Scenario, load_scenario
 from engram_agents_demo.demo.scoring import judge
@@ -60,13 +61,20 @@ UNKEYED = "unkeyed/best-last"  # before the question, read but not keyed (with -
 
 
 def recalled(
-    scenario: Scenario, encoder, k: int, root: Path, lm: EngramLM | None = None, tables_dir=None
+    scenario: Scenario,
+    encoder,
+    k: int,
+    root: Path,
+    lm: EngramLM | None = None,
+    tables_dir=None,
+    config: StoreConfig | None = None,
 ) -> list[tuple[Probe, str, str, Path | None]]:
     """Per probe, in the demo's order: the episodic store's block and plain RAG's block (best
     last), built from what the user said before the probe (earlier probes included), and, given
     `lm`, the file of the user's tables memorized by then (None before the first night), kept in
-    `tables_dir` (reused from there when it already holds that day's)."""
-    memory = EngramMemory(root / "episodic.db", encoder=encoder)
+    `tables_dir` (reused from there when it already holds that day's). `config`: the episodic
+    store's settings (default StoreConfig)."""
+    memory = EngramMemory(root / "episodic.db", encoder=encoder, config=config)
     weights = EngramMemory(root / "weights.db", encoder=encoder) if lm else None
     user, past, vectors, out = scenario.user_id, [], [], []
     tables, untrained = None, False  # untrained: the weights store holds days not memorized yet

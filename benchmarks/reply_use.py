@@ -185,6 +185,15 @@ def run(
     }
 
 
+def rules_of(specs: list[str]) -> dict[str, StoreConfig]:
+    """`--rule NAME=JSON` specs as named store settings ("rule NAME")."""
+    rules = {}
+    for spec in specs:
+        name, _, fields = spec.partition("=")
+        rules[f"rule {name}"] = StoreConfig.model_validate_json(fields)
+    return rules
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--locomo", help="LoCoMo-format JSON file")
@@ -204,10 +213,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     config = StoreConfig.model_validate_json(args.config)
     how = (config, args.within_first_half)
-    rules = {"rule off": RULE_OFF}
-    for spec in args.rule:
-        name, _, fields = spec.partition("=")
-        rules[f"rule {name}"] = StoreConfig.model_validate_json(fields)
+    rules = {"rule off": RULE_OFF, **rules_of(args.rule)}
     encoder = CachedEncoder(default_encoder())
     out: dict[str, Any] = {"machine": machine(), "observe_k": OBSERVE_K, "encoder": encoder.name}
     out |= {"config": args.config, "within_first_half": args.within_first_half}

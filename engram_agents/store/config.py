@@ -33,6 +33,10 @@ class StoreConfig(BaseModel):
     # this much of the smaller keyword set (see lifecycle.supersedes).
     supersede_similarity: float = Field(default=0.5, gt=0, le=1)
     supersede_keyword_overlap: float = Field(default=0.2, gt=0, le=1)
+    # Whether a turn of the assistant (or another model role: lifecycle.MODEL_ROLES) may
+    # supersede: its answer is not the world changing, and long answers share the words the rule
+    # reads as change ("now", "actually"), so in user-assistant chats they hid each other.
+    assistant_supersedes: bool = False
     # A turn longer than the encoder's window is also read as passages of at most this many
     # tokens, each with its own vector; recall scores the turn by its best (store.passages).
     # 0 reads every turn through the window alone.
@@ -40,6 +44,11 @@ class StoreConfig(BaseModel):
     # A long turn's keyword tags: each passage's this many most frequent (sketch.passage_sketch);
     # 0 keeps every keyword of the turn.
     passage_keywords: int = Field(default=0, ge=0)
+    # How a long turn's best passage counts (Passages.turn_similarity): "max" takes its cosine
+    # as it is; "expected_max" first takes off what the best of that many passages would reach
+    # by chance, from this query's spread of similarities over the candidates (measured in
+    # docs/notes/recall2.md: no recall change with the tag signal, mixed without it).
+    passage_score: Literal["max", "expected_max"] = "max"
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
     candidate_limit: int = Field(default=500, gt=0)

@@ -286,9 +286,12 @@ class ScopeIndex:
             return (self.vectors[: self._size] @ query)[rows]
         return self.vectors[rows] @ query
 
-    def with_passages(self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray) -> np.ndarray:
-        """`sims` (the rows' own cosines) raised to the cosine of each long turn's best
-        passage: a turn is as similar as the most similar part of it."""
+    def with_passages(
+        self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, mode: str = "max"
+    ) -> np.ndarray:
+        """`sims` (the rows' own cosines) raised to each long turn's best passage, counted as
+        `mode` says (Passages.turn_similarity): a turn is as similar as the most similar part
+        of it."""
         count = self.passage_count[rows]
         has = np.flatnonzero(count)
         if not has.size:
@@ -298,7 +301,7 @@ class ScopeIndex:
         gather = np.repeat(self.passage_first[rows[has]] - starts, counts) + np.arange(counts.sum())
         out = sims.astype(np.float32, copy=True)
         best = np.maximum.reduceat(self.passage_vectors[gather] @ query, starts)
-        out[has] = np.maximum(out[has], best)
+        out[has] = Passages.turn_similarity(sims, has, best, counts, mode)
         return out
 
     def mask(self, filters: RecallFilters, tag_keys: list[str]) -> np.ndarray:

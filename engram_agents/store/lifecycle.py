@@ -42,7 +42,19 @@ def overlap(a: set[str], b: set[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
-def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_kw: float) -> bool:
+# Speakers that are the model or its machinery, not a person whose facts change.
+MODEL_ROLES = frozenset({"assistant", "ai", "model", "system", "tool", "function"})
+
+
+def supersedes(
+    new: Engram,
+    old: Engram,
+    similarity: float,
+    min_sim: float,
+    min_kw: float,
+    *,
+    assistant_supersedes: bool = False,
+) -> bool:
     """A new statement about the same subject (related text, shared subject keywords) that says
     it changes something ("moved", "instead", "no longer"). Without such a word two similar
     statements are both kept: near-identical episodes are common and must not hide each other.
@@ -52,6 +64,8 @@ def supersedes(new: Engram, old: Engram, similarity: float, min_sim: float, min_
     ("could you book a haircut on Saturday?") states a plan, which a later change updates."""
     who, old_who = ((e.speaker or "").lower() or None for e in (new, old))
     if similarity < min_sim or (who and old_who and who != old_who):
+        return False
+    if not assistant_supersedes and who in MODEL_ROLES:
         return False
     if is_asking(old.text):
         return False

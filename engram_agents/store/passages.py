@@ -11,6 +11,8 @@ passages start at a line or sentence break where one is near."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from statistics import NormalDist
 
 import numpy as np
 
@@ -30,6 +32,26 @@ class Passages:
 
     def __len__(self) -> int:
         return len(self.spans)
+
+    @staticmethod
+    def turn_similarity(
+        own: np.ndarray, has: np.ndarray, best: np.ndarray, counts: np.ndarray, mode: str
+    ) -> np.ndarray:
+        """The similarity of the turns `has` (indices into `own`, the candidates' own cosines) that
+        have `counts` passages, whose best reaches `best`.
+
+        "max": the best passage as it is. A turn of n passages has n chances to hold one close by
+        chance, so a long padded answer outranks a short turn that is the evidence.
+        "expected_max": the best passage less what the best of n would exceed one draw by if the
+        passages were drawn from this query's similarities over the candidates (their spread times
+        the expected maximum of n standard normals), never below the turn's own cosine: a passage
+        counts by how far it stands out for its number, measured on this query, no constant."""
+        own_has = own[has]
+        if mode == "max":
+            return np.maximum(own_has, best)
+        spread = float(own.std()) if own.size > 1 else 0.0
+        chance = spread * np.array([expected_max(int(n)) for n in counts], dtype=np.float32)
+        return np.maximum(own_has, best - chance)
 
 
 def encoder_window(encoder: Encoder) -> int | None:
@@ -103,3 +125,10 @@ def encode_turns(
         rows = [vectors[i]] + [next(encoded) for _ in spans[1:]]
         out[i] = Passages(np.asarray(spans, dtype=np.int64), np.stack(rows).astype(np.float32))
     return vectors, out
+
+
+@cache
+def expected_max(n: int) -> float:
+    """What the best of `n` draws of a standard normal reaches on average (Blom's
+    approximation; 0 for one draw)."""
+    return NormalDist().inv_cdf((n - 0.375) / (n + 0.25)) if n > 1 else 0.0

@@ -101,7 +101,7 @@ class Ranker(StoreCore):
         if rows.size == 0:
             return [], np.zeros((0, len(fusion.FEATURES)))
         own = index.similarities(qvec, rows)  # the turns' own vectors: the dense floor's order
-        sims = index.with_passages(qvec, rows, own)
+        sims = index.with_passages(qvec, rows, own, cfg.passage_score)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
         asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS], user_id)[0]))
         x = fusion.features(

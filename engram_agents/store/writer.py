@@ -137,7 +137,12 @@ class Writer(StoreCore):
             for sim, other_id in near:  # most similar first; an update replaces one fact
                 other = lookup(other_id)
                 if other.is_active and lifecycle.supersedes(
-                    engram, other, sim, cfg.supersede_similarity, cfg.supersede_keyword_overlap
+                    engram,
+                    other,
+                    sim,
+                    cfg.supersede_similarity,
+                    cfg.supersede_keyword_overlap,
+                    assistant_supersedes=cfg.assistant_supersedes,
                 ):
                     other = other.model_copy(
                         update={

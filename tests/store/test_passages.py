@@ -13,7 +13,7 @@ import pytest
 from engram_agents.memory import EngramMemory
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.encoders import HashingEncoder
-from engram_agents.store.passages import encode_turns, plan_spans
+from engram_agents.store.passages import Passages, encode_turns, expected_max, plan_spans
 
 FACT = "The spare key is hidden under the blue flowerpot next to the shed"
 QUERY = "where is the spare key hidden, under the flowerpot?"
@@ -203,3 +203,32 @@ def test_the_dense_floor_keeps_the_order_of_the_turns_own_vectors(tmp_path):
     assert own[ids[0]] < best[-1] < raised[0]  # by its passages the long answer is in the top 10
     assert np.allclose([own[i] for i in hits], best, atol=1e-5)  # share 1: the dense order
     assert ids[0] not in hits
+
+
+def test_the_best_of_many_passages_counts_by_how_far_it_stands_out():
+    # the query's similarities over six candidates: turns 4 and 5 are long (10 passages each)
+    own = np.array([0.1, 0.2, 0.3, 0.45, 0.2, 0.2], dtype=np.float32)
+    has = np.array([4, 5])
+    counts = np.array([10, 10])
+    best = np.array([0.45, 0.9], dtype=np.float32)
+    raw = Passages.turn_similarity(own, has, best, counts, "max")
+    fair = Passages.turn_similarity(own, has, best, counts, "expected_max")
+    assert raw[0] == pytest.approx(0.45)  # max: the padded turn ties the short evidence turn
+    chance = float(own.std()) * expected_max(10)
+    assert fair == pytest.approx([max(0.2, 0.45 - chance), 0.9 - chance])
+    assert fair[0] < own[3]  # a best of ten at the short turn's level is what ten draws give
+    assert fair[1] > own[3]  # a passage far above the spread still wins
+    assert (fair >= own[has]).all()  # never below the turn's own vector (no passages)
+    assert expected_max(1) == 0.0
+    assert 1.5 < expected_max(10) < 1.6  # E[max of 10 standard normals] = 1.539
+
+
+def test_a_passage_that_stands_out_is_found_when_passages_are_discounted(tmp_path):
+    memory = _store(tmp_path / "m.db", 128, passage_score="expected_max")
+    long = memory.remember(_long_answer(), "u")
+    memory.remember_many([f"note {n}: the {WORDS[n % 11]} was replaced" for n in range(40)], "u")
+    hit = memory.recall(QUERY, "u", k=1)[0]
+    assert hit.engram.id == long.id and FACT in hit.passage.text
+    plain = _store(tmp_path / "p.db", 128)
+    plain.remember(_long_answer(), "u")
+    assert hit.similarity < plain.recall(QUERY, "u", k=1)[0].similarity  # the discount applied

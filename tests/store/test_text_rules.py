@@ -164,3 +164,43 @@ def test_a_merge_is_asking_only_if_every_source_is():
 
     assert ASKS in merged("When is standup?", "When does standup start?")
     assert ASKS not in merged("When is standup?", "Standup starts at 10:00.")
+
+
+def test_an_assistant_answer_never_supersedes_unless_assistants_may():
+    old = _engram("assistant: Back up the photos to the NAS every Sunday at 2 am.")
+    new = _engram("assistant: Now back up the photos to the NAS every night at 2 am instead.")
+    user_old = _engram("user: I back up my photos to the NAS every Sunday.")
+    user_new = _engram("user: I now back up my photos to the NAS every night instead.")
+    assert not supersedes(new, old, 0.9, 0.5, 0.2)
+    assert supersedes(new, old, 0.9, 0.5, 0.2, assistant_supersedes=True)
+    assert supersedes(user_new, user_old, 0.9, 0.5, 0.2)
+    by_role = _engram("Back up nightly instead.", role="assistant")
+    assert not supersedes(by_role, _engram("Back up weekly.", role="assistant"), 0.9, 0.5, 0.2)
+
+
+@pytest.mark.parametrize("assistant_supersedes", [False, True])
+def test_a_store_keeps_every_assistant_answer_current(tmp_path, assistant_supersedes):
+    from engram_agents.memory import EngramMemory
+    from engram_agents.store.config import StoreConfig
+    from engram_agents.store.encoders import HashingEncoder
+
+    config = StoreConfig(assistant_supersedes=assistant_supersedes)
+    memory = EngramMemory(tmp_path / "m.db", encoder=HashingEncoder(256), config=config)
+    said = [
+        ("user", "I back up my photos to the NAS every Sunday."),
+        ("assistant", "Back up the photos to the NAS every Sunday at 2 am with rsync."),
+        (
+            "assistant",
+            "Actually, now back up the photos to the NAS every night at 2 am with rsync.",
+        ),
+        ("user", "I now back up my photos to the NAS every night instead."),
+    ]
+    for role, text in said:
+        memory.remember([{"role": role, "content": text}], "u")
+    engrams = memory.list("u", include_superseded=True)
+    gone = {e.text for e in engrams if e.superseded_by}
+    assert "I back up my photos to the NAS every Sunday." in {
+        e.text.removeprefix("user: ") for e in engrams if e.superseded_by
+    }  # a user's update still replaces the user's old fact
+    first_answer = next(e for e in engrams if "every Sunday at 2 am" in e.text)
+    assert (first_answer.superseded_by is not None) == assistant_supersedes, gone
