@@ -8,6 +8,9 @@ from typing import Any
 
 from langgraph.config import get_config
 
+from engram_agents import InvalidInputError
+from engram_agents.chat import check_id
+
 
 def configurable() -> dict[str, Any]:
     """The run's `configurable` dict; empty outside a graph run."""
@@ -26,9 +29,9 @@ def find_user(context: Any, fallback: str | None, owner: str) -> str:
     else:
         found = getattr(context, "user_id", None)
     found = found or configurable().get("user_id") or fallback
-    if not isinstance(found, str) or not found:
-        raise ValueError(
+    if found is None or found == "":
+        raise InvalidInputError(
             f"{owner} needs a user id: pass context={{'user_id': ...}}, "
             f"config={{'configurable': {{'user_id': ...}}}} or {owner}(user_id=...)"
         )
-    return found
+    return check_id(found)  # the core's one id rule, so the store never refuses it later
