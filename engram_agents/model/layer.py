@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from engram_agents.errors import InvalidInputError
 from engram_agents.model.config import EngramConfig
 from engram_kernels import (
+    GateWeights,
     HashConfig,
     HostTable,
     StagedRows,
@@ -117,15 +118,8 @@ class EngramLayer(nn.Module):
         """hidden: [B, T, d]. Returns (output [B, T, d] in float32, the new conv state)."""
         mem = self.read(lookup, staged)
         h = hidden.float()
-        gated = engram_gate(
-            h,
-            self.key(mem),
-            self.value(mem),
-            self.key_norm,
-            self.hidden_norm,
-            self.gate_bias,
-            self.eps,
-        )
+        gate = GateWeights(self.key_norm, self.hidden_norm, self.gate_bias, self.eps)
+        gated = engram_gate(h, self.key(mem), self.value(mem), gate)
         x = rms_norm(gated, self.conv_norm, self.eps)
         if conv_state is None:
             conv_state = x.new_zeros(x.shape[0], self.context, x.shape[2])

@@ -80,8 +80,8 @@ def _gate_fits(given: dict[str, Any]) -> bool:
     shape = given["hidden"].shape
     return (
         given["key"].shape == given["value"].shape == shape
-        and given["key_norm_weight"].shape == given["hidden_norm_weight"].shape == shape[-1:]
-        and given["bias"].numel() == 1
+        and given["gate"].key_norm.shape == given["gate"].hidden_norm.shape == shape[-1:]
+        and given["gate"].bias.numel() == 1
     )
 
 

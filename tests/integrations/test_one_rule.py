@@ -18,7 +18,12 @@ from pydantic import ValidationError
 from engram_agents import EngramMemory, InvalidInputError
 from engram_agents.chat import MAX_K
 from engram_agents.store.encoders import HashingEncoder
-from langchain_engram import EngramMemoryMiddleware, EngramRetriever, EngramStore
+from langchain_engram import (
+    EngramMemoryMiddleware,
+    EngramRetriever,
+    EngramStore,
+    create_memory_tools,
+)
 from llama_index.memory.engram import EngramMemory as LlamaIndexMemory
 
 BAD_K = [0, -1, 1001, True, 2.0, "5", None]
@@ -27,7 +32,7 @@ BAD_USERS = ["", "   ", "a" * 257, "a\x00b", 5]
 USER_RULE = (
     r"(user_id|\(the user id\)) (must be a non-empty string|is longer than 256|contains a NUL)"
 )
-NO_USER = "needs a user id"  # the runtime reads "" as no user given
+NO_USER = "needs a user id"  # a run reads "" as no user given
 
 
 def _retriever(memory: EngramMemory, **fields: Any) -> EngramRetriever:
@@ -56,6 +61,7 @@ USER_SURFACES: dict[str, Callable[[EngramMemory, Any, Path], Any]] = {
         Runtime(context={"user_id": u})
     ),
     "retriever call": lambda m, u, tmp: _retriever(m).invoke("tea", user_id=u),
+    "memory tools": lambda m, u, tmp: create_memory_tools(m, user_id=u)[1].invoke({"content": "x"}),
     "store setting": lambda m, u, tmp: _store(tmp, user_id=u),
     "store namespace": lambda m, u, tmp: _store(tmp).put((u, "memories"), "k", {"v": 1}),
     "llamaindex memory": lambda m, u, tmp: LlamaIndexMemory.from_defaults(user_id=u, store=m),
@@ -76,7 +82,7 @@ def test_one_user_id_rule(
     local_and_remote: EngramMemory, surface: str, user: Any, tmp_path: Path
 ) -> None:
     error, rule = InvalidInputError, USER_RULE
-    if (surface, user) == ("middleware runtime", ""):
+    if surface in ("middleware runtime", "memory tools") and user == "":
         rule = NO_USER
     if surface == "store namespace":  # LangGraph's contract; its own checks come first
         error, rule = InvalidNamespaceError, f"{USER_RULE}|Namespace labels"

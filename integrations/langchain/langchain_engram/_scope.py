@@ -20,6 +20,11 @@ def configurable() -> dict[str, Any]:
         return {}
 
 
+class NoUserError(InvalidInputError):
+    """The run names no usable user: the developer's set-up, so the memory tools raise it
+    instead of handing it to the model as a tool error it could not fix."""
+
+
 def find_user(context: Any, fallback: str | None, owner: str) -> str:
     """The user id in the runtime context (`{"user_id": ...}` or an object with a `user_id`
     attribute), else in `config["configurable"]["user_id"]`, else `fallback`; `owner` names the
@@ -30,8 +35,11 @@ def find_user(context: Any, fallback: str | None, owner: str) -> str:
         found = getattr(context, "user_id", None)
     found = found or configurable().get("user_id") or fallback
     if found is None or found == "":
-        raise InvalidInputError(
+        raise NoUserError(
             f"{owner} needs a user id: pass context={{'user_id': ...}}, "
             f"config={{'configurable': {{'user_id': ...}}}} or {owner}(user_id=...)"
         )
-    return check_id(found)  # the core's one id rule, so the store never refuses it later
+    try:
+        return check_id(found)  # the core's one id rule, so the store never refuses it later
+    except InvalidInputError as exc:
+        raise NoUserError(str(exc)) from None
