@@ -24,7 +24,7 @@ from torch import Tensor
 from engram_kernels.gate import GateWeights, engram_gate_reference, rms_norm
 from engram_kernels.host_tables import HostTable
 from engram_kernels.lookup import engram_hash_lookup_reference, engram_lookup_reference
-from engram_kernels.ngram_hash import HashConfig, ngram_hash_reference
+from engram_kernels.ngram_hash import HashConfig, NGramKeys, ngram_hash_reference
 from engram_kernels.topk import masked_topk_reference
 
 Bench = Callable[[Callable[[], object]], float]
@@ -146,13 +146,13 @@ def bench_lookup(report: Report, bench: Bench, sizes: Sizes, device: str, log_ro
     )  # fmt: skip
     report.add(
         "hash_lookup_forward", shape,
-        bench(lambda: engram_hash_lookup_triton(table, tags, **addr)),
-        bench(lambda: engram_hash_lookup_reference(table, tags, **addr)), nbytes,
+        bench(lambda: engram_hash_lookup_triton(table, tags, NGramKeys(**addr))),
+        bench(lambda: engram_hash_lookup_reference(table, tags, NGramKeys(**addr))), nbytes,
     )  # fmt: skip
     leaf = table.detach().requires_grad_()
 
     def train_step(fn: Callable[..., Tensor]) -> Callable[[], object]:
-        return lambda: torch.autograd.grad(fn(leaf, tags, **addr).sum(), leaf)
+        return lambda: torch.autograd.grad(fn(leaf, tags, NGramKeys(**addr)).sum(), leaf)
 
     report.add(
         "hash_lookup_forward_backward", shape,
@@ -211,7 +211,8 @@ def bench_gate_and_block(report: Report, bench: Bench, sizes: Sizes, device: str
     dilation = max(sizes.orders)
 
     def run(lookup: Callable, gate: Callable) -> Callable[[], Tensor]:
-        return lambda: block.forward(lambda: lookup(table, tags, **addr), gate, h, dilation)
+        keys = NGramKeys(**addr)
+        return lambda: block.forward(lambda: lookup(table, tags, keys), gate, h, dilation)
 
     report.add(
         "engram_block_forward", shape | {"rows": table.shape[0]},

@@ -19,8 +19,8 @@ from engram_agents.errors import InvalidInputError
 from engram_agents.model.config import EngramConfig
 from engram_kernels import (
     GateWeights,
-    HashConfig,
     HostTable,
+    NGramKeys,
     StagedRows,
     engram_gate,
     engram_hash_lookup,
@@ -40,7 +40,7 @@ class Lookup:
 
     rows: Tensor | None
     fingerprints: Tensor | None
-    ngram_keys: tuple[Tensor, Tensor, HashConfig] | None = None
+    ngram_keys: NGramKeys | None = None
 
 
 class EngramLayer(nn.Module):
@@ -92,7 +92,7 @@ class EngramLayer(nn.Module):
         pair heads summed over distances (a pair means the same wherever it occurs). With a
         host table, `staged` holds the rows `stage` copied for this forward."""
         if lookup.ngram_keys is not None:
-            mem = engram_hash_lookup(self.table, self.tags, *lookup.ngram_keys)
+            mem = engram_hash_lookup(self.table, self.tags, lookup.ngram_keys)
             if lookup.rows is not None:
                 pairs = engram_lookup(self.table, self.tags, lookup.rows, lookup.fingerprints)
                 mem = torch.cat([mem, pairs], dim=-1)

@@ -21,6 +21,7 @@ from engram_kernels.lookup import engram_hash_lookup_reference, engram_lookup_re
 from engram_kernels.ngram_hash import (
     FINGERPRINT_MOD,
     HashConfig,
+    NGramKeys,
     next_history,
     ngram_hash_reference,
     skip_pair_hash,
@@ -33,6 +34,7 @@ __all__ = [
     "GateWeights",
     "HashConfig",
     "HostTable",
+    "NGramKeys",
     "StagedRows",
     "TopK",
     "engram_gate",

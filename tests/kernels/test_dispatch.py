@@ -17,7 +17,7 @@ def test_cpu_tensors_use_the_references(hash_inputs):
     tags[rows[..., 0]] = fps[..., 0]
     ref = ek.engram_lookup_reference(table, tags, rows, fps)
     assert torch.equal(ek.engram_lookup(table, tags, rows, fps), ref)
-    assert torch.equal(ek.engram_hash_lookup(table, tags, *x.args), ref)
+    assert torch.equal(ek.engram_hash_lookup(table, tags, ek.NGramKeys(*x.args)), ref)
     assert not ek.dispatch.use_triton(table)
 
 
