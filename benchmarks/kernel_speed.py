@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from engram_kernels.gate import engram_gate_reference, rms_norm
+from engram_kernels.gate import GateWeights, engram_gate_reference, rms_norm
 from engram_kernels.host_tables import HostTable
 from engram_kernels.lookup import engram_hash_lookup_reference, engram_lookup_reference
-from engram_kernels.ngram_hash import HashConfig, ngram_hash_reference
+from engram_kernels.ngram_hash import HashConfig, NGramKeys, ngram_hash_reference
 from engram_kernels.topk import masked_topk_reference
 
 Bench = Callable[[Callable[[], object]], float]
@@ -146,13 +146,13 @@ def bench_lookup(report: Report, bench: Bench, sizes: Sizes, device: str, log_ro
     )  # fmt: skip
     report.add(
         "hash_lookup_forward", shape,
-        bench(lambda: engram_hash_lookup_triton(table, tags, **addr)),
-        bench(lambda: engram_hash_lookup_reference(table, tags, **addr)), nbytes,
+        bench(lambda: engram_hash_lookup_triton(table, tags, NGramKeys(**addr))),
+        bench(lambda: engram_hash_lookup_reference(table, tags, NGramKeys(**addr))), nbytes,
     )  # fmt: skip
     leaf = table.detach().requires_grad_()
 
     def train_step(fn: Callable[..., Tensor]) -> Callable[[], object]:
-        return lambda: torch.autograd.grad(fn(leaf, tags, **addr).sum(), leaf)
+        return lambda: torch.autograd.grad(fn(leaf, tags, NGramKeys(**addr)).sum(), leaf)
 
     report.add(
         "hash_lookup_forward_backward", shape,
@@ -183,8 +183,8 @@ class Block:
     def forward(self, lookup: Callable, gate: Callable, hidden: Tensor, dilation: int) -> Tensor:
         """As engram_agents.model.layer.EngramLayer.forward, with the ops passed in."""
         mem = lookup().float()
-        gated = gate(hidden, F.linear(mem, self.key), F.linear(mem, self.value),
-                     self.norms[0], self.norms[1], self.bias)  # fmt: skip
+        weights = GateWeights(self.norms[0], self.norms[1], self.bias)
+        gated = gate(hidden, F.linear(mem, self.key), F.linear(mem, self.value), weights)
         x = rms_norm(gated, self.norms[2], 1e-6)
         pad = (self.conv.shape[-1] - 1) * dilation
         conv = F.conv1d(F.pad(x.transpose(1, 2), (pad, 0)), self.conv, groups=x.shape[2],
@@ -198,12 +198,12 @@ def bench_gate_and_block(report: Report, bench: Bench, sizes: Sizes, device: str
 
     b, t, d = sizes.batch, sizes.length, sizes.hidden
     h, k, v = (torch.randn(b, t, d, device=device) for _ in range(3))
-    weights = (torch.ones(d, device=device), torch.ones(d, device=device))
-    bias = torch.zeros((), device=device)
+    ones = torch.ones(d, device=device)
+    weights = GateWeights(ones, ones, torch.zeros((), device=device))
     shape = {"B": b, "T": t, "d": d}
     report.add(
-        "gate_forward", shape, bench(lambda: engram_gate_triton(h, k, v, *weights, bias)),
-        bench(lambda: engram_gate_reference(h, k, v, *weights, bias)), 4 * h.numel() * 4,
+        "gate_forward", shape, bench(lambda: engram_gate_triton(h, k, v, weights)),
+        bench(lambda: engram_gate_reference(h, k, v, weights)), 4 * h.numel() * 4,
     )  # fmt: skip
     addr = addressing(sizes, sizes.log_rows[0], b, t, device)
     table, tags, _, _ = written_table(sizes, addr, device)
@@ -211,7 +211,8 @@ def bench_gate_and_block(report: Report, bench: Bench, sizes: Sizes, device: str
     dilation = max(sizes.orders)
 
     def run(lookup: Callable, gate: Callable) -> Callable[[], Tensor]:
-        return lambda: block.forward(lambda: lookup(table, tags, **addr), gate, h, dilation)
+        keys = NGramKeys(**addr)
+        return lambda: block.forward(lambda: lookup(table, tags, keys), gate, h, dilation)
 
     report.add(
         "engram_block_forward", shape | {"rows": table.shape[0]},

@@ -13,8 +13,9 @@ from deeper modules, so the core can move its internals without breaking any int
 - `SAMPLING_ARGS` / `sampling_params`: the sampling arguments a call may set;
 - the prompted tool-calling helpers, the memory-block formatting and the public records,
   re-exported from where they are defined;
-- the core's input checks (`check_id`, `check_text`, `check_metadata`, `check_flag`,
-  `describe`), so an integration refuses bad input with the core's rules and messages.
+- the core's input checks (`check_id`, `check_k` with `MAX_K`, the pydantic field types
+  `RecallK` and `CheckedId` for settings, `check_text`, `check_metadata`,
+  `check_flag`, `describe`), so an integration refuses bad input with the core's rules and messages.
 """
 
 from __future__ import annotations
@@ -47,7 +48,16 @@ from engram_agents.model.loading import DEFAULT_MODEL_NAME
 from engram_agents.store.config import StoreConfig
 from engram_agents.store.records import ConsolidationReport, Engram, RecallHit
 from engram_agents.store.redact import redact
-from engram_agents.store.validation import check_flag, check_metadata, check_text, describe
+from engram_agents.store.validation import (
+    MAX_K,
+    CheckedId,
+    RecallK,
+    check_flag,
+    check_k,
+    check_metadata,
+    check_text,
+    describe,
+)
 from engram_agents.streaming import stream_in_thread
 from engram_agents.tool_call_parser import parse_tool_calls
 from engram_agents.tool_calls import (
@@ -195,12 +205,14 @@ __all__ = [
     "KEYED_MARK",
     "MARKS_ATTRIBUTE",
     "MAX_CHARS",
+    "MAX_K",
     "MEMORY_TOOL_ARGS",
     "MEMORY_TOOL_DESCRIPTIONS",
     "RECALLED",
     "RECALLED_MARK",
     "SAMPLING_ARGS",
     "UNKEYED",
+    "CheckedId",
     "ConsolidationReport",
     "Engram",
     "LazyLM",
@@ -208,6 +220,7 @@ __all__ = [
     "MessagePart",
     "ParsedReply",
     "RecallHit",
+    "RecallK",
     "ReplyPlan",
     "StoreConfig",
     "ToolSpec",
@@ -218,6 +231,7 @@ __all__ = [
     "before_question",
     "check_flag",
     "check_id",
+    "check_k",
     "check_metadata",
     "check_text",
     "consolidate_into_model",

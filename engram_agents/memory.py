@@ -168,8 +168,6 @@ class EngramMemory:
             item.event_time = when
             item.metadata = {**item.metadata, **metadata}
             item.evidence = list(evidence or [])
-            if not isinstance(item.text, str | bytes | bytearray):
-                raise InvalidInputError(f"text must be a string, got {type(item.text).__name__}")
         scope = scope_of(user_id, agent_id, session_id)
         stored = self.store.remember_many(scope, items, redact)
         return stored[0] if isinstance(content, str | bytes | bytearray) else stored

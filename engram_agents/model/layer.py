@@ -18,8 +18,9 @@ from torch import Tensor, nn
 from engram_agents.errors import InvalidInputError
 from engram_agents.model.config import EngramConfig
 from engram_kernels import (
-    HashConfig,
+    GateWeights,
     HostTable,
+    NGramKeys,
     StagedRows,
     engram_gate,
     engram_hash_lookup,
@@ -39,7 +40,7 @@ class Lookup:
 
     rows: Tensor | None
     fingerprints: Tensor | None
-    ngram_keys: tuple[Tensor, Tensor, HashConfig] | None = None
+    ngram_keys: NGramKeys | None = None
 
 
 class EngramLayer(nn.Module):
@@ -91,7 +92,7 @@ class EngramLayer(nn.Module):
         pair heads summed over distances (a pair means the same wherever it occurs). With a
         host table, `staged` holds the rows `stage` copied for this forward."""
         if lookup.ngram_keys is not None:
-            mem = engram_hash_lookup(self.table, self.tags, *lookup.ngram_keys)
+            mem = engram_hash_lookup(self.table, self.tags, lookup.ngram_keys)
             if lookup.rows is not None:
                 pairs = engram_lookup(self.table, self.tags, lookup.rows, lookup.fingerprints)
                 mem = torch.cat([mem, pairs], dim=-1)
@@ -117,15 +118,8 @@ class EngramLayer(nn.Module):
         """hidden: [B, T, d]. Returns (output [B, T, d] in float32, the new conv state)."""
         mem = self.read(lookup, staged)
         h = hidden.float()
-        gated = engram_gate(
-            h,
-            self.key(mem),
-            self.value(mem),
-            self.key_norm,
-            self.hidden_norm,
-            self.gate_bias,
-            self.eps,
-        )
+        gate = GateWeights(self.key_norm, self.hidden_norm, self.gate_bias, self.eps)
+        gated = engram_gate(h, self.key(mem), self.value(mem), gate)
         x = rms_norm(gated, self.conv_norm, self.eps)
         if conv_state is None:
             conv_state = x.new_zeros(x.shape[0], self.context, x.shape[2])

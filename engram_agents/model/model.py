@@ -23,6 +23,7 @@ from engram_agents.model.layer import EngramLayer, Lookup, TablePlace
 from engram_kernels import (
     HAS_TRITON,
     HashConfig,
+    NGramKeys,
     StagedRows,
     next_history,
     ngram_hash,
@@ -127,7 +128,7 @@ class EngramModel(nn.Module):
         pairs = self._pair_hash(key_ids, history) if self.config.pair_window else (None, None)
         return Lookup(*pairs, ngram_keys=self._ngram_keys(key_ids, history))
 
-    def _ngram_keys(self, key_ids: Tensor, history: Tensor) -> tuple[Tensor, Tensor, HashConfig]:
+    def _ngram_keys(self, key_ids: Tensor, history: Tensor) -> NGramKeys:
         """The arguments of the N-gram hash: ids, the history its orders need, the hashing."""
         n = len(self.config.hashed_orders)
         hashing = HashConfig(
@@ -138,7 +139,9 @@ class EngramModel(nn.Module):
             self.head_offsets[:n],
             self.config.unordered,
         )
-        return key_ids, history[:, history.shape[1] - (self.config.max_order - 1) :], hashing
+        return NGramKeys(
+            key_ids, history[:, history.shape[1] - (self.config.max_order - 1) :], hashing
+        )
 
     def _pair_hash(self, key_ids: Tensor, history: Tensor) -> tuple[Tensor, Tensor]:
         n = len(self.config.hashed_orders)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from engram_agents.store.records import Evidence, MemoryItem, RecallFilters, Tier
+from engram_agents.store.validation import RecallK
 
 TimeRangeArg = str | tuple[str | None, str | None] | None
 
@@ -37,7 +38,7 @@ class RememberManyBody(Body):
 
 class RecallBody(Body):
     query: StrictStr
-    k: StrictInt = 10
+    k: RecallK = 10  # the core's rule and message (check_k)
     filters: RecallFilters | None = None
     time_range: TimeRangeArg = Field(
         default=None, description='a phrase ("last week") or a [start, end] pair of ISO dates'

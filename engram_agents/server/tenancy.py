@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from engram_agents.errors import AccessDeniedError, InvalidInputError
+from engram_agents.ids import check_id
 from engram_agents.memory import EngramMemory
 from engram_agents.store.audit import verify
 from engram_agents.store.errors import AuditIntegrityError
@@ -21,10 +22,9 @@ _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
 def check_path_id(value: object, what: str = "user_id") -> str:
-    """Ids travel in URL paths: refuse separators, control characters and dot-only names,
-    so no id can ever read as a path."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} must be a non-empty string")
+    """The core's id rule (`check_id`), and since ids travel in URL paths: refuse separators,
+    control characters and dot-only names, so no id can ever read as a path."""
+    value = check_id(value, what)  # the one id rule; a path id adds a tighter cap and path safety
     if len(value) > MAX_ID:
         raise InvalidInputError(f"{what} is longer than {MAX_ID} characters")
     if _UNSAFE.search(value) or not value.strip("."):

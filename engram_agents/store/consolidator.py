@@ -8,7 +8,7 @@ import numpy as np
 from engram_agents.store import fusion, lifecycle, reply_use
 from engram_agents.store.config import FusionWeights
 from engram_agents.store.core import StoreCore
-from engram_agents.store.errors import ConflictError, InvalidInputError, NotFoundError
+from engram_agents.store.errors import ConflictError, NotFoundError
 from engram_agents.store.records import ConsolidationReport, Engram, RecallFilters, Tier, utcnow
 from engram_agents.store.rows import AuditEvent
 from engram_agents.store.sketch import extract_sketch
@@ -18,9 +18,8 @@ class Consolidator(StoreCore):
     """Feedback (usefulness and learned fusion weights) and nightly consolidation."""
 
     def feedback(self, user_id: str, ids: list[str], useful: bool) -> FusionWeights:
-        """Mark recalled engrams useful or not: adjusts their usefulness and learns the weights."""
-        if not ids:
-            raise InvalidInputError("feedback needs at least one engram id")
+        """Mark recalled engrams useful or not: adjusts their usefulness and learns the weights.
+        The arguments were checked by `EngramMemory.feedback` (non-empty ids, a real bool)."""
         return self._retrying(lambda: self._feedback(user_id, ids, useful))
 
     def _feedback(self, user_id: str, ids: list[str], useful: bool) -> FusionWeights:

@@ -9,10 +9,10 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic_core
-from pydantic import ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 
 from engram_agents.ids import check_id
 from engram_agents.store.errors import InvalidInputError
@@ -20,6 +20,9 @@ from engram_agents.store.records import MemoryItem, RecallFilters, Tier, TimeRan
 from engram_agents.store.timeexpr import parse_when, query_time_range
 
 __all__ = [
+    "MAX_K",
+    "CheckedId",
+    "RecallK",
     "check_export_path",
     "check_flag",
     "check_id",
@@ -177,6 +180,7 @@ def memory_item(value: Any, n: int) -> MemoryItem:
             raise InvalidInputError(f"bad item {n} for remember_many: {describe(exc)}") from exc
     else:
         return MemoryItem.model_construct(text=value)  # the store's check_text names the problem
+    check_metadata(item.metadata, f"item {n} metadata")
     optional_id(item.session_id, f"item {n} session_id")
     optional_id(item.agent_id, f"item {n} agent_id")
     return item
@@ -230,10 +234,22 @@ def check_export_path(value: object) -> Path | None:
     return path
 
 
-def check_k(k: object) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1000:
-        raise InvalidInputError(f"k must be an integer between 1 and 1000, got {k!r}")
+MAX_K = 1000  # the most memories one recall returns, on every surface (core, server, integrations)
+
+
+def check_k(k: object, what: str = "k") -> int:
+    """The one rule for how many memories a recall returns: an int (not a bool) in 1..MAX_K."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidInputError(f"{what} must be an integer between 1 and {MAX_K}, got {k!r}")
     return k
+
+
+RecallK = Annotated[int, Field(ge=1, le=MAX_K), BeforeValidator(lambda k: check_k(k))]
+"""A pydantic field type for a recall's k: the core's rule (`check_k`, its message), its bounds
+in the JSON schema; for the integrations' settings, so no surface has a range of its own."""
+
+CheckedId = Annotated[str, BeforeValidator(lambda v, info: check_id(v, info.field_name))]
+"""A pydantic field type for a user/agent/session id: the core's one id rule (`check_id`)."""
 
 
 def message_item(message: Any, n: int) -> MemoryItem:

@@ -16,7 +16,7 @@ from engram_agents.store.records import Engram, EngramMetadata, MemoryItem, Scop
 from engram_agents.store.redact import redact
 from engram_agents.store.rows import AuditEvent
 from engram_agents.store.sketch import engram_sketch, passage_sketch
-from engram_agents.store.validation import check_metadata, check_text
+from engram_agents.store.validation import check_text
 
 
 class Writer(StoreCore):
@@ -31,10 +31,8 @@ class Writer(StoreCore):
             if redact_pii:
                 text, found = redact(text)
             event_time = as_utc(item.event_time) if item.event_time else None
-            metadata = check_metadata(
-                item.metadata, "metadata" if len(items) == 1 else f"item {n} metadata"
-            )
-            extra = {**metadata, **({"redacted": found} if found else {})}
+            # the facade (validation.memory_item / check_metadata) checked the metadata
+            extra = {**item.metadata, **({"redacted": found} if found else {})}
             metadata = EngramMetadata(
                 event_time=event_time,
                 modality=item.modality,

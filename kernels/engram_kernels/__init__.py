@@ -15,12 +15,13 @@ from engram_kernels.dispatch import (
     reference_forced,
     reference_ops,
 )
-from engram_kernels.gate import engram_gate_reference, rms_norm, signed_sqrt
+from engram_kernels.gate import GateWeights, engram_gate_reference, rms_norm, signed_sqrt
 from engram_kernels.host_tables import HostTable, StagedRows
 from engram_kernels.lookup import engram_hash_lookup_reference, engram_lookup_reference, hit_mask
 from engram_kernels.ngram_hash import (
     FINGERPRINT_MOD,
     HashConfig,
+    NGramKeys,
     next_history,
     ngram_hash_reference,
     skip_pair_hash,
@@ -30,8 +31,10 @@ from engram_kernels.topk import TopK, masked_topk_reference
 __all__ = [
     "FINGERPRINT_MOD",
     "HAS_TRITON",
+    "GateWeights",
     "HashConfig",
     "HostTable",
+    "NGramKeys",
     "StagedRows",
     "TopK",
     "engram_gate",

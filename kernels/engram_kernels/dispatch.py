@@ -19,7 +19,7 @@ from torch import Tensor
 
 from engram_kernels.gate import engram_gate_reference
 from engram_kernels.lookup import engram_hash_lookup_reference, engram_lookup_reference
-from engram_kernels.ngram_hash import HashConfig, ngram_hash_reference
+from engram_kernels.ngram_hash import HashConfig, NGramKeys, ngram_hash_reference
 from engram_kernels.topk import masked_topk_reference
 
 P = ParamSpec("P")
@@ -54,8 +54,9 @@ def _dispatched(
     reference: Callable[P, R], kernel: str, fits: Callable[[dict[str, Any]], bool] | None = None
 ) -> Callable[P, R]:
     """The op with `reference`'s signature and contract, run by the Triton `kernel`
-    ("module.function" in engram_kernels) when every tensor it gets (a HashConfig's too) is on
-    CUDA and `fits` (if given) accepts the arguments by name, else by the reference."""
+    ("module.function" in engram_kernels) when every tensor it gets (a HashConfig's and an
+    NGramKeys' too) is on CUDA and `fits` (if given) accepts the arguments by name, else by the
+    reference."""
     module, name = kernel.rsplit(".", 1)
     signature = inspect.signature(reference)
 
@@ -63,7 +64,7 @@ def _dispatched(
     def op(*args: P.args, **kwargs: P.kwargs) -> R:
         given = (*args, *kwargs.values())
         tensors = [a for a in given if isinstance(a, Tensor)]
-        tensors += [t for a in given if isinstance(a, HashConfig) for t in a.tensors]
+        tensors += [t for a in given if isinstance(a, HashConfig | NGramKeys) for t in a.tensors]
         if use_triton(*tensors) and (
             fits is None or fits(signature.bind(*args, **kwargs).arguments)
         ):
@@ -80,8 +81,8 @@ def _gate_fits(given: dict[str, Any]) -> bool:
     shape = given["hidden"].shape
     return (
         given["key"].shape == given["value"].shape == shape
-        and given["key_norm_weight"].shape == given["hidden_norm_weight"].shape == shape[-1:]
-        and given["bias"].numel() == 1
+        and given["gate"].key_norm.shape == given["gate"].hidden_norm.shape == shape[-1:]
+        and given["gate"].bias.numel() == 1
     )
 
 

@@ -13,7 +13,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from engram_kernels.gate import SQRT_EPS, engram_gate_reference
+from engram_kernels.gate import SQRT_EPS, GateWeights, engram_gate_reference
 
 
 @triton.jit
@@ -72,27 +72,20 @@ class _Gate(torch.autograd.Function):
             for t, need in zip(ctx.saved_tensors, ctx.needs_input_grad, strict=False)
         ]
         with torch.enable_grad():
-            out = engram_gate_reference(*inputs, ctx.eps)
+            hidden, key, value, *weights = inputs
+            out = engram_gate_reference(hidden, key, value, GateWeights(*weights, ctx.eps))
         wanted = [t for t in inputs if t.requires_grad]
         grads = iter(torch.autograd.grad(out, wanted, grad_out) if wanted else ())
         return (*(next(grads) if t.requires_grad else None for t in inputs), None)
 
 
-def engram_gate_triton(
-    hidden: Tensor,
-    key: Tensor,
-    value: Tensor,
-    key_norm_weight: Tensor,
-    hidden_norm_weight: Tensor,
-    bias: Tensor,
-    eps: float = 1e-6,
-) -> Tensor:
+def engram_gate_triton(hidden: Tensor, key: Tensor, value: Tensor, gate: GateWeights) -> Tensor:
     """Same contract as `engram_gate_reference`, for equal [..., d] shapes and a 1-element bias."""
     if not (hidden.shape == key.shape == value.shape):
         raise ValueError(
             f"hidden, key, value must share a shape; got {hidden.shape}, {key.shape}, {value.shape}"
         )
     d = hidden.shape[-1]
-    if key_norm_weight.shape != (d,) or hidden_norm_weight.shape != (d,) or bias.numel() != 1:
+    if gate.key_norm.shape != (d,) or gate.hidden_norm.shape != (d,) or gate.bias.numel() != 1:
         raise ValueError("norm weights must be [d] and bias must hold one element")
-    return _Gate.apply(hidden, key, value, key_norm_weight, hidden_norm_weight, bias, eps)
+    return _Gate.apply(hidden, key, value, *gate)

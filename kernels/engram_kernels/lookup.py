@@ -7,7 +7,7 @@ A row contributes only when its stored tag equals the N-gram's fingerprint: rows
 import torch.nn.functional as F
 from torch import Tensor
 
-from engram_kernels.ngram_hash import HashConfig, ngram_hash_reference
+from engram_kernels.ngram_hash import NGramKeys, ngram_hash_reference
 
 
 def engram_lookup_reference(
@@ -31,13 +31,8 @@ def hit_mask(tags: Tensor, rows: Tensor, fingerprints: Tensor) -> Tensor:
 
 
 def engram_hash_lookup_reference(
-    table: Tensor,
-    tags: Tensor,
-    ids: Tensor,
-    history: Tensor,
-    hashing: HashConfig,
-    sparse: bool = True,
+    table: Tensor, tags: Tensor, keys: NGramKeys, sparse: bool = True
 ) -> Tensor:
     """`ngram_hash` then `engram_lookup`: compressed ids [B, T] to embeddings [B, T, H * D]."""
-    rows, fingerprints = ngram_hash_reference(ids, history, hashing)
+    rows, fingerprints = ngram_hash_reference(*keys)
     return engram_lookup_reference(table, tags, rows, fingerprints, sparse)

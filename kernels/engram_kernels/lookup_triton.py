@@ -14,7 +14,7 @@ import triton.language as tl
 from torch import Tensor
 
 from engram_kernels.hash_triton import BLOCK_T, block_hash, head_row, plan_hash
-from engram_kernels.ngram_hash import HashConfig
+from engram_kernels.ngram_hash import NGramKeys
 
 Launch = Callable[[Tensor, bool], tuple[Tensor, Tensor | None]]
 
@@ -151,16 +151,11 @@ def engram_lookup_triton(
 
 
 def engram_hash_lookup_triton(
-    table: Tensor,
-    tags: Tensor,
-    ids: Tensor,
-    history: Tensor,
-    hashing: HashConfig,
-    sparse: bool = True,
+    table: Tensor, tags: Tensor, keys: NGramKeys, sparse: bool = True
 ) -> Tensor:
     """Same contract as `engram_hash_lookup_reference`; rows never leave the chip."""
     _check_table(table, tags)
-    plan = plan_hash(ids, history, hashing)
+    plan = plan_hash(*keys)
     bsz, t = plan.ids.shape
     k = plan.heads_per_order
 

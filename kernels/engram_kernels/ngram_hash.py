@@ -7,6 +7,7 @@ lookup and are skipped when N-grams are formed, so an N-gram is the last N keyed
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -64,6 +65,19 @@ class HashConfig:
             head_sizes=moved[2],
             head_offsets=moved[3],
         )
+
+
+class NGramKeys(NamedTuple):
+    """What the N-gram hash reads (`ngram_hash(*keys)`): compressed ids [B, T], the history
+    [B, h] its orders need, and the hashing. The fused hash+lookup ops take it as one object."""
+
+    ids: Tensor
+    history: Tensor
+    hashing: HashConfig
+
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        return self.ids, self.history, *self.hashing.tensors
 
 
 def _mix(grams: Tensor, multipliers: Tensor) -> Tensor:

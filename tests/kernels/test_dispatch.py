@@ -17,7 +17,7 @@ def test_cpu_tensors_use_the_references(hash_inputs):
     tags[rows[..., 0]] = fps[..., 0]
     ref = ek.engram_lookup_reference(table, tags, rows, fps)
     assert torch.equal(ek.engram_lookup(table, tags, rows, fps), ref)
-    assert torch.equal(ek.engram_hash_lookup(table, tags, *x.args), ref)
+    assert torch.equal(ek.engram_hash_lookup(table, tags, ek.NGramKeys(*x.args)), ref)
     assert not ek.dispatch.use_triton(table)
 
 
@@ -67,11 +67,12 @@ def test_on_cuda_an_op_runs_its_kernel_only_for_inputs_the_kernel_covers(monkeyp
     monkeypatch.setattr(ek.dispatch, "use_triton", lambda *tensors: True)
     h, k, v = torch.randn(3, 2, 5, 8).unbind(0)
     w = torch.ones(8)
-    out = ek.engram_gate(h, k, v, w, w, bias=torch.tensor(0.5))
-    torch.testing.assert_close(out, ek.engram_gate_reference(h, k, v, w, w, torch.tensor(0.5)))
+    gate = ek.GateWeights(w, w, torch.tensor(0.5))
+    out = ek.engram_gate(h, k, v, gate=gate)
+    torch.testing.assert_close(out, ek.engram_gate_reference(h, k, v, gate))
     assert ran == ["engram_gate_triton"]
-    ek.engram_gate(h, k[:, :1], v, w, w, torch.tensor(0.5))  # broadcast key: the reference
-    ek.engram_gate(h, k, v, w, w, torch.zeros(2, 5, 1))  # a bias per position: the reference
+    ek.engram_gate(h, k[:, :1], v, gate)  # broadcast key: the reference
+    ek.engram_gate(h, k, v, gate._replace(bias=torch.zeros(2, 5, 1)))  # a bias per position
     assert ran == ["engram_gate_triton"]
     vectors = torch.randn(10, 4)
     ek.masked_topk(torch.randn(1, 4), vectors, torch.arange(6), 2)  # float32: the reference

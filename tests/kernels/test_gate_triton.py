@@ -3,7 +3,7 @@ import torch
 
 pytest.importorskip("triton")
 
-from engram_kernels.gate import engram_gate_reference
+from engram_kernels.gate import GateWeights, engram_gate_reference
 from engram_kernels.gate_triton import engram_gate_triton
 
 
@@ -29,7 +29,8 @@ def test_gate_forward_and_backward(shape, dtype, tol):
     results = []
     for fn in (engram_gate_reference, engram_gate_triton):
         leaves = [t.clone().requires_grad_() for t in inputs]
-        out = fn(*leaves, 1e-6)
+        hidden, key, value, *weights = leaves
+        out = fn(hidden, key, value, GateWeights(*weights, 1e-6))
         g = torch.Generator().manual_seed(1)
         out.backward(torch.randn(out.shape, generator=g).to(out.dtype))
         results.append((out, [t.grad for t in leaves]))
@@ -43,10 +44,10 @@ def test_gate_forward_and_backward(shape, dtype, tol):
 def test_gate_of_silent_memory_is_zero():
     hidden, _, value, *rest = gate_inputs((4, 24), torch.float32, seed=0)
     zero = torch.zeros_like(value)
-    assert torch.equal(engram_gate_triton(hidden, zero, zero, *rest), zero)
+    assert torch.equal(engram_gate_triton(hidden, zero, zero, GateWeights(*rest)), zero)
 
 
 def test_gate_rejects_broadcast_shapes():
     hidden, key, value, *rest = gate_inputs((4, 24), torch.float32, seed=0)
     with pytest.raises(ValueError, match="share a shape"):
-        engram_gate_triton(hidden, key[:1], value, *rest)
+        engram_gate_triton(hidden, key[:1], value, GateWeights(*rest))

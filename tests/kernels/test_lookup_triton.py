@@ -11,7 +11,7 @@ from engram_kernels.lookup_triton import (
     engram_hash_lookup_triton,
     engram_lookup_triton,
 )
-from engram_kernels.ngram_hash import ngram_hash_reference
+from engram_kernels.ngram_hash import NGramKeys, ngram_hash_reference
 
 
 def written_tags(x, written: float, seed: int) -> torch.Tensor:
@@ -36,8 +36,6 @@ def run_both(reference, kernel, table, grad_seed: int, **kwargs):
         results.append((out, t.grad))
     return results
 
-
-HASH_ARGS = ("ids", "history", "hashing")
 
 CASES = [
     # batch, length, orders, heads, dim, table dtype
@@ -75,9 +73,9 @@ def test_fused_hash_lookup(hash_inputs, batch, length, orders, heads, dim, dtype
     x = hash_inputs(batch, length, orders, heads, unordered=unordered, seed=length + 1)
     tags = written_tags(x, written=0.5, seed=length)
     table = torch.randn(x.total_rows, dim).to(dtype)
-    kwargs = dict(zip(HASH_ARGS, x.args, strict=True))
+    keys = NGramKeys(*x.args)
     (ref, ref_grad), (out, grad) = run_both(
-        engram_hash_lookup_reference, engram_hash_lookup_triton, table, length, tags=tags, **kwargs
+        engram_hash_lookup_reference, engram_hash_lookup_triton, table, length, tags=tags, keys=keys
     )
     assert torch.equal(out, ref)
     torch.testing.assert_close(grad.to_dense(), ref_grad.to_dense(), atol=1e-2, rtol=1e-2)

@@ -5,6 +5,7 @@ import torch
 
 from engram_kernels import (
     FINGERPRINT_MOD,
+    GateWeights,
     HashConfig,
     engram_gate_reference,
     engram_lookup_reference,
@@ -175,12 +176,12 @@ def test_gate_is_zero_for_zero_memory_and_bounded_by_value():
     k = torch.randn(2, 5, 16, generator=g)
     v = torch.randn(2, 5, 16, generator=g)
     w = torch.ones(16)
-    out = engram_gate_reference(h, k, v, w, w, torch.tensor(-2.0))
+    out = engram_gate_reference(h, k, v, GateWeights(w, w, torch.tensor(-2.0)))
     alpha = out / v
     assert ((alpha > 0) & (alpha < 1)).all()
     assert torch.allclose(alpha, alpha[..., :1].expand_as(alpha), atol=1e-5)
     zero = torch.zeros_like(k, requires_grad=True)
-    out0 = engram_gate_reference(h, zero, zero, w, w, torch.tensor(0.0))
+    out0 = engram_gate_reference(h, zero, zero, GateWeights(w, w, torch.tensor(0.0)))
     assert not out0.any()
     out0.sum().backward()
     assert torch.isfinite(zero.grad).all()

@@ -138,7 +138,8 @@ def test_path_traversal_in_ids(acme, seeded, raw_path):
         status = response.status_code
         assert status in (400, 404, 405), (method, raw_path, response.text)
         if status == 400:
-            assert "may not contain" in _error(response, 400, "InvalidInputError")
+            message = _error(response, 400, "InvalidInputError")
+            assert "may not contain" in message or "contains a NUL" in message  # check_id first
         else:
             _error(response, status, "NotFoundError" if status == 404 else "MethodNotAllowedError")
     assert seeded() == before

@@ -8,6 +8,9 @@ from typing import Any
 
 from langgraph.config import get_config
 
+from engram_agents import InvalidInputError
+from engram_agents.chat import check_id
+
 
 def configurable() -> dict[str, Any]:
     """The run's `configurable` dict; empty outside a graph run."""
@@ -15,6 +18,11 @@ def configurable() -> dict[str, Any]:
         return dict(get_config().get("configurable") or {})
     except RuntimeError:
         return {}
+
+
+class NoUserError(InvalidInputError):
+    """The run names no usable user: the developer's set-up, so the memory tools raise it
+    instead of handing it to the model as a tool error it could not fix."""
 
 
 def find_user(context: Any, fallback: str | None, owner: str) -> str:
@@ -26,9 +34,12 @@ def find_user(context: Any, fallback: str | None, owner: str) -> str:
     else:
         found = getattr(context, "user_id", None)
     found = found or configurable().get("user_id") or fallback
-    if not isinstance(found, str) or not found:
-        raise ValueError(
+    if found is None or found == "":
+        raise NoUserError(
             f"{owner} needs a user id: pass context={{'user_id': ...}}, "
             f"config={{'configurable': {{'user_id': ...}}}} or {owner}(user_id=...)"
         )
-    return found
+    try:
+        return check_id(found)  # the core's one id rule, so the store never refuses it later
+    except InvalidInputError as exc:
+        raise NoUserError(str(exc)) from None

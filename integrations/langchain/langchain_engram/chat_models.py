@@ -36,7 +36,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from engram_agents import EngramConfig, EngramLM
+from engram_agents import EngramConfig, EngramLM, InvalidInputError
 from engram_agents.chat import (
     DEFAULT_MODEL_NAME,
     LazyLM,
@@ -62,7 +62,7 @@ def _text(message: BaseMessage) -> str:
     if isinstance(message.content, list):
         kinds = {b.get("type") for b in message.content if isinstance(b, dict)}
         if kinds & NON_TEXT_BLOCKS:
-            raise ValueError(
+            raise InvalidInputError(
                 f"ChatEngram reads text only; the {message.type} message has "
                 f"{sorted(kinds & NON_TEXT_BLOCKS)} content"
             )
@@ -100,7 +100,7 @@ def to_engram_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
         elif isinstance(m, ChatMessage) and m.role in ("system", "user", "assistant", "tool"):
             out.append({"role": m.role, "content": _text(m)})
         else:
-            raise ValueError(f"ChatEngram cannot take a {type(m).__name__} ({m.type!r})")
+            raise InvalidInputError(f"ChatEngram cannot take a {type(m).__name__} ({m.type!r})")
     return out
 
 
@@ -220,7 +220,7 @@ class ChatEngram(BaseChatModel):
         choice = kwargs.pop("tool_choice", None)
         msgs = to_engram_messages(messages)
         if not msgs:
-            raise ValueError("ChatEngram needs at least one message")
+            raise InvalidInputError("ChatEngram needs at least one message")
         plan = plan_reply(msgs, tools, choice, stop if stop is not None else self.stop)
         given = {k: v for k, v in kwargs.items() if k not in ("max_tokens", "user_id")}
         if "max_tokens" in kwargs:  # LangChain's name for it

@@ -12,11 +12,11 @@ from contextlib import suppress
 from typing import Any
 
 from langchain_classic.base_memory import BaseMemory
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
-from engram_agents import ConsentError
+from engram_agents import ConsentError, InvalidInputError
 from engram_agents import EngramMemory as CoreMemory
-from engram_agents.chat import HEADER, format_memories
+from engram_agents.chat import HEADER, CheckedId, RecallK, format_memories
 
 
 class EngramChatMemory(BaseMemory):
@@ -36,10 +36,10 @@ class EngramChatMemory(BaseMemory):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     memory: CoreMemory
-    user_id: str
-    session_id: str | None = None
+    user_id: CheckedId
+    session_id: CheckedId | None = None
     """Remembered turns are tagged with this session; `clear` forgets only this session."""
-    k: int = Field(default=5, ge=1)
+    k: RecallK = 5
     memory_key: str = "history"
     input_key: str | None = None
     """The chain input holding the user's words (None: the only input not set by memory)."""
@@ -99,14 +99,14 @@ def _pick(values: dict[str, Any], key: str | None, skip: set[str], what: str) ->
     if key is None:
         keys = [k for k in values if k not in skip]
         if len(keys) != 1:
-            raise ValueError(f"cannot tell which {what} to use among {keys}; set {what}_key")
+            raise InvalidInputError(f"cannot tell which {what} to use among {keys}; set {what}_key")
         key = keys[0]
     if key not in values:
-        raise ValueError(f"the {what} key {key!r} is missing (got {sorted(values)})")
+        raise InvalidInputError(f"the {what} key {key!r} is missing (got {sorted(values)})")
     value = values[key]
     text = getattr(value, "text", value)  # a message (e.g. an AIMessage output) or a string
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"the {what} {key!r} must be non-empty text, got {value!r}")
+        raise InvalidInputError(f"the {what} {key!r} must be non-empty text, got {value!r}")
     return text
 
 

@@ -20,7 +20,7 @@ from langchain.agents.middleware import AgentMiddleware, AgentState, ModelReques
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from engram_agents import ConsentError, EngramLM, TrainConfig
+from engram_agents import ConsentError, EngramLM, InvalidInputError, TrainConfig
 from engram_agents import EngramMemory as CoreMemory
 from engram_agents.chat import (
     HEADER,
@@ -31,6 +31,8 @@ from engram_agents.chat import (
     add_to_system_prompt,
     before_block,
     before_question,
+    check_id,
+    check_k,
     consolidate_into_model,
     format_memories,
 )
@@ -74,15 +76,15 @@ class EngramMemoryMiddleware(AgentMiddleware):
         observe_replies: bool = True,
     ) -> None:
         super().__init__()
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
         if placement not in ("auto", "question", "system"):
-            raise ValueError(f"placement must be 'auto', 'question' or 'system', got {placement!r}")
+            raise InvalidInputError(
+                f"placement must be 'auto', 'question' or 'system', got {placement!r}"
+            )
         if remember not in ("turns", "tools"):
-            raise ValueError(f"remember must be 'turns' or 'tools', got {remember!r}")
+            raise InvalidInputError(f"remember must be 'turns' or 'tools', got {remember!r}")
         self.memory = memory
-        self.user_id = user_id
-        self.k = k
+        self.user_id = None if user_id is None else check_id(user_id)
+        self.k = check_k(k)
         self.lm = lm
         self.train_config = train_config
         self.header = header

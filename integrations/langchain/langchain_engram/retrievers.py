@@ -13,6 +13,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from engram_agents import EngramMemory as CoreMemory
+from engram_agents import InvalidInputError
+from engram_agents.chat import CheckedId, RecallK
 from langchain_engram._documents import hit_document
 
 
@@ -32,9 +34,9 @@ class EngramRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     memory: CoreMemory
-    user_id: str
-    k: int = Field(default=4, ge=1)
-    session_id: str | None = None
+    user_id: CheckedId
+    k: RecallK = 4
+    session_id: CheckedId | None = None
     """Only memories from this session (None: all sessions)."""
     tags: list[str] = Field(default_factory=list)
     """Sketch tags every result must carry, e.g. ["name:pixel"]."""
@@ -42,7 +44,7 @@ class EngramRetriever(BaseRetriever):
     def _recall_args(self, query: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         unknown = set(kwargs) - {"user_id", "k", "session_id", "tags", "time_range"}
         if unknown:
-            raise ValueError(f"EngramRetriever got unknown arguments {sorted(unknown)}")
+            raise InvalidInputError(f"EngramRetriever got unknown arguments {sorted(unknown)}")
         return {
             "query": query,
             "user_id": kwargs.get("user_id", self.user_id),

@@ -40,6 +40,7 @@ from langgraph.store.base import (
 from engram_agents import EngramMemory as CoreMemory
 from engram_agents import InvalidInputError
 from engram_agents.chat import (
+    MAX_K,
     Engram,
     StoreConfig,
     check_flag,
@@ -387,7 +388,7 @@ class EngramStore(BaseStore):
             if op.query:
                 scores = {
                     h.engram.id: h.score
-                    for h in self.memory.recall(op.query, user, k=1000, include_superseded=True)
+                    for h in self.memory.recall(op.query, user, k=MAX_K, include_superseded=True)
                 }
                 # unindexed items (index=False) rank after the others, unscored, as in LangGraph
                 found += [(e, scores.get(e.id) if store_items.indexed(e) else None) for e in items]

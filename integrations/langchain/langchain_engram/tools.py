@@ -28,7 +28,7 @@ from engram_agents.chat import (
 from engram_agents.chat import (
     MemoryTools,
 )
-from langchain_engram._scope import configurable, find_user
+from langchain_engram._scope import NoUserError, configurable, find_user
 
 
 def create_memory_tools(
@@ -90,6 +90,8 @@ def _tool(verb: Callable[..., Any], response_format: str = "content") -> Structu
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return verb(*args, **kwargs)
+        except NoUserError:
+            raise
         except EngramError as exc:
             raise ToolException(f"{verb.__name__} failed: {exc}") from exc
 

@@ -34,7 +34,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
-from engram_agents import EngramConfig, EngramLM
+from engram_agents import EngramConfig, EngramLM, InvalidInputError
 from engram_agents.chat import (
     DEFAULT_MODEL_NAME,
     SAMPLING_ARGS,
@@ -291,12 +291,14 @@ def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     marks (`engram_agents.chat.MessagePart.of_block`), such as a RecalledTextBlock, stays a part
     of its own, read but not keyed."""
     if isinstance(messages, ChatMessage | str) or not messages:
-        raise ValueError("Engram needs a non-empty list of ChatMessage")
+        raise InvalidInputError("Engram needs a non-empty list of ChatMessage")
     names: dict[str, str] = {}  # tool call id -> tool name, to label the results
     out = []
     for n, message in enumerate(messages):
         if not isinstance(message, ChatMessage):
-            raise ValueError(f"message {n} must be a ChatMessage, got {type(message).__name__}")
+            raise InvalidInputError(
+                f"message {n} must be a ChatMessage, got {type(message).__name__}"
+            )
         parts: list[MessagePart] = []
         for block in message.blocks:
             if isinstance(block, TextBlock):
@@ -306,7 +308,7 @@ def to_engram_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
                 call = render_tool_call(block.tool_name, as_arguments(block.tool_kwargs))
                 parts.append(MessagePart(text=call))
             elif not isinstance(block, ThinkingBlock | CachePoint):
-                raise ValueError(
+                raise InvalidInputError(
                     f"message {n}: Engram reads text only, got a {block.block_type} block"
                 )
         role = ROLE_NAMES[message.role]

@@ -86,7 +86,7 @@ class EngramMemory(EngramStoreLink, BaseMemory):
         if store is None:
             store = CoreMemory(path, encoder=encoder)
         elif path is not None or encoder is not None:
-            raise ValueError("pass either store or path/encoder, not both")
+            raise InvalidInputError("pass either store or path/encoder, not both")
         if primary_memory is None:
             if token_limit is None:
                 token_limit = (

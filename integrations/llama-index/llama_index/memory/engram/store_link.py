@@ -20,9 +20,11 @@ from engram_agents import EngramMemory as CoreMemory
 from engram_agents.chat import (
     HEADER,
     MAX_CHARS,
+    MAX_K,
+    CheckedId,
     Engram,
     RecallHit,
-    check_id,
+    RecallK,
     format_memories,
     redact,
 )
@@ -38,10 +40,12 @@ class EngramStoreLink(BaseModel):
     store: CoreMemory = Field(
         exclude=True, description="The engram-agents episodic store (engram_agents.EngramMemory)."
     )
-    user_id: str = Field(min_length=1, max_length=256, description="Whose memories these are.")
-    agent_id: str | None = Field(default=None, description="Agent that wrote the memories.")
-    session_id: str | None = Field(default=None, description="Session new memories belong to.")
-    k: int = Field(default=5, ge=1, le=100, description="How many memories to recall per turn.")
+    user_id: CheckedId = Field(description="Whose memories these are.")
+    agent_id: CheckedId | None = Field(default=None, description="Agent that wrote the memories.")
+    session_id: CheckedId | None = Field(
+        default=None, description="Session new memories belong to."
+    )
+    k: RecallK = Field(default=5, description="How many memories to recall per turn.")
     min_score: float | None = Field(
         default=None, description="Leave out recalled memories scoring below this."
     )
@@ -54,12 +58,6 @@ class EngramStoreLink(BaseModel):
     # the latest recall's query and the hits put in the prompt, until a reply is observed
     _recalled: tuple[str, list[RecallHit]] | None = PrivateAttr(default=None)
 
-    @field_validator("user_id", "agent_id", "session_id")
-    @classmethod
-    def _one_id_rule(cls, value: str | None, info: Any) -> str | None:
-        """The core's id rule, so a scope the store would refuse is refused here, at once."""
-        return None if value is None else check_id(value, info.field_name)
-
     @field_validator("remember_roles", mode="before")
     @classmethod
     def _known_roles(cls, value: Any) -> tuple[str, ...]:
@@ -67,7 +65,9 @@ class EngramStoreLink(BaseModel):
         names = tuple(r.value if isinstance(r, MessageRole) else r for r in roles)
         unknown = [r for r in names if r not in ROLES]
         if unknown:
-            raise ValueError(f"remember_roles: unknown roles {unknown}; known roles are {ROLES}")
+            raise InvalidInputError(
+                f"remember_roles: unknown roles {unknown}; known roles are {ROLES}"
+            )
         return names
 
     # -- write ------------------------------------------------------------------------
@@ -121,7 +121,7 @@ class EngramStoreLink(BaseModel):
 
     def _wanted(self, shown: Sequence[ChatMessage]) -> int:
         """k, plus one for each shown message that may come back as its own echo."""
-        return min(1000, self.k + sum(m.role.value in self.remember_roles for m in shown))
+        return min(MAX_K, self.k + sum(m.role.value in self.remember_roles for m in shown))
 
     def _format(
         self, query: str | None, hits: Sequence[RecallHit], shown: Sequence[ChatMessage]
