@@ -47,6 +47,7 @@ from engram_agents.store.validation import (
     optional_flag,
     optional_id,
     recall_filters,
+    recalled_ids,
     time_range_of,
 )
 
@@ -68,7 +69,7 @@ def _required_cipher(encryption_key: str | bytes | None, verb: str) -> Cipher:
 
 
 class EngramMemory:
-    """Long-term episodic memory for agents (see docs/store.md)."""
+    """Long-term episodic memory for agents (see docs/episodic-store.md)."""
 
     # The store lives in this process, so erase hooks (`attach_model`) run where engrams are
     # deleted; False for `EngramMemory.remote`, whose server deletes them elsewhere.
@@ -336,21 +337,12 @@ class EngramMemory:
         check_id(user_id)
         limit = self.store.config.max_text_bytes
         reply = check_text(reply, limit, "reply")
-        known = set(extract_sketch(check_text(query, limit, "query"))) if query else set()
-        ids: list[str] = []
-        for n, item in enumerate(recalled):
-            if isinstance(item, RecallHit):
-                ids.append(item.engram.id)
-                known |= set(item.matched_tags)
-            elif isinstance(item, str):
-                ids.append(check_id(item, "engram_id"))
-            else:
-                raise InvalidInputError(
-                    f"recalled[{n}] must be a RecallHit or an engram id, got {type(item).__name__}"
-                )
+        ids, known = recalled_ids(recalled)
+        if query:
+            known |= set(extract_sketch(check_text(query, limit, "query")))
         if not ids:
             return ReplyUse(scores={}, used=[], weights=self.store.weights(user_id))
-        return self.store.observe_reply(user_id, reply, list(dict.fromkeys(ids)), known)
+        return self.store.observe_reply(user_id, reply, ids, known)
 
     def consolidate(self, user_id: str) -> ConsolidationReport:
         return self.store.consolidate(check_id(user_id))

@@ -16,7 +16,14 @@ from pydantic import BeforeValidator, Field, ValidationError
 
 from engram_agents.ids import check_id
 from engram_agents.store.errors import InvalidInputError
-from engram_agents.store.records import MemoryItem, RecallFilters, Tier, TimeRange, speaker_of
+from engram_agents.store.records import (
+    MemoryItem,
+    RecallFilters,
+    RecallHit,
+    Tier,
+    TimeRange,
+    speaker_of,
+)
 from engram_agents.store.timeexpr import parse_when, query_time_range
 
 __all__ = [
@@ -293,3 +300,25 @@ def time_range_of(value: Any, now: datetime | None) -> TimeRange | None:
         start, end = (parse_when(v) if v is not None else None for v in value)
         return check_time_range(TimeRange(start=start, end=end))
     raise InvalidInputError(f"time_range must be a TimeRange, (start, end) or phrase: {value!r}")
+
+
+def recalled_ids(recalled: object) -> tuple[list[str], set[str]]:
+    """The engram ids of recalled hits or ids (each once, in order), and the tags the hits
+    matched (words the query brought, which a reply repeating them did not take from memory)."""
+    if isinstance(recalled, str | bytes) or not isinstance(recalled, Iterable):
+        raise InvalidInputError(
+            f"recalled must be a list of RecallHits or engram ids, got {type(recalled).__name__}"
+        )
+    ids: list[str] = []
+    known: set[str] = set()
+    for n, item in enumerate(recalled):
+        if isinstance(item, RecallHit):
+            ids.append(item.engram.id)
+            known |= set(item.matched_tags)
+        elif isinstance(item, str):
+            ids.append(check_id(item, "engram_id"))
+        else:
+            raise InvalidInputError(
+                f"recalled[{n}] must be a RecallHit or an engram id, got {type(item).__name__}"
+            )
+    return list(dict.fromkeys(ids)), known

@@ -81,6 +81,9 @@ def test_bad_input_is_refused_and_changes_nothing(memory):
         memory.observe_reply("   ", "u", [stored.id])
     with pytest.raises(InvalidInputError, match=r"recalled\[0\]"):
         memory.observe_reply("Pixel", "u", [42])  # type: ignore[list-item]
+    for not_a_list in (5, stored.id):  # one id is a str, not a list of ids
+        with pytest.raises(InvalidInputError, match="recalled must be a list"):
+            memory.observe_reply("Pixel", "u", not_a_list)  # type: ignore[arg-type]
     assert memory.get(stored.id, "u").stats.usefulness == 0
     assert memory.observe_reply("Pixel", "u", []).used == []
 

@@ -17,7 +17,6 @@ refresh the expiry unless `refresh_ttl=False` (or `TTLConfig.refresh_on_read=Fal
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -27,7 +26,6 @@ from typing import Any
 from langgraph.store.base import (
     BaseStore,
     GetOp,
-    InvalidNamespaceError,
     ListNamespacesOp,
     Op,
     PutOp,
@@ -48,24 +46,15 @@ from engram_agents.chat import (
     check_metadata,
     check_text,
 )
+from langchain_engram import _store_checks as checks
 from langchain_engram import _store_items as store_items
+from langchain_engram._store_checks import InvalidNamespace
 
 # A store item is addressed by (namespace, key), so the episodic lifecycle must not fold two
 # items into one: no near-duplicate reinforcement, no supersede.
 ITEM_CONFIG = StoreConfig(dedup_window_s=0, supersede_similarity=1.0, supersede_keyword_overlap=1.0)
 REGISTRY = "langgraph"  # scope listing the namespaces; LangGraph reserves it as a root label
 OPS = (GetOp, PutOp, SearchOp, ListNamespacesOp)
-
-
-class InvalidNamespace(InvalidInputError, InvalidNamespaceError):
-    """A namespace EngramStore cannot use. Ours (InvalidInputError) and LangGraph's
-    (InvalidNamespaceError, which its BaseStore contract raises for bad namespaces) at once."""
-
-
-def _check_page(limit: object, offset: object) -> None:
-    for name, value in (("limit", limit), ("offset", offset)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidInputError(f"{name} must be an integer >= 0, got {value!r}")
 
 
 class EngramStore(BaseStore):
@@ -160,48 +149,28 @@ class EngramStore(BaseStore):
         """Checks a read op (a put is checked by `_prepare_put`)."""
         if isinstance(op, GetOp):
             self.user_of(op.namespace)
-            self._check_key(op.key)
+            checks.key(op.key)
         elif isinstance(op, SearchOp):
-            prefix = self._check_namespace(op.namespace_prefix)
+            prefix = checks.namespace(op.namespace_prefix)
             if len(prefix) > self.user_position:
                 self.user_of(prefix)
             if op.query is not None:
                 check_text(op.query, self.memory.config.max_text_bytes, "query")
             if op.filter is not None:
                 store_items.check_filter(op.filter)
-            _check_page(op.limit, op.offset)
+            checks.page(op.limit, op.offset)
         elif isinstance(op, ListNamespacesOp):
             for condition in op.match_conditions or ():
-                self._check_namespace(condition.path, f"{condition.match_type} path")
-            if op.max_depth is not None and (
-                isinstance(op.max_depth, bool)
-                or not isinstance(op.max_depth, int)
-                or op.max_depth < 1
-            ):
-                raise InvalidInputError(f"max_depth must be an integer >= 1, got {op.max_depth!r}")
-            _check_page(op.limit, op.offset)
+                checks.namespace(condition.path, f"{condition.match_type} path")
+            checks.max_depth(op.max_depth)
+            checks.page(op.limit, op.offset)
         if not isinstance(op, ListNamespacesOp | PutOp):
             check_flag(op.refresh_ttl, "refresh_ttl")
 
     # -- mapping --------------------------------------------------------------------------
-    @staticmethod
-    def _check_namespace(namespace: object, what: str = "namespace") -> tuple[str, ...]:
-        """A tuple of non-empty strings (a str would be split into one label per character)."""
-        if not isinstance(namespace, tuple) or not all(
-            isinstance(n, str) and n and "\x00" not in n for n in namespace
-        ):
-            raise InvalidNamespace(
-                f"a {what} is a tuple of non-empty strings without NUL, got {namespace!r}"
-            )
-        return namespace
-
-    @staticmethod
-    def _check_key(key: object) -> str:
-        return check_text(key, math.inf, "key")
-
     def user_of(self, namespace: tuple[str, ...]) -> str:
         """The engram user id a namespace belongs to."""
-        self._check_namespace(namespace)
+        checks.namespace(namespace)
         if len(namespace) <= self.user_position:
             raise InvalidNamespace(
                 f"namespace {namespace!r} has no element {self.user_position} (the user scope)"
@@ -223,15 +192,9 @@ class EngramStore(BaseStore):
     def _prepare_put(self, op: PutOp) -> tuple[str, str, dict[str, Any]] | None:
         """Checks a put with the core's rules (the value as metadata: JSON data, finite
         numbers); returns the user, the text to index and the value (None for a delete)."""
-        if op.ttl is not None and (
-            isinstance(op.ttl, bool)
-            or not isinstance(op.ttl, int | float)
-            or not math.isfinite(op.ttl)
-            or op.ttl <= 0
-        ):
-            raise InvalidInputError(f"ttl must be a positive number of minutes, got {op.ttl!r}")
+        checks.ttl(op.ttl)
         user = self.user_of(op.namespace)
-        key = self._check_key(op.key)
+        key = checks.key(op.key)
         if op.value is None:
             return None
         if not isinstance(op.value, Mapping):
@@ -239,13 +202,7 @@ class EngramStore(BaseStore):
                 f"the value for key {key!r} must be a dict, got {type(op.value).__name__}"
             )
         value = check_metadata(dict(op.value), f"the value for key {key!r}")
-        if op.index not in (None, False) and (
-            not isinstance(op.index, list)
-            or not all(isinstance(f, str) and f.strip() for f in op.index)
-        ):
-            raise InvalidInputError(
-                f"index must be False, None or a list of field paths, got {op.index!r}"
-            )
+        checks.index(op.index)
         text = store_items.index_text(value, op.index, self.index_fields)
         limit = self.memory.config.max_text_bytes
         return user, check_text(text, limit, f"the indexed text of key {key!r}"), value
