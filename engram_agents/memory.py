@@ -42,6 +42,7 @@ from engram_agents.store.validation import (
     check_tags,
     check_text,
     describe,
+    export_file,
     memory_item,
     message_item,
     optional_flag,
@@ -259,10 +260,11 @@ class EngramMemory:
     def export(self, user_id: str, path: str | Path | None = None) -> dict[str, Any]:
         """All of a user's engrams and audit trail as JSON data (also written to `path`)."""
         check_id(user_id)
-        path = check_export_path(path)
-        data = self.store.export(user_id)
-        if path is not None:
-            path.write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
+        if (path := check_export_path(path)) is None:
+            return self.store.export(user_id)
+        with export_file(path) as out:  # an unwritable path is refused before the audit entry
+            data = self.store.export(user_id)
+            json.dump(data, out, indent=2, ensure_ascii=False)
         return data
 
     # ------------------------------------------------------------------ change

@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import pydantic_core
 from pydantic import BeforeValidator, Field, ValidationError
@@ -234,11 +235,33 @@ def check_export_path(value: object) -> Path | None:
     path = Path(value)
     if "\x00" in str(path):
         raise InvalidInputError("export path contains a NUL character")
-    if path.is_dir():
+    try:
+        is_dir, folder = path.is_dir(), path.parent.is_dir()
+    except OSError as exc:  # e.g. a name longer than the file system takes
+        raise InvalidInputError(f"export path {str(path)!r}: {exc.strerror}") from None
+    if is_dir:
         raise InvalidInputError(f"export path {str(path)!r} is a directory, not a file")
-    if not path.parent.is_dir():
+    if not folder:
         raise InvalidInputError(f"export path {str(path)!r}: its folder does not exist")
     return path
+
+
+@contextmanager
+def export_file(path: Path) -> Iterator[TextIO]:
+    """A file beside `path` opened before the export is read (and audited), so an unwritable
+    path is refused with nothing logged; it replaces `path` only once fully written."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        out = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 (closed below, then renamed)
+    except OSError as exc:
+        raise InvalidInputError(f"export path {str(path)!r}: {exc.strerror}") from None
+    try:
+        with out:
+            yield out
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 MAX_K = 1000  # the most memories one recall returns, on every surface (core, server, integrations)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -346,3 +348,18 @@ async def test_async_twins_raise_our_error_too(memory):
         await memory.aremember([{"role": "user", "content": 5}], "u")
     with pytest.raises(InvalidInputError, match="bad input to recall"):
         await memory.arecall("a", "u", filters={"tier": "x"})
+
+
+def test_an_unwritable_export_path_is_refused_before_the_audit_entry(memory, tmp_path):
+    memory.remember("a fact that must survive", "u")
+    before = store_state(memory)
+    too_long = tmp_path / ("x" * 300 + ".json")  # a name no file system takes
+    read_only = Path("/sys/engram-export.json")  # a folder no one may write in, root included
+    for path, reason in ((too_long, "File name too long"), (read_only, "Permission denied")):
+        with pytest.raises(InvalidInputError, match=f"export path .*{reason}"):
+            memory.export("u", path)
+    assert store_state(memory) == before  # no "export" audit entry
+    written = tmp_path / "out.json"
+    data = memory.export("u", written)
+    assert json.loads(written.read_text("utf-8")) == data  # a writable path still gets the file
+    assert not list(tmp_path.glob(".*.tmp"))  # no half-written file left behind
