@@ -29,6 +29,7 @@ from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.records import Engram, Evidence, RecallFilters, RecallHit, TimeRange
 from engram_agents.store.reply_use import ReplyUse
 from engram_agents.store.store import ConsolidationReport, MemoryItem
+from engram_agents.store.validation import check_ids, recalled_ids
 
 ERRORS: dict[str, type[errors.EngramError]] = {
     cls.__name__: cls
@@ -273,7 +274,7 @@ class RemoteMemory(EngramMemory):
 
     @_verb
     def delete(self, ids: str | Iterable[str], user_id: str) -> Call:
-        body = {"ids": [ids] if isinstance(ids, str) else [*ids]}
+        body = {"ids": check_ids(ids)}
         return Call("POST", f"{self._user(user_id)}/memories/delete", lambda d: d["deleted"], body)
 
     @_verb
@@ -296,7 +297,7 @@ class RemoteMemory(EngramMemory):
 
     @_verb
     def feedback(self, ids: str | Iterable[str], user_id: str, useful: bool = True) -> Call:
-        body = {"ids": [ids] if isinstance(ids, str) else [*ids], "useful": useful}
+        body = {"ids": check_ids(ids), "useful": useful}
         path = f"{self._user(user_id)}/feedback"
         return Call("POST", path, FusionWeights.model_validate, body)
 
@@ -310,8 +311,7 @@ class RemoteMemory(EngramMemory):
         query: str | None = None,
     ) -> Call:
         """Over HTTP the query (not the hits' matched tags) says which words are not use."""
-        ids = [r.engram.id if isinstance(r, RecallHit) else r for r in recalled]
-        body = {"reply": reply, "recalled": ids, "query": query}
+        body = {"reply": reply, "recalled": recalled_ids(recalled)[0], "query": query}
         return Call("POST", f"{self._user(user_id)}/observe_reply", ReplyUse.model_validate, body)
 
     @_verb

@@ -126,6 +126,11 @@ def test_errors_are_the_local_types(server, remote):
         remote.get("f" * 32, "alice")
     with pytest.raises(NotFoundError):
         remote.delete(["f" * 32], "alice")
+    for not_ids in (5, None, {"id": "x"}):  # refused as locally, not a TypeError
+        with pytest.raises(InvalidInputError, match="engram_id must be a string or a list"):
+            remote.delete(not_ids, "alice")
+    with pytest.raises(InvalidInputError, match="recalled must be a list"):
+        remote.observe_reply("Pixel", "alice", 5)
     alice_only = EngramMemory.remote(server.url, api_key=server.acme_alice)
     with alice_only, pytest.raises(AccessDeniedError):
         alice_only.list("bob")
