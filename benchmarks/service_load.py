@@ -260,7 +260,7 @@ def _start_server(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     command = [sys.executable, "-m", "engram_agents.cli", "serve", "--db", str(db)]
-    command += ["--port", str(port), "--workers", str(workers)]
+    command += ["--port", str(port)] + (["--workers", str(workers)] if workers > 1 else [])
     command += (["--encoder", encoder] if encoder else []) + (["--keys", str(keys)] if keys else [])
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
