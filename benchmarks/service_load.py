@@ -101,7 +101,13 @@ def summary(latencies: list[float], seconds: float, errors: int = 0) -> dict[str
 
 
 async def _http_clients(
-    url: str, seeds: list[int], seconds: float, recall_share: float, pace: float, ready: Any
+    url: str,
+    headers: dict[str, str],
+    seeds: list[int],
+    seconds: float,
+    recall_share: float,
+    pace: float,
+    ready: Any,
 ) -> dict[str, Any]:
     """Clients `seeds` of one process. Each has its own connection (an `AsyncClient` of one):
     one shared pool of N connections costs the client O(N) per request in httpcore."""
@@ -109,7 +115,9 @@ async def _http_clients(
     acked: list[tuple[str, str]] = []
     errors = 0
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    https = [httpx.AsyncClient(base_url=url, limits=limits, timeout=60) for _ in seeds]
+    https = [
+        httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) for _ in seeds
+    ]
     for http in https:  # connect before the clock starts
         (await http.get("/healthz")).raise_for_status()
     ready.wait()
@@ -139,21 +147,28 @@ async def _http_clients(
     return {"latencies": latencies, "acked": acked, "errors": errors}
 
 
-def _client_process(out: Any, url: str, seeds: list[int], *args: Any) -> None:
-    out.put(asyncio.run(_http_clients(url, seeds, *args)))
+def _client_process(out: Any, url: str, headers: dict[str, str], *args: Any) -> None:
+    out.put(asyncio.run(_http_clients(url, headers, *args)))
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and its children (`serve --workers N` runs
+    in N child processes): Linux /proc; 0 elsewhere."""
+    total, parents = 0.0, {pid}
+    for stat in sorted(Path("/proc").glob("[0-9]*/stat"), key=lambda p: int(p.parent.name)):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) in parents or int(fields[1]) in parents:
+            parents.add(int(stat.parent.name))
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _http_level(
     url: str,
+    headers: dict[str, str],
     server_pid: int,
     clients: int,
     seconds: float,
@@ -165,12 +180,13 @@ def _http_level(
     every acknowledged write looked up again. The server's CPU time per request is the cost
     least moved by other jobs on a shared machine."""
     procs = max(1, min(procs, clients))
+    mix = (seconds, recall_share, pace)
     context = multiprocessing.get_context("fork")  # the clients touch nothing of the parent
     ready, out = context.Barrier(procs + 1), context.Queue()
     workers = [
         context.Process(
             target=_client_process,
-            args=(out, url, list(range(p, clients, procs)), seconds, recall_share, pace, ready),
+            args=(out, url, headers, list(range(p, clients, procs)), *mix, ready),
         )
         for p in range(procs)
     ]
@@ -187,7 +203,7 @@ def _http_level(
     errors = sum(p["errors"] for p in parts)
     requests = sum(len(v) for v in latencies.values())
     lost = 0
-    with httpx.Client(base_url=url, timeout=600) as http:
+    with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
         for user in USERS:
             response = http.get(f"/v1/users/{user}/memories", params={"include_superseded": True})
             present = {e["id"] for e in response.raise_for_status().json()}
@@ -237,12 +253,15 @@ def _seed(add: Callable[[str, list[str]], Any], per_user: int) -> None:
         add(user, [fact(rng, n) for n in range(per_user)])
 
 
-def _start_server(db: Path, encoder: str | None) -> tuple[subprocess.Popen, str]:
+def _start_server(
+    db: Path, encoder: str | None, keys: Path | None, workers: int
+) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     command = [sys.executable, "-m", "engram_agents.cli", "serve", "--db", str(db)]
-    command += ["--port", str(port)] + (["--encoder", encoder] if encoder else [])
+    command += ["--port", str(port)] + (["--workers", str(workers)] if workers > 1 else [])
+    command += (["--encoder", encoder] if encoder else []) + (["--keys", str(keys)] if keys else [])
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -274,6 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         "sends its next request as soon as the last is answered",
     )
     parser.add_argument("--encoder", help="'hashing' to leave the encoder out (default: MiniLM)")
+    parser.add_argument(
+        "--keys",
+        action="store_true",
+        help="serve with an API key file (as off loopback): every request is authenticated",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="`serve --workers N`")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="service-load-"))
@@ -281,9 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         tmp / "local.db", encoder=HashingEncoder() if args.encoder == "hashing" else args.encoder
     )
     _seed(lambda user, texts: local.remember_many(texts, user), args.seed_per_user)
-    proc, url = _start_server(tmp / "served.db", args.encoder)
+    headers = {}
+    if args.keys:
+        from engram_agents.server.keys import KeyStore
+
+        headers["Authorization"] = f"Bearer {KeyStore(tmp / 'keys.db').create('bench')}"
+    keys = tmp / "keys.db" if args.keys else None
+    proc, url = _start_server(tmp / "served.db", args.encoder, keys, args.workers)
     try:
-        with httpx.Client(base_url=url, timeout=600) as http:
+        with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
             _seed(
                 lambda user, texts: http.post(
                     f"/v1/users/{user}/memories/batch", json={"items": texts}
@@ -294,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         for clients in args.clients:
             pace = clients / args.rate if args.rate else 0.0
             mix = (clients, args.seconds, args.recall_share, pace)
-            served = _http_level(url, proc.pid, *mix, args.client_processes)
+            served = _http_level(url, headers, proc.pid, *mix, args.client_processes)
             baseline = _in_process_level(local, *mix)
             levels.append({"clients": clients, "server": served, "in_process": baseline})
     finally:
@@ -310,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                 "offered_rate": args.rate,
                 "encoder": args.encoder or "minilm",
                 "seed_per_user": args.seed_per_user,
+                "keys": args.keys,
+                "workers": args.workers,
                 "users": len(USERS),
                 "machine": machine() | {"load_avg_1m": os.getloadavg()[0]},
             }

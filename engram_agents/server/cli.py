@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 COMMANDS = ("serve", "mcp", "keys")
+_WORKER_ARGS = "ENGRAM_AGENTS_SERVE_ARGS"  # how `serve --workers N` hands its options to each
 INSTALL_HINT = "the server needs its extra: pip install 'engram-agents[server]'"
 
 
@@ -39,6 +41,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--keys", help="API key file (`keys create`); required off loopback")
     serve.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port and the store (each holds its own index and "
+        "encoder; the SQLite store and its audit chain are safe across processes)",
+    )
     serve.add_argument(
         "--model",
         help="load an EngramLM ('default': the embedded SmolLM2, or a Hugging Face model folder) "
@@ -128,16 +137,40 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.workers < 1 or (args.workers > 1 and args.model):
+        print(
+            "error: --workers must be at least 1, and 1 with --model (a forget in one process "
+            "would leave the model of the others as it was)",
+            file=sys.stderr,
+        )
+        return 2
     import uvicorn
 
+    # uvicorn picks httptools and uvloop when installed; the access log would be one more
+    # formatted line per request, at a level `warning` drops anyway.
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "warning"}
+    options["access_log"] = False
+    if args.workers == 1:
+        uvicorn.run(_app(args), **options)
+        return 0
+    settings = {k: v for k, v in vars(args).items() if k != "handler"}
+    os.environ[_WORKER_ARGS] = json.dumps(settings)
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=args.workers, **options)
+    return 0
+
+
+def _app(args: argparse.Namespace) -> Any:
     from engram_agents.server.app import create_app
     from engram_agents.server.keys import KeyStore
 
     keys = KeyStore(args.keys) if args.keys else None
     memory, lm = _memory(args), _lm(args) if args.model else None
-    app = create_app(memory, keys, host=args.host, max_body_bytes=args.max_body_bytes, lm=lm)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
+    return create_app(memory, keys, host=args.host, max_body_bytes=args.max_body_bytes, lm=lm)
+
+
+def worker_app() -> Any:
+    """The app of one `serve --workers N` process: uvicorn imports and calls this in each."""
+    return _app(argparse.Namespace(**json.loads(os.environ[_WORKER_ARGS])))
 
 
 def _mcp(args: argparse.Namespace) -> int:

@@ -1,9 +1,10 @@
 """Tenant API keys in one small SQLite file.
 
 A key reads `ek_<id>_<secret>`. Only an HMAC-SHA256 of the secret under a per-key random salt is
-stored, and it is compared in constant time, so the file alone opens nothing. Every check reads
-the file afresh: a key revoked by `engram-agents keys revoke` stops working at once in every
-`serve` process that shares the file.
+stored, and it is compared in constant time, so the file alone opens nothing. A key that passed
+is remembered (by its SHA-256) only until the file changes: every check reads the file's header,
+whose change counter SQLite bumps on each commit, so a key revoked by `engram-agents keys revoke`
+stops working at once in every `serve` process that shares the file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 import re
 import secrets
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -29,6 +32,7 @@ from engram_agents.store.errors import NotFoundError
 PREFIX = "ek_"
 TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _KEY = re.compile(r"ek_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+CACHED_KEYS = 1024
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
@@ -69,6 +73,9 @@ class KeyStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         with self._db() as db:
             db.execute(_SCHEMA)
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, ...] | None = None
+        self._passed: OrderedDict[bytes, Principal] = OrderedDict()
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -132,6 +139,55 @@ class KeyStore:
     def authenticate(self, key: str | None) -> Principal:
         """The tenant and users a key grants; the same error for a missing, malformed, unknown,
         wrong or revoked key, so a caller learns nothing about which it was."""
+        stamp = self._file_stamp()  # before the query: a change during it drops the result
+        principal = self._recalled(key, stamp)
+        if principal is None:
+            principal = self._check(key)
+            self._keep(key, stamp, principal)
+        return principal
+
+    def cached(self, key: str | None) -> Principal | None:
+        """What `authenticate` would grant, if the key passed since the file last changed; None
+        otherwise. It reads only the file's first bytes (no database, no hashing of secrets), so
+        the server calls it on its event loop and hops to a thread only when it says None."""
+        return self._recalled(key, self._file_stamp())
+
+    def _file_stamp(self) -> tuple[int, ...] | None:
+        """Changes whenever the key file does: its inode, size and mtime, and the header's change
+        counter (a commit within one mtime tick still moves it). None, so nothing is cached, for
+        a WAL database, whose commits leave the main file's header alone."""
+        try:
+            with open(self.path, "rb") as file:
+                head, info = file.read(28), os.fstat(file.fileno())
+        except OSError:
+            return None
+        if len(head) < 28 or head[18] == 2:
+            return None
+        counter = int.from_bytes(head[24:28], "big")
+        return (info.st_ino, info.st_size, info.st_mtime_ns, counter)
+
+    def _recalled(self, key: str | None, stamp: tuple[int, ...] | None) -> Principal | None:
+        if not key or stamp is None:
+            return None
+        with self._lock:
+            if stamp != self._stamp:
+                self._stamp, self._passed = stamp, OrderedDict()
+                return None
+            fingerprint = _fingerprint(key)
+            principal = self._passed.get(fingerprint)
+            if principal is not None:
+                self._passed.move_to_end(fingerprint)
+            return principal
+
+    def _keep(self, key: str, stamp: tuple[int, ...] | None, principal: Principal) -> None:
+        with self._lock:
+            if stamp is None or stamp != self._stamp:
+                return  # the file changed since this check began (or is not cacheable)
+            self._passed[_fingerprint(key)] = principal
+            while len(self._passed) > CACHED_KEYS:
+                self._passed.popitem(last=False)
+
+    def _check(self, key: str | None) -> Principal:
         match = _KEY.fullmatch(key or "")
         row = None
         if match:
@@ -147,3 +203,8 @@ class KeyStore:
             raise AuthenticationError("missing, invalid or revoked API key")
         users = None if row[1] is None else tuple(json.loads(row[1]))
         return Principal(tenant=row[0], users=users)
+
+
+def _fingerprint(key: str) -> bytes:
+    """What the cache is keyed by: never the key itself."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()

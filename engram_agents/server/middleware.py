@@ -34,8 +34,10 @@ class Authenticate:
         if self.keys is not None:
             scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
             token = token.strip() if scheme.lower() == "bearer" else None
-            try:
-                principal = await anyio.to_thread.run_sync(self.keys.authenticate, token)
+            try:  # a key seen since the file last changed needs no thread (nor database)
+                principal = self.keys.cached(token) or await anyio.to_thread.run_sync(
+                    self.keys.authenticate, token
+                )
             except AuthenticationError as exc:
                 return await engram_error(exc)(scope, receive, send)
         scope.setdefault("state", {})["principal"] = principal

@@ -94,6 +94,31 @@ def test_two_serve_processes_share_one_store(serve_process, tmp_path, request, b
     assert b.get("/v1/users/alice/memories").status_code == 401
 
 
+def test_serve_workers_share_the_port_the_store_and_the_keys(serve_process, tmp_path, cli):
+    """`serve --workers 2`: requests spread over two processes (separate connections) see one
+    store, and a revoked key stops working in every process."""
+    keys = str(tmp_path / "keys.db")
+    key = KeyStore(keys).create("acme")
+    url = serve_process("--db", str(tmp_path / "m.db"), "--keys", keys, "--workers", "2")
+    auth = {"Authorization": f"Bearer {key}"}
+    written = []
+    for n in range(8):  # a new connection each: the kernel spreads them over the workers
+        response = httpx.post(f"{url}/v1/users/alice/memories", headers=auth, json={
+            "content": f"Note {n}: {['dog', 'tea', 'flight', 'guitar'][n % 4]} {n}"})  # fmt: skip
+        assert response.status_code == 201
+        written.append(response.json()["id"])
+    for _ in range(4):
+        everything = {"include_superseded": "true"}
+        listed = httpx.get(f"{url}/v1/users/alice/memories", headers=auth, params=everything)
+        listed = listed.json()
+        assert sorted(e["id"] for e in listed) == sorted(written)
+    KeyStore(keys).revoke(key.split("_")[1])
+    for _ in range(8):
+        assert httpx.get(f"{url}/v1/users/alice/memories", headers=auth).status_code == 401
+    refused = cli("serve", "--db", str(tmp_path / "m.db"), "--workers", "2", "--model", "x")
+    assert refused.returncode == 2 and "--workers" in refused.stderr
+
+
 def test_server_commands_without_the_extra_say_how_to_install_it():
     blocked = (
         "import sys; sys.modules['fastapi'] = None; from engram_agents.cli import main; "

@@ -7,7 +7,11 @@ import json
 import pytest
 
 
-@pytest.mark.parametrize("offered", [[], ["--rate", "20"]], ids=["closed-loop", "open-loop"])
+@pytest.mark.parametrize(
+    "offered",
+    [[], ["--rate", "20"], ["--keys", "--workers", "2"]],
+    ids=["closed-loop", "open-loop", "keys-two-workers"],
+)
 def test_service_load_smoke(load_benchmark, capsys, offered):
     bench = load_benchmark("service_load")
     args = ["--clients", "2", "--seconds", "1", "--encoder", "hashing", "--seed-per-user", "5"]
