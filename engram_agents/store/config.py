@@ -47,7 +47,7 @@ class StoreConfig(BaseModel):
     # How a long turn's best passage counts (Passages.turn_similarity): "max" takes its cosine
     # as it is; "expected_max" first takes off what the best of that many passages would reach
     # by chance, from this query's spread of similarities over the candidates (measured in
-    # docs/notes/recall2.md: no recall change with the tag signal, mixed without it).
+    # benchmarks/RESULTS.md: no recall change with the tag signal, mixed without it).
     passage_score: Literal["max", "expected_max"] = "max"
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
