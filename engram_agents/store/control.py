@@ -13,7 +13,7 @@ from engram_agents.store import erasure
 from engram_agents.store.audit import verify
 from engram_agents.store.copies import erased_keys
 from engram_agents.store.core import StoreCore
-from engram_agents.store.errors import ConflictError, InvalidInputError, NotFoundError
+from engram_agents.store.errors import InvalidInputError, NotFoundError
 from engram_agents.store.passages import encode_turns
 from engram_agents.store.records import Engram, RecallFilters, TimeRange, utcnow
 from engram_agents.store.rows import AuditEvent
@@ -98,11 +98,12 @@ class UserControl(StoreCore):
             selected = {index.ids[i] for i in np.flatnonzero(self._mask(user_id, index, select))}
         if not selected:
             return erasure.Erasure()
-        chosen = self._read(user_id, selected)
+        chosen = self._engrams(user_id, selected, listed=True)
         # Only engrams the copy index names can hold a copy of the erased text or id.
         keys = set().union(*(erased_keys(e, session_id) for e in chosen))
         holders = self._copy_index(user_id, index).holders(keys) - selected
-        plan = erasure.plan([*chosen, *self._read(user_id, holders)], selected, session_id)
+        holding = self._engrams(user_id, holders, listed=True)
+        plan = erasure.plan([*chosen, *holding], selected, session_id)
         if not plan.deleted and not plan.rewritten:
             return plan
         vectors = dict(
@@ -122,13 +123,6 @@ class UserControl(StoreCore):
             events.append(AuditEvent(user_id, "scrub", list(plan.rewritten)))
         self._commit(user_id, read_at, upserts, list(plan.deleted), events)
         return plan
-
-    def _read(self, user_id: str, ids: set[str]) -> list[Engram]:
-        """Engrams the index just listed; one deleted since then means a retry."""
-        rows = self.backend.get(user_id, list(ids))
-        if len(rows) != len(ids):
-            raise ConflictError(f"user {user_id!r} changed while reading")
-        return [self.codec.to_engram(r) for r in rows]
 
     def _after_erase(self, user_id: str, plan: erasure.Erasure) -> None:
         """Once the erase is committed: empty the WAL (it still holds the old pages) and let

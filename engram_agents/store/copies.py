@@ -61,6 +61,13 @@ class CopyIndex:
         self._held: dict[str, set[Key]] = {}
         self._holders: dict[Key, set[str]] = {}
 
+    @classmethod
+    def of(cls, rows: Iterable[EngramRow], revision: int, codec: Codec) -> CopyIndex:
+        """Built from all of a user's rows, read at `revision`."""
+        copies = cls(revision)
+        copies.update(rows, [], codec)
+        return copies
+
     def update(self, rows: Iterable[EngramRow], deletes: Iterable[str], codec: Codec) -> None:
         """Follow a write: rows written (new versions), ids deleted."""
         rows = list(rows)

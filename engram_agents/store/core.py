@@ -11,7 +11,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import numpy as np
@@ -92,8 +92,7 @@ class StoreCore:
             index.upsert(rows)
             self._indexes[user_id] = index
             if user_id in self._copies:  # erases happen here: renew it from the same read
-                self._copies[user_id] = CopyIndex(revision)
-                self._copies[user_id].update(rows, [], self.codec)
+                self._copies[user_id] = CopyIndex.of(rows, revision, self.codec)
         return index
 
     def _copy_index(self, user_id: str, index: ScopeIndex) -> CopyIndex:
@@ -102,8 +101,7 @@ class StoreCore:
         patched after this process's own writes."""
         copies = self._copies.get(user_id)
         if copies is None or copies.revision != index.revision:
-            copies = CopyIndex(index.revision)
-            copies.update(self.backend.scan(user_id), [], self.codec)
+            copies = CopyIndex.of(self.backend.scan(user_id), index.revision, self.codec)
             self._copies[user_id] = copies
         return copies
 
@@ -149,9 +147,14 @@ class StoreCore:
         else:
             self._copies.pop(user_id, None)
 
-    def _engrams(self, user_id: str, ids: list[str]) -> list[Engram]:
+    def _engrams(self, user_id: str, ids: Iterable[str], *, listed: bool = False) -> list[Engram]:
+        """The engrams of `ids`. A missing one is unknown to the user (NotFoundError), or, for
+        ids the index just `listed`, deleted since by another writer (ConflictError: retry)."""
+        ids = list(ids)
         rows = self.backend.get(user_id, ids)
         missing = set(ids) - {r.id for r in rows}
+        if missing and listed:
+            raise ConflictError(f"user {user_id!r} changed while reading")
         if missing:
             raise NotFoundError(f"no engram {sorted(missing)[0]!r} for user {user_id!r}")
         return [self.codec.to_engram(r) for r in rows]
