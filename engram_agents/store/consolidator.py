@@ -10,7 +10,7 @@ from engram_agents.store.config import FusionWeights
 from engram_agents.store.core import StoreCore
 from engram_agents.store.errors import ConflictError, NotFoundError
 from engram_agents.store.records import ConsolidationReport, Engram, RecallFilters, Tier, utcnow
-from engram_agents.store.rows import AuditEvent
+from engram_agents.store.rows import AuditEvent, EngramRow
 from engram_agents.store.sketch import extract_sketch
 
 
@@ -31,20 +31,28 @@ class Consolidator(StoreCore):
         weights = self.weights(user_id)
         cache = self._last_features.get(user_id, {})
         for row in rows:
-            row.usefulness = float(np.clip(row.usefulness + (1.0 if useful else -1.0), -5, 5))
-            row.strength = 1.0
             if row.id in cache:
-                x = cache[row.id]
-                weights = fusion.learn(weights, x, useful, self.config.learning_rate)
-        self._commit(
-            user_id,
-            read_at,
-            rows,
-            [],
-            [AuditEvent(user_id, "feedback", list(ids), {"useful": useful})],
-            {(user_id, "fusion_weights"): weights.model_dump_json()},
-        )
+                weights = fusion.learn(weights, cache[row.id], useful, self.config.learning_rate)
+        event = AuditEvent(user_id, "feedback", list(ids), {"useful": useful})
+        self._credit(user_id, read_at, [(r, 1.0 if useful else -1.0) for r in rows], event, weights)
         return weights
+
+    def _credit(
+        self,
+        user_id: str,
+        read_at: int,
+        credits: list[tuple[EngramRow, float]],
+        event: AuditEvent,
+        weights: FusionWeights,
+    ) -> None:
+        """Add each row's credit to its usefulness (kept in [-5, 5]), renew its strength, and
+        write them with the re-learned weights in one conditional write."""
+        for row, credit in credits:
+            row.usefulness = float(np.clip(row.usefulness + credit, -5, 5))
+            row.strength = 1.0
+        rows = [row for row, _ in credits]
+        settings = {(user_id, "fusion_weights"): weights.model_dump_json()}
+        self._commit(user_id, read_at, rows, [], [event], settings)
 
     def observe_reply(
         self, user_id: str, reply: str, ids: list[str], known: set[str]
@@ -75,21 +83,16 @@ class Consolidator(StoreCore):
         cache = self._last_features.get(user_id, {})
         unused = [cache[r.id] for r, u in zip(rows, used, strict=True) if not u and r.id in cache]
         changed = [r for r, u in zip(rows, used, strict=True) if u]
-        for row, score in zip(changed, scores[used], strict=True):
-            row.usefulness = float(np.clip(row.usefulness + share * score, -5, 5))
-            row.strength = 1.0
+        credits = [
+            (row, share * float(score)) for row, score in zip(changed, scores[used], strict=True)
+        ]
+        for row, credit in credits:
             if unused and row.id in cache:
-                lr = self.config.learning_rate * share * float(score)
+                lr = self.config.learning_rate * credit
                 weights = fusion.learn_pair(weights, cache[row.id], np.mean(unused, axis=0), lr)
         use.weights = weights
-        self._commit(
-            user_id,
-            read_at,
-            changed,
-            [],
-            [AuditEvent(user_id, "reply_use", use.used, {"recalled": len(rows)})],
-            {(user_id, "fusion_weights"): weights.model_dump_json()},
-        )
+        event = AuditEvent(user_id, "reply_use", use.used, {"recalled": len(rows)})
+        self._credit(user_id, read_at, credits, event, weights)
         return use
 
     def consolidate(self, user_id: str) -> ConsolidationReport:
