@@ -30,6 +30,16 @@ def _extended(arr: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
     return np.concatenate([arr, np.full(size - len(arr), fill, dtype=arr.dtype)])
 
 
+def _room(arr: np.ndarray, used: int, need: int) -> np.ndarray:
+    """`arr` with room for `need` rows, its first `used` kept: the capacity at least doubles
+    when it grows, so appending row by row costs amortized O(1)."""
+    if need <= len(arr):
+        return arr
+    grown = np.zeros((max(need, 2 * len(arr), 64), *arr.shape[1:]), dtype=arr.dtype)
+    grown[:used] = arr[:used]
+    return grown
+
+
 @dataclass
 class Candidates:
     rows: np.ndarray  # positions in the index
@@ -85,10 +95,8 @@ class ScopeIndex:
         need = self._size + extra
         if need <= len(self.alive):
             return
-        cap = max(need, 2 * len(self.alive), 64)
-        grown = np.zeros((cap, self.dim), dtype=np.float32)
-        grown[: self._size] = self.vectors[: self._size]
-        self.vectors = grown
+        self.vectors = _room(self.vectors, self._size, need)
+        cap = len(self.vectors)
         self.alive = _extended(self.alive, cap)
         self.prev = _extended(self.prev, cap, fill=-1)
         self.prev_dot = _extended(self.prev_dot, cap)
@@ -138,13 +146,8 @@ class ScopeIndex:
         if not n:
             return
         need = self._passages + n
-        if need > len(self.passage_spans):
-            cap = max(need, 2 * len(self.passage_spans), 64)
-            vectors = np.zeros((cap, self.dim), dtype=np.float32)
-            vectors[: self._passages] = self.passage_vectors[: self._passages]
-            spans = np.zeros((cap, 2), dtype=np.int64)
-            spans[: self._passages] = self.passage_spans[: self._passages]
-            self.passage_vectors, self.passage_spans = vectors, spans
+        self.passage_vectors = _room(self.passage_vectors, self._passages, need)
+        self.passage_spans = _room(self.passage_spans, self._passages, need)
         self.passage_vectors[self._passages : need] = passages.vectors
         self.passage_spans[self._passages : need] = passages.spans
         self._passages = need
@@ -241,10 +244,7 @@ class ScopeIndex:
         listed = self.postings.get(tag, ())
         buf, filled = self._arrays.get(tag, (_NO_ROWS, 0))
         if filled != len(listed):
-            if len(listed) > len(buf):
-                grown = np.empty(max(len(listed), 2 * len(buf)), dtype=np.int64)
-                grown[:filled] = buf[:filled]
-                buf = grown
+            buf = _room(buf, filled, len(listed))
             buf[filled : len(listed)] = listed[filled:]
             filled = len(listed)
             self._arrays[tag] = (buf, filled)
