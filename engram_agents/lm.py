@@ -29,8 +29,7 @@ from engram_agents.model.memorize import (
     ForgetReport,
     MemorizeReport,
     TrainConfig,
-    build_examples,
-    hit_rows,
+    hit_rows_by_fact,
     train,
     written_rows,
 )
@@ -283,22 +282,22 @@ class EngramLM:
         with self._lock:
             self.model.require_device_tables("forget")
             self.load_user(user_id)
-            gone = [f for f in self._users.facts if f.identity() in targets]
+            facts = self._users.facts
+            gone = [f for f in facts if f.identity() in targets]
             if not gone:
                 return ForgetReport(0, 0, 0)
-            remaining = [f for f in self._users.facts if f.identity() not in targets]
+            remaining = [f for f in facts if f.identity() not in targets]
+            hits = list(zip(facts, hit_rows_by_fact(self.model, self.encoder, facts), strict=True))
             rows = torch.unique(
                 torch.cat(
                     [
-                        hit_rows(self.model, build_examples(self.encoder, gone)),
+                        *(h for f, h in hits if f.identity() in targets),
                         *written_rows(self.model, self.encoder, gone).values(),
                     ]
                 )
             )
             touching = [
-                f
-                for f in remaining
-                if torch.isin(hit_rows(self.model, build_examples(self.encoder, [f])), rows).any()
+                f for f, h in hits if f.identity() not in targets and torch.isin(h, rows).any()
             ]
             reset = self._users.release({name: rows for name in self.model.engram})
             self._users.facts = remaining

@@ -193,6 +193,14 @@ def hit_rows(model: EngramModel, examples: Sequence[Example]) -> Tensor:
     return torch.unique(torch.cat(found)) if found else torch.empty(0, dtype=torch.long)
 
 
+def hit_rows_by_fact(
+    model: EngramModel, encoder: ChatEncoder, facts: Sequence[Fact]
+) -> list[Tensor]:
+    """`hit_rows` of each fact's own examples, in the facts' order: built once per fact, they
+    tell both which rows a set of facts trained and which other facts use those rows."""
+    return [hit_rows(model, build_examples(encoder, [f])) for f in facts]
+
+
 def _first_occurrence(x: Tensor) -> tuple[Tensor, Tensor]:
     uniq, inverse = torch.unique(x, return_inverse=True)
     first = torch.full_like(uniq, len(x)).scatter_reduce(

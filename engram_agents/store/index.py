@@ -158,13 +158,11 @@ class ScopeIndex:
         part = slice(self.passage_first[i], self.passage_first[i] + self.passage_count[i])
         return Passages(self.passage_spans[part].copy(), self.passage_vectors[part].copy())
 
-    def best_passage(self, query: np.ndarray, row: int) -> tuple[int, int] | None:
-        """The span of the row's passage most similar to `query`; None for a row without."""
-        first, count = self.passage_first[row], self.passage_count[row]
-        if not count:
+    def passage_span(self, passage: int) -> tuple[int, int] | None:
+        """The span of a passage `with_passages` picked; None for -1 (a row without)."""
+        if passage < 0:
             return None
-        best = first + int(np.argmax(self.passage_vectors[first : first + count] @ query))
-        return int(self.passage_spans[best][0]), int(self.passage_spans[best][1])
+        return int(self.passage_spans[passage][0]), int(self.passage_spans[passage][1])
 
     def _link(self, i: int, session: str | None) -> None:
         """Append `i` to its session's chain; an engram older than the chain's end (an update
@@ -288,21 +286,26 @@ class ScopeIndex:
 
     def with_passages(
         self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, mode: str = "max"
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`sims` (the rows' own cosines) raised to each long turn's best passage, counted as
         `mode` says (Passages.turn_similarity): a turn is as similar as the most similar part
-        of it."""
+        of it. Also each row's best passage (for `passage_span`; -1 for a row without), so a
+        hit shows the part that matched without scoring its passages again."""
+        picked = np.full(rows.size, -1, dtype=np.int64)
         count = self.passage_count[rows]
         has = np.flatnonzero(count)
         if not has.size:
-            return sims
+            return sims, picked
         counts = count[has]
         starts = np.cumsum(counts) - counts  # each row's first place in the gathered list
         gather = np.repeat(self.passage_first[rows[has]] - starts, counts) + np.arange(counts.sum())
+        scores = self.passage_vectors[gather] @ query
+        # Per row, its passages by falling score; lexsort is stable, so a tie keeps the first.
+        first_best = np.lexsort((-scores, np.repeat(np.arange(has.size), counts)))[starts]
+        picked[has] = gather[first_best]
         out = sims.astype(np.float32, copy=True)
-        best = np.maximum.reduceat(self.passage_vectors[gather] @ query, starts)
-        out[has] = Passages.turn_similarity(sims, has, best, counts, mode)
-        return out
+        out[has] = Passages.turn_similarity(sims, has, scores[first_best], counts, mode)
+        return out, picked
 
     def mask(self, filters: RecallFilters, tag_keys: list[str]) -> np.ndarray:
         """Rows that pass `filters`; `tag_keys` are its tags as indexed (hashed when encrypted)."""

@@ -101,7 +101,7 @@ class Ranker(StoreCore):
         if rows.size == 0:
             return [], np.zeros((0, len(fusion.FEATURES)))
         own = index.similarities(qvec, rows)  # the turns' own vectors: the dense floor's order
-        sims = index.with_passages(qvec, rows, own, cfg.passage_score)
+        sims, passages = index.with_passages(qvec, rows, own, cfg.passage_score)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
         asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS], user_id)[0]))
         x = fusion.features(
@@ -127,7 +127,7 @@ class Ranker(StoreCore):
         for i, by_floor, score in zip(order, floored, ranked, strict=True):
             engram = engrams[index.ids[rows[i]]]
             matched = sorted(hashed[t] for t in set(index.tags[rows[i]]) & hashed.keys())
-            span = index.best_passage(qvec, rows[i])
+            span = index.passage_span(int(passages[i]))
             passage = (
                 Passage(start=span[0], end=span[1], text=engram.text[slice(*span)])
                 if span

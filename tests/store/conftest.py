@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -36,12 +37,15 @@ MakeMemory = Callable[..., EngramMemory]
 
 
 @pytest.fixture(params=["sqlite", "chroma-local", "chroma-server"])
-def make_memory(request: pytest.FixtureRequest, tmp_path: Path, hashing) -> MakeMemory:
-    """Open (or reopen) one store on the parametrized backend; same arguments, same store."""
+def make_memory(request: pytest.FixtureRequest, tmp_path: Path, hashing) -> Iterator[MakeMemory]:
+    """Open (or reopen) one store on the parametrized backend; same arguments, same store.
+
+    Every memory it opened is closed when the test ends, while the session's Chroma server still
+    runs: one left open would flush its buffered recalls at exit, to a server already stopped."""
     kind = request.param
     collection = f"t{uuid.uuid4().hex[:12]}"
 
-    def make(**kwargs) -> EngramMemory:
+    def open_(**kwargs) -> EngramMemory:
         kwargs.setdefault("encoder", hashing)
         if kind == "sqlite":
             return EngramMemory(tmp_path / "memory.db", **kwargs)
@@ -50,8 +54,15 @@ def make_memory(request: pytest.FixtureRequest, tmp_path: Path, hashing) -> Make
         port = request.getfixturevalue("chroma_server")
         return EngramMemory.chroma(host="127.0.0.1", port=port, collection=collection, **kwargs)
 
-    make.kind = kind  # type: ignore[attr-defined]
-    return make
+    with ExitStack() as opened:
+
+        def make(**kwargs) -> EngramMemory:
+            memory = open_(**kwargs)
+            opened.callback(memory.close)
+            return memory
+
+        make.kind = kind  # type: ignore[attr-defined]
+        yield make
 
 
 @pytest.fixture

@@ -197,7 +197,7 @@ def test_the_dense_floor_keeps_the_order_of_the_turns_own_vectors(tmp_path):
         hits = [h.engram.id for h in memory.recall(QUERY, "u", k=10)]
         index = memory.store._index("u")
         rows = np.asarray([index.pos[i] for i in ids])
-        raised = index.with_passages(query, rows, (vectors @ query).astype(np.float32))
+        raised, _ = index.with_passages(query, rows, (vectors @ query).astype(np.float32))
     own = dict(zip(ids, vectors @ query, strict=True))
     best = sorted(own.values(), reverse=True)[:10]
     assert own[ids[0]] < best[-1] < raised[0]  # by its passages the long answer is in the top 10
