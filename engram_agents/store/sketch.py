@@ -168,9 +168,7 @@ def speaker_tag(speaker: str | None) -> list[str]:
     return [f"name:{part.lower()}" for part in (speaker or "").split() if part[:1].isupper()]
 
 
-def engram_sketch(
-    text: str, when: datetime | None = None, speaker: str | None = None
-) -> list[str]:
+def engram_sketch(text: str, when: datetime | None = None, speaker: str | None = None) -> list[str]:
     """The sketch of a stored text: its tags, `ASKS` when it only asks (`is_asking` and not
     `states_own`), and the speaker's name as a `name:` tag (`speaker_tag`). Queries are
     sketched with `extract_sketch`, so `ASKS` never matches one lexically; recall reads it as a
