@@ -67,6 +67,24 @@ _QUESTION_START = re.compile(
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|my|mine|me|we|we're|we've|our|us)\b", re.I)
 
 
+# Words after which a name is the one spoken to ("Hey Mel!", "Thanks Jon,").
+_GREETING = re.compile(
+    r"\b(?:hey|hi|hello|thanks|thank you|congrats|congratulations|wow|yeah|yes|oh|dear|bye)"
+    r"\s*,?\s*$",
+    re.I,
+)
+
+
+def _addressed(text: str, start: int, end: int) -> bool:
+    """The name at text[start:end] is direct address, set off by punctuation or after a
+    greeting ("Wow, Melanie, what a moment!", "Thanks, Jon!", "Hey Mel!"): it names the
+    listener, not whom the turn is about, so it gets no `name:` tag (its `kw:` tag stays)."""
+    if text[end : end + 1] not in ("", ",", "!", "?", "."):
+        return False
+    before = text[max(0, start - 24) : start]
+    return before.rstrip().endswith(",") or bool(_GREETING.search(before))
+
+
 def _clock_tags(text: str) -> list[str]:
     tags = []
     for m in _CLOCK.finditer(text):
@@ -119,7 +137,7 @@ def extract_sketch(
             continue  # a redaction placeholder such as [EMAIL]
         if token[0].isupper() and lower not in _NOT_NAMES and lower not in STOPWORDS:
             base = lower.removesuffix("'s")
-            if not sentence_start:
+            if not sentence_start and not _addressed(text, match.start(), match.end()):
                 tags.add(f"name:{base}")
             if run and gap != " ":
                 close_run()

@@ -1,11 +1,14 @@
 """A question that names a person is about that person's own turns: a named speaker's turn
-carries their name as a tag, so it matches the question's name as a mention would."""
+carries their name as a tag, so it matches the question's name as a mention would; a name
+spoken to ("Wow, Melanie, ...") is no such tag."""
 
 from __future__ import annotations
 
+import pytest
+
 from engram_agents.memory import EngramMemory
 from engram_agents.store.config import StoreConfig
-from engram_agents.store.sketch import engram_sketch
+from engram_agents.store.sketch import engram_sketch, extract_sketch, stem
 
 DIALOGUE = [
     "Melanie: We finally went camping up at the lake, the kids caught their first fish.",
@@ -40,3 +43,23 @@ def test_a_question_naming_a_speaker_finds_their_statements_before_turns_address
     ids = [h.engram.id for h in hits]
     assert {stored[0].id, stored[2].id} <= set(ids[:3])  # camping, pottery
     assert all("name:melanie" in h.matched_tags for h in hits if h.engram.speaker == "Melanie")
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Caroline: Wow, Melanie, what a beautiful moment!", False),
+        ("Jon: Hey Gina! Congrats on the store.", False),
+        ("Maria: That's awesome, John!", False),
+        ("Yeah John, it's super important.", False),
+        ("I met Melanie at the park.", True),
+        ("Gina: Remember Jon, just do it!", True),
+        ("What did Melanie paint?", True),
+    ],
+)
+def test_a_name_spoken_to_is_not_a_name_tag(text, named):
+    """Direct address names the listener, not whom the turn is about; the keyword stays."""
+    name = next(w for w in ("melanie", "gina", "john", "jon") if w in text.lower().split(":")[-1])
+    tags = extract_sketch(text)
+    assert (f"name:{name}" in tags) is named
+    assert f"kw:{stem(name)}" in tags
