@@ -28,7 +28,8 @@ def keywords(tags: list[str]) -> set[str]:
 
 def _subject_keywords(engram: Engram, who: str | None) -> set[str]:
     """Keywords without the speaker's name, which every one of their turns shares."""
-    own = {f"kw:{stem(part)}" for part in (who or "").split()} | {f"name:{who}"}
+    parts = (who or "").split()
+    own = {f"kw:{stem(part)}" for part in parts} | {f"name:{part}" for part in parts}
     return keywords(engram.sketch) - own
 
 

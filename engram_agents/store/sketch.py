@@ -67,6 +67,24 @@ _QUESTION_START = re.compile(
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|my|mine|me|we|we're|we've|our|us)\b", re.I)
 
 
+# Words after which a name is the one spoken to ("Hey Mel!", "Thanks Jon,").
+_GREETING = re.compile(
+    r"\b(?:hey|hi|hello|thanks|thank you|congrats|congratulations|wow|yeah|yes|oh|dear|bye)"
+    r"\s*,?\s*$",
+    re.I,
+)
+
+
+def _addressed(text: str, start: int, end: int) -> bool:
+    """The name at text[start:end] is direct address, set off by punctuation or after a
+    greeting ("Wow, Melanie, what a moment!", "Thanks, Jon!", "Hey Mel!"): it names the
+    listener, not whom the turn is about, so it gets no `name:` tag (its `kw:` tag stays)."""
+    if text[end : end + 1] not in ("", ",", "!", "?", "."):
+        return False
+    before = text[max(0, start - 24) : start]
+    return before.rstrip().endswith(",") or bool(_GREETING.search(before))
+
+
 def _clock_tags(text: str) -> list[str]:
     tags = []
     for m in _CLOCK.finditer(text):
@@ -119,7 +137,7 @@ def extract_sketch(
             continue  # a redaction placeholder such as [EMAIL]
         if token[0].isupper() and lower not in _NOT_NAMES and lower not in STOPWORDS:
             base = lower.removesuffix("'s")
-            if not sentence_start:
+            if not sentence_start and not _addressed(text, match.start(), match.end()):
                 tags.add(f"name:{base}")
             if run and gap != " ":
                 close_run()
@@ -159,22 +177,36 @@ def states_own(text: str) -> bool:
     )
 
 
-def engram_sketch(text: str, when: datetime | None = None) -> list[str]:
-    """The sketch of a stored text: its tags, and `ASKS` when it only asks (`is_asking` and not
-    `states_own`). Queries are sketched with `extract_sketch`, so `ASKS` never matches one
-    lexically; recall reads it as a prior."""
-    tags = extract_sketch(text, when)
-    return sorted([*tags, ASKS]) if is_asking(text) and not states_own(text) else tags
+def speaker_tag(speaker: str | None) -> list[str]:
+    """A named speaker's turn carries their name as a `name:` tag, as a mention would: "What
+    has Melanie painted?" is about Melanie's own turns ("Melanie: I painted a sunrise"). Without
+    it, the name tag of a two-person dialogue sat only on the other speaker's turns that
+    address them ("Wow, Melanie, ..."), was rare there and so weighed most, and ranked those
+    replies above the named person's own statements. Roles ("user", "assistant") are no names."""
+    return [f"name:{part.lower()}" for part in (speaker or "").split() if part[:1].isupper()]
+
+
+def engram_sketch(text: str, when: datetime | None = None, speaker: str | None = None) -> list[str]:
+    """The sketch of a stored text: its tags, `ASKS` when it only asks (`is_asking` and not
+    `states_own`), and the speaker's name as a `name:` tag (`speaker_tag`). Queries are
+    sketched with `extract_sketch`, so `ASKS` never matches one lexically; recall reads it as a
+    prior."""
+    tags = extract_sketch(text, when) + speaker_tag(speaker)
+    return sorted({*tags, ASKS} if is_asking(text) and not states_own(text) else set(tags))
 
 
 def passage_sketch(
-    text: str, spans: list[tuple[int, int]], when: datetime | None, keywords: int
+    text: str,
+    spans: list[tuple[int, int]],
+    when: datetime | None,
+    keywords: int,
+    speaker: str | None = None,
 ) -> list[str]:
     """The sketch of a long turn read as passages (`store.passages`): every tag but keywords
     (names, numbers, times, dates, `act:ask`) from the whole turn, and each passage's
     `keywords` most frequent keywords (longer first among equals), so a long answer carries its
     passages' topics rather than every word it uses, and matches fewer queries by accident."""
-    tags = {t for t in engram_sketch(text, when) if not t.startswith("kw:")}
+    tags = {t for t in engram_sketch(text, when, speaker) if not t.startswith("kw:")}
     for start, end in spans:
         counts: dict[str, int] = {}
         for match in _TOKEN.finditer(text[start:end]):

@@ -47,7 +47,7 @@ class Writer(StoreCore):
                 }
             )
             engram = Engram(scope=item_scope, text=text, metadata=metadata)
-            engram.sketch = engram_sketch(text, engram.when)
+            engram.sketch = engram_sketch(text, engram.when, engram.speaker)
             engrams.append(engram)
         return engrams
 
@@ -77,7 +77,7 @@ class Writer(StoreCore):
         if len(passages) and self.config.passage_keywords:
             spans = [(int(s), int(e)) for s, e in passages.spans]
             engram.sketch = passage_sketch(
-                engram.text, spans, engram.when, self.config.passage_keywords
+                engram.text, spans, engram.when, self.config.passage_keywords, engram.speaker
             )
 
     def _store_new(
@@ -239,7 +239,7 @@ class Writer(StoreCore):
                 else [*old.history, Version(action="updated", text=old.text)],
             }
         )
-        engram.sketch = engram_sketch(new_text, engram.when)
+        engram.sketch = engram_sketch(new_text, engram.when, engram.speaker)
         vector, passages = encoded or (self._vectors(user_id, [engram_id])[0], None)
         if passages is not None:
             self._sketch_passages(engram, passages)
