@@ -10,7 +10,9 @@ from deeper modules, so the core can move its internals without breaking any int
 - `stream_in_thread`: the sync-to-async streaming bridge that stops decoding when the caller stops;
 - `load_lm`: the default-model loader, one loaded model per (model, config, storage) in a process,
   and `LazyLM`, a chat model's own model, given or loaded on first use;
-- `SAMPLING_ARGS` / `sampling_params`: the sampling arguments a call may set;
+- `ChatTurn`: one chat call to an EngramLM (sampling arguments checked against `SAMPLING_ARGS`,
+  tools planned, the reply decoded, its tool calls parsed, its tokens counted), the flow every
+  framework chat model runs between translating its messages in and its reply out;
 - the prompted tool-calling helpers, the memory-block formatting and the public records,
   re-exported from where they are defined;
 - the core's input checks (`check_id`, `check_k` with `MAX_K`, the pydantic field types
@@ -27,8 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from engram_agents.chat_turn import SAMPLING_ARGS, ChatTurn, sampling_params
 from engram_agents.consolidation import WeightSync, consolidate_into_model
-from engram_agents.errors import InvalidInputError
 from engram_agents.ids import check_id
 from engram_agents.lm import EngramLM
 from engram_agents.memory_context import (
@@ -177,28 +179,6 @@ class LazyLM:
         return self._loaded
 
 
-SAMPLING_ARGS = (
-    "max_new_tokens",
-    "temperature",
-    "top_p",
-    "seed",
-    "memory_weight",
-    "tables_weight",
-)
-"""The `EngramLM.stream` arguments a single call may set (beside messages, stop and the user)."""
-
-
-def sampling_params(
-    given: Mapping[str, Any], defaults: Mapping[str, Any], who: str
-) -> dict[str, Any]:
-    """Every sampling argument of one call: as given, else its default. A name that is not a
-    sampling argument fails, naming it, rather than being ignored (a typo would be silent)."""
-    unknown = set(given) - set(SAMPLING_ARGS)
-    if unknown:
-        raise InvalidInputError(f"{who} got unknown arguments {sorted(unknown)}")
-    return {name: given.get(name, defaults[name]) for name in SAMPLING_ARGS}
-
-
 __all__ = [
     "DEFAULT_MODEL_NAME",
     "HEADER",
@@ -212,6 +192,7 @@ __all__ = [
     "RECALLED_MARK",
     "SAMPLING_ARGS",
     "UNKEYED",
+    "ChatTurn",
     "CheckedId",
     "ConsolidationReport",
     "Engram",

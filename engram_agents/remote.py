@@ -2,20 +2,21 @@
 `EngramMemory`, served by `engram-agents serve` (needs httpx: pip install engram-agents[server]).
 
 It subclasses `EngramMemory` so that code typed against it (the LangChain retriever and
-middleware, the LlamaIndex memory) takes it unchanged; it has no local `store`. Each verb builds
-one HTTP call, which the sync verb sends with a pooled client and its async twin (`arecall`, ...)
-with an `httpx.AsyncClient`, so the two never drift apart."""
+middleware, the LlamaIndex memory) takes it unchanged; it has no local `store`. A verb's
+parameters are written once, on `EngramMemory`: `@mirrors(EngramMemory.recall)` gives the remote
+`recall` them (for type checkers, help() and IDEs) and hands its body the bound arguments, from
+which it builds one HTTP call. The sync verb sends it with a pooled client and its async twin
+(`arecall`, ...) with an `httpx.AsyncClient`, so the two never drift apart."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -23,12 +24,12 @@ from pydantic_core import to_jsonable_python
 
 from engram_agents import errors
 from engram_agents.ids import check_id
-from engram_agents.memory import VERBS, EngramMemory, Message
+from engram_agents.memory import VERBS, EngramMemory
 from engram_agents.store import errors as store_errors
 from engram_agents.store.config import FusionWeights, StoreConfig
-from engram_agents.store.records import Engram, Evidence, RecallFilters, RecallHit, TimeRange
+from engram_agents.store.records import Engram, RecallHit, TimeRange
 from engram_agents.store.reply_use import ReplyUse
-from engram_agents.store.store import ConsolidationReport, MemoryItem
+from engram_agents.store.store import ConsolidationReport
 from engram_agents.store.validation import check_ids, recalled_ids
 
 ERRORS: dict[str, type[errors.EngramError]] = {
@@ -57,6 +58,10 @@ def _engrams(data: Any) -> Any:
     return Engram.model_validate(data)
 
 
+def _hits(data: Any) -> list[RecallHit]:
+    return [RecallHit.model_validate(h) for h in data]
+
+
 def _raise_for(response: httpx.Response) -> Any:
     """The response's JSON, or the error the server named, raised as our own class."""
     try:
@@ -74,25 +79,46 @@ def _time_range(value: Any) -> Any:
     return [value.start, value.end] if isinstance(value, TimeRange) else value
 
 
-def _signature(build: Callable[..., Call]) -> inspect.Signature:
-    """The verb's arguments with the local verb's return type (what the caller gets back)."""
-    local = inspect.signature(getattr(EngramMemory, build.__name__))
-    return inspect.signature(build).replace(return_annotation=local.return_annotation)
+Args = dict[str, Any]
+"""A verb's arguments by name, bound by the local verb's signature with its defaults applied."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _verb(build: Callable[..., Call]) -> Callable[..., Any]:
-    @functools.wraps(build)
-    def send(self: RemoteMemory, *args: Any, **kwargs: Any) -> Any:
-        return self._send(build(self, *args, **kwargs))
+def mirrors(
+    verb: Callable[Concatenate[EngramMemory, P], R],
+) -> Callable[[Callable[[RemoteMemory, Args], Call]], Callable[Concatenate[RemoteMemory, P], R]]:
+    """The remote verb mirroring the local `verb`, from a body that turns the bound arguments into
+    one HTTP call. The parameters are written once, on `EngramMemory`: type checkers read them
+    through `P` and `R`, help() and inspect through `__signature__` and `__wrapped__`."""
+    signature = inspect.signature(verb)
 
-    send.build = build  # type: ignore[attr-defined]
-    send.__signature__ = _signature(build)  # type: ignore[attr-defined]
-    return send
+    def mirror(
+        build: Callable[[RemoteMemory, Args], Call],
+    ) -> Callable[Concatenate[RemoteMemory, P], R]:
+        def call_of(self: RemoteMemory, *args: Any, **kwargs: Any) -> Call:
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            return build(self, {k: v for k, v in bound.arguments.items() if k != "self"})
+
+        @functools.wraps(verb)
+        def send(self: RemoteMemory, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return self._send(call_of(self, *args, **kwargs))
+
+        send.__module__, send.__qualname__ = build.__module__, build.__qualname__
+        send.__signature__ = signature  # type: ignore[attr-defined]
+        send.call_of = call_of  # type: ignore[attr-defined]
+        return send
+
+    return mirror
 
 
-def _async_verb(build: Callable[..., Call]) -> Callable[..., Any]:
+def _async_verb(verb: Callable[..., Any]) -> Callable[..., Any]:
+    """The async twin of a mirrored verb: the same call, sent with an `httpx.AsyncClient`."""
+
     async def send(self: RemoteMemory, *args: Any, **kwargs: Any) -> Any:
-        call = build(self, *args, **kwargs)
+        call = verb.call_of(self, *args, **kwargs)  # type: ignore[attr-defined]
         # One client per call: an AsyncClient is bound to the event loop it first ran on.
         async with httpx.AsyncClient(**self._client_args) as client:
             try:
@@ -101,10 +127,16 @@ def _async_verb(build: Callable[..., Call]) -> Callable[..., Any]:
                 raise self._unreachable(exc) from exc
         return call.parse(_raise_for(response))
 
-    send.__name__ = send.__qualname__ = f"a{build.__name__}"
-    send.__doc__ = f"Async twin of `{build.__name__}`."
-    send.__signature__ = _signature(build)  # type: ignore[attr-defined]
+    send.__name__ = f"a{verb.__name__}"
+    send.__qualname__ = f"RemoteMemory.a{verb.__name__}"
+    send.__doc__ = f"Async twin of `{verb.__name__}`."
+    send.__signature__ = inspect.signature(verb)  # type: ignore[attr-defined]
     return send
+
+
+def _body(args: Args, **changed: Any) -> dict[str, Any]:
+    """The arguments as a JSON body: all but the ids the URL path names, `changed` put over them."""
+    return {k: v for k, v in args.items() if k not in ("user_id", "engram_id")} | changed
 
 
 class RemoteMemory(EngramMemory):
@@ -155,181 +187,92 @@ class RemoteMemory(EngramMemory):
     def _user(user_id: str) -> str:
         return f"/v1/users/{quote(check_id(user_id), safe='')}"
 
-    # ------------------------------------------------------------------ write
-    @_verb
-    def remember(
-        self,
-        content: str | Sequence[Message],
-        user_id: str,
-        *,
-        agent_id: str | None = None,
-        session_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        event_time: datetime | str | None = None,
-        evidence: list[Evidence] | None = None,
-        redact: bool | None = None,
-    ) -> Call:
-        body = {
-            "content": content if isinstance(content, str) else list(content),
-            "agent_id": agent_id,
-            "session_id": session_id,
-            "metadata": metadata,
-            "event_time": event_time,
-            "evidence": evidence,
-            "redact": redact,
-        }
-        return Call("POST", f"{self._user(user_id)}/memories", _engrams, body)
+    def _memory(self, args: Args) -> str:
+        return f"{self._user(args['user_id'])}/memories/{quote(str(args['engram_id']), safe='')}"
 
-    @_verb
-    def remember_many(
-        self,
-        items: Iterable[MemoryItem | dict[str, Any] | str],
-        user_id: str,
-        *,
-        agent_id: str | None = None,
-        session_id: str | None = None,
-        redact: bool | None = None,
-    ) -> Call:
-        body = {"items": list(items), "agent_id": agent_id, "session_id": session_id}
-        body["redact"] = redact
-        return Call("POST", f"{self._user(user_id)}/memories/batch", _engrams, body)
+    # ------------------------------------------------------------------ write
+    @mirrors(EngramMemory.remember)
+    def remember(self, a: Args) -> Call:
+        content = a["content"] if isinstance(a["content"], str) else list(a["content"])
+        return Call(
+            "POST", f"{self._user(a['user_id'])}/memories", _engrams, _body(a, content=content)
+        )
+
+    @mirrors(EngramMemory.remember_many)
+    def remember_many(self, a: Args) -> Call:
+        body = _body(a, items=list(a["items"]))
+        return Call("POST", f"{self._user(a['user_id'])}/memories/batch", _engrams, body)
 
     # ------------------------------------------------------------------ read
-    @_verb
-    def recall(
-        self,
-        query: str,
-        user_id: str,
-        k: int = 10,
-        *,
-        filters: RecallFilters | dict[str, Any] | None = None,
-        time_range: Any = None,
-        tags: list[str] | None = None,
-        agent_id: str | None = None,
-        session_id: str | None = None,
-        tier: str | None = None,
-        include_superseded: bool = False,
-        now: datetime | str | None = None,
-    ) -> Call:
-        body = {
-            "query": query,
-            "k": k,
-            "filters": filters,
-            "time_range": _time_range(time_range),
-            "tags": tags,
-            "agent_id": agent_id,
-            "session_id": session_id,
-            "tier": tier,
-            "include_superseded": include_superseded,
-            "now": now,
-        }
+    @mirrors(EngramMemory.recall)
+    def recall(self, a: Args) -> Call:
+        body = _body(a, time_range=_time_range(a["time_range"]))
+        return Call("POST", f"{self._user(a['user_id'])}/recall", _hits, body)
 
-        def hits(data: Any) -> list[RecallHit]:
-            return [RecallHit.model_validate(h) for h in data]
+    @mirrors(EngramMemory.get)
+    def get(self, a: Args) -> Call:
+        return Call("GET", self._memory(a), _engrams)
 
-        return Call("POST", f"{self._user(user_id)}/recall", hits, body)
+    @mirrors(EngramMemory.list)
+    def list(self, a: Args) -> Call:
+        params = {"include_superseded": a["include_superseded"]}
+        params |= {k: a[k] for k in ("agent_id", "session_id") if a[k] is not None}
+        return Call("GET", f"{self._user(a['user_id'])}/memories", _engrams, params=params)
 
-    @_verb
-    def get(self, engram_id: str, user_id: str) -> Call:
-        path = f"{self._user(user_id)}/memories/{quote(str(engram_id), safe='')}"
-        return Call("GET", path, _engrams)
-
-    @_verb
-    def list(
-        self,
-        user_id: str,
-        *,
-        include_superseded: bool = False,
-        agent_id: str | None = None,
-        session_id: str | None = None,
-    ) -> Call:
-        scope = {"agent_id": agent_id, "session_id": session_id}
-        params: dict[str, Any] = {"include_superseded": include_superseded}
-        params |= {name: value for name, value in scope.items() if value is not None}
-        return Call("GET", f"{self._user(user_id)}/memories", _engrams, params=params)
-
-    @_verb
-    def export(self, user_id: str, path: str | Path | None = None) -> Call:
+    @mirrors(EngramMemory.export)
+    def export(self, a: Args) -> Call:
         def write(data: dict[str, Any]) -> dict[str, Any]:
-            if path is not None:
-                Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
+            if a["path"] is not None:
+                text = json.dumps(data, indent=2, ensure_ascii=False)
+                Path(a["path"]).write_text(text, "utf-8")
             return data
 
-        return Call("GET", f"{self._user(user_id)}/export", write)
+        return Call("GET", f"{self._user(a['user_id'])}/export", write)
 
     # ------------------------------------------------------------------ change
-    @_verb
-    def update(
-        self,
-        engram_id: str,
-        user_id: str,
-        *,
-        text: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        event_time: datetime | str | None = None,
-    ) -> Call:
-        path = f"{self._user(user_id)}/memories/{quote(str(engram_id), safe='')}"
-        body = {"text": text, "metadata": metadata, "event_time": event_time}
-        return Call("PATCH", path, _engrams, body)
+    @mirrors(EngramMemory.update)
+    def update(self, a: Args) -> Call:
+        return Call("PATCH", self._memory(a), _engrams, _body(a))
 
-    @_verb
-    def delete(self, ids: str | Iterable[str], user_id: str) -> Call:
-        body = {"ids": check_ids(ids)}
-        return Call("POST", f"{self._user(user_id)}/memories/delete", lambda d: d["deleted"], body)
+    @mirrors(EngramMemory.delete)
+    def delete(self, a: Args) -> Call:
+        body = _body(a, ids=check_ids(a["ids"]))
+        path = f"{self._user(a['user_id'])}/memories/delete"
+        return Call("POST", path, lambda d: d["deleted"], body)
 
-    @_verb
-    def forget(
-        self,
-        user_id: str,
-        *,
-        session_id: str | None = None,
-        tags: list[str] | None = None,
-        time_range: Any = None,
-        everything: bool = False,
-    ) -> Call:
-        body = {
-            "session_id": session_id,
-            "tags": tags,
-            "time_range": _time_range(time_range),
-            "everything": everything,
-        }
-        return Call("POST", f"{self._user(user_id)}/forget", lambda d: d["deleted"], body)
+    @mirrors(EngramMemory.forget)
+    def forget(self, a: Args) -> Call:
+        body = _body(a, time_range=_time_range(a["time_range"]))
+        return Call("POST", f"{self._user(a['user_id'])}/forget", lambda d: d["deleted"], body)
 
-    @_verb
-    def feedback(self, ids: str | Iterable[str], user_id: str, useful: bool = True) -> Call:
-        body = {"ids": check_ids(ids), "useful": useful}
-        path = f"{self._user(user_id)}/feedback"
+    @mirrors(EngramMemory.feedback)
+    def feedback(self, a: Args) -> Call:
+        body = _body(a, ids=check_ids(a["ids"]))
+        path = f"{self._user(a['user_id'])}/feedback"
         return Call("POST", path, FusionWeights.model_validate, body)
 
-    @_verb
-    def observe_reply(
-        self,
-        reply: str,
-        user_id: str,
-        recalled: Sequence[RecallHit | str],
-        *,
-        query: str | None = None,
-    ) -> Call:
-        """Over HTTP the query (not the hits' matched tags) says which words are not use."""
-        body = {"reply": reply, "recalled": recalled_ids(recalled)[0], "query": query}
-        return Call("POST", f"{self._user(user_id)}/observe_reply", ReplyUse.model_validate, body)
+    @mirrors(EngramMemory.observe_reply)
+    def observe_reply(self, a: Args) -> Call:
+        # Over HTTP the query (not the hits' matched tags) says which words are not use.
+        body = _body(a, recalled=recalled_ids(a["recalled"])[0])
+        path = f"{self._user(a['user_id'])}/observe_reply"
+        return Call("POST", path, ReplyUse.model_validate, body)
 
-    @_verb
-    def consolidate(self, user_id: str) -> Call:
-        path = f"{self._user(user_id)}/consolidate"
+    @mirrors(EngramMemory.consolidate)
+    def consolidate(self, a: Args) -> Call:
+        path = f"{self._user(a['user_id'])}/consolidate"
         return Call("POST", path, ConsolidationReport.model_validate)
 
-    @_verb
-    def set_consent(self, user_id: str, remember: bool) -> Call:
-        body = {"remember": remember}
-        return Call("PUT", f"{self._user(user_id)}/consent", lambda d: None, body)
+    @mirrors(EngramMemory.set_consent)
+    def set_consent(self, a: Args) -> Call:
+        return Call("PUT", f"{self._user(a['user_id'])}/consent", lambda d: None, _body(a))
 
-    @_verb
-    def consent(self, user_id: str) -> Call:
-        return Call("GET", f"{self._user(user_id)}/consent", lambda d: d["remember"])
+    @mirrors(EngramMemory.consent)
+    def consent(self, a: Args) -> Call:
+        return Call("GET", f"{self._user(a['user_id'])}/consent", lambda d: d["remember"])
 
-    @_verb
-    def verify_audit(self) -> Call:
+    @mirrors(EngramMemory.verify_audit)
+    def verify_audit(self, a: Args) -> Call:
         return Call("GET", "/v1/audit/verify", lambda d: d["entries"])
 
     def attach_model(self, lm: Any) -> None:
@@ -350,4 +293,4 @@ class RemoteMemory(EngramMemory):
 
 for _name in VERBS:
     if _name != "close":
-        setattr(RemoteMemory, f"a{_name}", _async_verb(getattr(RemoteMemory, _name).build))
+        setattr(RemoteMemory, f"a{_name}", _async_verb(getattr(RemoteMemory, _name)))

@@ -6,6 +6,7 @@ one side only fails here, not in a user's agent."""
 from __future__ import annotations
 
 import inspect
+import pydoc
 
 import pytest
 
@@ -50,3 +51,21 @@ def test_an_async_twin_takes_its_verbs_arguments(name):
     for cls in (EngramMemory, RemoteMemory):
         assert inspect.iscoroutinefunction(getattr(cls, f"a{name}"))
         assert parameters(cls, f"a{name}") == parameters(cls, name)
+
+
+def test_help_shows_the_local_verbs_parameters_and_docstring():
+    """`mirrors` writes the parameters once, on EngramMemory: help() and IDEs read them (and the
+    docstring) on the remote verb through `__signature__` and `__wrapped__`."""
+    remote, local = RemoteMemory.recall, EngramMemory.recall
+    assert remote.__wrapped__ is local and remote.__doc__ == local.__doc__
+    assert remote.__qualname__ == "RemoteMemory.recall"
+    shown = pydoc.render_doc(remote, renderer=pydoc.plaintext)
+    assert "query: 'str', user_id: 'str', k: 'int' = 10, *, filters:" in shown
+    assert "Best-first engrams for the query" in shown
+
+
+def test_a_wrong_keyword_fails_before_any_request():
+    memory = RemoteMemory("http://127.0.0.1:9")  # nothing listens: a request would fail
+    with pytest.raises(TypeError, match="unexpected keyword argument 'kk'"):
+        memory.recall("q", "ana", kk=3)
+    memory.close()

@@ -39,18 +39,13 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from engram_agents import EngramConfig, EngramLM, InvalidInputError
 from engram_agents.chat import (
     DEFAULT_MODEL_NAME,
+    ChatTurn,
     LazyLM,
     MessagePart,
-    ParsedReply,
-    ReplyPlan,
-    ToolSpec,
     message_content,
-    parse_tool_calls,
-    plan_reply,
     render_tool_call,
     render_tool_result,
     reply_prefix,
-    sampling_params,
     stream_in_thread,
 )
 
@@ -191,7 +186,11 @@ class ChatEngram(BaseChatModel):
     ) -> int:
         """Exact prompt length in the model's own tokenizer and chat template."""
         specs = [convert_to_openai_tool(t) for t in tools or []]
-        return self.engram_lm.count_tokens(plan_reply(to_engram_messages(messages), specs).messages)
+        msgs = to_engram_messages(messages)
+        turn = ChatTurn(
+            self._engram_lm, msgs, tools=specs, defaults=self._defaults(), who="ChatEngram"
+        )
+        return turn.usage()[0]
 
     # -- tools ----------------------------------------------------------------------------
     def bind_tools(
@@ -213,56 +212,42 @@ class ChatEngram(BaseChatModel):
         return super().bind(tools=formatted, tool_choice=choice, **kwargs)
 
     # -- generation -----------------------------------------------------------------------
-    def _prepare(
+    def _engram_lm(self) -> EngramLM:
+        return self.engram_lm
+
+    def _defaults(self) -> dict[str, Any]:
+        """The sampling defaults by EngramLM's names (LangChain's max_tokens: max_new_tokens)."""
+        named = self._identifying_params
+        return {
+            ("max_new_tokens" if k == "max_tokens" else k): named[k] for k in named if k != "model"
+        }
+
+    def _turn(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> tuple[ReplyPlan, dict[str, Any]]:
+    ) -> ChatTurn:
         tools = kwargs.pop("tools", None) or []
         choice = kwargs.pop("tool_choice", None)
         msgs = to_engram_messages(messages)
         if not msgs:
             raise InvalidInputError("ChatEngram needs at least one message")
-        plan = plan_reply(msgs, tools, choice, stop if stop is not None else self.stop)
         given = {k: v for k, v in kwargs.items() if k not in ("max_tokens", "user_id")}
         if "max_tokens" in kwargs:  # LangChain's name for it
             given["max_new_tokens"] = kwargs["max_tokens"]
-        defaults = {
-            "max_new_tokens": self.max_tokens,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "seed": self.seed,
-            "memory_weight": self.memory_weight,
-            "tables_weight": self.tables_weight,
-        }
-        params = sampling_params(given, defaults, "ChatEngram")
-        return plan, {**params, "user_id": self.recall_user(kwargs)}
+        return ChatTurn(
+            self._engram_lm,
+            msgs,
+            tools=tools,
+            tool_choice=choice,
+            stop=stop if stop is not None else self.stop,
+            given=given,
+            defaults=self._defaults(),
+            user_id=self.recall_user(kwargs),
+            who="ChatEngram",
+        )
 
     def recall_user(self, call_kwargs: dict[str, Any]) -> str | None:
         """Whose memorized tables a call with these arguments recalls (None: the shared ones)."""
         return call_kwargs.get("user_id", self.user_id)
-
-    def _pieces(self, plan: ReplyPlan, params: dict[str, Any], done: dict) -> Iterator[str]:
-        """Text pieces of the reply (after `plan.prefix`, which the reply is forced to start
-        with). Once the reply is done, `done` holds its whole text and its metadata."""
-        lm = self.engram_lm
-        prefix = plan.prefix
-        prompt = lm.count_tokens(plan.messages) + (
-            len(lm.tokenizer.encode(prefix, add_special_tokens=False)) if prefix else 0
-        )
-        text = ""
-        if not plan.complete:  # else the forced call is already whole: nothing to generate
-            for piece in lm.stream(plan.messages, prefix=prefix, stop=plan.stop, **params):
-                text += piece
-                yield piece
-        out = len(lm.tokenizer.encode(text, add_special_tokens=False)) if text else 0
-        done["text"] = prefix + text
-        done["usage_metadata"] = UsageMetadata(
-            input_tokens=prompt, output_tokens=out, total_tokens=prompt + out
-        )
-        done["response_metadata"] = {
-            "model_name": self.model_name,
-            "model_provider": "engram",
-            "finish_reason": "length" if out >= params["max_new_tokens"] else "stop",
-        }
 
     def _generate(
         self,
@@ -271,12 +256,11 @@ class ChatEngram(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        plan, params = self._prepare(messages, stop, kwargs)
-        done: dict[str, Any] = {}
-        for piece in self._pieces(plan, params, done):
-            if run_manager and not plan.tools:
+        turn = self._turn(messages, stop, kwargs)
+        for piece in turn.pieces():
+            if run_manager and not turn.tools:
                 run_manager.on_llm_new_token(piece)
-        message = _reply_message(done, plan.tools, AIMessage)
+        message = self._reply_message(turn, AIMessage)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -288,18 +272,55 @@ class ChatEngram(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         """Text streams token by token. With tools bound, the reply is parsed whole (a tool
         call is only known once its JSON is complete) and comes as one chunk."""
-        plan, params = self._prepare(messages, stop, kwargs)
-        done: dict[str, Any] = {}
-        for piece in self._pieces(plan, params, done):
-            if not plan.tools:
+        turn = self._turn(messages, stop, kwargs)
+        for piece in turn.pieces():
+            if not turn.tools:
                 if run_manager:
                     run_manager.on_llm_new_token(piece)
                 yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
-        if not plan.tools:  # the text went out in pieces: the last chunk carries the metadata
-            done["text"] = ""
-        last = _reply_message(done, plan.tools, AIMessageChunk)
+        # without tools the text went out in pieces: the last chunk carries the metadata
+        last = self._reply_message(turn, AIMessageChunk, streamed=not turn.tools)
         last.chunk_position = "last"
         yield ChatGenerationChunk(message=last)
+
+    def _reply_message(
+        self,
+        turn: ChatTurn,
+        kind: type[AIMessage] | type[AIMessageChunk],
+        streamed: bool = False,
+    ) -> Any:
+        """The finished turn as an AIMessage or the final chunk (without its text when that was
+        `streamed` already): content, parsed tool calls, usage and response metadata."""
+        prompt, out = turn.usage()
+        meta = {
+            "usage_metadata": UsageMetadata(
+                input_tokens=prompt, output_tokens=out, total_tokens=prompt + out
+            ),
+            "response_metadata": {
+                "model_name": self.model_name,
+                "model_provider": "engram",
+                "finish_reason": turn.finish_reason(out),
+            },
+        }
+        if not turn.tools:
+            return kind(content="" if streamed else turn.text, **meta)
+        parsed = turn.parsed()
+        invalid = [
+            invalid_tool_call(name=c.name, args=c.arguments, id=c.id, error=c.error)
+            for c in parsed.invalid_tool_calls
+        ]
+        if kind is AIMessageChunk:
+            chunks = [
+                tool_call_chunk(name=c.name, args=json.dumps(c.arguments), id=c.id, index=i)
+                for i, c in enumerate(parsed.tool_calls)
+            ]
+            return AIMessageChunk(
+                content=parsed.content, tool_call_chunks=chunks, invalid_tool_calls=invalid, **meta
+            )
+        calls = [tool_call(name=c.name, args=c.arguments, id=c.id) for c in parsed.tool_calls]
+        return AIMessage(
+            content=parsed.content, tool_calls=calls, invalid_tool_calls=invalid, **meta
+        )
 
     async def _astream(
         self,
@@ -316,31 +337,6 @@ class ChatEngram(BaseChatModel):
                 if run_manager and item.message.chunk_position != "last":
                     await run_manager.on_llm_new_token(item.text, chunk=item)
                 yield item
-
-
-def _reply_message(
-    done: dict[str, Any], tools: list[ToolSpec], kind: type[AIMessage] | type[AIMessageChunk]
-) -> Any:
-    """The finished reply (`done`, as `ChatEngram._pieces` leaves it) as an AIMessage or the
-    final chunk: content, parsed tool calls, usage and response metadata."""
-    meta = {k: done[k] for k in ("usage_metadata", "response_metadata")}
-    if not tools:
-        return kind(content=done["text"], **meta)
-    parsed: ParsedReply = parse_tool_calls(done["text"], tools)
-    invalid = [
-        invalid_tool_call(name=c.name, args=c.arguments, id=c.id, error=c.error)
-        for c in parsed.invalid_tool_calls
-    ]
-    if kind is AIMessageChunk:
-        chunks = [
-            tool_call_chunk(name=c.name, args=json.dumps(c.arguments), id=c.id, index=i)
-            for i, c in enumerate(parsed.tool_calls)
-        ]
-        return AIMessageChunk(
-            content=parsed.content, tool_call_chunks=chunks, invalid_tool_calls=invalid, **meta
-        )
-    calls = [tool_call(name=c.name, args=c.arguments, id=c.id) for c in parsed.tool_calls]
-    return AIMessage(content=parsed.content, tool_calls=calls, invalid_tool_calls=invalid, **meta)
 
 
 __all__ = ["ChatEngram", "to_engram_messages"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,15 +38,14 @@ from engram_agents import EngramConfig, EngramLM, InvalidInputError
 from engram_agents.chat import (
     DEFAULT_MODEL_NAME,
     SAMPLING_ARGS,
+    ChatTurn,
     LazyLM,
     MessagePart,
     ToolSpec,
     message_content,
     parse_tool_calls,
-    plan_reply,
     render_tool_call,
     render_tool_result,
-    sampling_params,
     stream_in_thread,
 )
 
@@ -144,45 +143,41 @@ class Engram(FunctionCallingLLM):
         return Path(self.model or self.engram_lm.model.base.config._name_or_path).name
 
     # -- chat -----------------------------------------------------------------------------
-    def _prepare(
-        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
-    ) -> tuple[list[ToolSpec], str, Iterator[str]]:
-        """Checks everything now; returns the tools offered, the text the reply is forced to
-        start with (the opening of a forced tool call, else "") and the text pieces after it,
-        which are decoded as they are consumed."""
+    def _turn(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatTurn:
+        """Checks everything now; the reply is decoded as its pieces are consumed."""
         kwargs = dict(kwargs)
         tools = kwargs.pop("tools", None) or []
         choice = kwargs.pop("tool_choice", None)
         stop = kwargs.pop("stop", self.stop)
-        params = sampling_params(kwargs, {k: getattr(self, k) for k in SAMPLING_ARGS}, "Engram")
-        plan = plan_reply(to_engram_messages(messages), tools, choice, stop)
-        if plan.complete:  # a tool without parameters: the forced start is the whole call
-            return plan.tools, plan.prefix, iter(())
-        # the user's memory is loaded under the same lock as decoding, so threads serving
-        # different users cannot mix them up
-        pieces = self.engram_lm.stream(
-            plan.messages, **params, prefix=plan.prefix, stop=plan.stop, user_id=self.user_id
+        return ChatTurn(
+            lambda: self.engram_lm,
+            to_engram_messages(messages),
+            tools=tools,
+            tool_choice=choice,
+            stop=stop,
+            given=kwargs,
+            defaults={k: getattr(self, k) for k in SAMPLING_ARGS},
+            user_id=self.user_id,
+            who="Engram",
         )
-        return plan.tools, plan.prefix, pieces
 
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
-        tools, prefix, pieces = self._prepare(messages, kwargs)
-        return reply(prefix + "".join(pieces), tools)
+        turn = self._turn(messages, kwargs)
+        return reply(turn.whole(), turn.tools)
 
     def _stream(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponseGen:
         """Text streams piece by piece; with tools the reply comes whole, once its tool calls
         can be parsed."""
-        tools, prefix, pieces = self._prepare(messages, kwargs)
+        turn = self._turn(messages, kwargs)
+        pieces = turn.pieces()  # the model is called now, not when the first piece is asked for
 
         def gen() -> ChatResponseGen:
-            if tools:
-                yield reply(prefix + "".join(pieces), tools)
+            if turn.tools:
+                yield reply(turn.whole(), turn.tools)
                 return
-            text = ""
             for piece in pieces:
-                text += piece
                 yield ChatResponse(
-                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece
+                    message=ChatMessage(role=MessageRole.ASSISTANT, content=turn.text), delta=piece
                 )
 
         return gen()
