@@ -21,6 +21,11 @@ class FusionWeights(BaseModel):
     # A statement over a turn that ends by asking (sketch.is_asking): a user's past questions
     # resemble their new ones more than the facts that answer them, and would crowd those out.
     statement: float = Field(default=1.0, ge=0)
+    # Said by the user / by the assistant (sketch.role_tag): whether users' turns or the
+    # assistant's hold what gets used differs per deployment, so both start at 0 (no effect)
+    # and only feedback and observed replies move them, per store and user.
+    said_by_user: float = Field(default=0.0, ge=0)
+    said_by_model: float = Field(default=0.0, ge=0)
 
 
 class StoreConfig(BaseModel):
@@ -33,7 +38,7 @@ class StoreConfig(BaseModel):
     # this much of the smaller keyword set (see lifecycle.supersedes).
     supersede_similarity: float = Field(default=0.5, gt=0, le=1)
     supersede_keyword_overlap: float = Field(default=0.2, gt=0, le=1)
-    # Whether a turn of the assistant (or another model role: lifecycle.MODEL_ROLES) may
+    # Whether a turn of the assistant (or another model role: sketch.MODEL_ROLES) may
     # supersede: its answer is not the world changing, and long answers share the words the rule
     # reads as change ("now", "actually"), so in user-assistant chats they hid each other.
     assistant_supersedes: bool = False

@@ -73,7 +73,7 @@ def _rebuild(engram: Engram, session_id: str) -> Engram:
             "history": history,
         }
     )
-    rebuilt.sketch = engram_sketch(text, rebuilt.when)
+    rebuilt.sketch = engram_sketch(text, rebuilt.when, rebuilt.speaker)
     return rebuilt
 
 

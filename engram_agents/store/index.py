@@ -49,9 +49,18 @@ class Candidates:
 class ScopeIndex:
     K1, B = 1.2, 0.75
 
-    def __init__(self, dim: int, revision: int = 0, device: torch.device | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        revision: int = 0,
+        device: torch.device | None = None,
+        uncounted: frozenset[str] = frozenset(),
+    ) -> None:
         self.dim = dim
         self.revision = revision
+        # Tags that mark a turn (who said it) rather than tell what it says: they do not count
+        # in its length for the tag score, so marking turns leaves that score as it was.
+        self.uncounted = uncounted
         # The vectors' copy on `device` for `dense_top` (store.device_search); None: numpy.
         self.on_device = DeviceVectors(device) if device is not None else None
         self.ids: list[str] = []
@@ -125,7 +134,8 @@ class ScopeIndex:
                 self.postings.setdefault(tag, []).append(i)
             self.session.append(row.session_id)
             self.agent.append(row.agent_id)
-            self._total_length += len(row.tags)
+            length = len(row.tags) - len(self.uncounted.intersection(row.tags))
+            self._total_length += length
             f = self.fields
             f["active"][i], f["when_ts"][i], f["created_ts"][i] = (
                 row.active, row.when_ts, row.created_ts,
@@ -133,7 +143,7 @@ class ScopeIndex:
             f["last_access_ts"][i], f["usefulness"][i], f["strength"][i] = (
                 row.last_access_ts, row.usefulness, row.strength,
             )  # fmt: skip
-            f["length"][i], f["short"][i] = len(row.tags), row.tier == "short"
+            f["length"][i], f["short"][i] = length, row.tier == "short"
             self._link(i, row.session_id)
         if len(rows) >= _BULK:  # a load: convert the long postings now, not in a recall
             for tag, listed in self.postings.items():
@@ -223,7 +233,7 @@ class ScopeIndex:
             self._live -= 1
             if self.session[i] is not None:
                 self._links_stale = True
-            self._total_length -= len(self.tags[i])
+            self._total_length -= float(self.fields["length"][i])
             for tag in self.tags[i]:
                 self.postings[tag].remove(i)
                 self._arrays.pop(tag, None)

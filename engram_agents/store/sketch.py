@@ -57,6 +57,15 @@ _SENTENCE_END = re.compile(r"[.!?:;\"“”()\n]\s*$")
 REQUEST = r"\b(?:(?:can|could|would|will) (?:you|we)|please)\b"
 _REQUEST_CUE = re.compile(REQUEST, re.I)
 ASKS = "act:ask"
+# Who said a stored turn, when its speaker is a chat role: the user, or the model and its
+# machinery. Recall reads them as a prior that each store learns (`FusionWeights.said_by_user`);
+# no query holds them, and they do not count in a turn's length for the tag score.
+SAID_BY_USER = "said:user"
+SAID_BY_MODEL = "said:model"
+USER_ROLES = frozenset({"user", "human"})
+MODEL_ROLES = frozenset({"assistant", "ai", "model", "system", "tool", "function"})
+# The tags that mark a stored turn rather than tell what it says.
+MARKS = frozenset({ASKS, SAID_BY_USER, SAID_BY_MODEL})
 # A clause that speaks of the speaker in the first person and is not itself a question.
 _CLAUSE = re.compile(r"[.!?;,:\n]+|\s[-–—]\s")
 _QUESTION_START = re.compile(
@@ -159,12 +168,18 @@ def states_own(text: str) -> bool:
     )
 
 
-def engram_sketch(text: str, when: datetime | None = None) -> list[str]:
-    """The sketch of a stored text: its tags, and `ASKS` when it only asks (`is_asking` and not
-    `states_own`). Queries are sketched with `extract_sketch`, so `ASKS` never matches one
-    lexically; recall reads it as a prior."""
-    tags = extract_sketch(text, when)
-    return sorted([*tags, ASKS]) if is_asking(text) and not states_own(text) else tags
+def role_tag(speaker: str | None) -> list[str]:
+    """`SAID_BY_USER` or `SAID_BY_MODEL` for a speaker that is a chat role, else nothing."""
+    who = (speaker or "").lower()
+    return [SAID_BY_USER] if who in USER_ROLES else [SAID_BY_MODEL] if who in MODEL_ROLES else []
+
+
+def engram_sketch(text: str, when: datetime | None = None, speaker: str | None = None) -> list[str]:
+    """The sketch of a stored text: its tags, `ASKS` when it only asks (`is_asking` and not
+    `states_own`), and the speaker's `role_tag`. Queries are sketched with `extract_sketch`,
+    so these marks never match one lexically; recall reads them as priors."""
+    tags = extract_sketch(text, when) + role_tag(speaker)
+    return sorted([*tags, ASKS]) if is_asking(text) and not states_own(text) else sorted(tags)
 
 
 def passage_sketch(

@@ -47,7 +47,7 @@ class Writer(StoreCore):
                 }
             )
             engram = Engram(scope=item_scope, text=text, metadata=metadata)
-            engram.sketch = engram_sketch(text, engram.when)
+            engram.sketch = engram_sketch(text, engram.when, engram.speaker)
             engrams.append(engram)
         return engrams
 
@@ -239,7 +239,7 @@ class Writer(StoreCore):
                 else [*old.history, Version(action="updated", text=old.text)],
             }
         )
-        engram.sketch = engram_sketch(new_text, engram.when)
+        engram.sketch = engram_sketch(new_text, engram.when, engram.speaker)
         vector, passages = encoded or (self._vectors(user_id, [engram_id])[0], None)
         if passages is not None:
             self._sketch_passages(engram, passages)
