@@ -146,9 +146,9 @@ def write(root: Path, scripts_file: Path = HERE / "dev_scripts.json", size: str 
 
 def write_layout(root: Path, size: str, chats: list[dict]) -> None:
     """BEAM's layout for chats of (role, text) batches whose questions name their evidence as
-    (batch, message): `chats/<size>/<n>/chat.json` (pairs of messages with ids and a time
-    anchor per batch) and `probing_questions/probing_questions.json` (evidence as message ids:
-    a list, or a dict of lists when a question has more than one)."""
+    (batch, message) and may give an answer: `chats/<size>/<n>/chat.json` (pairs of messages
+    with ids and a time anchor per batch) and `probing_questions/probing_questions.json`
+    (evidence as message ids: a list, or a dict of lists when a question has more than one)."""
     for n, chat in enumerate(chats, 1):
         folder = root / "chats" / size / str(n)
         (folder / "probing_questions").mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,7 @@ def write_layout(root: Path, size: str, chats: list[dict]) -> None:
             kind: [
                 {
                     "question": q,
-                    "answer": "",
+                    "answer": answer[0] if answer else "",
                     "source_chat_ids": {
                         "first": [ids[e] for e in evidence[:1]],
                         "rest": [ids[e] for e in evidence[1:]],
@@ -183,7 +183,7 @@ def write_layout(root: Path, size: str, chats: list[dict]) -> None:
                     if len(evidence) > 1
                     else [ids[e] for e in evidence],
                 }
-                for q, evidence in items
+                for q, evidence, *answer in items
             ]
             for kind, items in chat["questions"].items()
         }
