@@ -53,7 +53,7 @@ class StoreConfig(BaseModel):
     # as it is; "expected_max" first takes off what the best of that many passages would reach
     # by chance, from this query's spread of similarities over the candidates (measured in
     # benchmarks/RESULTS.md: no recall change with the tag signal, mixed without it).
-    passage_score: Literal["max", "expected_max"] = "max"
+    passage_score: Literal["max", "expected_max", "distinct", "shared"] = "max"
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
     candidate_limit: int = Field(default=500, gt=0)

@@ -310,8 +310,13 @@ class ScopeIndex:
         starts = np.cumsum(counts) - counts  # each row's first place in the gathered list
         gather = np.repeat(self.passage_first[rows[has]] - starts, counts) + np.arange(counts.sum())
         out = sims.astype(np.float32, copy=True)
-        best = np.maximum.reduceat(self.passage_vectors[gather] @ query, starts)
-        out[has] = Passages.turn_similarity(sims, has, best, counts, mode)
+        scores = self.passage_vectors[gather] @ query
+        best = np.maximum.reduceat(scores, starts)
+        # each row's best passage: the first of its passages that reaches its best
+        at = np.flatnonzero(scores == np.repeat(best, counts))
+        first = at[np.searchsorted(at, starts)]
+        vectors = self.passage_vectors[gather[first]]
+        out[has] = Passages.turn_similarity(sims, has, best, counts, mode, vectors)
         return out
 
     def mask(self, filters: RecallFilters, tag_keys: list[str]) -> np.ndarray:

@@ -35,7 +35,12 @@ class Passages:
 
     @staticmethod
     def turn_similarity(
-        own: np.ndarray, has: np.ndarray, best: np.ndarray, counts: np.ndarray, mode: str
+        own: np.ndarray,
+        has: np.ndarray,
+        best: np.ndarray,
+        counts: np.ndarray,
+        mode: str,
+        vectors: np.ndarray,
     ) -> np.ndarray:
         """The similarity of the turns `has` (indices into `own`, the candidates' own cosines) that
         have `counts` passages, whose best reaches `best`.
@@ -45,10 +50,27 @@ class Passages:
         "expected_max": the best passage less what the best of n would exceed one draw by if the
         passages were drawn from this query's similarities over the candidates (their spread times
         the expected maximum of n standard normals), never below the turn's own cosine: a passage
-        counts by how far it stands out for its number, measured on this query, no constant."""
+        counts by how far it stands out for its number, measured on this query, no constant.
+        "distinct": what the best passage (its vector in `vectors`) adds above the turn's own
+        cosine is shared with every other raised turn whose best passage is closer to it than
+        it is to the query: boilerplate that many answers repeat lifts each of them by a share,
+        a passage no other turn repeats lifts its turn fully."""
         own_has = own[has]
         if mode == "max":
             return np.maximum(own_has, best)
+        if mode in ("distinct", "shared"):
+            # "shared": the whole similarity above the query's median over the candidates is
+            # shared, not only the lift above the turn's own vector
+            base = own_has if mode == "distinct" else np.full_like(best, np.median(own))
+            lift = np.maximum(np.maximum(best, own_has) - base, 0.0)
+            raised = np.flatnonzero(lift > 0)
+            near = vectors[raised] @ vectors[raised].T
+            np.fill_diagonal(near, -np.inf)
+            shared = (near >= best[raised][:, None]).sum(axis=1)
+            lift[raised] /= 1.0 + shared
+            if mode == "distinct":
+                return np.maximum(own_has, base + lift)
+            return np.where(lift > 0, base + lift, np.maximum(best, own_has))
         spread = float(own.std()) if own.size > 1 else 0.0
         chance = spread * np.array([expected_max(int(n)) for n in counts], dtype=np.float32)
         return np.maximum(own_has, best - chance)
