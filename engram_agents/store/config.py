@@ -49,11 +49,11 @@ class StoreConfig(BaseModel):
     # A long turn's keyword tags: each passage's this many most frequent (sketch.passage_sketch);
     # 0 keeps every keyword of the turn.
     passage_keywords: int = Field(default=0, ge=0)
-    # How a long turn's best passage counts (Passages.turn_similarity): "max" takes its cosine
-    # as it is; "expected_max" first takes off what the best of that many passages would reach
-    # by chance, from this query's spread of similarities over the candidates (measured in
-    # benchmarks/RESULTS.md: no recall change with the tag signal, mixed without it).
-    passage_score: Literal["max", "expected_max", "distinct", "shared"] = "max"
+    # How a long turn's best passage counts (Passages.turn_similarity): "shared" shares what it
+    # reaches above the query's median with the other long turns whose best passages nearly
+    # repeat it (boilerplate padding many answers), "max" takes it as it is (benchmarks/RESULTS.md:
+    # "shared" gained on both BEAM-format sets and lost nowhere; LoCoMo has no long turn).
+    passage_score: Literal["shared", "max"] = "shared"
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
     candidate_limit: int = Field(default=500, gt=0)

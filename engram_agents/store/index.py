@@ -297,11 +297,11 @@ class ScopeIndex:
         return self.vectors[rows] @ query
 
     def with_passages(
-        self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, mode: str = "max"
+        self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, mode: str = "shared"
     ) -> np.ndarray:
-        """`sims` (the rows' own cosines) raised to each long turn's best passage, counted as
-        `mode` says (Passages.turn_similarity): a turn is as similar as the most similar part
-        of it."""
+        """`sims` (the rows' own cosines) with each long turn scored by its best passage, as
+        `mode` says (Passages.turn_similarity): the most similar part of a turn counts, shared
+        with the other long turns that nearly repeat it."""
         count = self.passage_count[rows]
         has = np.flatnonzero(count)
         if not has.size:
@@ -316,7 +316,7 @@ class ScopeIndex:
         at = np.flatnonzero(scores == np.repeat(best, counts))
         first = at[np.searchsorted(at, starts)]
         vectors = self.passage_vectors[gather[first]]
-        out[has] = Passages.turn_similarity(sims, has, best, counts, mode, vectors)
+        out[has] = Passages.turn_similarity(sims, has, best, vectors, mode)
         return out
 
     def mask(self, filters: RecallFilters, tag_keys: list[str]) -> np.ndarray:
