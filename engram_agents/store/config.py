@@ -52,8 +52,9 @@ class StoreConfig(BaseModel):
     passage_keywords: int = Field(default=0, ge=0)
     # How a long turn's best passage counts (Passages.turn_similarity): "shared" shares what it
     # reaches above the query's median with the other long turns whose best passages nearly
-    # repeat it (boilerplate padding many answers), "max" takes it as it is (benchmarks/RESULTS.md:
-    # "shared" gained on both BEAM-format sets and lost nowhere; LoCoMo has no long turn).
+    # repeat it (boilerplate padding many answers), "max" takes it as it is (docs/notes/
+    # longchat.md: "shared" gained on BEAM dev and beam_help, lost nowhere; LoCoMo has no long
+    # turn).
     passage_score: Literal["shared", "max"] = "shared"
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)

@@ -42,8 +42,8 @@ class Passages:
         generic advice padding each) then lifts every one of them as if each alone resembled
         the query, and they crowd out the short turn that is the evidence.
         "shared": what a long turn reaches above the query's median similarity over the
-        candidates is shared with every other long turn whose best passage is closer to its
-        own than either is to the query: n near-copies are lifted by a 1/n share each, a
+        candidates is shared with every other long turn whose best passage is closer to its own
+        best passage than that is to the query: n near-copies are lifted by a 1/n share each, a
         passage no other turn repeats counts fully, and a turn at or below the median keeps its
         score. No constant: the median and the closeness are measured on this query."""
         turn = np.maximum(own[has], best)
