@@ -21,6 +21,11 @@ class FusionWeights(BaseModel):
     # A statement over a turn that ends by asking (sketch.is_asking): a user's past questions
     # resemble their new ones more than the facts that answer them, and would crowd those out.
     statement: float = Field(default=1.0, ge=0)
+    # Said by the user / by the assistant (sketch.role_tag): whether users' turns or the
+    # assistant's hold what gets used differs per deployment, so both start at 0 (no effect)
+    # and only feedback and observed replies move them, per store and user.
+    said_by_user: float = Field(default=0.0, ge=0)
+    said_by_model: float = Field(default=0.0, ge=0)
 
 
 class StoreConfig(BaseModel):
@@ -33,7 +38,7 @@ class StoreConfig(BaseModel):
     # this much of the smaller keyword set (see lifecycle.supersedes).
     supersede_similarity: float = Field(default=0.5, gt=0, le=1)
     supersede_keyword_overlap: float = Field(default=0.2, gt=0, le=1)
-    # Whether a turn of the assistant (or another model role: lifecycle.MODEL_ROLES) may
+    # Whether a turn of the assistant (or another model role: sketch.MODEL_ROLES) may
     # supersede: its answer is not the world changing, and long answers share the words the rule
     # reads as change ("now", "actually"), so in user-assistant chats they hid each other.
     assistant_supersedes: bool = False
@@ -42,13 +47,15 @@ class StoreConfig(BaseModel):
     # 0 reads every turn through the window alone.
     passage_tokens: int = Field(default=128, ge=0)
     # A long turn's keyword tags: each passage's this many most frequent (sketch.passage_sketch);
-    # 0 keeps every keyword of the turn.
+    # 0 keeps every keyword of the turn. Opt-in: measured mixed (docs/notes/longchat.md: 16
+    # gained on beam_help, lost at R@5 on BEAM long and at R@25 on BEAM dev).
     passage_keywords: int = Field(default=0, ge=0)
-    # How a long turn's best passage counts (Passages.turn_similarity): "max" takes its cosine
-    # as it is; "expected_max" first takes off what the best of that many passages would reach
-    # by chance, from this query's spread of similarities over the candidates (measured in
-    # benchmarks/RESULTS.md: no recall change with the tag signal, mixed without it).
-    passage_score: Literal["max", "expected_max"] = "max"
+    # How a long turn's best passage counts (Passages.turn_similarity): "shared" shares what it
+    # reaches above the query's median with the other long turns whose best passages nearly
+    # repeat it (boilerplate padding many answers), "max" takes it as it is (docs/notes/
+    # longchat.md: "shared" gained on BEAM dev and beam_help, lost nowhere; LoCoMo has no long
+    # turn).
+    passage_score: Literal["shared", "max"] = "shared"
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
     candidate_limit: int = Field(default=500, gt=0)

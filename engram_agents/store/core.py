@@ -27,6 +27,7 @@ from engram_agents.store.errors import ConflictError, ConsentError, EncryptionEr
 from engram_agents.store.index import ScopeIndex
 from engram_agents.store.records import Engram, RecallFilters
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
+from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER
 
 T = TypeVar("T")
 _ATTEMPTS = 50  # conflicting writers each lose at most once per write that lands, so this is ample
@@ -87,7 +88,8 @@ class StoreCore:
         revision = self.backend.revision(user_id)
         index = self._indexes.get(user_id)
         if index is None or index.revision != revision:
-            index = ScopeIndex(self.encoder.dim, revision, self._search_device)
+            marks = frozenset(self.codec.index_tags([SAID_BY_USER, SAID_BY_MODEL], user_id))
+            index = ScopeIndex(self.encoder.dim, revision, self._search_device, marks)
             rows = list(self.backend.scan(user_id))
             index.upsert(rows)
             self._indexes[user_id] = index

@@ -30,10 +30,11 @@ def features(
     now_ts: float,
     half_life_days: float,
     time_range: TimeRange | None,
-    asks: np.ndarray,
+    marks: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> np.ndarray:
-    """One row per candidate, columns in FEATURES order; `asks` marks the candidates that end
-    by asking (`sketch.is_asking`)."""
+    """One row per candidate, columns in FEATURES order; `marks` are, per candidate, whether it
+    ends by asking (`sketch.is_asking`), was said by the user, and by the model (`role_tag`)."""
+    asks, by_user, by_model = marks
     f = index.fields
     age_days = np.maximum(now_ts - f["when_ts"][rows], 0.0) / 86_400.0
     if time_range is None:
@@ -52,6 +53,8 @@ def features(
             in_time,
             np.minimum(f["strength"][rows], 2.0) / 2.0,
             ~asks,
+            by_user,
+            by_model,
         ],
         axis=1,
     ).astype(np.float32)

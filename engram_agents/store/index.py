@@ -49,9 +49,18 @@ class Candidates:
 class ScopeIndex:
     K1, B = 1.2, 0.75
 
-    def __init__(self, dim: int, revision: int = 0, device: torch.device | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        revision: int = 0,
+        device: torch.device | None = None,
+        uncounted: frozenset[str] = frozenset(),
+    ) -> None:
         self.dim = dim
         self.revision = revision
+        # Tags that mark a turn (who said it) rather than tell what it says: they do not count
+        # in its length for the tag score, so marking turns leaves that score as it was.
+        self.uncounted = uncounted
         # The vectors' copy on `device` for `dense_top` (store.device_search); None: numpy.
         self.on_device = DeviceVectors(device) if device is not None else None
         self.ids: list[str] = []
@@ -125,7 +134,8 @@ class ScopeIndex:
                 self.postings.setdefault(tag, []).append(i)
             self.session.append(row.session_id)
             self.agent.append(row.agent_id)
-            self._total_length += len(row.tags)
+            length = len(row.tags) - len(self.uncounted.intersection(row.tags))
+            self._total_length += length
             f = self.fields
             f["active"][i], f["when_ts"][i], f["created_ts"][i] = (
                 row.active, row.when_ts, row.created_ts,
@@ -133,7 +143,7 @@ class ScopeIndex:
             f["last_access_ts"][i], f["usefulness"][i], f["strength"][i] = (
                 row.last_access_ts, row.usefulness, row.strength,
             )  # fmt: skip
-            f["length"][i], f["short"][i] = len(row.tags), row.tier == "short"
+            f["length"][i], f["short"][i] = length, row.tier == "short"
             self._link(i, row.session_id)
         if len(rows) >= _BULK:  # a load: convert the long postings now, not in a recall
             for tag, listed in self.postings.items():
@@ -221,7 +231,7 @@ class ScopeIndex:
             self._live -= 1
             if self.session[i] is not None:
                 self._links_stale = True
-            self._total_length -= len(self.tags[i])
+            self._total_length -= float(self.fields["length"][i])
             for tag in self.tags[i]:
                 self.postings[tag].remove(i)
                 self._arrays.pop(tag, None)
@@ -285,12 +295,13 @@ class ScopeIndex:
         return self.vectors[rows] @ query
 
     def with_passages(
-        self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, mode: str = "max"
+        self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, mode: str = "shared"
     ) -> tuple[np.ndarray, np.ndarray]:
-        """`sims` (the rows' own cosines) raised to each long turn's best passage, counted as
-        `mode` says (Passages.turn_similarity): a turn is as similar as the most similar part
-        of it. Also each row's best passage (for `passage_span`; -1 for a row without), so a
-        hit shows the part that matched without scoring its passages again."""
+        """`sims` (the rows' own cosines) with each long turn scored by its best passage, as
+        `mode` says (Passages.turn_similarity): the most similar part of a turn counts, shared
+        with the other long turns that nearly repeat it. Also each row's best passage (for
+        `passage_span`; -1 for a row without), so a hit shows the part that matched without
+        scoring its passages again."""
         picked = np.full(rows.size, -1, dtype=np.int64)
         count = self.passage_count[rows]
         has = np.flatnonzero(count)
@@ -299,12 +310,15 @@ class ScopeIndex:
         counts = count[has]
         starts = np.cumsum(counts) - counts  # each row's first place in the gathered list
         gather = np.repeat(self.passage_first[rows[has]] - starts, counts) + np.arange(counts.sum())
-        scores = self.passage_vectors[gather] @ query
-        # Per row, its passages by falling score; lexsort is stable, so a tie keeps the first.
-        first_best = np.lexsort((-scores, np.repeat(np.arange(has.size), counts)))[starts]
-        picked[has] = gather[first_best]
         out = sims.astype(np.float32, copy=True)
-        out[has] = Passages.turn_similarity(sims, has, scores[first_best], counts, mode)
+        scores = self.passage_vectors[gather] @ query
+        best = np.maximum.reduceat(scores, starts)
+        # each row's best passage: the first of its passages that reaches its best
+        at = np.flatnonzero(scores == np.repeat(best, counts))
+        first = at[np.searchsorted(at, starts)]
+        picked[has] = gather[first]
+        vectors = self.passage_vectors[gather[first]]
+        out[has] = Passages.turn_similarity(sims, has, best, vectors, mode)
         return out, picked
 
     def mask(self, filters: RecallFilters, tag_keys: list[str]) -> np.ndarray:

@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from engram_agents.store.records import Engram, Evidence, Tier, Version, utcnow
-from engram_agents.store.sketch import ASKS, REQUEST, is_asking, stem
+from engram_agents.store.sketch import ASKS, MODEL_ROLES, REQUEST, is_asking, stem
 
 _CHANGE_VERB = (
     r"mov(?:ed|ing)|move|changed?|rescheduled?|postponed?|push(?:ed)?|renamed?|replaced?|"
@@ -41,10 +41,6 @@ def overlap(a: set[str], b: set[str]) -> float:
     """Shared share of the smaller set: an update restates the subject in fewer words than the
     original fact ("the dentist moved me to Friday" vs a full appointment with place and time)."""
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
-
-
-# Speakers that are the model or its machinery, not a person whose facts change.
-MODEL_ROLES = frozenset({"assistant", "ai", "model", "system", "tool", "function"})
 
 
 def supersedes(

@@ -11,8 +11,6 @@ passages start at a line or sentence break where one is near."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from statistics import NormalDist
 
 import numpy as np
 
@@ -35,23 +33,29 @@ class Passages:
 
     @staticmethod
     def turn_similarity(
-        own: np.ndarray, has: np.ndarray, best: np.ndarray, counts: np.ndarray, mode: str
+        own: np.ndarray, has: np.ndarray, best: np.ndarray, vectors: np.ndarray, mode: str
     ) -> np.ndarray:
-        """The similarity of the turns `has` (indices into `own`, the candidates' own cosines) that
-        have `counts` passages, whose best reaches `best`.
+        """The similarity of the turns `has` (indices into `own`, the candidates' own cosines)
+        whose best passage reaches `best` (that passage's vector in `vectors`).
 
-        "max": the best passage as it is. A turn of n passages has n chances to hold one close by
-        chance, so a long padded answer outranks a short turn that is the evidence.
-        "expected_max": the best passage less what the best of n would exceed one draw by if the
-        passages were drawn from this query's similarities over the candidates (their spread times
-        the expected maximum of n standard normals), never below the turn's own cosine: a passage
-        counts by how far it stands out for its number, measured on this query, no constant."""
-        own_has = own[has]
+        "max": the best passage as it is. Boilerplate that many long answers repeat (the same
+        generic advice padding each) then lifts every one of them as if each alone resembled
+        the query, and they crowd out the short turn that is the evidence.
+        "shared": what a long turn reaches above the query's median similarity over the
+        candidates is shared with every other long turn whose best passage is closer to its own
+        best passage than that is to the query: n near-copies are lifted by a 1/n share each, a
+        passage no other turn repeats counts fully, and a turn at or below the median keeps its
+        score. No constant: the median and the closeness are measured on this query."""
+        turn = np.maximum(own[has], best)
         if mode == "max":
-            return np.maximum(own_has, best)
-        spread = float(own.std()) if own.size > 1 else 0.0
-        chance = spread * np.array([expected_max(int(n)) for n in counts], dtype=np.float32)
-        return np.maximum(own_has, best - chance)
+            return turn
+        base = float(np.median(own))
+        raised = np.flatnonzero(turn > base)
+        near = vectors[raised] @ vectors[raised].T
+        np.fill_diagonal(near, -np.inf)
+        shared = (near >= best[raised][:, None]).sum(axis=1)
+        turn[raised] = base + (turn[raised] - base) / (1.0 + shared)
+        return turn
 
 
 def encoder_window(encoder: Encoder) -> int | None:
@@ -125,10 +129,3 @@ def encode_turns(
         rows = [vectors[i]] + [next(encoded) for _ in spans[1:]]
         out[i] = Passages(np.asarray(spans, dtype=np.int64), np.stack(rows).astype(np.float32))
     return vectors, out
-
-
-@cache
-def expected_max(n: int) -> float:
-    """What the best of `n` draws of a standard normal reaches on average (Blom's
-    approximation; 0 for one draw)."""
-    return NormalDist().inv_cdf((n - 0.375) / (n + 0.25)) if n > 1 else 0.0

@@ -20,7 +20,7 @@ from engram_agents.store.records import (
     utcnow,
 )
 from engram_agents.store.rows import AuditEvent
-from engram_agents.store.sketch import ASKS, extract_sketch
+from engram_agents.store.sketch import ASKS, SAID_BY_MODEL, SAID_BY_USER, extract_sketch
 from engram_agents.store.timeexpr import find_time_mentions, span_of
 from engram_agents.store.validation import check_k, check_text
 
@@ -103,7 +103,10 @@ class Ranker(StoreCore):
         own = index.similarities(qvec, rows)  # the turns' own vectors: the dense floor's order
         sims, passages = index.with_passages(qvec, rows, own, cfg.passage_score)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
-        asks = np.isin(rows, index.posting(self.codec.index_tags([ASKS], user_id)[0]))
+        asks, by_user, by_model = (
+            np.isin(rows, index.posting(tag))
+            for tag in self.codec.index_tags([ASKS, SAID_BY_USER, SAID_BY_MODEL], user_id)
+        )
         x = fusion.features(
             index,
             rows,
@@ -112,7 +115,7 @@ class Ranker(StoreCore):
             now.timestamp(),
             cfg.recency_half_life_days,
             time_range,
-            asks,
+            (asks, by_user, by_model),
         )
         w = fusion.as_vector(self.weights(user_id))
         fused = x @ w

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from engram_agents.store.config import FusionWeights
-from engram_agents.store.sketch import ASKS
+from engram_agents.store.sketch import MARKS
 
 
 class ReplyUse(BaseModel):
@@ -30,8 +30,8 @@ class ReplyUse(BaseModel):
 
 def use_scores(reply: set[str], engrams: list[set[str]], known: set[str]) -> np.ndarray:
     """Per engram (its sketch tags), the rarity-weighted share of its tags that `reply` holds;
-    tags in `known` (the query's) and the asking mark do not count."""
-    own = [tags - known - {ASKS} for tags in engrams]
+    tags in `known` (the query's) and the marks (asking, who said it) do not count."""
+    own = [tags - known - MARKS for tags in engrams]
     df = Counter(t for tags in own for t in tags)
     idf = {t: math.log((len(own) + 1) / n) for t, n in df.items()}
     scores = []

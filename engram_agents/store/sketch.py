@@ -57,6 +57,15 @@ _SENTENCE_END = re.compile(r"[.!?:;\"“”()\n]\s*$")
 REQUEST = r"\b(?:(?:can|could|would|will) (?:you|we)|please)\b"
 _REQUEST_CUE = re.compile(REQUEST, re.I)
 ASKS = "act:ask"
+# Who said a stored turn, when its speaker is a chat role: the user, or the model and its
+# machinery. Recall reads them as a prior that each store learns (`FusionWeights.said_by_user`);
+# no query holds them, and they do not count in a turn's length for the tag score.
+SAID_BY_USER = "said:user"
+SAID_BY_MODEL = "said:model"
+USER_ROLES = frozenset({"user", "human"})
+MODEL_ROLES = frozenset({"assistant", "ai", "model", "system", "tool", "function"})
+# The tags that mark a stored turn rather than tell what it says.
+MARKS = frozenset({ASKS, SAID_BY_USER, SAID_BY_MODEL})
 # A clause that speaks of the speaker in the first person and is not itself a question.
 _CLAUSE = re.compile(r"[.!?;,:\n]+|\s[-–—]\s")
 _QUESTION_START = re.compile(
@@ -183,16 +192,24 @@ def speaker_tag(speaker: str | None) -> list[str]:
     it, the name tag of a two-person dialogue sat only on the other speaker's turns that
     address them ("Wow, Melanie, ..."), was rare there and so weighed most, and ranked those
     replies above the named person's own statements. Roles ("user", "assistant") are no names."""
+    if (speaker or "").lower() in USER_ROLES | MODEL_ROLES:
+        return []
     return [f"name:{part.lower()}" for part in (speaker or "").split() if part[:1].isupper()]
+
+
+def role_tag(speaker: str | None) -> list[str]:
+    """`SAID_BY_USER` or `SAID_BY_MODEL` for a speaker that is a chat role, else nothing."""
+    who = (speaker or "").lower()
+    return [SAID_BY_USER] if who in USER_ROLES else [SAID_BY_MODEL] if who in MODEL_ROLES else []
 
 
 def engram_sketch(text: str, when: datetime | None = None, speaker: str | None = None) -> list[str]:
     """The sketch of a stored text: its tags, `ASKS` when it only asks (`is_asking` and not
-    `states_own`), and the speaker's name as a `name:` tag (`speaker_tag`). Queries are
-    sketched with `extract_sketch`, so `ASKS` never matches one lexically; recall reads it as a
-    prior."""
-    tags = extract_sketch(text, when) + speaker_tag(speaker)
-    return sorted({*tags, ASKS} if is_asking(text) and not states_own(text) else set(tags))
+    `states_own`), the speaker's name as a `name:` tag (`speaker_tag`) and the speaker's
+    `role_tag`. Queries are sketched with `extract_sketch`, so `ASKS` and the role marks never
+    match one lexically; recall reads them as priors."""
+    tags = {*extract_sketch(text, when), *speaker_tag(speaker), *role_tag(speaker)}
+    return sorted({*tags, ASKS} if is_asking(text) and not states_own(text) else tags)
 
 
 def passage_sketch(

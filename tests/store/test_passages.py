@@ -13,7 +13,7 @@ import pytest
 from engram_agents.memory import EngramMemory
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.encoders import HashingEncoder
-from engram_agents.store.passages import Passages, encode_turns, expected_max, plan_spans
+from engram_agents.store.passages import Passages, encode_turns, plan_spans
 
 FACT = "The spare key is hidden under the blue flowerpot next to the shed"
 QUERY = "where is the spare key hidden, under the flowerpot?"
@@ -197,7 +197,8 @@ def test_the_dense_floor_keeps_the_order_of_the_turns_own_vectors(tmp_path):
         hits = [h.engram.id for h in memory.recall(QUERY, "u", k=10)]
         index = memory.store._index("u")
         rows = np.asarray([index.pos[i] for i in ids])
-        raised, _ = index.with_passages(query, rows, (vectors @ query).astype(np.float32))
+        # "max": the two answers share the fact's passage, which "shared" would halve
+        raised, _ = index.with_passages(query, rows, (vectors @ query).astype(np.float32), "max")
     own = dict(zip(ids, vectors @ query, strict=True))
     best = sorted(own.values(), reverse=True)[:10]
     assert own[ids[0]] < best[-1] < raised[0]  # by its passages the long answer is in the top 10
@@ -205,30 +206,45 @@ def test_the_dense_floor_keeps_the_order_of_the_turns_own_vectors(tmp_path):
     assert ids[0] not in hits
 
 
-def test_the_best_of_many_passages_counts_by_how_far_it_stands_out():
-    # the query's similarities over six candidates: turns 4 and 5 are long (10 passages each)
-    own = np.array([0.1, 0.2, 0.3, 0.45, 0.2, 0.2], dtype=np.float32)
-    has = np.array([4, 5])
-    counts = np.array([10, 10])
-    best = np.array([0.45, 0.9], dtype=np.float32)
-    raw = Passages.turn_similarity(own, has, best, counts, "max")
-    fair = Passages.turn_similarity(own, has, best, counts, "expected_max")
-    assert raw[0] == pytest.approx(0.45)  # max: the padded turn ties the short evidence turn
-    chance = float(own.std()) * expected_max(10)
-    assert fair == pytest.approx([max(0.2, 0.45 - chance), 0.9 - chance])
-    assert fair[0] < own[3]  # a best of ten at the short turn's level is what ten draws give
-    assert fair[1] > own[3]  # a passage far above the spread still wins
-    assert (fair >= own[has]).all()  # never below the turn's own vector (no passages)
-    assert expected_max(1) == 0.0
-    assert 1.5 < expected_max(10) < 1.6  # E[max of 10 standard normals] = 1.539
+def test_boilerplate_many_long_turns_repeat_lifts_each_by_a_share():
+    # six candidates: 0-2 short; 3-5 long, 3 and 4 with the same best passage (boilerplate)
+    own = np.array([0.1, 0.2, 0.45, 0.2, 0.2, 0.25], dtype=np.float32)
+    has = np.array([3, 4, 5])
+    best = np.array([0.6, 0.6, 0.6], dtype=np.float32)
+    copy, other = np.eye(4, dtype=np.float32)[0], np.eye(4, dtype=np.float32)[1]
+    vectors = np.stack([copy, copy, other])
+    raw = Passages.turn_similarity(own, has, best, vectors, "max")
+    shared = Passages.turn_similarity(own, has, best, vectors, "shared")
+    assert raw == pytest.approx([0.6, 0.6, 0.6])
+    base = float(np.median(own))  # 0.2: this query's typical similarity
+    assert shared == pytest.approx([base + 0.4 / 2, base + 0.4 / 2, 0.6])  # two copies: halves
+    assert shared[0] < own[2] < shared[2]  # the copies fall below the short turn, the one-off not
+    # a turn at or below the median keeps its score
+    low = Passages.turn_similarity(own, has, np.array([0.2, 0.1, 0.15]), vectors, "shared")
+    assert low == pytest.approx([0.2, 0.2, 0.25])
 
 
-def test_a_passage_that_stands_out_is_found_when_passages_are_discounted(tmp_path):
-    memory = _store(tmp_path / "m.db", 128, passage_score="expected_max")
-    long = memory.remember(_long_answer(), "u")
-    memory.remember_many([f"note {n}: the {WORDS[n % 11]} was replaced" for n in range(40)], "u")
-    hit = memory.recall(QUERY, "u", k=1)[0]
-    assert hit.engram.id == long.id and FACT in hit.passage.text
-    plain = _store(tmp_path / "p.db", 128)
-    plain.remember(_long_answer(), "u")
-    assert hit.similarity < plain.recall(QUERY, "u", k=1)[0].similarity  # the discount applied
+def test_a_short_fact_is_found_among_long_answers_padded_with_the_same_advice(tmp_path):
+    advice = (
+        "A general point: ask your advisor what they suggest for the analysis, and write down "
+        "what your advisor suggested, so the advice is not lost."
+    )
+    topics = "garden kitchen garage bicycle laptop printer balcony aquarium".split()
+    answers = [  # eight different answers that end with the same advice
+        f"Here is how to tidy the {topic}. "
+        + " ".join(f"{topic} step {i}: sort {WORDS[(n + i) % 11]} {i}." for i in range(12))
+        + "\n"
+        + advice
+        for n, topic in enumerate(topics)
+    ]
+    fact = "Dr Okafor, my advisor, suggested I do the analysis in Python"
+    query = "what did my advisor suggest for the analysis?"
+    found = {}
+    for mode in ("max", "shared"):
+        memory = _store(tmp_path / f"{mode}.db", 32, passage_score=mode)
+        said = [("assistant", a) for a in answers] + [("user", fact)]
+        memory.remember_many([{"text": t, "metadata": {"role": r}} for r, t in said], "u")
+        assert len(memory.list("u")) == 9  # nothing deduplicated or superseded
+        found[mode] = [h.engram.text for h in memory.recall(query, "u", k=3)]
+    assert fact not in found["max"]  # eight copies of the advice crowd it out
+    assert found["shared"][0] == fact  # shared eight ways, the advice ranks below it

@@ -134,11 +134,22 @@ def chats(rng: random.Random, scripts_file: Path) -> list[dict]:
 def write(root: Path, scripts_file: Path = HERE / "dev_scripts.json", size: str = "dev") -> None:
     """The chats of `scripts_file` under `root/chats/<size>/<n>/`."""
     rng = random.Random(20)
-    for n, chat in enumerate(chats(rng, scripts_file), 1):
+    written = []
+    for chat in chats(rng, scripts_file):
         for messages in chat["batches"]:
             # fillers after the batch's own exchanges, so message labels stay as written
             for question, kind in rng.sample(FILLER, 12):
                 messages += [("user", question), ("assistant", filler_answer(question, kind, rng))]
+        written.append(chat)
+    write_layout(root, size, written)
+
+
+def write_layout(root: Path, size: str, chats: list[dict]) -> None:
+    """BEAM's layout for chats of (role, text) batches whose questions name their evidence as
+    (batch, message) and may give an answer: `chats/<size>/<n>/chat.json` (pairs of messages
+    with ids and a time anchor per batch) and `probing_questions/probing_questions.json`
+    (evidence as message ids: a list, or a dict of lists when a question has more than one)."""
+    for n, chat in enumerate(chats, 1):
         folder = root / "chats" / size / str(n)
         (folder / "probing_questions").mkdir(parents=True, exist_ok=True)
         ids: dict[tuple[int, int], int] = {}
@@ -164,7 +175,7 @@ def write(root: Path, scripts_file: Path = HERE / "dev_scripts.json", size: str 
             kind: [
                 {
                     "question": q,
-                    "answer": "",
+                    "answer": answer[0] if answer else "",
                     "source_chat_ids": {
                         "first": [ids[e] for e in evidence[:1]],
                         "rest": [ids[e] for e in evidence[1:]],
@@ -172,7 +183,7 @@ def write(root: Path, scripts_file: Path = HERE / "dev_scripts.json", size: str 
                     if len(evidence) > 1
                     else [ids[e] for e in evidence],
                 }
-                for q, evidence in items
+                for q, evidence, *answer in items
             ]
             for kind, items in chat["questions"].items()
         }
