@@ -54,7 +54,7 @@ def test_role_tag_marks_chat_roles_only():
 
 def test_without_feedback_marking_roles_changes_no_score(tmp_path: Path, hashing):
     roles = {"user": "user", "assistant": "assistant"}
-    names = {"user": "Ann", "assistant": "Bob"}
+    names = {"user": "a1", "assistant": "b2"}  # speakers that are neither a role nor a name
     with (
         EngramMemory(tmp_path / "a.db", encoder=hashing) as marked,
         EngramMemory(tmp_path / "b.db", encoder=hashing) as plain,
