@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -73,6 +74,35 @@ def test_a_full_buffer_or_the_timer_writes_waiting_recalls(tmp_path, hashing, fl
         while mem.store.backend.pending() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert _on_disk(path)[1][fact.id] == 1  # full: written by the recall that filled it
+
+
+def _flushers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "engram-touch-flush"]
+
+
+def _wait_until(done) -> None:
+    deadline = time.monotonic() + 30  # a wait for the flusher thread, not a timing check
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_one_flusher_thread_writes_every_timed_batch_and_ends_on_close(tmp_path, hashing):
+    path = tmp_path / "m.db"
+    config = StoreConfig(touch_flush_s=0.02, touch_buffer=1000)
+    with EngramMemory(path, encoder=hashing, config=config) as mem:
+        fact = mem.remember("the boiler is serviced every March", "u")
+        seen = set()
+        for n in range(1, 6):  # a recall, a timed write, a write of the store, again
+            mem.recall("boiler", "u")
+            seen.update(_flushers())
+            _wait_until(lambda: not mem.store.backend.pending())
+            assert _on_disk(path)[1][fact.id] == n
+            mem.remember(f"note {n}: the car is serviced in May", "u")
+        assert len(seen) == 1  # the same thread all along, not one started per flush
+        mem.recall("boiler", "u")
+    assert _on_disk(path)[1][fact.id] == 6
+    _wait_until(lambda: not any(t in seen for t in _flushers()))
+    assert not any(t in seen for t in _flushers())
 
 
 def test_a_failed_write_keeps_the_recalls_waiting(tmp_path, hashing, monkeypatch):
