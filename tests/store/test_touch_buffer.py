@@ -105,6 +105,47 @@ def test_one_flusher_thread_writes_every_timed_batch_and_ends_on_close(tmp_path,
     assert not any(t in seen for t in _flushers())
 
 
+def test_a_write_takes_the_waiting_recalls_into_its_own_transaction(tmp_path, hashing, monkeypatch):
+    path = tmp_path / "m.db"
+    with EngramMemory(path, encoder=hashing, config=HOLD) as mem:
+        fact = mem.remember("the boiler is serviced every March", "u")
+        buffer = mem.store.backend
+        own_transactions = []
+        monkeypatch.setattr(buffer.inner, "touch", lambda *a: own_transactions.append(a))
+        mem.recall("boiler", "u")
+        car = mem.remember("the car is serviced in May", "u")
+        assert not own_transactions and buffer.pending() == 0
+        assert _on_disk(path) == (["remember", "recall", "remember"], {fact.id: 1, car.id: 0})
+        assert mem.verify_audit() == 3
+
+
+@pytest.mark.parametrize("backend_can", [True, False], ids=["one-transaction", "two"])
+def test_a_failed_write_keeps_its_recalls_waiting_and_counts_them_once(
+    tmp_path, hashing, monkeypatch, backend_can
+):
+    path = tmp_path / "m.db"
+    with EngramMemory(path, encoder=hashing, config=HOLD) as mem:
+        fact = mem.remember("the boiler is serviced every March", "u")
+        buffer = mem.store.backend
+        if not backend_can:  # a backend without the combined write: the touches go first
+            monkeypatch.setattr(buffer.inner, "touch_and_write", lambda *a: None)
+        mem.recall("boiler", "u")
+        real = type(buffer.inner)._write
+
+        def broken(*args):
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(type(buffer.inner), "_write", broken)
+        with pytest.raises(Exception, match="disk I/O error"):
+            mem.remember("the car is serviced in May", "u")
+        monkeypatch.setattr(type(buffer.inner), "_write", real)
+        assert buffer.pending() == (1 if backend_can else 0)
+        mem.remember("the car is serviced in May", "u")
+        assert buffer.pending() == 0
+        assert _on_disk(path)[0] == ["remember", "recall", "remember"]
+        assert _on_disk(path)[1][fact.id] == 1 and mem.verify_audit() == 3
+
+
 def test_a_failed_write_keeps_the_recalls_waiting(tmp_path, hashing, monkeypatch):
     path = tmp_path / "m.db"
     with EngramMemory(path, encoder=hashing, config=HOLD) as mem:

@@ -30,6 +30,22 @@ class Backend(abc.ABC):
         """Apply everything or nothing; bump the revisions of users in `bump` and return them.
         Raise `ConflictError` and change nothing if a user's revision differs from `expect`."""
 
+    def touch_and_write(
+        self,
+        accesses: Accesses,
+        touch_events: list[AuditEvent],
+        upserts: list[EngramRow],
+        deletes: list[str],
+        events: list[AuditEvent],
+        bump: set[str],
+        settings: dict[tuple[str, str], str] | None = None,
+        expect: dict[str, int] | None = None,
+    ) -> dict[str, int] | None:
+        """`touch` then `write` in one transaction (one commit instead of two for a write that
+        follows buffered recalls), all or nothing; None where the backend cannot, and then
+        nothing was done."""
+        return None
+
     @abc.abstractmethod
     def append_audit(self, events: list[AuditEvent]) -> None:
         """Append events that change no row (reads); still chained."""

@@ -110,20 +110,27 @@ class TouchBuffer(Backend):
         """Write every waiting count and audit entry in one transaction. On failure they stay
         waiting, ahead of newer ones, and the error reaches the caller."""
         with self._writing:
-            with self._waiting:
-                accesses, events = self._accesses, self._events
-                self._accesses, self._events = {}, []
-                self._due = None
+            accesses, events = self._take()
             if not events and not accesses:
                 return
             try:
                 self.inner.touch(accesses, events)
             except BaseException:
-                with self._waiting:
-                    self._accesses = _merge(accesses, self._accesses)
-                    self._events = events + self._events
-                    self._arm()
+                self._put_back(accesses, events)
                 raise
+
+    def _take(self) -> tuple[Accesses, list[AuditEvent]]:
+        with self._waiting:
+            taken = self._accesses, self._events
+            self._accesses, self._events = {}, []
+            self._due = None
+        return taken
+
+    def _put_back(self, accesses: Accesses, events: list[AuditEvent]) -> None:
+        with self._waiting:
+            self._accesses = _merge(accesses, self._accesses)
+            self._events = events + self._events
+            self._arm()
 
     def _flush_in_background(self) -> None:
         try:
@@ -142,8 +149,21 @@ class TouchBuffer(Backend):
         return rows
 
     def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
+        """The waiting recalls first, in the write's own transaction where the backend can."""
         with self._writing:
-            self.flush()
+            accesses, touched = self._take()
+            if touched or accesses:
+                try:
+                    written = self.inner.touch_and_write(
+                        accesses, touched, upserts, deletes, events, bump, settings, expect
+                    )
+                except BaseException:  # all or nothing: they wait for the next write
+                    self._put_back(accesses, touched)
+                    raise
+                if written is not None:
+                    return written
+                self._put_back(accesses, touched)  # the backend cannot: a transaction each
+                self.flush()
             return self.inner.write(upserts, deletes, events, bump, settings, expect)
 
     def append_audit(self, events: list[AuditEvent]) -> None:
