@@ -97,7 +97,7 @@ class OnnxInt8Encoder:
     (`int8_onnx_model`), then loaded from the cache."""
 
     # Small batches of like lengths run fastest here: less padding, activations stay in cache.
-    def __init__(self, path: str | Path, batch_size: int = 16) -> None:
+    def __init__(self, path: str | Path, batch_size: int = 16, threads: int = 1) -> None:
         import onnxruntime
         from transformers import AutoTokenizer
 
@@ -107,10 +107,10 @@ class OnnxInt8Encoder:
         options.log_severity_level = 3
         # Idle intra-op threads would spin for work, burning CPU time a busy or shared CPU lacks.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # One thread per run: batches of short texts gain little from a second one and pay for
-        # handing work over (about 10% more CPU per text under concurrent recalls); long
-        # inputs run their batches side by side instead (`_encode`).
-        options.intra_op_num_threads = 1
+        # One thread per run (`threads`, 0: one per core): batches of short texts gain little
+        # from a second one and pay for handing work over (about 10% more CPU per text under
+        # concurrent recalls); long inputs run their batches side by side instead (`_encode`).
+        options.intra_op_num_threads = threads
         self.session = onnxruntime.InferenceSession(
             str(self.model_file), options, providers=["CPUExecutionProvider"]
         )
