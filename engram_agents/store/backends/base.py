@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
+from typing import Any
 
 from engram_agents.store.rows import AuditEvent, EngramRow
 
@@ -31,19 +32,11 @@ class Backend(abc.ABC):
         Raise `ConflictError` and change nothing if a user's revision differs from `expect`."""
 
     def touch_and_write(
-        self,
-        accesses: Accesses,
-        touch_events: list[AuditEvent],
-        upserts: list[EngramRow],
-        deletes: list[str],
-        events: list[AuditEvent],
-        bump: set[str],
-        settings: dict[tuple[str, str], str] | None = None,
-        expect: dict[str, int] | None = None,
+        self, accesses: Accesses, touch_events: list[AuditEvent], *write: Any
     ) -> dict[str, int] | None:
-        """`touch` then `write` in one transaction (one commit instead of two for a write that
-        follows buffered recalls), all or nothing; None where the backend cannot, and then
-        nothing was done."""
+        """`touch(accesses, touch_events)` then `write(*write)` in one transaction (one commit
+        instead of two for a write that follows buffered recalls), all or nothing; None where
+        the backend cannot, and then nothing was done."""
         return None
 
     @abc.abstractmethod

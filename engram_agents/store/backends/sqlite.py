@@ -149,13 +149,11 @@ class SQLiteBackend(Backend):
     def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
         return self._write({}, [], upserts, deletes, events, bump, settings, expect)
 
-    def touch_and_write(
-        self, accesses, touch_events, upserts, deletes, events, bump, settings=None, expect=None
-    ) -> dict[str, int]:
-        return self._write(accesses, touch_events, upserts, deletes, events, bump, settings, expect)
+    def touch_and_write(self, accesses, touch_events, *write) -> dict[str, int]:
+        return self._write(accesses, touch_events, *write)
 
     def _write(
-        self, accesses, touch_events, upserts, deletes, events, bump, settings, expect
+        self, accesses, touch_events, upserts, deletes, events, bump, settings=None, expect=None
     ) -> dict[str, int]:
         with self._tx() as db:
             self._touch(db, accesses, touch_events)
