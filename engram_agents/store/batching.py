@@ -12,13 +12,19 @@ import numpy as np
 
 
 class _Call:
-    __slots__ = ("done", "error", "result", "texts")
+    __slots__ = ("done", "error", "lead", "result", "texts", "wake")
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
         self.result: np.ndarray | None = None
         self.error: BaseException | None = None
         self.done = False
+        self.lead = False  # handed the next encode by the one that finished
+        # held until this call is served or handed the lead: its caller blocks on acquiring it,
+        # so a finished encode wakes exactly its own callers and the next leader, not every
+        # waiting thread (which a shared condition does, a herd of wake-ups per batch)
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class EncodeBatcher:
@@ -29,20 +35,24 @@ class EncodeBatcher:
 
     def __init__(self, encode: Callable[[list[str]], np.ndarray]) -> None:
         self._encode = encode
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[_Call] = []
         self._busy = False
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         call = _Call(list(texts))
-        with self._cond:
+        with self._lock:
             self._queue.append(call)
-            while self._busy and not call.done:
-                self._cond.wait()
-            if not call.done:  # no encode running and ours not served: lead the next one
-                self._busy = True
-                batch, self._queue = self._queue, []
+            lead, self._busy = not self._busy, True
+        if not lead:
+            try:
+                call.wake.acquire()  # served, or handed the lead
+            except BaseException:  # interrupted while queued: the others must not wait on us
+                self._leave(call)
+                raise
         if not call.done:
+            with self._lock:
+                batch, self._queue = self._queue, []
             try:
                 self._run(batch)
             except BaseException as exc:  # interrupted: nobody of this batch may wait forever
@@ -50,13 +60,32 @@ class EncodeBatcher:
                     waiting.error = waiting.error or exc
                     waiting.done = True
             finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+                self._hand_on()
+                for waiting in batch:
+                    if waiting is not call:
+                        waiting.wake.release()
         if call.error is not None:
             raise call.error
         assert call.result is not None
         return call.result
+
+    def _hand_on(self) -> None:
+        """The next encode goes to the oldest queued call, if any."""
+        with self._lock:
+            following = self._queue[0] if self._queue else None
+            self._busy = following is not None
+            if following is not None:
+                following.lead = True
+        if following is not None:
+            following.wake.release()
+
+    def _leave(self, call: _Call) -> None:
+        with self._lock:
+            if call in self._queue:
+                self._queue.remove(call)
+            handed = call.lead
+        if handed:
+            self._hand_on()
 
     def _run(self, batch: list[_Call]) -> None:
         if len(batch) > 1:

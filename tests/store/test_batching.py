@@ -39,7 +39,7 @@ class Recording:
 def _queued(batcher: EncodeBatcher, n: int) -> None:
     """Wait (no timing asserted) until `n` calls are queued behind the running one."""
     for _ in range(6000):
-        with batcher._cond:
+        with batcher._lock:
             if len(batcher._queue) == n:
                 return
         time.sleep(0.005)
@@ -99,6 +99,36 @@ def test_alone_a_call_runs_at_once():
     recording.release.set()
     batcher = EncodeBatcher(recording)
     assert batcher([TEXTS[0]]).shape == (1, 64) and recording.batches == [[TEXTS[0]]]
+
+
+def test_many_threads_each_get_their_own_rows_and_none_is_left_waiting():
+    """The encode passes from caller to caller (`_hand_on`): under steady contention every
+    call is served, with its own rows, and calls are merged."""
+    batches: list[int] = []
+    plain = HashingEncoder(dim=64)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        batches.append(len(texts))
+        time.sleep(0.001)  # a model's cost, so calls overlap
+        return plain.encode(texts)
+
+    batcher = EncodeBatcher(encode)
+    failures: list[str] = []
+
+    def caller(n: int) -> None:
+        for i in range(100):
+            texts = TEXTS[(n + i) % len(TEXTS) :][: 1 + i % 3]
+            if not np.array_equal(batcher(texts), plain.encode(texts)):
+                failures.append(f"thread {n} call {i}")
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads) and not failures
+    assert not batcher._busy and not batcher._queue
+    assert max(batches) > 3 and len(batches) < 1600  # merged, not one encode per call
 
 
 class BatchedHashing(HashingEncoder):

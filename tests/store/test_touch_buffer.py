@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -73,6 +74,76 @@ def test_a_full_buffer_or_the_timer_writes_waiting_recalls(tmp_path, hashing, fl
         while mem.store.backend.pending() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert _on_disk(path)[1][fact.id] == 1  # full: written by the recall that filled it
+
+
+def _flushers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "engram-touch-flush"]
+
+
+def _wait_until(done) -> None:
+    deadline = time.monotonic() + 30  # a wait for the flusher thread, not a timing check
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_one_flusher_thread_writes_every_timed_batch_and_ends_on_close(tmp_path, hashing):
+    path = tmp_path / "m.db"
+    config = StoreConfig(touch_flush_s=0.02, touch_buffer=1000)
+    with EngramMemory(path, encoder=hashing, config=config) as mem:
+        fact = mem.remember("the boiler is serviced every March", "u")
+        seen = set()
+        for n in range(1, 6):  # a recall, a timed write, a write of the store, again
+            mem.recall("boiler", "u")
+            seen.update(_flushers())
+            _wait_until(lambda: not mem.store.backend.pending())
+            assert _on_disk(path)[1][fact.id] == n
+            mem.remember(f"note {n}: the car is serviced in May", "u")
+        assert len(seen) == 1  # the same thread all along, not one started per flush
+        mem.recall("boiler", "u")
+    assert _on_disk(path)[1][fact.id] == 6
+    _wait_until(lambda: not any(t in seen for t in _flushers()))
+    assert not any(t in seen for t in _flushers())
+
+
+def test_a_write_takes_the_waiting_recalls_into_its_own_transaction(tmp_path, hashing, monkeypatch):
+    path = tmp_path / "m.db"
+    with EngramMemory(path, encoder=hashing, config=HOLD) as mem:
+        fact = mem.remember("the boiler is serviced every March", "u")
+        buffer = mem.store.backend
+        own_transactions = []
+        monkeypatch.setattr(buffer.inner, "touch", lambda *a: own_transactions.append(a))
+        mem.recall("boiler", "u")
+        car = mem.remember("the car is serviced in May", "u")
+        assert not own_transactions and buffer.pending() == 0
+        assert _on_disk(path) == (["remember", "recall", "remember"], {fact.id: 1, car.id: 0})
+        assert mem.verify_audit() == 3
+
+
+@pytest.mark.parametrize("backend_can", [True, False], ids=["one-transaction", "two"])
+def test_a_failed_write_keeps_its_recalls_waiting_and_counts_them_once(
+    tmp_path, hashing, monkeypatch, backend_can
+):
+    path = tmp_path / "m.db"
+    with EngramMemory(path, encoder=hashing, config=HOLD) as mem:
+        fact = mem.remember("the boiler is serviced every March", "u")
+        buffer = mem.store.backend
+        if not backend_can:  # a backend without the combined write: the touches go first
+            monkeypatch.setattr(buffer.inner, "touch_and_write", lambda *a: None)
+        mem.recall("boiler", "u")
+        real = type(buffer.inner)._write
+
+        def broken(*args):
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(type(buffer.inner), "_write", broken)
+        with pytest.raises(Exception, match="disk I/O error"):
+            mem.remember("the car is serviced in May", "u")
+        monkeypatch.setattr(type(buffer.inner), "_write", real)
+        assert buffer.pending() == (1 if backend_can else 0)
+        mem.remember("the car is serviced in May", "u")
+        assert buffer.pending() == 0
+        assert _on_disk(path)[0] == ["remember", "recall", "remember"]
+        assert _on_disk(path)[1][fact.id] == 1 and mem.verify_audit() == 3
 
 
 def test_a_failed_write_keeps_the_recalls_waiting(tmp_path, hashing, monkeypatch):

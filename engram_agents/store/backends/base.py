@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
+from typing import Any
 
 from engram_agents.store.rows import AuditEvent, EngramRow
 
@@ -29,6 +30,14 @@ class Backend(abc.ABC):
     ) -> dict[str, int]:
         """Apply everything or nothing; bump the revisions of users in `bump` and return them.
         Raise `ConflictError` and change nothing if a user's revision differs from `expect`."""
+
+    def touch_and_write(
+        self, accesses: Accesses, touch_events: list[AuditEvent], *write: Any
+    ) -> dict[str, int] | None:
+        """`touch(accesses, touch_events)` then `write(*write)` in one transaction (one commit
+        instead of two for a write that follows buffered recalls), all or nothing; None where
+        the backend cannot, and then nothing was done."""
+        return None
 
     @abc.abstractmethod
     def append_audit(self, events: list[AuditEvent]) -> None:

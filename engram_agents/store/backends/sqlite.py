@@ -147,7 +147,16 @@ class SQLiteBackend(Backend):
         return row[0] if row else 0
 
     def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
+        return self._write({}, [], upserts, deletes, events, bump, settings, expect)
+
+    def touch_and_write(self, accesses, touch_events, *write) -> dict[str, int]:
+        return self._write(accesses, touch_events, *write)
+
+    def _write(
+        self, accesses, touch_events, upserts, deletes, events, bump, settings=None, expect=None
+    ) -> dict[str, int]:
         with self._tx() as db:
+            self._touch(db, accesses, touch_events)
             for user_id, expected in (expect or {}).items():
                 if (now := self._revision(db, user_id)) != expected:
                     raise ConflictError(
@@ -197,11 +206,14 @@ class SQLiteBackend(Backend):
 
     def touch(self, accesses: Accesses, events: list[AuditEvent]) -> None:
         with self._tx() as db:
-            db.executemany(
-                "UPDATE engrams SET activations = activations + ?, last_access_ts = ? WHERE id = ?",
-                [(n, ts, i) for i, (n, ts) in accesses.items()],
-            )
-            self._log(db, events)
+            self._touch(db, accesses, events)
+
+    def _touch(self, db: sqlite3.Connection, accesses: Accesses, events: list[AuditEvent]) -> None:
+        db.executemany(
+            "UPDATE engrams SET activations = activations + ?, last_access_ts = ? WHERE id = ?",
+            [(n, ts, i) for i, (n, ts) in accesses.items()],
+        )
+        self._log(db, events)
 
     def get(self, user_id: str, ids: list[str]) -> list[EngramRow]:
         if not ids:

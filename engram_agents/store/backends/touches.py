@@ -4,11 +4,12 @@ Every recall counts an activation of the engrams it returns and appends a `recal
 audit log. Written at once, that is a write transaction per recall, which rewrites each hit's
 row and now and then pays a WAL checkpoint of many milliseconds: at 100k engrams the largest and
 least predictable part of a recall. `TouchBuffer` holds them in memory and writes them in one
-transaction when `max_pending` recalls wait or the oldest has waited `flush_s` seconds (a timer
-thread), before every other write or audit append (so the log keeps this process's order), before
-the audit log is read, a user's rows are scanned or the backend checkpoints, and on close or at
-interpreter exit. Rows read in between carry the waiting counts, so callers see what writing at
-once gives.
+transaction when `max_pending` recalls wait or the oldest has waited `flush_s` seconds, before
+every other write or audit append (so the log keeps this process's order), before the audit log
+is read, a user's rows are scanned or the backend checkpoints, and on close or at interpreter
+exit. Rows read in between carry the waiting counts, so callers see what writing at once gives.
+The timed writes come from one flusher thread that stays while recalls keep coming: a thread
+started per flush would cost a recall a thread start, inside the store's lock, after each write.
 
 What a crash costs: a process killed without closing loses the recalls still waiting (at most
 `max_pending` of them, at most `flush_s` seconds' worth): their access counts and their audit
@@ -31,6 +32,8 @@ from engram_agents.store.rows import AuditEvent, EngramRow
 
 log = logging.getLogger(__name__)
 
+IDLE_S = 5.0  # the flusher thread ends after this long with nothing waiting
+
 
 class TouchBuffer(Backend):
     """Wraps a backend so that `touch` is written behind; everything else passes through."""
@@ -43,7 +46,9 @@ class TouchBuffer(Backend):
         self._waiting = threading.Lock()  # guards the pending state only (recall never blocks)
         self._accesses: Accesses = {}
         self._events: list[AuditEvent] = []
-        self._timer: threading.Timer | None = None
+        self._wake = threading.Condition(self._waiting)  # a recall is waiting, or closing
+        self._due: float | None = None  # when the oldest waiting recall must be written
+        self._flusher: threading.Thread | None = None
         self._closed = False
         atexit.register(_flush_at_exit, weakref.ref(self))
 
@@ -71,36 +76,66 @@ class TouchBuffer(Backend):
             self.flush()
 
     def _arm(self) -> None:
-        if self._timer is None and not self._closed:
-            self._timer = threading.Timer(self.flush_s, self._flush_in_background)
-            self._timer.daemon = True  # the atexit hook flushes what is left
-            self._timer.start()
+        """Have the waiting recalls written within `flush_s` (holding `_waiting`)."""
+        if self._due is not None or self._closed:
+            return
+        self._due = time.monotonic() + self.flush_s
+        if self._flusher is None:
+            self._flusher = threading.Thread(
+                target=self._flush_when_due, name="engram-touch-flush", daemon=True
+            )  # daemon: the atexit hook flushes what is left
+            self._flusher.start()
+        else:
+            self._wake.notify()
+
+    def _flush_when_due(self) -> None:
+        with self._waiting:
+            while not self._closed:
+                if self._due is None:
+                    if not self._wake.wait(IDLE_S) and self._due is None:
+                        break  # idle: the next recall starts a new flusher
+                    continue
+                delay = self._due - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(delay)
+                    continue
+                self._waiting.release()
+                try:
+                    self._flush_in_background()
+                finally:
+                    self._waiting.acquire()
+            self._flusher = None
 
     def flush(self) -> None:
         """Write every waiting count and audit entry in one transaction. On failure they stay
         waiting, ahead of newer ones, and the error reaches the caller."""
         with self._writing:
-            with self._waiting:
-                accesses, events = self._accesses, self._events
-                self._accesses, self._events = {}, []
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
+            accesses, events = self._take()
             if not events and not accesses:
                 return
             try:
                 self.inner.touch(accesses, events)
             except BaseException:
-                with self._waiting:
-                    self._accesses = _merge(accesses, self._accesses)
-                    self._events = events + self._events
-                    self._arm()
+                self._put_back(accesses, events)
                 raise
+
+    def _take(self) -> tuple[Accesses, list[AuditEvent]]:
+        with self._waiting:
+            taken = self._accesses, self._events
+            self._accesses, self._events = {}, []
+            self._due = None
+        return taken
+
+    def _put_back(self, accesses: Accesses, events: list[AuditEvent]) -> None:
+        with self._waiting:
+            self._accesses = _merge(accesses, self._accesses)
+            self._events = events + self._events
+            self._arm()
 
     def _flush_in_background(self) -> None:
         try:
             self.flush()
-        except Exception as exc:  # kept waiting and retried by the re-armed timer
+        except Exception as exc:  # kept waiting and retried when due again
             log.warning("writing %d buffered recall entries failed: %s", self.pending(), exc)
 
     def get(self, user_id: str, ids: list[str]) -> list[EngramRow]:
@@ -114,8 +149,21 @@ class TouchBuffer(Backend):
         return rows
 
     def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
+        """The waiting recalls first, in the write's own transaction where the backend can."""
         with self._writing:
-            self.flush()
+            accesses, touched = self._take()
+            if touched or accesses:
+                try:
+                    written = self.inner.touch_and_write(
+                        accesses, touched, upserts, deletes, events, bump, settings, expect
+                    )
+                except BaseException:  # all or nothing: they wait for the next write
+                    self._put_back(accesses, touched)
+                    raise
+                if written is not None:
+                    return written
+                self._put_back(accesses, touched)  # the backend cannot: a transaction each
+                self.flush()
             return self.inner.write(upserts, deletes, events, bump, settings, expect)
 
     def append_audit(self, events: list[AuditEvent]) -> None:
@@ -152,7 +200,9 @@ class TouchBuffer(Backend):
             try:
                 self.flush()
             finally:
-                self._closed = True
+                with self._waiting:
+                    self._closed = True
+                    self._wake.notify()
                 self.inner.close()
 
 
