@@ -16,7 +16,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from engram_agents.store.encoders import Encoder, encode_checked
+from engram_agents.store.encoders import Encoder, encode_checked, normalized_checked
 
 
 @dataclass
@@ -81,22 +81,30 @@ def _break_before(text: str, tokens: np.ndarray, lo: int, hi: int) -> int:
     return hi
 
 
-def plan_spans(text: str, tokens: np.ndarray, window: int, cap: int) -> list[tuple[int, int]]:
-    """Passage spans of a turn whose `tokens` ((n, 2) character offsets) overflow `window`:
-    first the window itself, then passages of at most `cap` tokens that overlap the previous
-    one by at most a quarter, beginning at a break."""
+def plan_pieces(text: str, tokens: np.ndarray, window: int, cap: int) -> list[tuple[int, int]]:
+    """Passage token ranges [start, stop) of a turn whose `tokens` ((n, 2) character offsets)
+    overflow `window`: first the window itself, then passages of at most `cap` tokens that
+    overlap the previous one by at most a quarter, beginning at a break."""
     n = len(tokens)
     if n <= window or cap <= 0:
         return []
-    spans = [(0, int(tokens[window - 1][1]))]
+    pieces = [(0, window)]
     t = _break_before(text, tokens, window - cap // 4, window)
     while t < n:
         stop = min(t + cap, n)
         if stop < n:
             stop = _break_before(text, tokens, t + cap // 2, stop)
-        spans.append((int(tokens[t][0]), int(tokens[stop - 1][1])))
+        pieces.append((t, stop))
         t = stop
-    return spans
+    return pieces
+
+
+def plan_spans(text: str, tokens: np.ndarray, window: int, cap: int) -> list[tuple[int, int]]:
+    """The character spans of `plan_pieces`."""
+    return [
+        (int(tokens[a][0]), int(tokens[b - 1][1]))
+        for a, b in plan_pieces(text, tokens, window, cap)
+    ]
 
 
 def encode_turns(
@@ -104,27 +112,49 @@ def encode_turns(
 ) -> tuple[np.ndarray, list[Passages]]:
     """Each text's vector (as `encode_checked`) and its passages. Passages are encoded in a call
     of their own, so the turns' vectors are the ones they get without chunking (a batch-wise
-    quantized encoder moves a vector with the texts beside it)."""
-    vectors = encode_checked(encoder, texts)
+    quantized encoder moves a vector with the texts beside it). An encoder that can `tokenize`
+    and `encode_ids` tokenizes each text once for all three."""
     window = encoder_window(encoder)
-    out = [Passages.none(encoder.dim) for _ in texts]
     if window is None or passage_tokens <= 0:
-        return vectors, out
-    long = [i for i, t in enumerate(texts) if len(t) > window]  # a token holds >= 1 character
-    if not long:
-        return vectors, out
+        return encode_checked(encoder, texts), [Passages.none(encoder.dim) for _ in texts]
     cap = min(passage_tokens, window)  # a passage the encoder reads whole
-    plans = {}
-    for i, tokens in zip(long, encoder.token_spans([texts[i] for i in long]), strict=True):
-        spans = plan_spans(texts[i], np.asarray(tokens).reshape(-1, 2), window, cap)
-        if spans:
-            plans[i] = spans
-    rest = [texts[i][s:e] for i, spans in plans.items() for s, e in spans[1:]]
-    encoded = iter(encode_checked(encoder, rest))
-    for i, spans in plans.items():
-        rows = [vectors[i]] + [next(encoded) for _ in spans[1:]]
-        out[i] = Passages(np.asarray(spans, dtype=np.int64), np.stack(rows).astype(np.float32))
+    if hasattr(encoder, "tokenize") and hasattr(encoder, "encode_ids"):
+        tokens = encoder.tokenize(texts)
+        vectors = _encode_ids(encoder, [t.ids for t in tokens])
+        plans = {}
+        for i, (text, t) in enumerate(zip(texts, tokens, strict=True)):
+            if pieces := plan_pieces(text, t.offsets, window, cap):
+                plans[i] = pieces
+        rest = [tokens[i].ids[a:b] for i, pieces in plans.items() for a, b in pieces[1:]]
+        encoded = _encode_ids(encoder, rest)
+        spans = {
+            i: [(tokens[i].offsets[a][0], tokens[i].offsets[b - 1][1]) for a, b in p]
+            for i, p in plans.items()
+        }
+    else:
+        vectors = encode_checked(encoder, texts)
+        long = [i for i, t in enumerate(texts) if len(t) > window]  # a token is >= 1 character
+        offsets = encoder.token_spans([texts[i] for i in long]) if long else []
+        spans = {}
+        for i, tokens in zip(long, offsets, strict=True):
+            if planned := plan_spans(texts[i], np.asarray(tokens).reshape(-1, 2), window, cap):
+                spans[i] = planned
+        encoded = encode_checked(
+            encoder, [texts[i][s:e] for i, p in spans.items() for s, e in p[1:]]
+        )
+    out = [Passages.none(encoder.dim) for _ in texts]
+    rows = iter(encoded)
+    for i, planned in spans.items():
+        vecs = [vectors[i]] + [next(rows) for _ in planned[1:]]
+        out[i] = Passages(np.asarray(planned, dtype=np.int64), np.stack(vecs).astype(np.float32))
     return vectors, out
+
+
+def _encode_ids(encoder: Encoder, pieces: list[np.ndarray]) -> np.ndarray:
+    """`encode_checked` for token-id sequences."""
+    if not pieces:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    return normalized_checked(encoder, encoder.encode_ids(pieces), len(pieces))
 
 
 @cache
