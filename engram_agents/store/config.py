@@ -44,6 +44,15 @@ class StoreConfig(BaseModel):
     # A long turn's keyword tags: each passage's this many most frequent (sketch.passage_sketch);
     # 0 keeps every keyword of the turn.
     passage_keywords: int = Field(default=0, ge=0)
+    # What reads a long turn's passages: "model" runs the encoder on each; "static" looks up
+    # token vectors distilled from the encoder (store.static_vectors; encoders with
+    # `tokenize`, such as the embedded MiniLM), far cheaper to ingest. Set it before the first
+    # write: passages stored under one setting are not rescored under the other.
+    passage_vectors: Literal["model", "static"] = "model"
+    # The own vector of a turn longer than the encoder's window reads only its first this many
+    # tokens (its passages read the rest; encoders with `tokenize`): a transformer's cost per
+    # token grows with the sequence, so the shorter read is the cheaper. 0: the whole window.
+    long_turn_tokens: int = Field(default=0, ge=0)
     # How a long turn's best passage counts (Passages.turn_similarity): "max" takes its cosine
     # as it is; "expected_max" first takes off what the best of that many passages would reach
     # by chance, from this query's spread of similarities over the candidates (measured in

@@ -25,8 +25,10 @@ from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import Encoder
 from engram_agents.store.errors import ConflictError, ConsentError, EncryptionError, NotFoundError
 from engram_agents.store.index import ScopeIndex
+from engram_agents.store.passages import Passages, encode_turns
 from engram_agents.store.records import Engram, RecallFilters
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
+from engram_agents.store.static_vectors import static_vectors
 
 T = TypeVar("T")
 _ATTEMPTS = 50  # conflicting writers each lose at most once per write that lands, so this is ample
@@ -56,7 +58,22 @@ class StoreCore:
         self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
         self._erase_hooks: dict[str, Callable[[str, list[Engram]], dict[str, int]]] = {}
         self._lock = threading.RLock()
+        self._static = static_vectors(encoder) if cfg.passage_vectors == "static" else None
         self._check_key(cipher)
+
+    def encode_turns(self, texts: list[str]) -> tuple[np.ndarray, list[Passages]]:
+        """The texts' vectors and passages as this store's config reads them."""
+        cfg = self.config
+        return encode_turns(
+            self.encoder, texts, cfg.passage_tokens, self._static, cfg.long_turn_tokens
+        )
+
+    def passage_query(self, query: str, qvec: np.ndarray) -> np.ndarray:
+        """The query as the stored passages are compared with it: its vector, or its static
+        vector when passages are static."""
+        if self._static is None:
+            return qvec
+        return self._static.encode_ids([self.encoder.tokenize([query])[0].ids])[0]
 
     def _check_key(self, cipher: Cipher | None) -> None:
         stored = self.backend.setting("", "cipher")

@@ -128,6 +128,7 @@ class OnnxInt8Encoder:
         self.name = f"onnx-int8:{path.name}"
         self.batch_size = batch_size
         self.max_tokens = self.max_length - 2  # [CLS] and [SEP] take two
+        self.vocabulary_size = len(self.tokenizer)
         self._tokenizing = threading.Lock()
         # fast tokenizers refuse concurrent use: one encode at a time, and the calls that wait
         # for it are encoded together (`EncodeBatcher`)
@@ -155,8 +156,9 @@ class OnnxInt8Encoder:
         """Vectors of token-id sequences (no special tokens; cut to the window): what `encode`
         gives the texts they came from, without tokenizing them again."""
         out = np.zeros((len(pieces), self.dim), dtype=np.float32)
+        # batches of like lengths (by the whole length, as `encode` sorts texts by theirs)
+        order = np.argsort([-len(p) for p in pieces], kind="stable")
         pieces = [p[: self.max_tokens] for p in pieces]
-        order = np.argsort([-len(p) for p in pieces], kind="stable")  # batches of like lengths
         cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         for start in range(0, len(pieces), self.batch_size):
             rows = order[start : start + self.batch_size]

@@ -287,11 +287,18 @@ class ScopeIndex:
         return self.vectors[rows] @ query
 
     def with_passages(
-        self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, mode: str = "max"
+        self,
+        query: np.ndarray,
+        rows: np.ndarray,
+        sims: np.ndarray,
+        mode: str = "max",
+        static: bool = False,
     ) -> np.ndarray:
         """`sims` (the rows' own cosines) raised to each long turn's best passage, counted as
         `mode` says (Passages.turn_similarity): a turn is as similar as the most similar part
-        of it."""
+        of it. `static` passages (and `query`) live in another space, whose window passage
+        stands in for the turn's own vector: a turn gains what its best passage gains over its
+        window there, in the own cosines' units (`Passages.static_gain`)."""
         count = self.passage_count[rows]
         has = np.flatnonzero(count)
         if not has.size:
@@ -300,7 +307,10 @@ class ScopeIndex:
         starts = np.cumsum(counts) - counts  # each row's first place in the gathered list
         gather = np.repeat(self.passage_first[rows[has]] - starts, counts) + np.arange(counts.sum())
         out = sims.astype(np.float32, copy=True)
-        best = np.maximum.reduceat(self.passage_vectors[gather] @ query, starts)
+        scores = self.passage_vectors[gather] @ query
+        best = np.maximum.reduceat(scores, starts)
+        if static:
+            best = sims[has] + Passages.static_gain(sims, scores, scores[starts], best)
         out[has] = Passages.turn_similarity(sims, has, best, counts, mode)
         return out
 

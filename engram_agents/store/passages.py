@@ -17,6 +17,7 @@ from statistics import NormalDist
 import numpy as np
 
 from engram_agents.store.encoders import Encoder, encode_checked, normalized_checked
+from engram_agents.store.static_vectors import StaticVectors
 
 
 @dataclass
@@ -52,6 +53,19 @@ class Passages:
         spread = float(own.std()) if own.size > 1 else 0.0
         chance = spread * np.array([expected_max(int(n)) for n in counts], dtype=np.float32)
         return np.maximum(own_has, best - chance)
+
+    @staticmethod
+    def static_gain(
+        own: np.ndarray, static: np.ndarray, window: np.ndarray, best: np.ndarray
+    ) -> np.ndarray:
+        """What static passages add to long turns: how far each best passage's static cosine
+        rises above its window's, scaled from the static space to the own one by the ratio of
+        the spreads of the candidates' `own` cosines and of all their passages' `static`
+        ones (both how this query's similarity varies over this store's text), so it is
+        measured on this query, with no constant."""
+        spread = float(static.std()) if static.size > 1 else 0.0
+        scale = float(own.std()) / spread if spread > 0 and own.size > 1 else 1.0
+        return scale * (best - window)
 
 
 def encoder_window(encoder: Encoder) -> int | None:
@@ -108,25 +122,35 @@ def plan_spans(text: str, tokens: np.ndarray, window: int, cap: int) -> list[tup
 
 
 def encode_turns(
-    encoder: Encoder, texts: list[str], passage_tokens: int
+    encoder: Encoder,
+    texts: list[str],
+    passage_tokens: int,
+    static: StaticVectors | None = None,
+    long_turn_tokens: int = 0,
 ) -> tuple[np.ndarray, list[Passages]]:
     """Each text's vector (as `encode_checked`) and its passages. Passages are encoded in a call
     of their own, so the turns' vectors are the ones they get without chunking (a batch-wise
     quantized encoder moves a vector with the texts beside it). An encoder that can `tokenize`
-    and `encode_ids` tokenizes each text once for all three."""
+    and `encode_ids` tokenizes each text once for all three; with `static` its passages, the
+    window included, are static vectors (then the first is not the turn's own vector); with
+    `long_turn_tokens` a turn over the window is read by its own vector that far only (the
+    first passage is that shorter window)."""
     window = encoder_window(encoder)
     if window is None or passage_tokens <= 0:
         return encode_checked(encoder, texts), [Passages.none(encoder.dim) for _ in texts]
     cap = min(passage_tokens, window)  # a passage the encoder reads whole
     if hasattr(encoder, "tokenize") and hasattr(encoder, "encode_ids"):
         tokens = encoder.tokenize(texts)
-        vectors = _encode_ids(encoder, [t.ids for t in tokens])
+        short = min(long_turn_tokens or window, window)
+        reads = [short if len(t.ids) > window else window for t in tokens]
+        vectors = _encode_ids(encoder, [t.ids[:n] for t, n in zip(tokens, reads, strict=True)])
         plans = {}
         for i, (text, t) in enumerate(zip(texts, tokens, strict=True)):
-            if pieces := plan_pieces(text, t.offsets, window, cap):
-                plans[i] = pieces
-        rest = [tokens[i].ids[a:b] for i, pieces in plans.items() for a, b in pieces[1:]]
-        encoded = _encode_ids(encoder, rest)
+            if len(t.ids) > window:
+                plans[i] = plan_pieces(text, t.offsets, reads[i], cap)
+        skip = 0 if static else 1  # the window's passage is the turn's own vector
+        rest = [tokens[i].ids[a:b] for i, pieces in plans.items() for a, b in pieces[skip:]]
+        encoded = static.encode_ids(rest) if static else _encode_ids(encoder, rest)
         spans = {
             i: [(tokens[i].offsets[a][0], tokens[i].offsets[b - 1][1]) for a, b in p]
             for i, p in plans.items()
@@ -145,7 +169,8 @@ def encode_turns(
     out = [Passages.none(encoder.dim) for _ in texts]
     rows = iter(encoded)
     for i, planned in spans.items():
-        vecs = [vectors[i]] + [next(rows) for _ in planned[1:]]
+        first = [] if static else [vectors[i]]
+        vecs = first + [next(rows) for _ in planned[len(first) :]]
         out[i] = Passages(np.asarray(planned, dtype=np.int64), np.stack(vecs).astype(np.float32))
     return vectors, out
 
