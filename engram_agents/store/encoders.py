@@ -152,17 +152,19 @@ class OnnxInt8Encoder:
             for ids, o in zip(batch["input_ids"], batch["offset_mapping"], strict=True)
         ]
 
-    def encode_ids(self, pieces: list[np.ndarray]) -> np.ndarray:
+    def encode_ids(self, pieces: list[np.ndarray], lengths: list[int] | None = None) -> np.ndarray:
         """Vectors of token-id sequences (no special tokens; cut to the window): what `encode`
-        gives the texts they came from, without tokenizing them again."""
+        gives the texts they came from, without tokenizing them again. Batches hold like
+        `lengths` (default: the pieces' own); int8 activations are quantized per batch, so
+        which pieces share one moves each vector slightly."""
         out = np.zeros((len(pieces), self.dim), dtype=np.float32)
-        # batches of like lengths (by the whole length, as `encode` sorts texts by theirs)
-        order = np.argsort([-len(p) for p in pieces], kind="stable")
+        lengths = [len(p) for p in pieces] if lengths is None else lengths
+        order = np.argsort([-n for n in lengths], kind="stable")  # batches of like lengths
         pieces = [p[: self.max_tokens] for p in pieces]
         cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         for start in range(0, len(pieces), self.batch_size):
             rows = order[start : start + self.batch_size]
-            width = len(pieces[rows[0]]) + 2
+            width = max(len(pieces[i]) for i in rows) + 2
             ids = np.full((len(rows), width), self.tokenizer.pad_token_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for j, i in enumerate(rows):
@@ -178,7 +180,8 @@ class OnnxInt8Encoder:
         return out
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        return self.encode_ids([t.ids for t in self.tokenize(texts)])
+        # batched by character length, as texts always were: the same vectors as before ids
+        return self.encode_ids([t.ids for t in self.tokenize(texts)], [len(t) for t in texts])
 
 
 @contextmanager

@@ -143,7 +143,8 @@ def encode_turns(
         tokens = encoder.tokenize(texts)
         short = min(long_turn_tokens or window, window)
         reads = [short if len(t.ids) > window else window for t in tokens]
-        vectors = _encode_ids(encoder, [t.ids[:n] for t, n in zip(tokens, reads, strict=True)])
+        own = [t.ids[:n] for t, n in zip(tokens, reads, strict=True)]
+        vectors = _encode_ids(encoder, own, [len(t) for t in texts])  # batched as `encode` does
         plans = {}
         for i, (text, t) in enumerate(zip(texts, tokens, strict=True)):
             if len(t.ids) > window:
@@ -175,11 +176,13 @@ def encode_turns(
     return vectors, out
 
 
-def _encode_ids(encoder: Encoder, pieces: list[np.ndarray]) -> np.ndarray:
+def _encode_ids(
+    encoder: Encoder, pieces: list[np.ndarray], lengths: list[int] | None = None
+) -> np.ndarray:
     """`encode_checked` for token-id sequences."""
     if not pieces:
         return np.zeros((0, encoder.dim), dtype=np.float32)
-    return normalized_checked(encoder, encoder.encode_ids(pieces), len(pieces))
+    return normalized_checked(encoder, encoder.encode_ids(pieces, lengths), len(pieces))
 
 
 @cache

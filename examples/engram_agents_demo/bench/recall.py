@@ -78,11 +78,11 @@ class CachedEncoder:
             return np.stack([self.cache[t] for t in texts])
         return self._timed(self.inner.encode)(texts)
 
-    def _timed(self, encode: Callable[[Any], np.ndarray]) -> Callable[[Any], np.ndarray]:
-        def timed(items: Any) -> np.ndarray:
+    def _timed(self, encode: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        def timed(*args: Any) -> np.ndarray:
             start = time.perf_counter()
             try:
-                return encode(items)
+                return encode(*args)
             finally:
                 self.encode_s += time.perf_counter() - start
 
