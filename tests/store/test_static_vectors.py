@@ -74,6 +74,22 @@ def test_the_static_table_is_built_once_from_the_encoder_and_loaded_after(minilm
     assert np.allclose(np.linalg.norm(vectors[:2], axis=1), 1) and not vectors[2].any()
 
 
+def test_static_vectors_carry_the_models_meaning_not_only_shared_words(minilm):
+    """Paraphrases with no content word in common match: what a table of random token vectors
+    (a bag of words) cannot do."""
+    static = static_vectors(minilm)
+    questions = ["what food is she allergic to?", "where did I leave the car?"]
+    answers = [
+        "peanuts give my sister a bad reaction",
+        "the automobile is parked in the garage",
+        "the quarterly budget forecast",
+    ]
+    q, a = (static.encode_ids([t.ids for t in minilm.tokenize(x)]) for x in (questions, answers))
+    sims = q @ a.T
+    assert sims.argmax(1).tolist() == [0, 1]
+    assert sims[0, 0] > sims[0, 1:].max() + 0.1 and sims[1, 1] > sims[1, [0, 2]].max() + 0.1
+
+
 def test_distilling_weighs_rare_tokens_above_common_ones_and_centres_the_table():
     rng = np.random.default_rng(0)
     tokens = rng.normal(size=(1000, 8)).astype(np.float32) + 5.0  # a shared direction
