@@ -203,11 +203,7 @@ def int8_onnx_model(path: Path) -> Path:
     pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
     if not pooling.get("pooling_mode_mean_tokens"):
         raise InvalidInputError(f"{path} does not mean-pool: use the sentence-transformers path")
-    # "eager": exported with plain attention (an additive mask); the default SDPA path exports
-    # as masked `Where`/`IsNaN` over every score matrix, a fifth of the CPU time at 256 tokens.
-    target = (
-        cache_dir() / "encoders" / f"{path.name}-int8-eager-{file_hash(path / 'model.safetensors')}"
-    )
+    target = cache_dir() / "encoders" / f"{path.name}-int8-{file_hash(path / 'model.safetensors')}"
     model_file = target / "model.int8.onnx"
     if model_file.exists():
         return model_file
@@ -215,9 +211,7 @@ def int8_onnx_model(path: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
 
-    model = AutoModel.from_pretrained(
-        path, local_files_only=True, attn_implementation="eager"
-    ).eval()
+    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     sample = dict(
         tokenizer(["a short one", "and a somewhat longer one"], padding=True, return_tensors="pt")
