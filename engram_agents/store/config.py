@@ -52,10 +52,19 @@ class StoreConfig(BaseModel):
     passage_keywords: int = Field(default=0, ge=0)
     # How a long turn's best passage counts (Passages.turn_similarity): "shared" shares what it
     # reaches above the query's median with the other long turns whose best passages nearly
-    # repeat it (boilerplate padding many answers), "max" takes it as it is (docs/notes/
-    # longchat.md: "shared" gained on BEAM dev and beam_help, lost nowhere; LoCoMo has no long
-    # turn).
+    # repeat it (boilerplate padding many answers), "max" takes it as it is ("shared" gained on
+    # BEAM dev and beam_help and lost nowhere: benchmarks/RESULTS.md).
     passage_score: Literal["shared", "max"] = "shared"
+    # What reads a long turn's passages: "model" runs the encoder on each; "static" looks up
+    # token vectors distilled from the encoder (store.static_vectors; encoders with
+    # `tokenize`, such as the embedded MiniLM): ingestion of long turns is far cheaper, recall
+    # at k=5 a little lower (benchmarks/RESULTS.md). Kept with the store: a store written
+    # under one setting refuses the other.
+    passage_vectors: Literal["model", "static"] = "model"
+    # The own vector of a turn longer than the encoder's window reads only its first this many
+    # tokens (its passages read the rest; encoders with `tokenize`): a transformer's cost per
+    # token grows with the sequence, so the shorter read is the cheaper. 0: the whole window.
+    long_turn_tokens: int = Field(default=0, ge=0)
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
     candidate_limit: int = Field(default=500, gt=0)

@@ -14,7 +14,6 @@ from engram_agents.store.audit import verify
 from engram_agents.store.copies import erased_keys
 from engram_agents.store.core import StoreCore
 from engram_agents.store.errors import InvalidInputError, NotFoundError
-from engram_agents.store.passages import encode_turns
 from engram_agents.store.records import Engram, RecallFilters, TimeRange, utcnow
 from engram_agents.store.rows import AuditEvent
 
@@ -112,7 +111,7 @@ class UserControl(StoreCore):
         passages = {}
         if plan.retexted:  # a scrubbed text is read again, passages and all
             texts = [plan.rewritten[i].text for i in plan.retexted]
-            fresh, fresh_passages = encode_turns(self.encoder, texts, self.config.passage_tokens)
+            fresh, fresh_passages = self.encode_turns(texts)
             vectors.update(zip(plan.retexted, fresh, strict=True))
             passages.update(zip(plan.retexted, fresh_passages, strict=True))
         upserts = [

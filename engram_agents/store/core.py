@@ -23,11 +23,19 @@ from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.copies import CopyIndex
 from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import Encoder
-from engram_agents.store.errors import ConflictError, ConsentError, EncryptionError, NotFoundError
+from engram_agents.store.errors import (
+    ConflictError,
+    ConsentError,
+    EncryptionError,
+    InvalidInputError,
+    NotFoundError,
+)
 from engram_agents.store.index import ScopeIndex
+from engram_agents.store.passages import Passages, encode_turns
 from engram_agents.store.records import Engram, RecallFilters
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
 from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER
+from engram_agents.store.static_vectors import static_vectors
 
 T = TypeVar("T")
 _ATTEMPTS = 50  # conflicting writers each lose at most once per write that lands, so this is ample
@@ -57,7 +65,23 @@ class StoreCore:
         self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
         self._erase_hooks: dict[str, Callable[[str, list[Engram]], dict[str, int]]] = {}
         self._lock = threading.RLock()
+        self._static = static_vectors(encoder) if cfg.passage_vectors == "static" else None
         self._check_key(cipher)
+        self._check_passage_vectors()
+
+    def encode_turns(self, texts: list[str]) -> tuple[np.ndarray, list[Passages]]:
+        """The texts' vectors and passages as this store's config reads them."""
+        cfg = self.config
+        return encode_turns(
+            self.encoder, texts, cfg.passage_tokens, self._static, cfg.long_turn_tokens
+        )
+
+    def passage_query(self, query: str, qvec: np.ndarray) -> np.ndarray:
+        """The query as the stored passages are compared with it: its vector, or its static
+        vector when passages are static."""
+        if self._static is None:
+            return qvec
+        return self._static.encode_ids([self.encoder.tokenize([query])[0].ids])[0]
 
     def _check_key(self, cipher: Cipher | None) -> None:
         stored = self.backend.setting("", "cipher")
@@ -80,6 +104,20 @@ class StoreCore:
         # Stores encrypted before per-user tag keys keep their one store-wide tag key (until
         # `EngramMemory.key_tags_per_user` re-hashes them).
         self.codec.per_user_tags = self.backend.setting("", "tag_keys") == TAGS_PER_USER
+
+    def _check_passage_vectors(self) -> None:
+        """Passages stored as static vectors are scored as such, so a store keeps the setting
+        it was first written with ("model" unless recorded) and refuses the other."""
+        wanted = self.config.passage_vectors
+        stored = self.backend.setting("", "passage_vectors")
+        if stored is None and wanted == "static" and not self.backend.has_rows():
+            self.backend.write([], [], [], set(), {("", "passage_vectors"): "static"})
+            return
+        if (stored or "model") != wanted:
+            raise InvalidInputError(
+                f"this store's passages were written with passage_vectors={stored or 'model'!r}, "
+                f"so it cannot be opened with passage_vectors={wanted!r} (nothing was changed)"
+            )
 
     def _setting(self, user_id: str, key: str) -> str | None:
         return self.codec.open_setting(user_id, key, self.backend.setting(user_id, key))

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -35,6 +36,14 @@ class Encoder(Protocol):
     name: str
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass
+class Tokens:
+    """A text's token ids and their (start, end) character offsets, without special tokens."""
+
+    ids: np.ndarray  # (n,) int64
+    offsets: np.ndarray  # (n, 2) int64
 
 
 def _token_offsets(tokenizer: Any, lock: threading.Lock, texts: list[str]) -> list[np.ndarray]:
@@ -124,6 +133,7 @@ class OnnxInt8Encoder:
         self.name = f"onnx-int8:{path.name}"
         self.batch_size = batch_size
         self.max_tokens = self.max_length - 2  # [CLS] and [SEP] take two
+        self.vocabulary_size = len(self.tokenizer)
         self._tokenizing = threading.Lock()
         # fast tokenizers refuse concurrent use: one encode at a time, and the calls that wait
         # for it are encoded together (`EncodeBatcher`)
@@ -135,24 +145,43 @@ class OnnxInt8Encoder:
     def token_spans(self, texts: list[str]) -> list[np.ndarray]:
         return _token_offsets(self.tokenizer, self._tokenizing, texts)
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # batches of like lengths
-        chunks = [order[s : s + self.batch_size] for s in range(0, len(texts), self.batch_size)]
+    def tokenize(self, texts: list[str]) -> list[Tokens]:
+        """Each text's token ids and character offsets, untruncated, without special tokens:
+        one tokenization serves the turn's vector, its passage plan and its passages."""
+        with self._tokenizing:  # fast tokenizers refuse concurrent use
+            batch = self.tokenizer(
+                texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+            )
+        return [
+            Tokens(np.asarray(ids, dtype=np.int64), np.asarray(o, dtype=np.int64).reshape(-1, 2))
+            for ids, o in zip(batch["input_ids"], batch["offset_mapping"], strict=True)
+        ]
+
+    def encode_ids(self, pieces: list[np.ndarray], lengths: list[int] | None = None) -> np.ndarray:
+        """Vectors of token-id sequences (no special tokens; cut to the window): what `encode`
+        gives the texts they came from, without tokenizing them again. Batches hold like
+        `lengths` (default: the pieces' own); int8 activations are quantized per batch, so
+        which pieces share one moves each vector slightly."""
+        out = np.zeros((len(pieces), self.dim), dtype=np.float32)
+        lengths = [len(p) for p in pieces] if lengths is None else lengths
+        order = np.argsort([-n for n in lengths], kind="stable")  # batches of like lengths
+        pieces = [p[: self.max_tokens] for p in pieces]
+        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        chunks = [order[s : s + self.batch_size] for s in range(0, len(pieces), self.batch_size)]
 
         def run(rows: np.ndarray) -> None:
-            with self._tokenizing:
-                batch = self.tokenizer(
-                    [texts[i] for i in rows],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="np",
-                )
-            feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
+            width = max(len(pieces[i]) for i in rows) + 2
+            ids = np.full((len(rows), width), self.tokenizer.pad_token_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, i in enumerate(rows):
+                n = len(pieces[i])
+                ids[j, : n + 2] = [cls, *pieces[i], sep]
+                mask[j, : n + 2] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            feed = {k: v for k, v in feed.items() if k in self.inputs}
             hidden = self.session.run(None, feed)[0]  # releases the GIL: batches run in parallel
-            mask = batch["attention_mask"][..., None].astype(np.float32)
-            out[rows] = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
+            weights = mask[..., None].astype(np.float32)
+            out[rows] = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
 
         if len(chunks) == 1:
             run(chunks[0])
@@ -166,6 +195,10 @@ class OnnxInt8Encoder:
     def _pool(self) -> ThreadPoolExecutor:
         """Threads that run a long input's batches side by side, one per core."""
         return ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="onnx-encode")
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        # batched by character length, as texts always were: the same vectors as before ids
+        return self.encode_ids([t.ids for t in self.tokenize(texts)], [len(t) for t in texts])
 
 
 @contextmanager
@@ -327,11 +360,16 @@ def encode_checked(encoder: Encoder, texts: list[str]) -> np.ndarray:
     """Encode and L2-normalize, refusing wrong shapes and non-finite values before any write."""
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)
-    vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
-    if vectors.ndim != 2 or vectors.shape != (len(texts), encoder.dim):
+    return normalized_checked(encoder, encoder.encode(texts), len(texts))
+
+
+def normalized_checked(encoder: Encoder, vectors: Any, n: int) -> np.ndarray:
+    """`vectors` from `encoder` for `n` inputs, L2-normalized, or an error naming what is
+    wrong with them (shape, non-finite or all-zero rows)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape != (n, encoder.dim):
         raise InvalidInputError(
-            f"encoder {encoder.name} returned shape {vectors.shape}, "
-            f"expected ({len(texts)}, {encoder.dim})"
+            f"encoder {encoder.name} returned shape {vectors.shape}, expected ({n}, {encoder.dim})"
         )
     if not np.isfinite(vectors).all():
         raise InvalidInputError(f"encoder {encoder.name} returned NaN or infinite values")

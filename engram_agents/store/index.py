@@ -295,13 +295,21 @@ class ScopeIndex:
         return self.vectors[rows] @ query
 
     def with_passages(
-        self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, mode: str = "shared"
+        self,
+        query: np.ndarray,
+        rows: np.ndarray,
+        sims: np.ndarray,
+        mode: str = "shared",
+        static: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """`sims` (the rows' own cosines) with each long turn scored by its best passage, as
         `mode` says (Passages.turn_similarity): the most similar part of a turn counts, shared
-        with the other long turns that nearly repeat it. Also each row's best passage (for
-        `passage_span`; -1 for a row without), so a hit shows the part that matched without
-        scoring its passages again."""
+        with the other long turns that nearly repeat it. `static` passages (and `query`) live
+        in another space, whose window passage stands in for the turn's own vector: a turn
+        gains what its best passage gains over its window there, in the own cosines' units
+        (`Passages.static_gain`). Also each row's best passage (for `passage_span`; -1 for a
+        row without), so a hit shows the part that matched without scoring its passages
+        again."""
         picked = np.full(rows.size, -1, dtype=np.int64)
         count = self.passage_count[rows]
         has = np.flatnonzero(count)
@@ -318,7 +326,10 @@ class ScopeIndex:
         first = at[np.searchsorted(at, starts)]
         picked[has] = gather[first]
         vectors = self.passage_vectors[gather[first]]
-        out[has] = Passages.turn_similarity(sims, has, best, vectors, mode)
+        reach = best  # how close each best passage is to the query, in the passages' space
+        if static:
+            best = sims[has] + Passages.static_gain(sims, scores, scores[starts], best)
+        out[has] = Passages.turn_similarity(sims, has, best, vectors, mode, reach)
         return out, picked
 
     def mask(self, filters: RecallFilters, tag_keys: list[str]) -> np.ndarray:

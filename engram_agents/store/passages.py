@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engram_agents.store.encoders import Encoder, encode_checked
+from engram_agents.store.encoders import Encoder, encode_checked, normalized_checked
+from engram_agents.store.static_vectors import StaticVectors
 
 
 @dataclass
@@ -33,7 +34,12 @@ class Passages:
 
     @staticmethod
     def turn_similarity(
-        own: np.ndarray, has: np.ndarray, best: np.ndarray, vectors: np.ndarray, mode: str
+        own: np.ndarray,
+        has: np.ndarray,
+        best: np.ndarray,
+        vectors: np.ndarray,
+        mode: str,
+        reach: np.ndarray | None = None,
     ) -> np.ndarray:
         """The similarity of the turns `has` (indices into `own`, the candidates' own cosines)
         whose best passage reaches `best` (that passage's vector in `vectors`).
@@ -45,7 +51,9 @@ class Passages:
         candidates is shared with every other long turn whose best passage is closer to its own
         best passage than that is to the query: n near-copies are lifted by a 1/n share each, a
         passage no other turn repeats counts fully, and a turn at or below the median keeps its
-        score. No constant: the median and the closeness are measured on this query."""
+        score. No constant: the median and the closeness are measured on this query.
+        `reach`: each best passage's cosine to the query in the passages' own space, when
+        `best` is not (static passages); the closeness is compared with it."""
         turn = np.maximum(own[has], best)
         if mode == "max":
             return turn
@@ -53,9 +61,22 @@ class Passages:
         raised = np.flatnonzero(turn > base)
         near = vectors[raised] @ vectors[raised].T
         np.fill_diagonal(near, -np.inf)
-        shared = (near >= best[raised][:, None]).sum(axis=1)
+        shared = (near >= (best if reach is None else reach)[raised][:, None]).sum(axis=1)
         turn[raised] = base + (turn[raised] - base) / (1.0 + shared)
         return turn
+
+    @staticmethod
+    def static_gain(
+        own: np.ndarray, static: np.ndarray, window: np.ndarray, best: np.ndarray
+    ) -> np.ndarray:
+        """What static passages add to long turns: how far each best passage's static cosine
+        rises above its window's, scaled from the static space to the own one by the ratio of
+        the spreads of the candidates' `own` cosines and of all their passages' `static`
+        ones (both how this query's similarity varies over this store's text), so it is
+        measured on this query, with no constant."""
+        spread = float(static.std()) if static.size > 1 else 0.0
+        scale = float(own.std()) / spread if spread > 0 and own.size > 1 else 1.0
+        return scale * (best - window)
 
 
 def encoder_window(encoder: Encoder) -> int | None:
@@ -85,47 +106,91 @@ def _break_before(text: str, tokens: np.ndarray, lo: int, hi: int) -> int:
     return hi
 
 
-def plan_spans(text: str, tokens: np.ndarray, window: int, cap: int) -> list[tuple[int, int]]:
-    """Passage spans of a turn whose `tokens` ((n, 2) character offsets) overflow `window`:
-    first the window itself, then passages of at most `cap` tokens that overlap the previous
-    one by at most a quarter, beginning at a break."""
+def plan_pieces(text: str, tokens: np.ndarray, window: int, cap: int) -> list[tuple[int, int]]:
+    """Passage token ranges [start, stop) of a turn whose `tokens` ((n, 2) character offsets)
+    overflow `window`: first the window itself, then passages of at most `cap` tokens that
+    overlap the previous one by at most a quarter, beginning at a break."""
     n = len(tokens)
     if n <= window or cap <= 0:
         return []
-    spans = [(0, int(tokens[window - 1][1]))]
+    pieces = [(0, window)]
     t = _break_before(text, tokens, window - cap // 4, window)
     while t < n:
         stop = min(t + cap, n)
         if stop < n:
             stop = _break_before(text, tokens, t + cap // 2, stop)
-        spans.append((int(tokens[t][0]), int(tokens[stop - 1][1])))
+        pieces.append((t, stop))
         t = stop
-    return spans
+    return pieces
+
+
+def plan_spans(text: str, tokens: np.ndarray, window: int, cap: int) -> list[tuple[int, int]]:
+    """The character spans of `plan_pieces`."""
+    return [
+        (int(tokens[a][0]), int(tokens[b - 1][1]))
+        for a, b in plan_pieces(text, tokens, window, cap)
+    ]
 
 
 def encode_turns(
-    encoder: Encoder, texts: list[str], passage_tokens: int
+    encoder: Encoder,
+    texts: list[str],
+    passage_tokens: int,
+    static: StaticVectors | None = None,
+    long_turn_tokens: int = 0,
 ) -> tuple[np.ndarray, list[Passages]]:
     """Each text's vector (as `encode_checked`) and its passages. Passages are encoded in a call
     of their own, so the turns' vectors are the ones they get without chunking (a batch-wise
-    quantized encoder moves a vector with the texts beside it)."""
-    vectors = encode_checked(encoder, texts)
+    quantized encoder moves a vector with the texts beside it). An encoder that can `tokenize`
+    and `encode_ids` tokenizes each text once for all three; with `static` its passages, the
+    window included, are static vectors (then the first is not the turn's own vector); with
+    `long_turn_tokens` a turn over the window is read by its own vector that far only (the
+    first passage is that shorter window)."""
     window = encoder_window(encoder)
-    out = [Passages.none(encoder.dim) for _ in texts]
     if window is None or passage_tokens <= 0:
-        return vectors, out
-    long = [i for i, t in enumerate(texts) if len(t) > window]  # a token holds >= 1 character
-    if not long:
-        return vectors, out
+        return encode_checked(encoder, texts), [Passages.none(encoder.dim) for _ in texts]
     cap = min(passage_tokens, window)  # a passage the encoder reads whole
-    plans = {}
-    for i, tokens in zip(long, encoder.token_spans([texts[i] for i in long]), strict=True):
-        spans = plan_spans(texts[i], np.asarray(tokens).reshape(-1, 2), window, cap)
-        if spans:
-            plans[i] = spans
-    rest = [texts[i][s:e] for i, spans in plans.items() for s, e in spans[1:]]
-    encoded = iter(encode_checked(encoder, rest))
-    for i, spans in plans.items():
-        rows = [vectors[i]] + [next(encoded) for _ in spans[1:]]
-        out[i] = Passages(np.asarray(spans, dtype=np.int64), np.stack(rows).astype(np.float32))
+    if hasattr(encoder, "tokenize") and hasattr(encoder, "encode_ids"):
+        tokens = encoder.tokenize(texts)
+        short = min(long_turn_tokens or window, window)
+        reads = [short if len(t.ids) > window else window for t in tokens]
+        own = [t.ids[:n] for t, n in zip(tokens, reads, strict=True)]
+        vectors = _encode_ids(encoder, own, [len(t) for t in texts])  # batched as `encode` does
+        plans = {}
+        for i, (text, t) in enumerate(zip(texts, tokens, strict=True)):
+            if len(t.ids) > window:
+                plans[i] = plan_pieces(text, t.offsets, reads[i], cap)
+        skip = 0 if static else 1  # the window's passage is the turn's own vector
+        rest = [tokens[i].ids[a:b] for i, pieces in plans.items() for a, b in pieces[skip:]]
+        encoded = static.encode_ids(rest) if static else _encode_ids(encoder, rest)
+        spans = {
+            i: [(tokens[i].offsets[a][0], tokens[i].offsets[b - 1][1]) for a, b in p]
+            for i, p in plans.items()
+        }
+    else:
+        vectors = encode_checked(encoder, texts)
+        long = [i for i, t in enumerate(texts) if len(t) > window]  # a token is >= 1 character
+        offsets = encoder.token_spans([texts[i] for i in long]) if long else []
+        spans = {}
+        for i, tokens in zip(long, offsets, strict=True):
+            if planned := plan_spans(texts[i], np.asarray(tokens).reshape(-1, 2), window, cap):
+                spans[i] = planned
+        encoded = encode_checked(
+            encoder, [texts[i][s:e] for i, p in spans.items() for s, e in p[1:]]
+        )
+    out = [Passages.none(encoder.dim) for _ in texts]
+    rows = iter(encoded)
+    for i, planned in spans.items():
+        first = [] if static else [vectors[i]]
+        vecs = first + [next(rows) for _ in planned[len(first) :]]
+        out[i] = Passages(np.asarray(planned, dtype=np.int64), np.stack(vecs).astype(np.float32))
     return vectors, out
+
+
+def _encode_ids(
+    encoder: Encoder, pieces: list[np.ndarray], lengths: list[int] | None = None
+) -> np.ndarray:
+    """`encode_checked` for token-id sequences."""
+    if not pieces:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    return normalized_checked(encoder, encoder.encode_ids(pieces, lengths), len(pieces))

@@ -41,10 +41,13 @@ class Ranker(StoreCore):
         filters = filters or RecallFilters()
         now = as_utc(now) if now else utcnow()
         qvec = encode_checked(self.encoder, [query])[0]
+        pquery = self.passage_query(query, qvec)
         mentions = find_time_mentions(query, now)  # parsed once: for the tags and the span
         query_tags = extract_sketch(query, mentions=mentions)
         with self._lock:
-            hits, feats = self._rank(user_id, qvec, query_tags, span_of(mentions), k, filters, now)
+            hits, feats = self._rank(
+                user_id, qvec, pquery, query_tags, span_of(mentions), k, filters, now
+            )
             ids = [h.engram.id for h in hits]
             index = self._indexes[user_id]  # the one `_rank` read (under the same lock)
             ts = utcnow().timestamp()
@@ -63,6 +66,7 @@ class Ranker(StoreCore):
         self,
         user_id: str,
         qvec: np.ndarray,
+        pquery: np.ndarray,
         query_tags: list[str],
         time_range: TimeRange | None,
         k: int,
@@ -101,7 +105,8 @@ class Ranker(StoreCore):
         if rows.size == 0:
             return [], np.zeros((0, len(fusion.FEATURES)))
         own = index.similarities(qvec, rows)  # the turns' own vectors: the dense floor's order
-        sims, passages = index.with_passages(qvec, rows, own, cfg.passage_score)
+        static = self._static is not None
+        sims, passages = index.with_passages(pquery, rows, own, cfg.passage_score, static)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
         asks, by_user, by_model = (
             np.isin(rows, index.posting(tag))

@@ -11,7 +11,7 @@ from engram_agents.store import lifecycle
 from engram_agents.store.core import StoreCore
 from engram_agents.store.errors import ConflictError, InvalidInputError
 from engram_agents.store.index import ScopeIndex
-from engram_agents.store.passages import Passages, encode_turns
+from engram_agents.store.passages import Passages
 from engram_agents.store.records import Engram, EngramMetadata, MemoryItem, Scope, Version, as_utc
 from engram_agents.store.redact import redact
 from engram_agents.store.rows import AuditEvent
@@ -61,9 +61,7 @@ class Writer(StoreCore):
         redact_pii = self.config.redact if redact_pii is None else redact_pii
         self._check_consent(scope.user_id)  # before encoding; checked again in the write
         engrams = self._prepare(scope, items, redact_pii)
-        vectors, passages = encode_turns(
-            self.encoder, [e.text for e in engrams], self.config.passage_tokens
-        )
+        vectors, passages = self.encode_turns([e.text for e in engrams])
         for engram, turn in zip(engrams, passages, strict=True):
             self._sketch_passages(engram, turn)
         return self._retrying(
@@ -206,7 +204,7 @@ class Writer(StoreCore):
                 new_text, _ = redact(new_text)
         encoded = None
         if new_text is not None:
-            vectors, passages = encode_turns(self.encoder, [new_text], self.config.passage_tokens)
+            vectors, passages = self.encode_turns([new_text])
             encoded = vectors[0], passages[0]
         return self._retrying(
             lambda: self._update(user_id, engram_id, new_text, encoded, metadata, event_time)

@@ -13,7 +13,7 @@ import pytest
 from engram_agents.memory import EngramMemory
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.encoders import HashingEncoder
-from engram_agents.store.passages import Passages, encode_turns, plan_spans
+from engram_agents.store.passages import Passages, encode_turns, plan_pieces, plan_spans
 
 FACT = "The spare key is hidden under the blue flowerpot next to the shed"
 QUERY = "where is the spare key hidden, under the flowerpot?"
@@ -248,3 +248,42 @@ def test_a_short_fact_is_found_among_long_answers_padded_with_the_same_advice(tm
         found[mode] = [h.engram.text for h in memory.recall(query, "u", k=3)]
     assert fact not in found["max"]  # eight copies of the advice crowd it out
     assert found["shared"][0] == fact  # shared eight ways, the advice ranks below it
+
+
+def test_one_tokenization_gives_the_vectors_and_spans_of_reading_the_texts_again(minilm):
+    """The turn's vector, its passage plan and its passages all come from one tokenization: the
+    same vectors as encoding each text (or passage text) alone, the same spans as planning from
+    `token_spans`."""
+    texts = [_long_answer(), _long_answer(3000), _short_turns()[0]]
+    _, passages = encode_turns(minilm, texts, 128)
+    for text, found, offsets in zip(texts, passages, minilm.token_spans(texts), strict=True):
+        assert found.spans.tolist() == [
+            list(s) for s in plan_spans(text, offsets, minilm.max_tokens, 128)
+        ]
+    (long,) = encode_turns(minilm, [texts[0]], 128)[1]
+    assert len(long) >= 5
+    tokens = minilm.tokenize([texts[0]])[0]
+    assert np.array_equal(tokens.offsets, minilm.token_spans([texts[0]])[0])
+    # the turn's vector: exactly what encoding its text gives
+    assert np.allclose(long.vectors[0], minilm.encode([texts[0]])[0], atol=1e-6)
+    # its passages: exactly the encoder's read of their ids (one call, as encode_turns makes)
+    pieces = plan_pieces(texts[0], tokens.offsets, minilm.max_tokens, 128)
+    by_ids = minilm.encode_ids([tokens.ids[a:b] for a, b in pieces[1:]])
+    assert np.allclose(by_ids, long.vectors[1:], atol=1e-6)
+    # and near reading their text again (a passage starting mid-word differs by a word piece)
+    again = minilm.encode([texts[0][s:e] for s, e in long.spans[1:]])
+    again /= np.linalg.norm(again, axis=1, keepdims=True)
+    assert (np.sum(by_ids * again, axis=1) > 0.97).all()
+
+
+def test_a_shorter_read_of_long_turns_reads_their_first_tokens_and_passages_the_rest(minilm):
+    text = _long_answer()
+    tokens = minilm.tokenize([text])[0]
+    vectors, passages = encode_turns(minilm, [text], 128, long_turn_tokens=64)
+    assert np.allclose(vectors[0], minilm.encode_ids([tokens.ids[:64]])[0], atol=1e-6)
+    short, none = encode_turns(minilm, ["a short turn"], 128, long_turn_tokens=64)
+    assert np.allclose(short[0], minilm.encode(["a short turn"])[0], atol=1e-6)
+    spans = passages[0].spans
+    assert spans[0].tolist() == [0, int(tokens.offsets[63][1])]
+    assert spans[-1][1] == tokens.offsets[-1][1]  # the passages reach the turn's end
+    assert len(none[0]) == 0

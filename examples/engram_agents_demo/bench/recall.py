@@ -59,9 +59,12 @@ class CachedEncoder:
 
     def __init__(self, inner: Encoder) -> None:
         self.inner, self.dim, self.name = inner, inner.dim, inner.name
-        for window in ("token_spans", "max_tokens"):  # how the store finds long turns
-            if hasattr(inner, window):
-                setattr(self, window, getattr(inner, window))
+        # how the store finds long turns and reads them from their tokens (store.passages)
+        for name in ("token_spans", "max_tokens", "tokenize", "model_file", "vocabulary_size"):
+            if hasattr(inner, name):
+                setattr(self, name, getattr(inner, name))
+        if hasattr(inner, "encode_ids"):
+            self.encode_ids = self._timed(inner.encode_ids)
         self.cache: dict[str, np.ndarray] = {}
         self.encode_s = 0.0
 
@@ -73,11 +76,17 @@ class CachedEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if all(t in self.cache for t in texts):
             return np.stack([self.cache[t] for t in texts])
-        start = time.perf_counter()
-        try:
-            return self.inner.encode(texts)
-        finally:
-            self.encode_s += time.perf_counter() - start
+        return self._timed(self.inner.encode)(texts)
+
+    def _timed(self, encode: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        def timed(*args: Any) -> np.ndarray:
+            start = time.perf_counter()
+            try:
+                return encode(*args)
+            finally:
+                self.encode_s += time.perf_counter() - start
+
+        return timed
 
 
 # A system: ingest(turns) -> search(question, k) -> ranked dia_ids
