@@ -47,7 +47,7 @@ class StoreConfig(BaseModel):
     # 0 reads every turn through the window alone.
     passage_tokens: int = Field(default=128, ge=0)
     # A long turn's keyword tags: each passage's this many most frequent (sketch.passage_sketch);
-    # 0 keeps every keyword of the turn. Opt-in: measured mixed (docs/notes/longchat.md: 16
+    # 0 keeps every keyword of the turn. Opt-in: measured mixed (benchmarks/RESULTS.md: 16
     # gained on beam_help, lost at R@5 on BEAM long and at R@25 on BEAM dev).
     passage_keywords: int = Field(default=0, ge=0)
     # How a long turn's best passage counts (Passages.turn_similarity): "shared" shares what it
