@@ -5,7 +5,9 @@ page survives in free space or the WAL. Opening a plaintext store with a key is 
 so a store is never half-converted.
 
 Stores made before passages (store.passages) gain the `passages` table when opened; their long
-turns are read through the encoder's window alone until `add_passages` reads them again."""
+turns are read through the encoder's window alone until `add_passages` reads them again. Sketch
+rules change too (a speaker's name tag, chat-role marks): `resketch` applies today's rules to
+engrams written under older ones."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from engram_agents.store.encoders import Encoder
 from engram_agents.store.errors import EncryptionError, InvalidInputError
 from engram_agents.store.passages import encode_turns, encoder_window
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec
+from engram_agents.store.sketch import engram_sketch, role_tag, speaker_tag
 
 
 def encrypt_sqlite_store(path: str | Path, cipher: Cipher) -> int:
@@ -96,6 +99,38 @@ def add_passages(
                 changed.append(row)
         if changed:
             event = AuditEvent("", "add_passages", [], {"engrams": len(changed)})
+            backend.write(changed, [], [event], {r.user_id for r in changed}, expect=read_at)
+    finally:
+        backend.close()
+    return len(changed)
+
+
+def resketch(path: str | Path, cipher: Cipher | None = None) -> int:
+    """Give every engram of the SQLite store at `path` the sketch today's rules make of it
+    (`sketch.engram_sketch`: a named speaker's name tag, chat-role marks, ...); returns how many
+    changed. Texts, vectors and passages stay. A merged engram keeps its sources' tags and gains
+    only the speaker's; a long turn written with `passage_keywords` gets every keyword back. Run
+    it while no other process writes."""
+    if not Path(path).is_file():
+        raise InvalidInputError(f"no engram store at {str(path)!r} to re-sketch")
+    backend = SQLiteBackend(path)
+    try:
+        codec = Codec(cipher, per_user_tags=backend.setting("", "tag_keys") == TAGS_PER_USER)
+        users = backend.users()
+        read_at = {user_id: backend.revision(user_id) for user_id in users}
+        changed = []
+        for row in (r for u in users for r in backend.scan(u)):
+            engram = codec.to_engram(row)
+            who = engram.speaker
+            if any(v.action == "merged" for v in engram.history):  # its sources' tags: add only
+                sketch = sorted({*engram.sketch, *speaker_tag(who), *role_tag(who)})
+            else:
+                sketch = engram_sketch(engram.text, engram.when, who)
+            if sketch != sorted(engram.sketch):
+                engram.sketch = sketch
+                changed.append(codec.to_row(engram, row.vector, row.passages))
+        if changed:
+            event = AuditEvent("", "resketch", [], {"engrams": len(changed)})
             backend.write(changed, [], [event], {r.user_id for r in changed}, expect=read_at)
     finally:
         backend.close()

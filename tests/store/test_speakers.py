@@ -8,6 +8,7 @@ import pytest
 
 from engram_agents.memory import EngramMemory
 from engram_agents.store.config import StoreConfig
+from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.sketch import engram_sketch, extract_sketch, stem
 
 DIALOGUE = [
@@ -63,3 +64,32 @@ def test_a_name_spoken_to_is_not_a_name_tag(text, named):
     tags = extract_sketch(text)
     assert (f"name:{name}" in tags) is named
     assert f"kw:{stem(name)}" in tags
+
+
+def test_resketch_gives_an_older_store_todays_tags_once(tmp_path, hashing, monkeypatch):
+    """A store written before speaker tags gains them from `migrate.resketch`, audited; a second
+    run changes nothing, and texts and recall's vectors are untouched."""
+    from engram_agents.store import sketch
+    from engram_agents.store.migrate import resketch
+
+    path = tmp_path / "m.db"
+    monkeypatch.setattr(sketch, "speaker_tag", lambda who: [])  # the rules before speaker tags
+    with EngramMemory(path, encoder=hashing) as mem:
+        mem.remember_many(DIALOGUE[:3], "friends", session_id="day-1")
+        before = {e.id: e for e in mem.list("friends")}
+    monkeypatch.undo()
+    assert not any("name:melanie" in e.sketch for e in before.values())
+    assert resketch(path) == 3  # each turn gains its speaker's name
+    assert resketch(path) == 0
+    with EngramMemory(path, encoder=hashing) as mem:
+        after = {e.id: e for e in mem.list("friends")}
+        assert mem.verify_audit() and mem.export("friends")  # the audit chain still holds
+    assert {i for i, e in after.items() if "name:melanie" in e.sketch} == {
+        i for i, e in before.items() if e.text.startswith("Melanie:")
+    }
+    assert [i for i, e in after.items() if "name:caroline" in e.sketch] == [
+        i for i, e in before.items() if e.text.startswith("Caroline:")
+    ]
+    assert {i: e.text for i, e in after.items()} == {i: e.text for i, e in before.items()}
+    with pytest.raises(InvalidInputError, match="no engram store"):
+        resketch(tmp_path / "missing.db")
