@@ -11,6 +11,7 @@ engrams written under older ones."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from engram_agents.store.backends.sqlite import SQLiteBackend
@@ -18,7 +19,7 @@ from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import Encoder
 from engram_agents.store.errors import EncryptionError, InvalidInputError
 from engram_agents.store.passages import encode_turns, encoder_window
-from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec
+from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
 from engram_agents.store.sketch import engram_sketch, role_tag, speaker_tag
 
 
@@ -76,17 +77,12 @@ def add_passages(
     """Give the long turns of the SQLite store at `path` that have no passages theirs (with the
     store's own encoder; `cipher` for an encrypted store); returns how many turns gained them.
     Vectors, tags and texts stay as they are. Run it while no other process writes."""
-    if not Path(path).is_file():
-        raise InvalidInputError(f"no engram store at {str(path)!r} to add passages to")
     window = encoder_window(encoder)
     if window is None:
         raise InvalidInputError(f"encoder {encoder.name} does not say its window (max_tokens)")
-    backend = SQLiteBackend(path)
-    try:
-        codec = Codec(cipher, per_user_tags=backend.setting("", "tag_keys") == TAGS_PER_USER)
-        users = backend.users()
-        read_at = {user_id: backend.revision(user_id) for user_id in users}
-        rows = [r for u in users for r in backend.scan(u) if not len(r.passages)]
+
+    def change(codec: Codec, rows: list[EngramRow]) -> list[EngramRow]:
+        rows = [r for r in rows if not len(r.passages)]
         texts = [codec.to_engram(r).text for r in rows]
         rows = [r for r, t in zip(rows, texts, strict=True) if len(t) > window]
         texts = [t for t in texts if len(t) > window]
@@ -97,12 +93,9 @@ def add_passages(
                 found.vectors[0] = row.vector  # the window is what the stored vector read
                 row.passages = found
                 changed.append(row)
-        if changed:
-            event = AuditEvent("", "add_passages", [], {"engrams": len(changed)})
-            backend.write(changed, [], [event], {r.user_id for r in changed}, expect=read_at)
-    finally:
-        backend.close()
-    return len(changed)
+        return changed
+
+    return _rewrite(path, cipher, "add_passages", "to add passages to", change)
 
 
 def resketch(path: str | Path, cipher: Cipher | None = None) -> int:
@@ -111,15 +104,10 @@ def resketch(path: str | Path, cipher: Cipher | None = None) -> int:
     changed. Texts, vectors and passages stay. A merged engram keeps its sources' tags and gains
     only the speaker's; a long turn written with `passage_keywords` gets every keyword back. Run
     it while no other process writes."""
-    if not Path(path).is_file():
-        raise InvalidInputError(f"no engram store at {str(path)!r} to re-sketch")
-    backend = SQLiteBackend(path)
-    try:
-        codec = Codec(cipher, per_user_tags=backend.setting("", "tag_keys") == TAGS_PER_USER)
-        users = backend.users()
-        read_at = {user_id: backend.revision(user_id) for user_id in users}
+
+    def change(codec: Codec, rows: list[EngramRow]) -> list[EngramRow]:
         changed = []
-        for row in (r for u in users for r in backend.scan(u)):
+        for row in rows:
             engram = codec.to_engram(row)
             who = engram.speaker
             if any(v.action == "merged" for v in engram.history):  # its sources' tags: add only
@@ -129,8 +117,30 @@ def resketch(path: str | Path, cipher: Cipher | None = None) -> int:
             if sketch != sorted(engram.sketch):
                 engram.sketch = sketch
                 changed.append(codec.to_row(engram, row.vector, row.passages))
+        return changed
+
+    return _rewrite(path, cipher, "resketch", "to re-sketch", change)
+
+
+def _rewrite(
+    path: str | Path,
+    cipher: Cipher | None,
+    action: str,
+    purpose: str,
+    change: Callable[[Codec, list[EngramRow]], list[EngramRow]],
+) -> int:
+    """Read every engram row of the SQLite store at `path`, write back the rows `change`
+    returns in one conditional, audited write; returns how many it wrote."""
+    if not Path(path).is_file():
+        raise InvalidInputError(f"no engram store at {str(path)!r} {purpose}")
+    backend = SQLiteBackend(path)
+    try:
+        codec = Codec(cipher, per_user_tags=backend.setting("", "tag_keys") == TAGS_PER_USER)
+        users = backend.users()
+        read_at = {user_id: backend.revision(user_id) for user_id in users}
+        changed = change(codec, [r for u in users for r in backend.scan(u)])
         if changed:
-            event = AuditEvent("", "resketch", [], {"engrams": len(changed)})
+            event = AuditEvent("", action, [], {"engrams": len(changed)})
             backend.write(changed, [], [event], {r.user_id for r in changed}, expect=read_at)
     finally:
         backend.close()
