@@ -46,14 +46,17 @@ class Tokens:
     offsets: np.ndarray  # (n, 2) int64
 
 
-def _token_offsets(tokenizer: Any, lock: threading.Lock, texts: list[str]) -> list[np.ndarray]:
-    """Character offsets of each text's tokens, untruncated and without special tokens: where
-    a long text's passages begin and end (`store.passages`)."""
+def _tokenize(tokenizer: Any, lock: threading.Lock, texts: list[str]) -> list[Tokens]:
+    """Each text's token ids and character offsets, untruncated and without special tokens:
+    where a long text's passages begin and end (`store.passages`), and what they read."""
     with lock:  # fast tokenizers refuse concurrent use
         batch = tokenizer(
             texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
-    return [np.asarray(o, dtype=np.int64).reshape(-1, 2) for o in batch["offset_mapping"]]
+    return [
+        Tokens(np.asarray(ids, dtype=np.int64), np.asarray(o, dtype=np.int64).reshape(-1, 2))
+        for ids, o in zip(batch["input_ids"], batch["offset_mapping"], strict=True)
+    ]
 
 
 def minilm_path() -> Path:
@@ -91,7 +94,7 @@ class SentenceTransformerEncoder:
         return self._batched(texts)
 
     def token_spans(self, texts: list[str]) -> list[np.ndarray]:
-        return _token_offsets(self.model.tokenizer, self._tokenizing, texts)
+        return [t.offsets for t in _tokenize(self.model.tokenizer, self._tokenizing, texts)]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(
@@ -143,19 +146,11 @@ class OnnxInt8Encoder:
         return self._batched(texts)
 
     def token_spans(self, texts: list[str]) -> list[np.ndarray]:
-        return _token_offsets(self.tokenizer, self._tokenizing, texts)
+        return [t.offsets for t in self.tokenize(texts)]
 
     def tokenize(self, texts: list[str]) -> list[Tokens]:
-        """Each text's token ids and character offsets, untruncated, without special tokens:
-        one tokenization serves the turn's vector, its passage plan and its passages."""
-        with self._tokenizing:  # fast tokenizers refuse concurrent use
-            batch = self.tokenizer(
-                texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False
-            )
-        return [
-            Tokens(np.asarray(ids, dtype=np.int64), np.asarray(o, dtype=np.int64).reshape(-1, 2))
-            for ids, o in zip(batch["input_ids"], batch["offset_mapping"], strict=True)
-        ]
+        """One tokenization serves a turn's vector, its passage plan and its passages."""
+        return _tokenize(self.tokenizer, self._tokenizing, texts)
 
     def encode_ids(self, pieces: list[np.ndarray], lengths: list[int] | None = None) -> np.ndarray:
         """Vectors of token-id sequences (no special tokens; cut to the window): what `encode`
