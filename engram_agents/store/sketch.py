@@ -51,7 +51,7 @@ _NOT_NAMES = frozenset(
 )
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
 _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?\b|\b(\d{1,2}):(\d{2})\b", re.I)
-_SENTENCE_END = re.compile(r"[.!?:;\"“”()\n]\s*$")
+_SENTENCE_MARKS = frozenset('.!?:;"“”()\n')
 # "Could you book a haircut for Saturday?" asks for something and so states a plan; "which day
 # is my 1:1 now?" only asks.
 REQUEST = r"\b(?:(?:can|could|would|will) (?:you|we)|please)\b"
@@ -92,6 +92,20 @@ def _addressed(text: str, start: int, end: int) -> bool:
         return False
     before = text[max(0, start - 24) : start]
     return before.rstrip().endswith(",") or bool(_GREETING.search(before))
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    """A token at `start` opens the text, a line or a sentence (or follows a quote or bracket):
+    a capital there is no sign of a name. Looks back over the whitespace before it only, so a
+    long text costs a step per token, not a scan of everything before it."""
+    if start == 0:
+        return True
+    i = start
+    while i > 0 and text[i - 1].isspace():
+        if text[i - 1] == "\n":
+            return True
+        i -= 1
+    return i > 0 and text[i - 1] in _SENTENCE_MARKS
 
 
 def _clock_tags(text: str) -> list[str]:
@@ -140,7 +154,7 @@ def extract_sketch(
             tags.add(f"num:{number}")
             close_run()
             continue
-        sentence_start = match.start() == 0 or bool(_SENTENCE_END.search(text[: match.start()]))
+        sentence_start = _sentence_start(text, match.start())
         gap = text[match.start() - 1 : match.start()] if match.start() else ""
         if text[match.start() - 1 : match.start()] == "[":
             continue  # a redaction placeholder such as [EMAIL]
