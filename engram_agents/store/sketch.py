@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
 from engram_agents.store.timeexpr import TimeMention, find_time_mentions, time_tags
 from engram_agents.text import SKETCH_STOP_WORDS as STOPWORDS
@@ -133,6 +134,16 @@ def _number(token: str) -> str | None:
     return str(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else None
 
 
+@lru_cache(maxsize=200_000)
+def _keyword(lower: str) -> str | None:
+    """The `kw:` tag of a lower-case token, if it is no stop word: long texts repeat their
+    words, so each is stemmed and tagged once."""
+    if lower in STOPWORDS:
+        return None
+    word = lower.removesuffix("'s").strip("'-")
+    return f"kw:{stem(word)}" if len(word) > 1 and word not in STOPWORDS else None
+
+
 def extract_sketch(
     text: str, now: datetime | None = None, mentions: list[TimeMention] | None = None
 ) -> list[str]:
@@ -149,29 +160,26 @@ def extract_sketch(
     for match in _TOKEN.finditer(text):
         token = match.group(0).replace("’", "'")
         lower = token.lower()
-        number = _number(token)
-        if number is not None:
-            tags.add(f"num:{number}")
-            close_run()
-            continue
-        sentence_start = _sentence_start(text, match.start())
-        gap = text[match.start() - 1 : match.start()] if match.start() else ""
-        if text[match.start() - 1 : match.start()] == "[":
+        if token[0].isdigit() or lower in _NUMBER_WORDS:
+            number = _number(token)
+            if number is not None:
+                tags.add(f"num:{number}")
+                close_run()
+                continue
+        start = match.start()
+        if start and text[start - 1] == "[":
             continue  # a redaction placeholder such as [EMAIL]
         if token[0].isupper() and lower not in _NOT_NAMES and lower not in STOPWORDS:
             base = lower.removesuffix("'s")
-            if not sentence_start and not _addressed(text, match.start(), match.end()):
+            if not _sentence_start(text, start) and not _addressed(text, start, match.end()):
                 tags.add(f"name:{base}")
-            if run and gap != " ":
+            if run and text[start - 1 : start] != " ":
                 close_run()
             run.append(base)
-        else:
+        elif run:
             close_run()
-        if lower in STOPWORDS:
-            continue
-        word = lower.removesuffix("'s").strip("'-")
-        if len(word) > 1 and word not in STOPWORDS:
-            tags.add(f"kw:{stem(word)}")
+        if keyword := _keyword(lower):
+            tags.add(keyword)
     close_run()
     tags.update(_clock_tags(text))
     if mentions is None and now is not None:
