@@ -13,6 +13,7 @@ import pytest
 from engram_agents.memory import EngramMemory
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.encoders import HashingEncoder
+from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.passages import (
     Passages,
     encode_turns,
@@ -340,6 +341,18 @@ def test_late_passages_pool_token_states_of_windows_read_whole(minilm):
         assert np.array_equal(got.vectors[0], alone.vectors[0])
         assert np.allclose(got.vectors[1:], reference, atol=1e-6)
         assert (got.vectors[1:] * alone.vectors[1:]).sum(1).min() < 0.99  # not model passages
+
+
+def test_add_passages_refuses_a_store_whose_passages_are_late(tmp_path, minilm):
+    from engram_agents.store.migrate import add_passages
+
+    late = StoreConfig(passage_vectors="late", passage_tokens=0)
+    with EngramMemory(tmp_path / "l.db", encoder=minilm, config=late) as memory:
+        memory.remember(_long_answer(), "u")
+    with pytest.raises(InvalidInputError, match="passage_vectors='late'"):
+        add_passages(tmp_path / "l.db", minilm)
+    with EngramMemory(tmp_path / "l.db", encoder=minilm, config=late) as memory:
+        assert memory.recall(QUERY, "u", k=1)[0].passage is None  # nothing was changed
 
 
 def test_a_store_with_late_passages_points_at_the_fact(tmp_path, minilm):
