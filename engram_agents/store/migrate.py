@@ -80,6 +80,17 @@ def add_passages(
     window = encoder_window(encoder)
     if window is None:
         raise InvalidInputError(f"encoder {encoder.name} does not say its window (max_tokens)")
+    if Path(path).is_file():
+        backend = SQLiteBackend(path)
+        try:
+            kind = backend.setting("", "passage_vectors")
+        finally:
+            backend.close()
+        if kind not in (None, "model"):  # its passages are scored as that kind
+            raise InvalidInputError(
+                f"the store at {str(path)!r} keeps passage_vectors={kind!r}; add_passages reads "
+                "passages with the model only (nothing was changed)"
+            )
 
     def change(codec: Codec, rows: list[EngramRow]) -> list[EngramRow]:
         rows = [r for r in rows if not len(r.passages)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
 from engram_agents.store.timeexpr import TimeMention, find_time_mentions, time_tags
 from engram_agents.text import SKETCH_STOP_WORDS as STOPWORDS
@@ -51,7 +52,7 @@ _NOT_NAMES = frozenset(
 )
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
 _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?\b|\b(\d{1,2}):(\d{2})\b", re.I)
-_SENTENCE_END = re.compile(r"[.!?:;\"“”()\n]\s*$")
+_SENTENCE_MARKS = frozenset('.!?:;"“”()\n')
 # "Could you book a haircut for Saturday?" asks for something and so states a plan; "which day
 # is my 1:1 now?" only asks.
 REQUEST = r"\b(?:(?:can|could|would|will) (?:you|we)|please)\b"
@@ -94,6 +95,20 @@ def _addressed(text: str, start: int, end: int) -> bool:
     return before.rstrip().endswith(",") or bool(_GREETING.search(before))
 
 
+def _sentence_start(text: str, start: int) -> bool:
+    """A token at `start` opens the text, a line or a sentence (or follows a quote or bracket):
+    a capital there is no sign of a name. Looks back over the whitespace before it only, so a
+    long text costs a step per token, not a scan of everything before it."""
+    if start == 0:
+        return True
+    i = start
+    while i > 0 and text[i - 1].isspace():
+        if text[i - 1] == "\n":
+            return True
+        i -= 1
+    return i > 0 and text[i - 1] in _SENTENCE_MARKS
+
+
 def _clock_tags(text: str) -> list[str]:
     tags = []
     for m in _CLOCK.finditer(text):
@@ -119,6 +134,16 @@ def _number(token: str) -> str | None:
     return str(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else None
 
 
+@lru_cache(maxsize=200_000)
+def _keyword(lower: str) -> str | None:
+    """The `kw:` tag of a lower-case token, if it is no stop word: long texts repeat their
+    words, so each is stemmed and tagged once."""
+    if lower in STOPWORDS:
+        return None
+    word = lower.removesuffix("'s").strip("'-")
+    return f"kw:{stem(word)}" if len(word) > 1 and word not in STOPWORDS else None
+
+
 def extract_sketch(
     text: str, now: datetime | None = None, mentions: list[TimeMention] | None = None
 ) -> list[str]:
@@ -135,29 +160,26 @@ def extract_sketch(
     for match in _TOKEN.finditer(text):
         token = match.group(0).replace("’", "'")
         lower = token.lower()
-        number = _number(token)
-        if number is not None:
-            tags.add(f"num:{number}")
-            close_run()
-            continue
-        sentence_start = match.start() == 0 or bool(_SENTENCE_END.search(text[: match.start()]))
-        gap = text[match.start() - 1 : match.start()] if match.start() else ""
-        if text[match.start() - 1 : match.start()] == "[":
+        if token[0].isdigit() or lower in _NUMBER_WORDS:
+            number = _number(token)
+            if number is not None:
+                tags.add(f"num:{number}")
+                close_run()
+                continue
+        start = match.start()
+        if start and text[start - 1] == "[":
             continue  # a redaction placeholder such as [EMAIL]
         if token[0].isupper() and lower not in _NOT_NAMES and lower not in STOPWORDS:
             base = lower.removesuffix("'s")
-            if not sentence_start and not _addressed(text, match.start(), match.end()):
+            if not _sentence_start(text, start) and not _addressed(text, start, match.end()):
                 tags.add(f"name:{base}")
-            if run and gap != " ":
+            if run and text[start - 1 : start] != " ":
                 close_run()
             run.append(base)
-        else:
+        elif run:
             close_run()
-        if lower in STOPWORDS:
-            continue
-        word = lower.removesuffix("'s").strip("'-")
-        if len(word) > 1 and word not in STOPWORDS:
-            tags.add(f"kw:{stem(word)}")
+        if keyword := _keyword(lower):
+            tags.add(keyword)
     close_run()
     tags.update(_clock_tags(text))
     if mentions is None and now is not None:
