@@ -5,7 +5,7 @@ overflowed the encoder's window and how many passages were encoded. Each chat is
 `remember_many` call, as in `bench beam`.
 
     OMP_NUM_THREADS=1 python benchmarks/long_turn_ingest.py benchmarks/data/beam_long \
-        benchmarks/data/beam_dev --passage-tokens 0 128 --passage-vectors model static late \
+        benchmarks/data/beam_dev --passage-tokens 0 128 --passage-vectors model static \
         --long-turn-tokens 0 64
 
 The last line printed is one JSON object (with the machine it ran on). On a shared machine read

@@ -58,10 +58,9 @@ class StoreConfig(BaseModel):
     # What reads a long turn's passages: "model" runs the encoder on each; "static" looks up
     # token vectors distilled from the encoder (store.static_vectors; encoders with
     # `tokenize`, such as the embedded MiniLM): ingestion of long turns is far cheaper, recall
-    # at k=5 a little lower (benchmarks/RESULTS.md); "late" pools each passage's token states
-    # from windows of the turn read whole (late chunking, passages.late_windows; the same
-    # encoders). Kept with the store: a store written under one setting refuses the others.
-    passage_vectors: Literal["model", "static", "late"] = "model"
+    # at k=5 a little lower (benchmarks/RESULTS.md). Kept with the store: a store written
+    # under one setting refuses the other.
+    passage_vectors: Literal["model", "static"] = "model"
     # The own vector of a turn longer than the encoder's window reads only its first this many
     # tokens (its passages read the rest; encoders with `tokenize`): a transformer's cost per
     # token grows with the sequence, so the shorter read is the cheaper. 0: the whole window.

@@ -31,7 +31,7 @@ from engram_agents.store.errors import (
     NotFoundError,
 )
 from engram_agents.store.index import ScopeIndex
-from engram_agents.store.passages import Passages, check_late_chunking, encode_turns
+from engram_agents.store.passages import Passages, encode_turns
 from engram_agents.store.records import Engram, RecallFilters
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
 from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER
@@ -66,17 +66,14 @@ class StoreCore:
         self._erase_hooks: dict[str, Callable[[str, list[Engram]], dict[str, int]]] = {}
         self._lock = threading.RLock()
         self._static = static_vectors(encoder) if cfg.passage_vectors == "static" else None
-        if cfg.passage_vectors == "late":
-            check_late_chunking(encoder)
         self._check_key(cipher)
         self._check_passage_vectors()
 
     def encode_turns(self, texts: list[str]) -> tuple[np.ndarray, list[Passages]]:
         """The texts' vectors and passages as this store's config reads them."""
         cfg = self.config
-        late = cfg.passage_vectors == "late"
         return encode_turns(
-            self.encoder, texts, cfg.passage_tokens, self._static, cfg.long_turn_tokens, late
+            self.encoder, texts, cfg.passage_tokens, self._static, cfg.long_turn_tokens
         )
 
     def passage_query(self, query: str, qvec: np.ndarray) -> np.ndarray:
@@ -113,8 +110,8 @@ class StoreCore:
         it was first written with ("model" unless recorded) and refuses the other."""
         wanted = self.config.passage_vectors
         stored = self.backend.setting("", "passage_vectors")
-        if stored is None and wanted != "model" and not self.backend.has_rows():
-            self.backend.write([], [], [], set(), {("", "passage_vectors"): wanted})
+        if stored is None and wanted == "static" and not self.backend.has_rows():
+            self.backend.write([], [], [], set(), {("", "passage_vectors"): "static"})
             return
         if (stored or "model") != wanted:
             raise InvalidInputError(

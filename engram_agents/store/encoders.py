@@ -152,18 +152,11 @@ class OnnxInt8Encoder:
         """One tokenization serves a turn's vector, its passage plan and its passages."""
         return _tokenize(self.tokenizer, self._tokenizing, texts)
 
-    def encode_ids(
-        self,
-        pieces: list[np.ndarray],
-        lengths: list[int] | None = None,
-        states: list[np.ndarray | None] | None = None,
-    ) -> np.ndarray:
+    def encode_ids(self, pieces: list[np.ndarray], lengths: list[int] | None = None) -> np.ndarray:
         """Vectors of token-id sequences (no special tokens; cut to the window): what `encode`
         gives the texts they came from, without tokenizing them again. Batches hold like
         `lengths` (default: the pieces' own); int8 activations are quantized per batch, so
-        which pieces share one moves each vector slightly. `states` (one slot per piece)
-        receives each piece's token states ([CLS], its tokens, [SEP]), whose spans late
-        chunking pools (`store.passages`); the vectors are the same with or without it."""
+        which pieces share one moves each vector slightly."""
         out = np.zeros((len(pieces), self.dim), dtype=np.float32)
         lengths = [len(p) for p in pieces] if lengths is None else lengths
         order = np.argsort([-n for n in lengths], kind="stable")  # batches of like lengths
@@ -182,9 +175,6 @@ class OnnxInt8Encoder:
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             feed = {k: v for k, v in feed.items() if k in self.inputs}
             hidden = self.session.run(None, feed)[0]  # releases the GIL: batches run in parallel
-            if states is not None:
-                for j, i in enumerate(rows):
-                    states[i] = hidden[j, : len(pieces[i]) + 2]
             weights = mask[..., None].astype(np.float32)
             out[rows] = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
 

@@ -10,13 +10,11 @@ passages start at a line or sentence break where one is near."""
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from engram_agents.store.encoders import Encoder, encode_checked, normalized_checked
-from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.static_vectors import StaticVectors
 
 
@@ -140,14 +138,12 @@ def encode_turns(
     passage_tokens: int,
     static: StaticVectors | None = None,
     long_turn_tokens: int = 0,
-    late: bool = False,
 ) -> tuple[np.ndarray, list[Passages]]:
     """Each text's vector (as `encode_checked`) and its passages. Passages are encoded in a call
     of their own, so the turns' vectors are the ones they get without chunking (a batch-wise
     quantized encoder moves a vector with the texts beside it). An encoder that can `tokenize`
     and `encode_ids` tokenizes each text once for all three; with `static` its passages, the
     window included, are static vectors (then the first is not the turn's own vector); with
-    `late` they are pooled from windows of the turn read whole (`late_windows`); with
     `long_turn_tokens` a turn over the window is read by its own vector that far only (the
     first passage is that shorter window)."""
     window = encoder_window(encoder)
@@ -159,17 +155,14 @@ def encode_turns(
         short = min(long_turn_tokens or window, window)
         reads = [short if len(t.ids) > window else window for t in tokens]
         own = [t.ids[:n] for t, n in zip(tokens, reads, strict=True)]
+        vectors = _encode_ids(encoder, own, [len(t) for t in texts])  # batched as `encode` does
         plans = {}
         for i, (text, t) in enumerate(zip(texts, tokens, strict=True)):
             if len(t.ids) > window:
                 plans[i] = plan_pieces(text, t.offsets, reads[i], cap)
-        vectors = _encode_ids(encoder, own, [len(t) for t in texts])  # batched as `encode` does
-        if late:
-            encoded = _late_passages(encoder, [tokens[i].ids for i in plans], plans, window)
-        else:
-            skip = 0 if static else 1  # the window's passage is the turn's own vector
-            rest = [tokens[i].ids[a:b] for i, pieces in plans.items() for a, b in pieces[skip:]]
-            encoded = static.encode_ids(rest) if static else _encode_ids(encoder, rest)
+        skip = 0 if static else 1  # the window's passage is the turn's own vector
+        rest = [tokens[i].ids[a:b] for i, pieces in plans.items() for a, b in pieces[skip:]]
+        encoded = static.encode_ids(rest) if static else _encode_ids(encoder, rest)
         spans = {
             i: [(tokens[i].offsets[a][0], tokens[i].offsets[b - 1][1]) for a, b in p]
             for i, p in plans.items()
@@ -194,61 +187,10 @@ def encode_turns(
     return vectors, out
 
 
-def check_late_chunking(encoder: Encoder) -> None:
-    """`passage_vectors="late"` needs an encoder that hands out its token states."""
-    if not all(hasattr(encoder, name) for name in ("tokenize", "encode_ids", "max_tokens")):
-        raise InvalidInputError(
-            f"passage_vectors='late' needs an encoder that exposes its tokens and their states "
-            f"(the embedded MiniLM); {encoder.name} does not: use passage_vectors='model'"
-        )
-
-
-def late_windows(pieces: list[tuple[int, int]], window: int) -> list[tuple[int, int, int]]:
-    """The encoder windows that read a long turn's passages after its first (`plan_pieces`),
-    as (start, stop, passages): each starts where a passage starts and holds as many whole
-    passages as fit in `window` tokens, so each token is read about once."""
-    windows: list[list[int]] = []
-    for a, b in pieces[1:]:
-        if windows and b - windows[-1][0] <= window:
-            windows[-1][1:] = [b, windows[-1][2] + 1]
-        else:
-            windows.append([a, b, 1])
-    return [(a, b, n) for a, b, n in windows]
-
-
-def _late_passages(
-    encoder: Encoder, ids: list[np.ndarray], plans: dict[int, list[tuple[int, int]]], window: int
-) -> np.ndarray:
-    """Late chunking: each passage after a turn's first is the mean of its tokens' states in
-    the window that read it with its neighbours (`late_windows`), not a pass of its own; the
-    first passage stays the turn's own vector. Rows in the order of `plans`' passages."""
-    reads = [late_windows(plan, window) for plan in plans.values()]
-    pieces = [turn[a:b] for turn, windows in zip(ids, reads, strict=True) for a, b, _ in windows]
-    states: list[np.ndarray | None] = [None] * len(pieces)
-    _encode_ids(encoder, pieces, None, states)
-    rows, read = [], iter(states)
-    for windows, plan in zip(reads, plans.values(), strict=True):
-        passages = iter(plan[1:])
-        for start, _, count in windows:
-            hidden = next(read)
-            for a, b in itertools.islice(passages, count):
-                rows.append(hidden[1 + a - start : 1 + b - start].mean(axis=0))
-    if not rows:
-        return np.zeros((0, encoder.dim), dtype=np.float32)
-    return normalized_checked(encoder, np.stack(rows), len(rows))
-
-
 def _encode_ids(
-    encoder: Encoder,
-    pieces: list[np.ndarray],
-    lengths: list[int] | None = None,
-    states: list[np.ndarray | None] | None = None,
+    encoder: Encoder, pieces: list[np.ndarray], lengths: list[int] | None = None
 ) -> np.ndarray:
-    """`encode_checked` for token-id sequences (with their token `states` when asked)."""
+    """`encode_checked` for token-id sequences."""
     if not pieces:
         return np.zeros((0, encoder.dim), dtype=np.float32)
-    if states is None:
-        vectors = encoder.encode_ids(pieces, lengths)
-    else:
-        vectors = encoder.encode_ids(pieces, lengths, states)
-    return normalized_checked(encoder, vectors, len(pieces))
+    return normalized_checked(encoder, encoder.encode_ids(pieces, lengths), len(pieces))

@@ -14,13 +14,7 @@ from engram_agents.memory import EngramMemory
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.encoders import HashingEncoder
 from engram_agents.store.errors import InvalidInputError
-from engram_agents.store.passages import (
-    Passages,
-    encode_turns,
-    late_windows,
-    plan_pieces,
-    plan_spans,
-)
+from engram_agents.store.passages import Passages, encode_turns, plan_pieces, plan_spans
 
 FACT = "The spare key is hidden under the blue flowerpot next to the shed"
 QUERY = "where is the spare key hidden, under the flowerpot?"
@@ -296,68 +290,14 @@ def test_a_shorter_read_of_long_turns_reads_their_first_tokens_and_passages_the_
     assert len(none[0]) == 0
 
 
-def _late_reference(minilm, texts: list[str]) -> list[np.ndarray]:
-    """Late chunking written out plainly: every window the long turns' passages are read in,
-    encoded in one call (int8 quantizes per batch), and each passage after a turn's first the
-    mean of its tokens' states in the window holding it whole."""
-    turns = [(text, t) for text, t in zip(texts, minilm.tokenize(texts), strict=True)]
-    plans = [plan_pieces(text, t.offsets, minilm.max_tokens, 128) for text, t in turns]
-    windows = [(n, w) for n, plan in enumerate(plans) for w in late_windows(plan, 254)]
-    states = [None] * len(windows)
-    minilm.encode_ids([turns[n][1].ids[a:b] for n, (a, b, _) in windows], None, states)
-    out = []
-    for n, plan in enumerate(plans):
-        rows = [
-            states[k][1 + a - start : 1 + b - start].mean(0)
-            for a, b in plan[1:]
-            for k, (m, (start, stop, _)) in enumerate(windows)
-            if m == n and start <= a and b <= stop
-        ]
-        out.append(np.stack(rows) / np.linalg.norm(rows, axis=1, keepdims=True) if rows else None)
-    return out
-
-
-def test_late_windows_start_at_passages_and_read_each_one_whole_once():
-    pieces = [(0, 254), (240, 368), (368, 480), (480, 600), (600, 700), (700, 720)]
-    windows = late_windows(pieces, 254)
-    assert windows == [(240, 480, 2), (480, 720, 3)]
-    assert sum(n for *_, n in windows) == len(pieces) - 1
-    assert late_windows(pieces[:1], 254) == []
-
-
-def test_late_passages_pool_token_states_of_windows_read_whole(minilm):
-    """The turn's own vector (and so the first passage: what plain dense retrieval reads) is
-    bit-identical to model passages; the later passages are the reference pooling (up to the
-    int8 quantization of the batch a window shares), which differs from reading them alone."""
-    texts = [_long_answer(), _long_answer(3000), *_short_turns()[:5]]
-    plain, model = encode_turns(minilm, texts, 128)
-    vectors, late = encode_turns(minilm, texts, 128, late=True)
-    assert np.array_equal(vectors, plain)
-    for got, alone, reference in zip(late, model, _late_reference(minilm, texts), strict=True):
-        assert np.array_equal(got.spans, alone.spans)
-        if reference is None:
-            assert not len(got)
-            continue
-        assert np.array_equal(got.vectors[0], alone.vectors[0])
-        assert np.allclose(got.vectors[1:], reference, atol=1e-6)
-        assert (got.vectors[1:] * alone.vectors[1:]).sum(1).min() < 0.99  # not model passages
-
-
-def test_add_passages_refuses_a_store_whose_passages_are_late(tmp_path, minilm):
+def test_add_passages_refuses_a_store_whose_passages_are_static(tmp_path, minilm):
     from engram_agents.store.migrate import add_passages
 
-    late = StoreConfig(passage_vectors="late", passage_tokens=0)
-    with EngramMemory(tmp_path / "l.db", encoder=minilm, config=late) as memory:
+    static = StoreConfig(passage_vectors="static")
+    with EngramMemory(tmp_path / "s.db", encoder=minilm, config=static) as memory:
         memory.remember(_long_answer(), "u")
-    with pytest.raises(InvalidInputError, match="passage_vectors='late'"):
-        add_passages(tmp_path / "l.db", minilm)
-    with EngramMemory(tmp_path / "l.db", encoder=minilm, config=late) as memory:
-        assert memory.recall(QUERY, "u", k=1)[0].passage is None  # nothing was changed
-
-
-def test_a_store_with_late_passages_points_at_the_fact(tmp_path, minilm):
-    late = StoreConfig(passage_vectors="late")
-    with EngramMemory(tmp_path / "l.db", encoder=minilm, config=late) as memory:
-        memory.remember_many([_long_answer(), "I water the ferns on Sundays"], "u")
-        hit = memory.recall(QUERY, "u", k=1)[0]
-        assert FACT in hit.passage.text
+        before = memory.recall(QUERY, "u", k=1)[0].passage
+    with pytest.raises(InvalidInputError, match="passage_vectors='static'"):
+        add_passages(tmp_path / "s.db", minilm)
+    with EngramMemory(tmp_path / "s.db", encoder=minilm, config=static) as memory:
+        assert memory.recall(QUERY, "u", k=1)[0].passage == before  # nothing was changed

@@ -99,25 +99,23 @@ def test_distilling_weighs_rare_tokens_above_common_ones_and_centres_the_table()
     assert abs(StaticVectors(table).table.mean(0)).max() < 0.5 * abs(tokens.mean(0)).max()
 
 
-@pytest.mark.parametrize("kind", ["static", "late"])
-def test_static_and_late_passages_need_an_encoder_that_exposes_its_tokens(tmp_path, kind):
-    config = StoreConfig(passage_vectors=kind)
-    with pytest.raises(InvalidInputError, match=f"passage_vectors='{kind}' needs"):
+def test_static_passages_need_an_encoder_that_exposes_its_tokens(tmp_path):
+    config = StoreConfig(passage_vectors="static")
+    with pytest.raises(InvalidInputError, match="passage_vectors='static'"):
         EngramMemory(tmp_path / "m.db", encoder=HashingEncoder(64, max_words=16), config=config)
 
 
-@pytest.mark.parametrize("kind", ["static", "late"])
-def test_a_store_keeps_the_passage_vectors_it_was_written_with(tmp_path, minilm, kind):
-    written = StoreConfig(passage_vectors=kind)
-    with EngramMemory(tmp_path / "s.db", encoder=minilm, config=written) as memory:
+def test_a_store_keeps_the_passage_vectors_it_was_written_with(tmp_path, minilm):
+    static = StoreConfig(passage_vectors="static")
+    with EngramMemory(tmp_path / "s.db", encoder=minilm, config=static) as memory:
         memory.remember(_long_answer(*FACTS[next(iter(FACTS))]), "u")
-    with pytest.raises(InvalidInputError, match=f"passage_vectors='{kind}'"):
+    with pytest.raises(InvalidInputError, match="passage_vectors='static'"):
         EngramMemory(tmp_path / "s.db", encoder=minilm)  # the default reads passages by model
     with EngramMemory(tmp_path / "m.db", encoder=minilm) as memory:
         memory.remember("a short turn", "u")
     with pytest.raises(InvalidInputError, match="passage_vectors='model'"):
-        EngramMemory(tmp_path / "m.db", encoder=minilm, config=written)
+        EngramMemory(tmp_path / "m.db", encoder=minilm, config=static)
     with EngramMemory(tmp_path / "m.db", encoder=minilm) as memory:  # nothing was changed
         assert [e.text for e in memory.list("u")] == ["a short turn"]
-    with EngramMemory(tmp_path / "s.db", encoder=minilm, config=written) as memory:
+    with EngramMemory(tmp_path / "s.db", encoder=minilm, config=static) as memory:
         assert memory.recall("where is the spare key hidden?", "u", k=1)[0].passage is not None
