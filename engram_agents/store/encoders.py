@@ -96,7 +96,6 @@ class SentenceTransformerEncoder:
         self.name = f"st:{Path(path).name}"
         self.batch_size = batch_size
         self.max_tokens = int(self.model.max_seq_length) - 2  # [CLS] and [SEP] take two
-        self._backend = _untruncated(self.model.tokenizer)
         self._tokenizing = threading.Lock()
         # torch modules are not safe to call from many threads: one encode at a time, and the
         # calls that wait for it are encoded together
@@ -107,6 +106,11 @@ class SentenceTransformerEncoder:
 
     def token_spans(self, texts: list[str]) -> list[np.ndarray]:
         return [t.offsets for t in _tokenize(self._backend, self._tokenizing, texts)]
+
+    @cached_property
+    def _backend(self) -> Any:
+        """Built on first use: a model with a slow (Python) tokenizer still encodes."""
+        return _untruncated(self.model.tokenizer)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(
