@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -110,7 +111,8 @@ def main() -> None:
                 "encoder_speed": results,
                 "identical_vectors": identical,
                 "rounds": args.rounds,
-                "machine": machine(),
+                # other processes' load: CPU time holds up better than wall time under it
+                "machine": {**machine(), "load_average_1min": os.getloadavg()[0]},
             }
         )
     )
