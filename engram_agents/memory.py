@@ -73,8 +73,8 @@ def _required_cipher(encryption_key: str | bytes | None, verb: str) -> Cipher:
 class EngramMemory:
     """Long-term episodic memory for agents (see docs/episodic-store.md)."""
 
-    # The store lives in this process, so erase hooks (`attach_model`) run where engrams are
-    # deleted; False for `EngramMemory.remote`, whose server deletes them elsewhere.
+    # The store lives in this process (its files, learned weights and erase hooks are here);
+    # False for `EngramMemory.remote`, whose server keeps them.
     in_process: bool = True
 
     def __init__(

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT NOT NULL, action TEXT NOT NULL,
     engram_ids TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS audit_user ON audit(user_id, seq);
 """
 _COLUMNS = (
     "id, user_id, agent_id, session_id, tier, active, when_ts, created_ts, tags, vector, payload, "
@@ -270,12 +271,16 @@ class SQLiteBackend(Backend):
         return row[0][0] if row else None
 
     def audit_events(self, user_id: str | None = None) -> list[AuditEvent]:
-        rows = self._read("SELECT * FROM audit ORDER BY seq")
-        events = [
+        """One user's entries are read through the audit_user index, not by decoding every
+        user's: a client's model polls them (`EngramMemory.erasures`)."""
+        if user_id is None:
+            rows = self._read("SELECT * FROM audit ORDER BY seq")
+        else:
+            rows = self._read("SELECT * FROM audit WHERE user_id = ? ORDER BY seq", (user_id,))
+        return [
             AuditEvent(r[2], r[3], json.loads(r[4]), json.loads(r[5]), r[1], r[0], r[6], r[7])
             for r in rows
         ]
-        return [e for e in events if user_id is None or e.user_id == user_id]
 
     def close(self) -> None:
         with self._lock:
