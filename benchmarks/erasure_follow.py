@@ -19,15 +19,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+from service_load import _start_server  # this folder is on sys.path when run as a script
 
 from engram_agents import EngramMemory
 from engram_agents.store.encoders import HashingEncoder
@@ -38,26 +36,6 @@ class NoFacts:
 
     def facts(self, user_id: str) -> list[Any]:
         return []
-
-
-def serve(db: Path) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [sys.executable, "-m", "engram_agents.cli", "serve", "--db", str(db)]
-    command += ["--port", str(port), "--encoder", "hashing"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("serve did not start")
 
 
 def timed(call: Callable[[], Any], n: int) -> dict[str, float]:
@@ -84,7 +62,7 @@ def main() -> None:
         with EngramMemory(Path(tmp) / "server.db", encoder=HashingEncoder()) as memory:
             for n in range(args.other_audit):  # each list is one audit entry of that user
                 memory.list(f"other{n % 100}")
-        proc, url = serve(Path(tmp) / "server.db")
+        proc, url = _start_server(Path(tmp) / "server.db", "hashing", None, 1)
         try:
             with EngramMemory.remote(url) as plain, EngramMemory.remote(url) as following:
                 items = [

@@ -166,8 +166,10 @@ class RemoteMemory(EngramMemory):
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise errors.InvalidInputError(f"url must start with http:// or https://, got {url!r}")
-        if erasure_poll is not None and not (
-            isinstance(erasure_poll, int | float) and erasure_poll > 0
+        if erasure_poll is not None and (
+            isinstance(erasure_poll, bool)
+            or not isinstance(erasure_poll, int | float)
+            or not erasure_poll > 0
         ):
             raise errors.InvalidInputError(
                 f"erasure_poll must be a positive number of seconds or None, got {erasure_poll!r}"
