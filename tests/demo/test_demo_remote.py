@@ -34,8 +34,11 @@ def served(tmp_path):
     stop([server])
 
 
-def demo(url: str, key: str, out: Path, *modes: str, model: Path) -> subprocess.CompletedProcess:
+def demo(
+    url: str, key: str, out: Path, *modes: str, model: Path, framework: str = "langchain"
+) -> subprocess.CompletedProcess:
     argv = [*ENGRAM_AGENTS, "demo", str(MINI), "--mode", *modes, "--memory-url", url]
+    argv += ["--framework", framework]
     argv += ["--model", str(model), "--max-new-tokens", "4", "--turn-tokens", "4"]
     argv += ["--memorize-epochs", "1"]
     env = {**os.environ, "ENGRAM_API_KEY": key, "OMP_NUM_THREADS": "1"}  # the key, not argv
@@ -86,6 +89,18 @@ def test_every_mode_runs_on_one_server_each_store_a_user_of_its_own(served, tmp_
             assert "dentist appointment is on Tuesday" in said, store
             assert "earlier run" not in said, store
         assert remote.list("tess") == []  # the scenario user itself has no store on the server
+
+
+def test_rag_and_hybrid_with_llama_index_on_a_server(served, tmp_path, tiny_dirs):
+    url, key = served
+    out = tmp_path / "out"
+    done = demo(url, key, out, "rag", "hybrid", model=tiny_dirs["llama"], framework="llama-index")
+    assert done.returncode == 0, done.stderr[-3000:]
+    modes = json.loads(done.stdout.strip().splitlines()[-1])["modes"]
+    assert modes["hybrid"]["evidence_recall"] > 0 and modes["hybrid"]["memory_bytes"] > 0
+    with EngramMemory.remote(url, api_key=key) as remote:
+        assert remote.list("tess.hybrid") and remote.list("tess.weights")
+        assert remote.list("tess.episodic") == []  # no episodic mode ran
 
 
 def test_a_key_without_a_stores_user_fails_first_naming_it(served, tmp_path, tiny_dirs):
