@@ -117,7 +117,7 @@ class Workspace:
                             f"the API key may not touch user {self.user(name)!r}, where this run "
                             f"keeps the {name} store of {self.scenario.user_id!r} on the server "
                             f"(one user per store); use a key for all of the tenant's users, or "
-                            f"one made with `engram-agents keys create TENANT {needed}`"
+                            f"one made with `engram-agents keys create --tenant TENANT {needed}`"
                         ) from exc
         for name in names:
             self.store(name)
