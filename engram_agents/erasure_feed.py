@@ -41,14 +41,11 @@ def check_cursor(value: object) -> int:
     return value
 
 
-def erasure_feed(events: list[AuditEvent], after: int) -> ErasureFeed:
-    """The erasures among one user's audit `events` (in order) past position `after`; a cursor
-    beyond the log (the store was replaced since) reads it from the start."""
-    if after > len(events):
-        after = 0
+def erasure_feed(tail: list[AuditEvent], after: int) -> ErasureFeed:
+    """The erasures among `tail`, one user's audit entries past the first `after` of them."""
     erasures = [
         ErasureEvent(position=n, ts=e.ts, action=e.action, engram_ids=e.engram_ids)
-        for n, e in enumerate(events[after:], start=after + 1)
+        for n, e in enumerate(tail, start=after + 1)
         if e.action in ERASING
     ]
-    return ErasureFeed(erasures=erasures, cursor=len(events))
+    return ErasureFeed(erasures=erasures, cursor=after + len(tail))

@@ -320,8 +320,11 @@ class EngramMemory:
         """The user's deletes, forgets, scrubs and evictions after the cursor `after` (engram
         ids only, never text), and the cursor to pass next time: what a model kept elsewhere
         follows to forget erased facts (see `engram_agents.erasure_feed`)."""
-        after = check_cursor(after)
-        return erasure_feed(self.store.backend.audit_events(check_id(user_id)), after)
+        user_id, after = check_id(user_id), check_cursor(after)
+        tail = self.store.backend.audit_after(user_id, after)
+        if tail is None:  # a cursor beyond the log (the store was replaced): from the start
+            after, tail = 0, self.store.backend.audit_after(user_id, 0) or []
+        return erasure_feed(tail, after)
 
     def attach_model(self, lm: Any, model_users: Mapping[str, str] | None = None) -> None:
         """Make `delete` and `forget` also remove the facts they erase from `lm`'s per-user

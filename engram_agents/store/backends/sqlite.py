@@ -271,17 +271,29 @@ class SQLiteBackend(Backend):
         return row[0][0] if row else None
 
     def audit_events(self, user_id: str | None = None) -> list[AuditEvent]:
-        """One user's entries are read through the audit_user index, not by decoding every
-        user's: a client's model polls them (`EngramMemory.erasures`)."""
         if user_id is None:
-            rows = self._read("SELECT * FROM audit ORDER BY seq")
-        else:
-            rows = self._read("SELECT * FROM audit WHERE user_id = ? ORDER BY seq", (user_id,))
-        return [
-            AuditEvent(r[2], r[3], json.loads(r[4]), json.loads(r[5]), r[1], r[0], r[6], r[7])
-            for r in rows
-        ]
+            return _events(self._read("SELECT * FROM audit ORDER BY seq"))
+        return _events(self._read(f"{_USER_AUDIT} ORDER BY seq", (user_id,)))
+
+    def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
+        """Through the audit_user index: the skipped entries are neither read nor decoded, nor
+        are other users'."""
+        rows = self._read(f"{_USER_AUDIT} ORDER BY seq LIMIT -1 OFFSET ?", (user_id, after))
+        if rows or not after:
+            return _events(rows)
+        (count,) = self._read("SELECT COUNT(*) FROM audit WHERE user_id = ?", (user_id,))[0]
+        return None if count < after else []
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+_USER_AUDIT = "SELECT * FROM audit WHERE user_id = ?"
+
+
+def _events(rows: list[tuple]) -> list[AuditEvent]:
+    return [
+        AuditEvent(r[2], r[3], json.loads(r[4]), json.loads(r[5]), r[1], r[0], r[6], r[7])
+        for r in rows
+    ]
