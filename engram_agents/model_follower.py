@@ -35,7 +35,6 @@ class ModelFollower:
         self.poll_interval = poll_interval
         self.models: dict[int, tuple[Any, dict[str, str]]] = {}  # id(lm) -> lm, store->model user
         self.cursors: dict[str, int] = {}  # store user -> position read up to in its feed
-        self.forgotten = 0  # facts forgotten so far (for tests and logs)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,7 +63,6 @@ class ModelFollower:
                     changed.add(user)
             forgotten = self._forget_unbacked(changed) if changed else 0
             self.cursors |= cursors
-            self.forgotten += forgotten
             return forgotten
 
     def _forget_unbacked(self, changed: set[str]) -> int:
