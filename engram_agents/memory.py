@@ -8,13 +8,14 @@ import asyncio
 import functools
 import inspect
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from engram_agents.erasure_feed import ErasureFeed, check_cursor, erasure_feed
 from engram_agents.store.backends.base import Backend
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.crypto import Cipher
@@ -72,8 +73,8 @@ def _required_cipher(encryption_key: str | bytes | None, verb: str) -> Cipher:
 class EngramMemory:
     """Long-term episodic memory for agents (see docs/episodic-store.md)."""
 
-    # The store lives in this process, so erase hooks (`attach_model`) run where engrams are
-    # deleted; False for `EngramMemory.remote`, whose server deletes them elsewhere.
+    # The store lives in this process (its files, learned weights and erase hooks are here);
+    # False for `EngramMemory.remote`, whose server keeps them.
     in_process: bool = True
 
     def __init__(
@@ -93,6 +94,7 @@ class EngramMemory:
             raise InvalidInputError("pass either path (SQLite) or backend, not both")
         cipher = Cipher.from_env_or_key(encryption_key)
         self.store = EpisodicStore(backend, resolve_encoder(encoder), config, cipher)
+        self._model_users: dict[str, dict[str, str]] = {}  # per attached model (attach_model)
 
     @classmethod
     def chroma(
@@ -121,12 +123,21 @@ class EngramMemory:
         return encrypt_sqlite_store(path, _required_cipher(encryption_key, "encrypt_store"))
 
     @classmethod
-    def remote(cls, url: str, *, api_key: str | None = None, timeout: float = 60.0) -> EngramMemory:
+    def remote(
+        cls,
+        url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        erasure_poll: float | None = 2.0,
+    ) -> EngramMemory:
         """The same verbs (and async twins, records and errors) against an `engram-agents
-        serve` server at `url` (pip install engram-agents[server])."""
+        serve` server at `url` (pip install engram-agents[server]). A model attached to it
+        (`attach_model`, `consolidate_into_model`) forgets what the server erases, checked
+        before each call and every `erasure_poll` seconds (None: only before calls)."""
         from engram_agents.remote import RemoteMemory
 
-        return RemoteMemory(url, api_key=api_key, timeout=timeout)
+        return RemoteMemory(url, api_key=api_key, timeout=timeout, erasure_poll=erasure_poll)
 
     @staticmethod
     def key_tags_per_user(path: str | Path, encryption_key: str | bytes | None = None) -> int:
@@ -305,17 +316,31 @@ class EngramMemory:
             everything=check_flag(everything, "everything"),
         )
 
-    def attach_model(self, lm: Any) -> None:
+    def erasures(self, user_id: str, after: int = 0) -> ErasureFeed:
+        """The user's deletes, forgets, scrubs and evictions after the cursor `after` (engram
+        ids only, never text), and the cursor to pass next time: what a model kept elsewhere
+        follows to forget erased facts (see `engram_agents.erasure_feed`)."""
+        user_id, after = check_id(user_id), check_cursor(after)
+        tail = self.store.backend.audit_after(user_id, after)
+        if tail is None:  # a cursor beyond the log (the store was replaced): from the start
+            after, tail = 0, self.store.backend.audit_after(user_id, 0) or []
+        return erasure_feed(tail, after)
+
+    def attach_model(self, lm: Any, model_users: Mapping[str, str] | None = None) -> None:
         """Make `delete` and `forget` also remove the facts they erase from `lm`'s per-user
         Engram tables and delta file (`EngramLM.forget_many`), right away rather than at the
-        next `consolidate_into_model` (which attaches its model itself). Each removal is
+        next `consolidate_into_model` (which attaches its model itself). `model_users` maps a
+        store user to the model user holding its facts (default: the same id). Each removal is
         recorded in the audit log as "forget_in_model". An encrypted memory gives the model its
         key, so the facts in the user's delta file are sealed too."""
         from engram_agents.consolidation import forget_in_model
 
         if self.store.codec.cipher is not None:
             lm.set_encryption_key(self.store.codec.cipher)
-        self.store.on_erase(f"model:{id(lm)}", functools.partial(forget_in_model, lm))
+        key = f"model:{id(lm)}"
+        users = self._model_users.setdefault(key, {})
+        users.update(model_users or {})
+        self.store.on_erase(key, functools.partial(forget_in_model, lm, users))
 
     def feedback(
         self, ids: str | Iterable[str], user_id: str, useful: bool = True
@@ -388,7 +413,7 @@ def _async_twin(name: str) -> Callable[..., Any]:
 VERBS = (
     "remember", "remember_many", "recall", "get", "list", "export", "update", "delete",
     "forget", "feedback", "observe_reply", "consolidate", "verify_audit", "close",
-    "set_consent", "consent",
+    "set_consent", "consent", "erasures",
 )  # fmt: skip
 for _verb in VERBS:
     setattr(EngramMemory, _verb, _our_errors(getattr(EngramMemory, _verb)))

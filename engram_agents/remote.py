@@ -10,19 +10,21 @@ which it builds one HTTP call. The sync verb sends it with a pooled client and i
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic_core import to_jsonable_python
 
 from engram_agents import errors
+from engram_agents.erasure_feed import ErasureFeed, check_cursor
 from engram_agents.ids import check_id
 from engram_agents.memory import VERBS, EngramMemory
 from engram_agents.store import errors as store_errors
@@ -31,6 +33,9 @@ from engram_agents.store.records import Engram, RecallHit, TimeRange
 from engram_agents.store.reply_use import ReplyUse
 from engram_agents.store.store import ConsolidationReport
 from engram_agents.store.validation import check_ids, recalled_ids
+
+if TYPE_CHECKING:
+    from engram_agents.model_follower import ModelFollower
 
 ERRORS: dict[str, type[errors.EngramError]] = {
     cls.__name__: cls
@@ -50,6 +55,7 @@ class Call:
     parse: Callable[[Any], Any]
     body: Any = None
     params: dict[str, Any] | None = None
+    erases: bool = False  # may erase engrams: an attached model follows right after
 
 
 def _engrams(data: Any) -> Any:
@@ -119,13 +125,19 @@ def _async_verb(verb: Callable[..., Any]) -> Callable[..., Any]:
 
     async def send(self: RemoteMemory, *args: Any, **kwargs: Any) -> Any:
         call = verb.call_of(self, *args, **kwargs)  # type: ignore[attr-defined]
+        follow = self._follower.sync if self._follower is not None else None
+        if follow is not None:
+            await asyncio.to_thread(follow)
         # One client per call: an AsyncClient is bound to the event loop it first ran on.
         async with httpx.AsyncClient(**self._client_args) as client:
             try:
                 response = await client.request(**self._request(call))
             except httpx.TransportError as exc:
                 raise self._unreachable(exc) from exc
-        return call.parse(_raise_for(response))
+        result = call.parse(_raise_for(response))
+        if follow is not None and call.erases:
+            await asyncio.to_thread(follow)
+        return result
 
     send.__name__ = f"a{verb.__name__}"
     send.__qualname__ = f"RemoteMemory.a{verb.__name__}"
@@ -144,9 +156,26 @@ class RemoteMemory(EngramMemory):
 
     in_process = False
 
-    def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        erasure_poll: float | None = 2.0,
+    ) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise errors.InvalidInputError(f"url must start with http:// or https://, got {url!r}")
+        if erasure_poll is not None and (
+            isinstance(erasure_poll, bool)
+            or not isinstance(erasure_poll, int | float)
+            or not erasure_poll > 0
+        ):
+            raise errors.InvalidInputError(
+                f"erasure_poll must be a positive number of seconds or None, got {erasure_poll!r}"
+            )
+        self._erasure_poll = erasure_poll
+        self._follower: ModelFollower | None = None
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client_args: dict[str, Any] = {
@@ -167,6 +196,16 @@ class RemoteMemory(EngramMemory):
         return self._send(Call("GET", "/v1/config", StoreConfig.model_validate))
 
     def _send(self, call: Call) -> Any:
+        """One verb's call, with the attached model following the server's erasures first (and
+        after a call that may erase)."""
+        if self._follower is not None:
+            self._follower.sync()
+        result = self._fetch(call)
+        if self._follower is not None and call.erases:
+            self._follower.sync()
+        return result
+
+    def _fetch(self, call: Call) -> Any:
         try:
             response = self._client.request(**self._request(call))
         except httpx.TransportError as exc:
@@ -238,12 +277,13 @@ class RemoteMemory(EngramMemory):
     def delete(self, a: Args) -> Call:
         body = _body(a, ids=check_ids(a["ids"]))
         path = f"{self._user(a['user_id'])}/memories/delete"
-        return Call("POST", path, lambda d: d["deleted"], body)
+        return Call("POST", path, lambda d: d["deleted"], body, erases=True)
 
     @mirrors(EngramMemory.forget)
     def forget(self, a: Args) -> Call:
         body = _body(a, time_range=_time_range(a["time_range"]))
-        return Call("POST", f"{self._user(a['user_id'])}/forget", lambda d: d["deleted"], body)
+        path = f"{self._user(a['user_id'])}/forget"
+        return Call("POST", path, lambda d: d["deleted"], body, erases=True)
 
     @mirrors(EngramMemory.feedback)
     def feedback(self, a: Args) -> Call:
@@ -260,8 +300,8 @@ class RemoteMemory(EngramMemory):
 
     @mirrors(EngramMemory.consolidate)
     def consolidate(self, a: Args) -> Call:
-        path = f"{self._user(a['user_id'])}/consolidate"
-        return Call("POST", path, ConsolidationReport.model_validate)
+        path = f"{self._user(a['user_id'])}/consolidate"  # may evict
+        return Call("POST", path, ConsolidationReport.model_validate, erases=True)
 
     @mirrors(EngramMemory.set_consent)
     def set_consent(self, a: Args) -> Call:
@@ -275,16 +315,28 @@ class RemoteMemory(EngramMemory):
     def verify_audit(self, a: Args) -> Call:
         return Call("GET", "/v1/audit/verify", lambda d: d["entries"])
 
-    def attach_model(self, lm: Any) -> None:
-        """Refused: the erase hook must run where engrams are deleted, and a server deletes
-        them (for every client) where a model in this process cannot follow.
-        `consolidate_into_model` still works: each run drops the facts of deleted engrams."""
-        raise errors.InvalidInputError(
-            "attach_model needs the memory in this process: a server deletes engrams where a "
-            "model here cannot follow (consolidate_into_model drops their facts at each run)"
-        )
+    @mirrors(EngramMemory.erasures)
+    def erasures(self, a: Args) -> Call:
+        params = {"after": check_cursor(a["after"])}
+        path = f"{self._user(a['user_id'])}/erasures"
+        return Call("GET", path, ErasureFeed.model_validate, params=params)
+
+    def attach_model(self, lm: Any, model_users: Mapping[str, str] | None = None) -> None:
+        """Make `lm` forget the facts of engrams the server erases, whoever erases them (another
+        client, the web console): before each of this client's calls, after its own deletes,
+        and every `erasure_poll` seconds (see `engram_agents.model_follower`). Only the store
+        users named in `model_users` (store user -> the model user holding its facts) are
+        followed; `consolidate_into_model` names its user itself."""
+        from engram_agents.model_follower import ModelFollower
+
+        if self._follower is None:
+            self._follower = ModelFollower(self, self._erasure_poll)
+        users = {check_id(u): check_id(m) for u, m in (model_users or {}).items()}
+        self._follower.follow(lm, users)
 
     def close(self) -> None:
+        if self._follower is not None:
+            self._follower.close()
         self._client.close()
 
     async def aclose(self) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import TypeAdapter
 
+from engram_agents.erasure_feed import ErasureFeed
 from engram_agents.memory import EngramMemory
 from engram_agents.server import console, errors
 from engram_agents.server.keys import KeyStore
@@ -154,6 +155,12 @@ def rest_api(memory: EngramMemory) -> APIRouter:
     @api.post(USER + "/consolidate")
     def consolidate(user: User) -> ConsolidationReport:
         return memory.consolidate(user)
+
+    @api.get(USER + "/erasures")
+    def erasures(user: User, after: int = 0) -> ErasureFeed:
+        """The user's erasures after the cursor `after` (engram ids, no text; the cursor counts
+        only this user's audit entries): what a client's model follows to forget them."""
+        return memory.erasures(user, after)
 
     @api.get("/audit/verify")
     def verify_audit(who: Caller) -> AuditStatus:

@@ -109,5 +109,6 @@ def test_openapi_lists_every_verb(server):
         "/v1/users/{user_id}/export",
         "/v1/users/{user_id}/feedback",
         "/v1/users/{user_id}/consolidate",
+        "/v1/users/{user_id}/erasures",
         "/v1/audit/verify",
     } <= set(paths)

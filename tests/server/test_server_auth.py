@@ -33,6 +33,7 @@ def test_missing_or_invalid_key_is_401_for_every_route(server, headers):
             ("POST", f"{U}/memories"),
             ("GET", f"{U}/memories"),
             ("POST", f"{U}/recall"),
+            ("GET", f"{U}/erasures"),
             ("GET", "/v1/audit/verify"),
             ("GET", "/no/such/route"),  # unknown routes too: nothing about routes leaks
             ("POST", "/mcp"),
@@ -65,6 +66,7 @@ def test_key_limited_to_some_users_gets_403_for_others(server):
             ("GET", "/v1/users/bob/memories"),
             ("POST", "/v1/users/bob/recall"),
             ("GET", "/v1/users/bob/export"),
+            ("GET", "/v1/users/bob/erasures"),
             ("POST", "/v1/users/bob/forget"),
         ]:
             response = client.request(method, path, json={"content": "x", "query": "x"})

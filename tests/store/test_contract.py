@@ -195,3 +195,23 @@ def test_filters_on_time_tags_session_and_tier(make_memory):
     by_tag = mem.recall("hiking", "u", tags=["name:dolomites"])
     assert [h.engram.text for h in by_tag] == ["hiked the Dolomites with Jo"]
     assert mem.recall("hiking", "u", tier="long") == []
+
+
+def test_the_erasure_feed_reads_past_a_cursor(make_memory):
+    """`erasures` (each backend's `audit_after`): one user's erasures after a cursor that
+    counts that user's entries only; a cursor beyond the log reads it from the start."""
+    mem = make_memory()
+    kept, gone = mem.remember_many(["I like tea", "My PIN is 4471"], "u")
+    mem.remember("Other user's note", "v")
+    start = mem.erasures("u")
+    assert start.erasures == [] and start.cursor == 1
+    mem.delete(gone.id, "u")
+    mem.forget("v", everything=True)
+    feed = mem.erasures("u", after=start.cursor)
+    assert [(e.position, e.action, e.engram_ids) for e in feed.erasures] == [
+        (2, "delete", [gone.id])
+    ]
+    assert feed.cursor == 2 and mem.erasures("u", after=2).erasures == []
+    assert mem.erasures("u", after=10**6) == mem.erasures("u")
+    assert mem.erasures("nobody") == mem.erasures("nobody", after=5)
+    assert mem.erasures("nobody").cursor == 0 and kept.id not in str(feed)

@@ -67,6 +67,13 @@ class Backend(abc.ABC):
     def audit_events(self, user_id: str | None = None) -> list[AuditEvent]:
         """The log in order (all users when None)."""
 
+    def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
+        """The user's entries past the first `after` of them, in order; None when the user has
+        fewer than `after` (the log was replaced). A backend that can skip without reading
+        overrides it: a client's model polls it (`EngramMemory.erasures`)."""
+        events = self.audit_events(user_id)
+        return None if after > len(events) else events[after:]
+
     @abc.abstractmethod
     def checkpoint(self) -> None:
         """Make deleted data leave the backend's own logs (SQLite: empty the WAL)."""

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT NOT NULL, action TEXT NOT NULL,
     engram_ids TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS audit_user ON audit(user_id, seq);
 """
 _COLUMNS = (
     "id, user_id, agent_id, session_id, tier, active, when_ts, created_ts, tags, vector, payload, "
@@ -270,13 +271,29 @@ class SQLiteBackend(Backend):
         return row[0][0] if row else None
 
     def audit_events(self, user_id: str | None = None) -> list[AuditEvent]:
-        rows = self._read("SELECT * FROM audit ORDER BY seq")
-        events = [
-            AuditEvent(r[2], r[3], json.loads(r[4]), json.loads(r[5]), r[1], r[0], r[6], r[7])
-            for r in rows
-        ]
-        return [e for e in events if user_id is None or e.user_id == user_id]
+        if user_id is None:
+            return _events(self._read("SELECT * FROM audit ORDER BY seq"))
+        return _events(self._read(f"{_USER_AUDIT} ORDER BY seq", (user_id,)))
+
+    def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
+        """Through the audit_user index: the skipped entries are neither read nor decoded, nor
+        are other users'."""
+        rows = self._read(f"{_USER_AUDIT} ORDER BY seq LIMIT -1 OFFSET ?", (user_id, after))
+        if rows or not after:
+            return _events(rows)
+        (count,) = self._read("SELECT COUNT(*) FROM audit WHERE user_id = ?", (user_id,))[0]
+        return None if count < after else []
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+_USER_AUDIT = "SELECT * FROM audit WHERE user_id = ?"
+
+
+def _events(rows: list[tuple]) -> list[AuditEvent]:
+    return [
+        AuditEvent(r[2], r[3], json.loads(r[4]), json.loads(r[5]), r[1], r[0], r[6], r[7])
+        for r in rows
+    ]

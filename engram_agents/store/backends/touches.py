@@ -181,6 +181,11 @@ class TouchBuffer(Backend):
             self.flush()
             return self.inner.audit_events(user_id)
 
+    def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
+        with self._writing:
+            self.flush()
+            return self.inner.audit_after(user_id, after)
+
     def checkpoint(self) -> None:
         with self._writing:
             self.flush()

@@ -50,8 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     demo.add_argument(
         "--memory-url",
-        help="keep the episodic store on an `engram-agents serve` server at this URL instead of "
-        "local files (the scenario user's memories there are replaced; one store mode per run)",
+        help="keep the episodic stores on an `engram-agents serve` server at this URL instead "
+        "of local files: one user per store there (USER.episodic, USER.hybrid, USER.weights), "
+        "emptied first, so the key must allow those user ids",
     )
     demo.add_argument(
         "--api-key",

@@ -16,7 +16,7 @@ from statistics import mean
 from typing import Any, Protocol
 
 from engram_agents.consolidation import consolidate_into_model
-from engram_agents.errors import InvalidInputError
+from engram_agents.errors import AccessDeniedError, InvalidInputError
 from engram_agents.lm import EngramLM
 from engram_agents.memory import EngramMemory
 from engram_agents.model.memorize import TrainConfig
@@ -53,11 +53,18 @@ class Frontend(Protocol):
     def agent(self, mode: str, workspace: Workspace) -> Agent: ...
 
 
+def store_names(modes: tuple[str, ...]) -> list[str]:
+    """The episodic stores the modes use, each once."""
+    return list(dict.fromkeys(name for mode in modes for name in STORES.get(mode, ())))
+
+
 @dataclass
 class Workspace:
     """What the agents of one run share: the scenario, the model, and where memories live:
-    files under `root`, or, given `memory_url`, the episodic store on an `engram-agents serve`
-    server (`EngramMemory.remote`), where the scenario user's memories are cleared first."""
+    files under `root`, or, given `memory_url`, the episodic stores on an `engram-agents serve`
+    server (`EngramMemory.remote`). There each store is a user of its own, derived from the
+    scenario user (`user`: "tess.episodic", "tess.hybrid", "tess.weights"), cleared first;
+    the model's per-user memory stays keyed by the scenario user."""
 
     scenario: Scenario
     lm: EngramLM
@@ -77,6 +84,12 @@ class Workspace:
     def __post_init__(self) -> None:
         self.root = Path(self.root)
 
+    def user(self, name: str) -> str:
+        """The user id the store `name` keeps the scenario user's memories under: locally each
+        store is a file of its own; on a server, one user per store keeps them apart."""
+        user = self.scenario.user_id
+        return user if self.memory_url is None else f"{user}.{name}"
+
     def store(self, name: str) -> EngramMemory:
         """One episodic store per name; modes that consolidate into the weights share one."""
         if name not in self._stores:
@@ -85,8 +98,29 @@ class Workspace:
             else:
                 remote = EngramMemory.remote(self.memory_url, api_key=self.api_key)
                 self._stores[name] = remote  # closed with the workspace even if forget fails
-                remote.forget(self.scenario.user_id, everything=True)  # start empty, as locally
+                remote.forget(self.user(name), everything=True)  # start empty, as locally
         return self._stores[name]
+
+    def open_stores(self, modes: tuple[str, ...]) -> None:
+        """Open (on a server: empty) the stores of the modes before any turn. On a server, first
+        check that the key may touch each store's user, so a key limited to named users fails
+        at once, naming the user it lacks, with nothing cleared."""
+        names = store_names(modes)
+        if self.memory_url is not None and names:
+            with EngramMemory.remote(self.memory_url, api_key=self.api_key) as probe:
+                for name in names:
+                    try:
+                        probe.consent(self.user(name))  # reads one setting, changes nothing
+                    except AccessDeniedError as exc:
+                        needed = " ".join(f"--user {self.user(n)}" for n in names)
+                        raise AccessDeniedError(
+                            f"the API key may not touch user {self.user(name)!r}, where this run "
+                            f"keeps the {name} store of {self.scenario.user_id!r} on the server "
+                            f"(one user per store); use a key for all of the tenant's users, or "
+                            f"one made with `engram-agents keys create --tenant TENANT {needed}`"
+                        ) from exc
+        for name in names:
+            self.store(name)
 
     def consolidate_day(self, day: Day) -> None:
         """Session end for the in-weights modes: the day's turns go into the "weights" store,
@@ -95,11 +129,18 @@ class Workspace:
         if day.day in self._consolidated:
             return
         self._consolidated.add(day.day)
-        store, user = self.store("weights"), self.scenario.user_id
+        store, user = self.store("weights"), self.user("weights")
         if day.turns:
             messages = [{"role": "user", "content": t.text} for t in day.turns]
             store.remember(messages, user, session_id=f"day{day.day}", event_time=day.date)
-        consolidate_into_model(store, self.lm, user, self.train_config, self.memorize_progress)
+        consolidate_into_model(
+            store,
+            self.lm,
+            user,
+            self.train_config,
+            self.memorize_progress,
+            model_user_id=self.scenario.user_id,
+        )
 
     def path(self, name: str) -> Path:
         return self.root / name
@@ -116,7 +157,7 @@ def disk_bytes(workspace: Workspace, mode: str) -> int:
     total = 0
     for name in names:
         if workspace.memory_url is not None and name != "rag":
-            exported = workspace.store(name).export(workspace.scenario.user_id)
+            exported = workspace.store(name).export(workspace.user(name))
             total += len(json.dumps(exported).encode())
             continue
         for p in workspace.root.glob(f"{name}*"):
@@ -145,16 +186,15 @@ def run_scenario(
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         raise InvalidInputError(f"unknown modes {unknown}; choose from {', '.join(MODES)}")
-    if workspace.memory_url is not None and len({s for m in modes for s in STORES.get(m, ())}) > 1:
-        raise InvalidInputError(
-            "with a memory server the scenario's user has one store there, so its modes cannot "
-            "keep theirs apart: run one of episodic, in_model at a time (hybrid needs two), "
-            "beside none and rag"
-        )
     scenario = workspace.scenario
     if workspace.root.exists():
         shutil.rmtree(workspace.root)
     workspace.root.mkdir(parents=True)
+    try:
+        workspace.open_stores(modes)
+    except BaseException:
+        workspace.close()
+        raise
     workspace.lm.forget_user(scenario.user_id)
     agents = {m: frontend.agent(m, workspace) for m in modes}
     texts = scenario.turn_text()

@@ -84,8 +84,8 @@ class LangChainAgent:
             self.middleware += rag_middleware(workspace)
         self.memory = None
         if mode in ("episodic", "hybrid"):
-            user = workspace.scenario.user_id
-            self.memory = EngramMemoryMiddleware(workspace.store(mode), user_id=user, k=workspace.k)
+            store, user = workspace.store(mode), workspace.user(mode)
+            self.memory = EngramMemoryMiddleware(store, user_id=user, k=workspace.k)
             self.middleware.append(self.memory)
         self.checkpointer = InMemorySaver()
         self.capture = PromptCapture()

@@ -97,7 +97,7 @@ class LlamaIndexAgent:
                 )
             elif self.mode in ("episodic", "hybrid"):
                 memory = EngramMemory.from_defaults(
-                    self.user,
+                    self.workspace.user(self.mode),
                     self.workspace.store(self.mode),
                     llm=llm,
                     session_id=session,
@@ -131,7 +131,7 @@ class LlamaIndexAgent:
     def end_day(self, day: Day) -> None:
         self.engines.clear()
         if self.mode in ("episodic", "hybrid"):
-            self.workspace.store(self.mode).consolidate(self.user)
+            self.workspace.store(self.mode).consolidate(self.workspace.user(self.mode))
         if self.mode in IN_WEIGHTS:
             self.workspace.consolidate_day(day)
 
