@@ -120,3 +120,40 @@ def _as_weights(w: np.ndarray) -> FusionWeights:
     return FusionWeights(
         **{name: float(v) for name, v in zip(FEATURES, np.maximum(w, 0.0), strict=True)}
     )
+
+
+def diversified(
+    fused: np.ndarray, vectors: np.ndarray, rows: np.ndarray, k: int, weight: float
+) -> np.ndarray:
+    """Scores whose descending order picks, one at a time, the candidate with the best fused
+    score less `weight` times its highest cosine with a candidate picked before (maximal
+    marginal relevance; candidate i's vector is `vectors[rows[i]]`): a question about several
+    events then finds one turn per event, not k near-repeats of one. Only the first `k`
+    picks, drawn from the fused top 4k, move; the first pick is the fused first, no candidate
+    scores above its fused score, and those not picked stay below every pick."""
+    k = min(k, fused.size)
+    if weight <= 0 or k < 2:
+        return fused
+    pool = np.argsort(-fused, kind="stable")[: 4 * k]
+    own = vectors[rows[pool]]
+    unit = own / np.maximum(np.linalg.norm(own, axis=1, keepdims=True), 1e-12)
+    cos = unit @ unit.T
+    base = fused[pool].astype(np.float32)
+    left = np.ones(pool.size, dtype=bool)
+    penalty = np.zeros(pool.size, dtype=np.float32)
+    order, gains = [], []
+    for _ in range(k):
+        gain = np.where(left, base - weight * penalty, -np.inf)
+        i = int(np.argmax(gain))
+        order.append(i)
+        gains.append(gain[i])
+        left[i] = False
+        penalty = np.maximum(penalty, cos[:, i])  # an opposite vector counts as no repeat
+    # Picks' gains only fall (penalties only grow), so their order is the descending order.
+    out = fused.astype(np.float32, copy=True)
+    picked = pool[order]
+    rest = np.ones(fused.size, dtype=bool)
+    rest[picked] = False
+    out[picked] = gains
+    out[rest] = np.minimum(out[rest], np.nextafter(np.float32(gains[-1]), np.float32(-np.inf)))
+    return out

@@ -123,7 +123,8 @@ class Ranker(StoreCore):
             (asks, by_user, by_model),
         )
         w = fusion.as_vector(self.weights(user_id))
-        fused = x @ w
+        scored = x @ w
+        fused = fusion.diversified(scored, index.vectors, rows, k, cfg.diversity)
         order, floored = fusion.with_dense_floor(fused, own, cfg.dense_floor, k)
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in
         # the returned order and callers that sort or merge results by score keep the floor.
@@ -150,16 +151,21 @@ class Ranker(StoreCore):
                     explanation=self._explain(
                         float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor, span
                     ),
-                    parts=self._parts(x[i] * w, float(score) - float(fused[i])),
+                    parts=self._parts(
+                        x[i] * w, float(scored[i] - fused[i]), float(score - fused[i])
+                    ),
                     passage=passage,
                 )
             )
         return hits, x[order]
 
     @staticmethod
-    def _parts(weighted: np.ndarray, lifted: float) -> dict[str, float]:
-        """Each signal times its weight; with what the dense floor added, they sum to the score."""
+    def _parts(weighted: np.ndarray, repeats: float, lifted: float) -> dict[str, float]:
+        """Each signal times its weight; with what repeating a better hit took away
+        (`redundancy`) and what the dense floor added, they sum to the score."""
         parts = dict(zip(fusion.FEATURES, weighted.tolist(), strict=True))
+        if repeats > 0:
+            parts["redundancy"] = -repeats
         if lifted > 0:
             parts["dense_floor"] = lifted
         return parts
