@@ -126,7 +126,7 @@ class Ranker(StoreCore):
             time_range,
             (asks, by_user, by_model),
         )
-        w = fusion.as_vector(self.weights(user_id))
+        w = fusion.as_vector(self.weights(user_id, index.revision))
         fused = x @ w
         order, floored = fusion.with_dense_floor(fused, own, cfg.dense_floor, k)
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in

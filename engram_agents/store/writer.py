@@ -88,7 +88,7 @@ class Writer(StoreCore):
         cfg = self.config
         index = self._index(user_id)
         read_at = index.revision
-        self._check_consent(user_id)  # after the revision: a change of consent moves it
+        self._check_consent(user_id, read_at)  # a change of consent moves the revision
         changed: dict[str, tuple[Engram, np.ndarray]] = {}
         result: list[Engram] = []
         new_ids: list[str] = []
