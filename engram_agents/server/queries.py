@@ -34,10 +34,16 @@ class QueryEncoder:
         return await future
 
     async def _encode_waiting(self) -> None:
+        batch: list[tuple[str, asyncio.Future[np.ndarray]]] = []
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 await self._encode_batch(batch)
+        except BaseException:  # cancelled (the server stops): nobody may wait on a dead batch
+            for _, future in [*batch, *self._waiting]:
+                future.cancel()
+            self._waiting = []
+            raise
         finally:
             self._drain = None
 

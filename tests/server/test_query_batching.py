@@ -112,3 +112,24 @@ def test_bad_recall_arguments_are_refused_on_the_event_loop_path(tmp_path, serve
         assert answer.status_code == 400, answer.text
         assert len(memory.list("ana")) == 1
     memory.close()
+
+
+def test_stopping_mid_encode_leaves_no_caller_waiting_and_the_next_loop_served():
+    encoder = SlowFirstEncoder()
+    queries = QueryEncoder(encoder)
+
+    async def stop_mid_encode() -> list[object]:
+        first = asyncio.create_task(queries.encode("first"))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(queries.encode("second"))
+        await asyncio.sleep(0.01)
+        assert queries._drain is not None
+        queries._drain.cancel()
+        encoder.release.set()
+        together = asyncio.gather(first, second, return_exceptions=True)
+        return await asyncio.wait_for(together, 5)  # a caller left waiting fails here
+
+    outcomes = asyncio.run(stop_mid_encode())
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+    again = asyncio.run(queries.encode("again"))  # a new event loop, nothing left behind
+    np.testing.assert_allclose(again, encode_checked(HashingEncoder(64), ["again"])[0])
