@@ -36,20 +36,27 @@ class SlowFirstEncoder(HashingEncoder):
         return super().encode(texts)
 
 
+async def queued(
+    queries: QueryEncoder, encoder: SlowFirstEncoder, texts: list[str], stop: bool = False
+) -> list[object]:
+    """Each text's outcome (a vector or an error) when the first is being encoded while the
+    others arrive; with `stop`, the running encode is cancelled before it finishes."""
+    first = asyncio.create_task(queries.encode(texts[0]))
+    await asyncio.sleep(0.05)  # the first encode is running
+    rest = [asyncio.create_task(queries.encode(t)) for t in texts[1:]]
+    await asyncio.sleep(0.05)
+    if stop:
+        assert queries._drain is not None
+        queries._drain.cancel()
+    encoder.release.set()
+    together = asyncio.gather(first, *rest, return_exceptions=True)
+    return await asyncio.wait_for(together, 5)  # a caller left waiting fails here
+
+
 def test_queries_waiting_together_are_encoded_in_one_call_each_getting_its_own_vector():
     encoder = SlowFirstEncoder()
-    queries = QueryEncoder(encoder)
     texts = [f"what about the {w}?" for w in ["dog", "tea", "paris", "guitar", "garden"]]
-
-    async def run() -> list[np.ndarray]:
-        first = asyncio.create_task(queries.encode(texts[0]))
-        await asyncio.sleep(0.05)  # the first encode is running
-        rest = [asyncio.create_task(queries.encode(t)) for t in texts[1:]]
-        await asyncio.sleep(0.05)
-        encoder.release.set()
-        return await asyncio.gather(first, *rest)
-
-    vectors = asyncio.run(run())
+    vectors = asyncio.run(queued(QueryEncoder(encoder), encoder, texts))
     assert encoder.calls == [texts[:1], texts[1:]]
     expected = encode_checked(HashingEncoder(64), texts)
     np.testing.assert_allclose(np.stack(vectors), expected, rtol=1e-6)
@@ -57,17 +64,8 @@ def test_queries_waiting_together_are_encoded_in_one_call_each_getting_its_own_v
 
 def test_a_query_that_breaks_its_batch_fails_alone():
     encoder = SlowFirstEncoder()
-    queries = QueryEncoder(encoder)
-
-    async def run() -> list[object]:
-        first = asyncio.create_task(queries.encode("first"))
-        await asyncio.sleep(0.05)
-        rest = [asyncio.create_task(queries.encode(t)) for t in ["dog", "boom", "tea"]]
-        await asyncio.sleep(0.05)
-        encoder.release.set()
-        return await asyncio.gather(first, *rest, return_exceptions=True)
-
-    first, dog, boom, tea = asyncio.run(run())
+    texts = ["first", "dog", "boom", "tea"]
+    first, dog, boom, tea = asyncio.run(queued(QueryEncoder(encoder), encoder, texts))
     assert isinstance(boom, InvalidInputError)
     for text, vector in [("first", first), ("dog", dog), ("tea", tea)]:
         np.testing.assert_allclose(vector, encode_checked(HashingEncoder(64), [text])[0])
@@ -117,19 +115,7 @@ def test_bad_recall_arguments_are_refused_on_the_event_loop_path(tmp_path, serve
 def test_stopping_mid_encode_leaves_no_caller_waiting_and_the_next_loop_served():
     encoder = SlowFirstEncoder()
     queries = QueryEncoder(encoder)
-
-    async def stop_mid_encode() -> list[object]:
-        first = asyncio.create_task(queries.encode("first"))
-        await asyncio.sleep(0.05)
-        second = asyncio.create_task(queries.encode("second"))
-        await asyncio.sleep(0.01)
-        assert queries._drain is not None
-        queries._drain.cancel()
-        encoder.release.set()
-        together = asyncio.gather(first, second, return_exceptions=True)
-        return await asyncio.wait_for(together, 5)  # a caller left waiting fails here
-
-    outcomes = asyncio.run(stop_mid_encode())
+    outcomes = asyncio.run(queued(queries, encoder, ["first", "second"], stop=True))
     assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
     again = asyncio.run(queries.encode("again"))  # a new event loop, nothing left behind
     np.testing.assert_allclose(again, encode_checked(HashingEncoder(64), ["again"])[0])
