@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from engram_agents.erasure_feed import ErasureFeed, check_cursor, erasure_feed
@@ -51,6 +52,7 @@ from engram_agents.store.validation import (
     recall_filters,
     recalled_ids,
     time_range_of,
+    unchecked_item,
 )
 
 Message = dict[str, Any]
@@ -172,7 +174,7 @@ class EngramMemory:
         metadata = check_metadata(metadata)
         redact = optional_flag(redact, "redact")
         if isinstance(content, str | bytes | bytearray):
-            items = [MemoryItem.model_construct(text=content)]
+            items = [unchecked_item(content)]
         elif isinstance(content, Sequence) and content:
             items = [message_item(m, n) for n, m in enumerate(content)]
         else:
@@ -237,8 +239,6 @@ class EngramMemory:
         The user is always a boundary; `agent_id` / `session_id`, when given, are boundaries too
         (only engrams remembered by that agent / first said in that session), else every
         agent's and session's engrams of the user are candidates."""
-        check_id(user_id)
-        when = parse_when(now) if now is not None else None
         keywords = {
             "time_range": time_range,
             "tags": tags,
@@ -247,7 +247,24 @@ class EngramMemory:
             "tier": tier,
             "include_superseded": include_superseded,
         }
-        return self.store.recall(user_id, query, k, recall_filters(filters, keywords, when), when)
+        return self._recall(query, user_id, k, None, filters, keywords, now)
+
+    def _recall(
+        self,
+        query: str,
+        user_id: str,
+        k: int,
+        query_vector: np.ndarray | None,
+        filters: RecallFilters | dict[str, Any] | None,
+        keywords: dict[str, Any],
+        now: datetime | str | None,
+    ) -> list[RecallHit]:
+        """`recall`, with the query's vector from this memory's encoder when the caller has it
+        already: the server encodes the queries that arrive together in one batch."""
+        check_id(user_id)
+        when = parse_when(now) if now is not None else None
+        filters = recall_filters(filters, keywords, when)
+        return self.store.recall(user_id, query, k, filters, when, query_vector)
 
     def get(self, engram_id: str, user_id: str) -> Engram:
         return self.store.get(check_id(user_id), check_id(engram_id, "engram_id"))

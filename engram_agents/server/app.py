@@ -17,6 +17,7 @@ from engram_agents.server import console, errors
 from engram_agents.server.keys import KeyStore
 from engram_agents.server.mcp_tools import build_mcp
 from engram_agents.server.middleware import Authenticate, BodyLimit
+from engram_agents.server.queries import QueryEncoder
 from engram_agents.server.schemas import (
     AuditStatus,
     Consent,
@@ -35,6 +36,7 @@ from engram_agents.server.tenancy import Principal, check_path_id, verified_entr
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.records import ConsolidationReport, Engram, RecallHit
 from engram_agents.store.reply_use import ReplyUse
+from engram_agents.store.validation import check_text
 
 if TYPE_CHECKING:
     from engram_agents.lm import EngramLM
@@ -73,8 +75,8 @@ USER = "/users/{user_id}"
 
 
 def rest_api(memory: EngramMemory) -> APIRouter:
-    """The verbs as routes. They are plain functions: FastAPI runs them in its thread pool, and
-    the store is thread-safe."""
+    """The verbs as routes. Most are plain functions: FastAPI runs them in its thread pool, and
+    the store is thread-safe. Recall, the most frequent, runs on the event loop."""
     api = APIRouter(prefix="/v1")
 
     @api.post(USER + "/memories", status_code=201, response_model=Engram | list[Engram])
@@ -91,10 +93,17 @@ def rest_api(memory: EngramMemory) -> APIRouter:
         stored = memory.remember_many(args.pop("items"), user, **args)
         return [who.engram(e) for e in stored]
 
+    queries = QueryEncoder(memory.store.encoder)
+
     @api.post(USER + "/recall", response_model=list[RecallHit])
-    def recall(user: User, body: RecallBody, who: Caller) -> Response:
+    async def recall(user: User, body: RecallBody, who: Caller) -> Response:
+        """On the event loop, not in the thread pool: the query is encoded in one batch with
+        the others waiting (`QueryEncoder`), then ranked with its vector."""
         args = dict(body)
-        hits = memory.recall(args.pop("query"), user, args.pop("k"), **args)
+        query = check_text(args.pop("query"), memory.config.max_text_bytes, "query")
+        vector = await queries.encode(query)
+        k, filters, now = args.pop("k"), args.pop("filters"), args.pop("now")
+        hits = memory._recall(query, user, k, vector, filters, args, now)
         return _json(_HITS, [who.hit(h) for h in hits])
 
     @api.get(USER + "/memories", response_model=list[Engram])

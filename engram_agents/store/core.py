@@ -64,6 +64,7 @@ class StoreCore:
         self._copies: dict[str, CopyIndex] = {}
         self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
         self._erase_hooks: dict[str, Callable[[str, list[Engram]], dict[str, int]]] = {}
+        self._settings: dict[tuple[str, str], tuple[int, str | None]] = {}  # by revision read
         self._lock = threading.RLock()
         self._static = static_vectors(encoder) if cfg.passage_vectors == "static" else None
         self._check_key(cipher)
@@ -119,8 +120,17 @@ class StoreCore:
                 f"so it cannot be opened with passage_vectors={wanted!r} (nothing was changed)"
             )
 
-    def _setting(self, user_id: str, key: str) -> str | None:
-        return self.codec.open_setting(user_id, key, self.backend.setting(user_id, key))
+    def _setting(self, user_id: str, key: str, revision: int | None = None) -> str | None:
+        """A user's setting. Given `revision` (the user's, just read), a value read at that
+        revision is reused, sparing recall and remember a read each: every change of a user's
+        setting is a `_commit`, which moves the revision (and revisions never go back)."""
+        cached = self._settings.get((user_id, key))
+        if revision is not None and cached is not None and cached[0] == revision:
+            return cached[1]
+        value = self.codec.open_setting(user_id, key, self.backend.setting(user_id, key))
+        if revision is not None:
+            self._settings[user_id, key] = (revision, value)
+        return value
 
     def _index(self, user_id: str) -> ScopeIndex:
         revision = self.backend.revision(user_id)
@@ -218,13 +228,13 @@ class StoreCore:
         engrams.sort(key=lambda e: (e.metadata.created_at, e.id))
         return engrams
 
-    def weights(self, user_id: str) -> FusionWeights:
-        stored = self._setting(user_id, "fusion_weights")
+    def weights(self, user_id: str, revision: int | None = None) -> FusionWeights:
+        stored = self._setting(user_id, "fusion_weights", revision)
         return FusionWeights.model_validate_json(stored) if stored else self.config.weights
 
-    def consent(self, user_id: str) -> bool:
+    def consent(self, user_id: str, revision: int | None = None) -> bool:
         """Whether persistent memory is on for the user (it is unless they switched it off)."""
-        return self._setting(user_id, "consent") != "withdrawn"
+        return self._setting(user_id, "consent", revision) != "withdrawn"
 
     def set_consent(self, user_id: str, remember: bool) -> None:
         """Switch persistent memory on or off for the user; the change is in the audit log.
@@ -237,8 +247,8 @@ class StoreCore:
         value = "granted" if remember else "withdrawn"
         self._commit(user_id, read_at, [], [], [event], {(user_id, "consent"): value})
 
-    def _check_consent(self, user_id: str) -> None:
-        if not self.consent(user_id):
+    def _check_consent(self, user_id: str, revision: int | None = None) -> None:
+        if not self.consent(user_id, revision):
             raise ConsentError(
                 f"user {user_id!r} switched persistent memory off, so nothing new is remembered "
                 "(recall, export, delete and forget still work); "

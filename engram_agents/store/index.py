@@ -367,8 +367,9 @@ class ScopeIndex:
             return [[] for _ in vectors]
         sims = vectors @ self.vectors[:size].T
         sims[:, ~self.alive[:size]] = -np.inf
+        stored_agents = np.array(self.agent[:size], dtype=object)  # compared in C, not a loop
         for agent in set(agents):
-            other = np.fromiter((a != agent for a in self.agent), bool, size)
+            other = stored_agents != agent
             sims[np.ix_([a == agent for a in agents], other)] = -np.inf
         n = min(n, size)
         top = np.argpartition(-sims, n - 1, axis=1)[:, :n]

@@ -35,12 +35,16 @@ class Ranker(StoreCore):
         k: int = 10,
         filters: RecallFilters | None = None,
         now: datetime | None = None,
+        qvec: np.ndarray | None = None,
     ) -> list[RecallHit]:
+        """`qvec`: the query's normalized vector from this store's encoder, when the caller
+        encoded it already (with `encode_checked`, e.g. together with other queries)."""
         query = check_text(query, self.config.max_text_bytes, "query")
         k = check_k(k)
         filters = filters or RecallFilters()
         now = as_utc(now) if now else utcnow()
-        qvec = encode_checked(self.encoder, [query])[0]
+        if qvec is None:
+            qvec = encode_checked(self.encoder, [query])[0]
         pquery = self.passage_query(query, qvec)
         mentions = find_time_mentions(query, now)  # parsed once: for the tags and the span
         query_tags = extract_sketch(query, mentions=mentions)
@@ -122,7 +126,7 @@ class Ranker(StoreCore):
             time_range,
             (asks, by_user, by_model),
         )
-        w = fusion.as_vector(self.weights(user_id))
+        w = fusion.as_vector(self.weights(user_id, index.revision))
         scored = x @ w
         fused = fusion.diversified(scored, index.vectors, rows, k, cfg.diversity)
         order, floored = fusion.with_dense_floor(fused, own, cfg.dense_floor, k)

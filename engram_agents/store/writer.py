@@ -65,9 +65,7 @@ class Writer(StoreCore):
         for engram, turn in zip(engrams, passages, strict=True):
             self._sketch_passages(engram, turn)
         return self._retrying(
-            lambda: self._store_new(
-                scope.user_id, [e.model_copy(deep=True) for e in engrams], vectors, passages
-            )
+            lambda: self._store_new(scope.user_id, [_fresh(e) for e in engrams], vectors, passages)
         )
 
     def _sketch_passages(self, engram: Engram, passages: Passages) -> None:
@@ -86,11 +84,11 @@ class Writer(StoreCore):
         passages: list[Passages],
     ) -> list[Engram]:
         """Dedupe, supersede and store against the user's rows as of one revision (fresh copies
-        of `engrams` each attempt: supersede notes are added to them)."""
+        of `engrams` each attempt, `_fresh`: supersede notes are added to their history)."""
         cfg = self.config
         index = self._index(user_id)
         read_at = index.revision
-        self._check_consent(user_id)  # after the revision: a change of consent moves it
+        self._check_consent(user_id, read_at)  # a change of consent moves the revision
         changed: dict[str, tuple[Engram, np.ndarray]] = {}
         result: list[Engram] = []
         new_ids: list[str] = []
@@ -98,16 +96,23 @@ class Writer(StoreCore):
         batch_vecs: list[np.ndarray] = []
         batch: list[Engram] = []
 
+        agents = [e.scope.agent_id for e in engrams]
+        nearest = index.nearest(vectors, agents)
+        # The stored engrams that can be looked at below (those `_similar` keeps), in one read.
+        floor = min(cfg.dedup_similarity, cfg.supersede_similarity)
+        near_ids = list(dict.fromkeys(i for near in nearest for sim, i in near if sim >= floor))
+        stored = {row.id: row for row in self.backend.get(user_id, near_ids)}
+        read: dict[str, Engram] = {}
+
         def lookup(engram_id: str) -> Engram:
             if engram_id in changed:
                 return changed[engram_id][0]
-            rows = self.backend.get(user_id, [engram_id])
-            if not rows:  # deleted since the index was read: compute again on fresh rows
-                raise ConflictError(f"user {user_id!r} changed while reading")
-            return self.codec.to_engram(rows[0])
+            if engram_id not in read:
+                if engram_id not in stored:  # deleted since the index was read: compute again
+                    raise ConflictError(f"user {user_id!r} changed while reading")
+                read[engram_id] = self.codec.to_engram(stored[engram_id])
+            return read[engram_id]
 
-        agents = [e.scope.agent_id for e in engrams]
-        nearest = index.nearest(vectors, agents)
         new_passages = {e.id: p for e, p in zip(engrams, passages, strict=True)}
         for engram, vector, existing in zip(engrams, vectors, nearest, strict=True):
             mine = [i for i, e in enumerate(batch) if e.scope.agent_id == engram.scope.agent_id]
@@ -244,3 +249,10 @@ class Writer(StoreCore):
         row = self.codec.to_row(engram, vector, passages)
         self._commit(user_id, read_at, [row], [], [AuditEvent(user_id, "update", [engram_id])])
         return engram
+
+
+def _fresh(engram: Engram) -> Engram:
+    """A copy for one write attempt: `_store_new` changes only the history of the engrams it is
+    given (everything else is replaced through `model_copy`), so that is all that is copied; a
+    deep copy cost more than the rest of a remember's bookkeeping."""
+    return engram.model_copy(update={"history": list(engram.history)})
