@@ -4,17 +4,14 @@ in a worker thread, so the two can never drift apart."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import inspect
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
 
 from engram_agents.erasure_feed import ErasureFeed, check_cursor, erasure_feed
 from engram_agents.store.backends.base import Backend
@@ -43,7 +40,6 @@ from engram_agents.store.validation import (
     check_metadata,
     check_tags,
     check_text,
-    describe,
     export_file,
     memory_item,
     message_item,
@@ -54,6 +50,7 @@ from engram_agents.store.validation import (
     time_range_of,
     unchecked_item,
 )
+from engram_agents.verbs import wrap_verbs
 
 Message = dict[str, Any]
 
@@ -62,14 +59,6 @@ def default_path() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("engram-agents")) / "memory.db"
-
-
-def _required_cipher(encryption_key: str | bytes | None, verb: str) -> Cipher:
-    """The cipher a store migration needs: from the key given, else ENGRAM_ENCRYPTION_KEY."""
-    cipher = Cipher.from_env_or_key(encryption_key)
-    if cipher is None:
-        raise InvalidInputError(f"{verb} needs encryption_key= or ENGRAM_ENCRYPTION_KEY")
-    return cipher
 
 
 class EngramMemory:
@@ -122,7 +111,7 @@ class EngramMemory:
         Open it with the same key afterwards. The key defaults to ENGRAM_ENCRYPTION_KEY."""
         from engram_agents.store.migrate import encrypt_sqlite_store
 
-        return encrypt_sqlite_store(path, _required_cipher(encryption_key, "encrypt_store"))
+        return encrypt_sqlite_store(path, Cipher.required(encryption_key, "encrypt_store"))
 
     @classmethod
     def remote(
@@ -148,7 +137,7 @@ class EngramMemory:
         re-sealed. Such stores still open and search as they are until this is run."""
         from engram_agents.store.migrate import key_tags_per_user
 
-        return key_tags_per_user(path, _required_cipher(encryption_key, "key_tags_per_user"))
+        return key_tags_per_user(path, Cipher.required(encryption_key, "key_tags_per_user"))
 
     @property
     def config(self) -> StoreConfig:
@@ -404,34 +393,4 @@ class EngramMemory:
         self.close()
 
 
-def _our_errors(verb: Callable[..., Any]) -> Callable[..., Any]:
-    """A pydantic error from our records means the caller's input was bad: say so in our type."""
-
-    @functools.wraps(verb)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return verb(*args, **kwargs)
-        except ValidationError as exc:
-            raise InvalidInputError(f"bad input to {verb.__name__}: {describe(exc)}") from exc
-
-    return checked
-
-
-def _async_twin(name: str) -> Callable[..., Any]:
-    async def twin(self: EngramMemory, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(getattr(self, name), *args, **kwargs)
-
-    twin.__name__ = twin.__qualname__ = f"a{name}"
-    twin.__doc__ = f"Async twin of `{name}` (same code, run in a worker thread)."
-    twin.__signature__ = inspect.signature(getattr(EngramMemory, name))  # type: ignore[attr-defined]
-    return twin
-
-
-VERBS = (
-    "remember", "remember_many", "recall", "get", "list", "export", "update", "delete",
-    "forget", "feedback", "observe_reply", "consolidate", "verify_audit", "close",
-    "set_consent", "consent", "erasures",
-)  # fmt: skip
-for _verb in VERBS:
-    setattr(EngramMemory, _verb, _our_errors(getattr(EngramMemory, _verb)))
-    setattr(EngramMemory, f"a{_verb}", _async_twin(_verb))
+wrap_verbs(EngramMemory)

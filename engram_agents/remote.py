@@ -26,13 +26,14 @@ from pydantic_core import to_jsonable_python
 from engram_agents import errors
 from engram_agents.erasure_feed import ErasureFeed, check_cursor
 from engram_agents.ids import check_id
-from engram_agents.memory import VERBS, EngramMemory
+from engram_agents.memory import EngramMemory
 from engram_agents.store import errors as store_errors
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.records import Engram, RecallHit, TimeRange
 from engram_agents.store.reply_use import ReplyUse
 from engram_agents.store.store import ConsolidationReport
 from engram_agents.store.validation import check_ids, recalled_ids
+from engram_agents.verbs import VERBS
 
 if TYPE_CHECKING:
     from engram_agents.model_follower import ModelFollower

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from engram_agents.store.errors import EncryptionError
+from engram_agents.store.errors import EncryptionError, InvalidInputError
 
 KEY_ENV = "ENGRAM_ENCRYPTION_KEY"
 
@@ -54,6 +54,14 @@ class Cipher:
     def from_env_or_key(cls, key: str | bytes | None) -> Cipher | None:
         key = key if key is not None else os.environ.get(KEY_ENV)
         return cls(key) if key else None
+
+    @classmethod
+    def required(cls, key: str | bytes | None, verb: str) -> Cipher:
+        """The cipher a store migration needs: from the key given, else ENGRAM_ENCRYPTION_KEY."""
+        cipher = cls.from_env_or_key(key)
+        if cipher is None:
+            raise InvalidInputError(f"{verb} needs encryption_key= or {KEY_ENV}")
+        return cipher
 
     def encrypt(self, plaintext: bytes, associated: str) -> bytes:
         nonce = os.urandom(12)
