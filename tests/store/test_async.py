@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from engram_agents.memory import VERBS, EngramMemory
+from engram_agents.memory import EngramMemory
+from engram_agents.verbs import VERBS
 
 
 def test_every_verb_has_a_twin():
