@@ -5,6 +5,7 @@ import the `server` extra when they run, and say how to install it when it is mi
 from __future__ import annotations
 
 import argparse
+import gc
 import ipaddress
 import json
 import os
@@ -14,6 +15,7 @@ from typing import Any
 
 COMMANDS = ("serve", "mcp", "keys")
 _WORKER_ARGS = "ENGRAM_AGENTS_SERVE_ARGS"  # how `serve --workers N` hands its options to each
+SWITCH_INTERVAL_S = 0.001  # `_serving_runtime`
 INSTALL_HINT = "the server needs its extra: pip install 'engram-agents[server]'"
 
 
@@ -165,7 +167,26 @@ def _app(args: argparse.Namespace) -> Any:
 
     keys = KeyStore(args.keys) if args.keys else None
     memory, lm = _memory(args), _lm(args) if args.model else None
-    return create_app(memory, keys, host=args.host, max_body_bytes=args.max_body_bytes, lm=lm)
+    app = create_app(memory, keys, host=args.host, max_body_bytes=args.max_body_bytes, lm=lm)
+    _serving_runtime()
+    return app
+
+
+def _serving_runtime() -> None:
+    """Two interpreter settings for the server's tail latency (docs/server.md).
+
+    What startup built (torch, transformers, the encoder, the app: ~400k objects) is frozen out
+    of the garbage collector's full passes: each one walked all of them, stopping every request
+    for ~200 ms on a small CPU every few seconds under load. They live as long as the process;
+    what requests allocate is collected as before.
+
+    A thread that comes back from native code (an encode, SQLite) waits for the GIL until the
+    thread holding it (mostly the event loop) is made to drop it: at most the switch interval,
+    5 ms by default, once per hand-over. A recall's encode and its store work hand over several
+    times, so 1 ms cuts the queueing that builds on them."""
+    gc.collect()
+    gc.freeze()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 def worker_app() -> Any:

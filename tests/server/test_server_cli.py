@@ -147,3 +147,23 @@ def test_serve_with_a_model_shows_the_users_engram_facts(serve_process, tiny_dir
         page = client.get("/console/users/ana").text
     assert "<strong>Where does Ana live?</strong> → in Lisbon" in page
     assert "No model loaded" not in page
+
+
+def test_the_served_app_leaves_startup_objects_out_of_full_collections(tmp_path):
+    """A served process freezes what startup built (a full GC pass over it stalled every
+    request for ~200 ms) and hands the GIL over every millisecond (docs/notes/latency.md)."""
+    script = f"""
+import argparse, gc, sys
+from engram_agents.server import cli
+parser = argparse.ArgumentParser()
+cli.add_parsers(parser.add_subparsers(dest="command"))
+args = parser.parse_args(["serve", "--db", {str(tmp_path / "e.db")!r}, "--encoder", "hashing"])
+before = gc.get_freeze_count()
+app = cli._app(args)
+print(before, gc.get_freeze_count(), sys.getswitchinterval())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    before, frozen, interval = done.stdout.split()
+    assert int(before) == 0 and int(frozen) > 10_000
+    assert float(interval) == pytest.approx(0.001)
