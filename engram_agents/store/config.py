@@ -85,7 +85,7 @@ class StoreConfig(BaseModel):
     # Diversity of the fused order (fusion.diversified): a candidate loses this much times its
     # highest cosine with a result ranked above it, so near-repeats of one turn make room for
     # other turns (questions about several events need one of each). 0 is the fused order as
-    # it is. Measured (docs/notes/recall.md): 0.4 and 0.5 gained or tied at R@10 on every data
+    # it is. Measured (benchmarks/RESULTS.md): 0.4 and 0.5 gained or tied at R@10 on every data
     # set and conversation, 0.3 and 0.7 lost on one; 0.5 put one BEAM long question type below
     # dense at R@5, 0.4 nothing. The dense floor is applied after it.
     diversity: float = Field(default=0.4, ge=0)

@@ -151,7 +151,7 @@ def test_serve_with_a_model_shows_the_users_engram_facts(serve_process, tiny_dir
 
 def test_the_served_app_leaves_startup_objects_out_of_full_collections(tmp_path):
     """A served process freezes what startup built (a full GC pass over it stalled every
-    request for ~200 ms) and hands the GIL over every millisecond (docs/notes/latency.md)."""
+    request for ~200 ms) and hands the GIL over every millisecond (docs/server.md)."""
     script = f"""
 import argparse, gc, sys
 from engram_agents.server import cli
