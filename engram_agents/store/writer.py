@@ -99,7 +99,7 @@ class Writer(StoreCore):
         agents = [e.scope.agent_id for e in engrams]
         nearest = index.nearest(vectors, agents)
         # The stored engrams that can be looked at below (those `_similar` keeps), in one read.
-        floor = min(cfg.dedup_similarity, cfg.supersede_similarity)
+        floor = self._similar_floor
         near_ids = list(dict.fromkeys(i for near in nearest for sim, i in near if sim >= floor))
         stored = {row.id: row for row in self.backend.get(user_id, near_ids)}
         read: dict[str, Engram] = {}
@@ -176,12 +176,17 @@ class Writer(StoreCore):
         self, existing: list[tuple[float, str]], vector: np.ndarray, batch: list, batch_vecs: list
     ) -> list[tuple[float, str]]:
         """Existing or same-batch engrams similar enough to be duplicates or superseded."""
-        floor = min(self.config.dedup_similarity, self.config.supersede_similarity)
+        floor = self._similar_floor
         out = list(existing)
         if batch:
             sims = np.asarray(batch_vecs) @ vector
             out += [(float(s), batch[i].id) for i, s in enumerate(sims)]
         return sorted((p for p in out if p[0] >= floor), reverse=True)
+
+    @property
+    def _similar_floor(self) -> float:
+        """The lowest similarity at which an engram can be a duplicate or be superseded."""
+        return min(self.config.dedup_similarity, self.config.supersede_similarity)
 
     @staticmethod
     def _vector_of(index: ScopeIndex, engram_id: str, batch: list, vecs: list) -> np.ndarray:
