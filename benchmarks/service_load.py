@@ -274,7 +274,7 @@ def _seed(add: Callable[[str, list[str]], Any], per_user: int) -> None:
 
 
 def _start_server(
-    db: Path, encoder: str | None, keys: Path | None, workers: int
+    db: Path, encoder: str | None, keys: Path | None, workers: int, patience: float | None
 ) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -282,6 +282,7 @@ def _start_server(
     command = [sys.executable, "-m", "engram_agents.cli", "serve", "--db", str(db)]
     command += ["--port", str(port)] + (["--workers", str(workers)] if workers > 1 else [])
     command += (["--encoder", encoder] if encoder else []) + (["--keys", str(keys)] if keys else [])
+    command += [] if patience is None else ["--write-patience", str(patience)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -320,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=1, help="`serve --workers N`")
     parser.add_argument(
+        "--write-patience", type=float, help="`serve --write-patience S` (0: no recall priority)"
+    )
+    parser.add_argument(
         "--server-only", action="store_true", help="leave out the in-process baseline"
     )
     args = parser.parse_args(argv)
@@ -336,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
 
         headers["Authorization"] = f"Bearer {KeyStore(tmp / 'keys.db').create('bench')}"
     keys = tmp / "keys.db" if args.keys else None
-    proc, url = _start_server(tmp / "served.db", args.encoder, keys, args.workers)
+    proc, url = _start_server(
+        tmp / "served.db", args.encoder, keys, args.workers, args.write_patience
+    )
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
             _seed(
@@ -367,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seed_per_user": args.seed_per_user,
                 "keys": args.keys,
                 "workers": args.workers,
+                "write_patience": args.write_patience,
                 "users": len(USERS),
                 "machine": machine() | {"load_avg_1m": os.getloadavg()[0]},
             }

@@ -17,6 +17,7 @@ from engram_agents.server import console, errors
 from engram_agents.server.keys import KeyStore
 from engram_agents.server.mcp_tools import build_mcp
 from engram_agents.server.middleware import Authenticate, BodyLimit
+from engram_agents.server.priority import DEFAULT_PATIENCE_S, ReadsFirst
 from engram_agents.server.queries import QueryEncoder
 from engram_agents.server.schemas import (
     AuditStatus,
@@ -74,13 +75,15 @@ User = Annotated[str, Depends(_user)]
 USER = "/users/{user_id}"
 
 
-def rest_api(memory: EngramMemory) -> APIRouter:
+def rest_api(memory: EngramMemory, gate: ReadsFirst) -> APIRouter:
     """The verbs as routes. Most are plain functions: FastAPI runs them in its thread pool, and
-    the store is thread-safe. Recall, the most frequent, runs on the event loop."""
+    the store is thread-safe. Recall, the most frequent, runs on the event loop. Writes that
+    encode text (remember, update) yield to recalls in flight (`gate`); erasures never wait."""
     api = APIRouter(prefix="/v1")
 
     @api.post(USER + "/memories", status_code=201, response_model=Engram | list[Engram])
     def remember(user: User, body: RememberBody, who: Caller) -> Response:
+        gate.wait_turn()
         args = dict(body)
         stored = memory.remember(args.pop("content"), user, **args)
         if isinstance(stored, list):
@@ -89,6 +92,7 @@ def rest_api(memory: EngramMemory) -> APIRouter:
 
     @api.post(USER + "/memories/batch", status_code=201)
     def remember_many(user: User, body: RememberManyBody, who: Caller) -> list[Engram]:
+        gate.wait_turn()
         args = dict(body)
         stored = memory.remember_many(args.pop("items"), user, **args)
         return [who.engram(e) for e in stored]
@@ -101,9 +105,10 @@ def rest_api(memory: EngramMemory) -> APIRouter:
         the others waiting (`QueryEncoder`), then ranked with its vector."""
         args = dict(body)
         query = check_text(args.pop("query"), memory.config.max_text_bytes, "query")
-        vector = await queries.encode(query)
-        k, filters, now = args.pop("k"), args.pop("filters"), args.pop("now")
-        hits = memory._recall(query, user, k, vector, filters, args, now)
+        with gate.reading():
+            vector = await queries.encode(query)
+            k, filters, now = args.pop("k"), args.pop("filters"), args.pop("now")
+            hits = memory._recall(query, user, k, vector, filters, args, now)
         return _json(_HITS, [who.hit(h) for h in hits])
 
     @api.get(USER + "/memories", response_model=list[Engram])
@@ -126,6 +131,7 @@ def rest_api(memory: EngramMemory) -> APIRouter:
     @api.patch(USER + "/memories/{engram_id}")
     def update(user: User, engram_id: str, body: UpdateBody, who: Caller) -> Engram:
         engram_id = check_path_id(engram_id, "engram_id")
+        gate.wait_turn()
         return who.engram(memory.update(engram_id, user, **dict(body)))
 
     @api.delete(USER + "/memories/{engram_id}")
@@ -192,11 +198,13 @@ def create_app(
     host: str = "127.0.0.1",
     max_body_bytes: int = DEFAULT_MAX_BODY,
     lm: EngramLM | None = None,
+    write_patience: float = DEFAULT_PATIENCE_S,
 ) -> FastAPI:
     """The whole server over one `EngramMemory`. Without `keys` it is open (single-tenant, for
     loopback use: user ids are stored as given); with them every request needs a key, and each
     key's tenant sees only its own users. With `lm`, the console also shows (and can forget)
-    the facts each user consolidated into the model's Engram tables."""
+    the facts each user consolidated into the model's Engram tables. `write_patience`: the
+    longest a write waits for recalls in flight (`ReadsFirst`; 0: no priority)."""
     mcp = build_mcp(memory)
     mcp_http = mcp.streamable_http_app(
         streamable_http_path="/mcp", stateless_http=True, json_response=True, host=host
@@ -217,7 +225,7 @@ def create_app(
         redoc_url=None,
     )
     errors.install(app)
-    app.include_router(rest_api(memory))
+    app.include_router(rest_api(memory, ReadsFirst(write_patience)))
     console.install(app, memory, keys, lm)
 
     async def healthz() -> dict[str, bool]:

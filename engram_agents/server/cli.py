@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engram_agents.errors import InvalidInputError
+from engram_agents.server.priority import DEFAULT_PATIENCE_S, checked_patience
+
 COMMANDS = ("serve", "mcp", "keys")
 _WORKER_ARGS = "ENGRAM_AGENTS_SERVE_ARGS"  # how `serve --workers N` hands its options to each
 SWITCH_INTERVAL_S = 0.001  # `_serving_runtime`
@@ -49,6 +52,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="server processes sharing the port and the store (each holds its own index and "
         "encoder; the SQLite store and its audit chain are safe across processes)",
+    )
+    serve.add_argument(
+        "--write-patience",
+        type=float,
+        default=DEFAULT_PATIENCE_S,
+        metavar="SECONDS",
+        help="the longest a remember or update waits while recalls are in flight, so that "
+        "recalls answer first under load (default: %(default)s; 0: no priority)",
     )
     serve.add_argument(
         "--model",
@@ -146,6 +157,11 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        checked_patience(args.write_patience)
+    except InvalidInputError as exc:
+        print(f"error: --write-patience: {exc}", file=sys.stderr)
+        return 2
     import uvicorn
 
     # uvicorn picks httptools and uvloop when installed; the access log would be one more
@@ -167,7 +183,14 @@ def _app(args: argparse.Namespace) -> Any:
 
     keys = KeyStore(args.keys) if args.keys else None
     memory, lm = _memory(args), _lm(args) if args.model else None
-    app = create_app(memory, keys, host=args.host, max_body_bytes=args.max_body_bytes, lm=lm)
+    app = create_app(
+        memory,
+        keys,
+        host=args.host,
+        max_body_bytes=args.max_body_bytes,
+        lm=lm,
+        write_patience=args.write_patience,
+    )
     _serving_runtime()
     return app
 

@@ -117,6 +117,8 @@ def test_serve_workers_share_the_port_the_store_and_the_keys(serve_process, tmp_
         assert httpx.get(f"{url}/v1/users/alice/memories", headers=auth).status_code == 401
     refused = cli("serve", "--db", str(tmp_path / "m.db"), "--workers", "2", "--model", "x")
     assert refused.returncode == 2 and "--workers" in refused.stderr
+    refused = cli("serve", "--db", str(tmp_path / "m.db"), "--write-patience", "-1")
+    assert refused.returncode == 2 and "write patience must be between 0 and 60" in refused.stderr
 
 
 def test_server_commands_without_the_extra_say_how_to_install_it():
