@@ -1,7 +1,10 @@
 """Recall latency of the episodic store at 10k / 100k / 1M synthetic engrams for one user
-(query encoding excluded: vectors are synthetic and the query encoder is a lookup).
+(query encoding excluded: vectors are synthetic and the query encoder is a lookup; with
+`--encode-queries` each query is also encoded by the embedded MiniLM inside the timed recall, so
+the figure is end to end, while ranking still uses the synthetic vectors).
 
     python benchmarks/store_scale.py --sizes 10000 100000 [1000000] [--turn-words 120]
+    python benchmarks/store_scale.py --sizes 100000 --encode-queries
 
 Stored turns are long-turn-like by default: `--turn-words` words each (120: about the length of
 an assistant's answer), drawn from a 20,000-word vocabulary with Zipf's law (rank r has
@@ -33,6 +36,7 @@ import numpy as np
 from engram_agents.store import fusion, ranker
 from engram_agents.store.backends.sqlite import SQLiteBackend
 from engram_agents.store.backends.touches import TouchBuffer
+from engram_agents.store.encoders import Encoder, default_encoder
 from engram_agents.store.index import ScopeIndex
 from engram_agents.store.records import Engram, Scope
 from engram_agents.store.rows import Codec
@@ -50,10 +54,13 @@ class LookupEncoder:
 
     dim, name = DIM, "lookup"
 
-    def __init__(self) -> None:
+    def __init__(self, paying: Encoder | None = None) -> None:
         self.vectors: dict[str, np.ndarray] = {}
+        self.paying = paying  # encodes each query too, for the cost, its vector unused
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        if self.paying is not None:
+            self.paying.encode(texts)
         return np.stack([self.vectors[t] for t in texts])
 
 
@@ -78,7 +85,7 @@ class StageClock:
         self._undo.append(lambda: setattr(owner, attr, inner))
 
     def install(self, store: EpisodicStore) -> None:
-        self.wrap(ranker, "encode_checked", "query encode (lookup)")
+        self.wrap(ranker, "encode_checked", "query encode")
         self.wrap(ranker, "extract_sketch", "query sketch")
         self.wrap(ranker, "find_time_mentions", "query sketch")
         self.wrap(store, "_mask", "filter mask")
@@ -155,8 +162,10 @@ def _latencies(store: EpisodicStore, texts: list[str]) -> dict:
     }
 
 
-def measure(n: int, queries: int, words: int, rng: np.random.Generator) -> dict:
-    encoder = LookupEncoder()
+def measure(
+    n: int, queries: int, words: int, rng: np.random.Generator, paying: Encoder | None
+) -> dict:
+    encoder = LookupEncoder(paying)
     with tempfile.TemporaryDirectory() as tmp:
         store = EpisodicStore(SQLiteBackend(Path(tmp) / "scale.db"), encoder)
         build_s = build(store, n, words, rng)
@@ -175,6 +184,7 @@ def measure(n: int, queries: int, words: int, rng: np.random.Generator) -> dict:
     return {
         "engrams": n,
         "turn_words": words,
+        "queries_encoded_by": None if paying is None else paying.name,
         "recall": latencies,
         "recall_dense_floor_full_scan": full_scan,
         "build_s": round(build_s, 1),
@@ -187,9 +197,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--turn-words", type=int, default=120)
+    parser.add_argument(
+        "--encode-queries",
+        action="store_true",
+        help="encode each query with the embedded MiniLM inside the timed recall (end to end)",
+    )
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    results = [measure(n, args.queries, args.turn_words, rng) for n in args.sizes]
+    paying = default_encoder() if args.encode_queries else None
+    results = [measure(n, args.queries, args.turn_words, rng, paying) for n in args.sizes]
     for r in results:
         for name in ("recall", "recall_dense_floor_full_scan"):
             wall, cpu = r[name]["wall_ms"], r[name]["cpu_ms"]
