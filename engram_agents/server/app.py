@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
 from engram_agents.erasure_feed import ErasureFeed
 from engram_agents.memory import EngramMemory
@@ -81,21 +82,26 @@ def rest_api(memory: EngramMemory, gate: ReadsFirst) -> APIRouter:
     encode text (remember, update) yield to recalls in flight (`gate`); erasures never wait."""
     api = APIRouter(prefix="/v1")
 
-    @api.post(USER + "/memories", status_code=201, response_model=Engram | list[Engram])
-    def remember(user: User, body: RememberBody, who: Caller) -> Response:
-        gate.wait_turn()
+    def stored(user: str, body: RememberBody, who: Principal) -> Response:
         args = dict(body)
         stored = memory.remember(args.pop("content"), user, **args)
         if isinstance(stored, list):
             return _json(_ENGRAMS, [who.engram(e) for e in stored], 201)
         return _json(_ENGRAM, who.engram(stored), 201)
 
-    @api.post(USER + "/memories/batch", status_code=201)
-    def remember_many(user: User, body: RememberManyBody, who: Caller) -> list[Engram]:
-        gate.wait_turn()
+    @api.post(USER + "/memories", status_code=201, response_model=Engram | list[Engram])
+    async def remember(user: User, body: RememberBody, who: Caller) -> Response:
+        await gate.wait_turn()
+        return await run_in_threadpool(stored, user, body, who)
+
+    def stored_many(user: str, body: RememberManyBody, who: Principal) -> list[Engram]:
         args = dict(body)
-        stored = memory.remember_many(args.pop("items"), user, **args)
-        return [who.engram(e) for e in stored]
+        return [who.engram(e) for e in memory.remember_many(args.pop("items"), user, **args)]
+
+    @api.post(USER + "/memories/batch", status_code=201)
+    async def remember_many(user: User, body: RememberManyBody, who: Caller) -> list[Engram]:
+        await gate.wait_turn()
+        return await run_in_threadpool(stored_many, user, body, who)
 
     queries = QueryEncoder(memory.store.encoder)
 
@@ -128,11 +134,14 @@ def rest_api(memory: EngramMemory, gate: ReadsFirst) -> APIRouter:
     def get(user: User, engram_id: str, who: Caller) -> Response:
         return _json(_ENGRAM, who.engram(memory.get(check_path_id(engram_id, "engram_id"), user)))
 
-    @api.patch(USER + "/memories/{engram_id}")
-    def update(user: User, engram_id: str, body: UpdateBody, who: Caller) -> Engram:
-        engram_id = check_path_id(engram_id, "engram_id")
-        gate.wait_turn()
+    def updated(user: str, engram_id: str, body: UpdateBody, who: Principal) -> Engram:
         return who.engram(memory.update(engram_id, user, **dict(body)))
+
+    @api.patch(USER + "/memories/{engram_id}")
+    async def update(user: User, engram_id: str, body: UpdateBody, who: Caller) -> Engram:
+        engram_id = check_path_id(engram_id, "engram_id")
+        await gate.wait_turn()
+        return await run_in_threadpool(updated, user, engram_id, body, who)
 
     @api.delete(USER + "/memories/{engram_id}")
     def delete(user: User, engram_id: str) -> Deleted:

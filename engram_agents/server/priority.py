@@ -4,11 +4,12 @@ queue, every client's next request waits behind the ones ahead of it, and in a l
 clients the mean wait is N / throughput (Little's law) whatever the order: serving recalls
 first moves that wait onto the writes, where it is not felt. A write waits while any recall is
 in flight, at most `patience` seconds, so writes still flow under a steady stream of recalls;
-on a server that keeps up, recalls rarely overlap a write and nothing waits."""
+on a server that keeps up, recalls rarely overlap a write and nothing waits. The waiting is
+done on the event loop, so a waiting write holds no worker thread that a delete could need."""
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,29 +28,32 @@ def checked_patience(seconds: float) -> float:
 
 
 class ReadsFirst:
-    """`with gate.reading():` around a recall; `gate.wait_turn()` before a write (in a worker
-    thread: it blocks). `patience` 0 turns the priority off."""
+    """`with gate.reading():` around a recall, `await gate.wait_turn()` before a write; both on
+    the server's event loop. `patience` 0 turns the priority off."""
 
     def __init__(self, patience: float = DEFAULT_PATIENCE_S) -> None:
         self.patience = checked_patience(patience)
-        self._lock = threading.Lock()
         self._reading = 0
-        self._quiet = threading.Event()
+        self._quiet = asyncio.Event()
         self._quiet.set()
 
     @contextmanager
     def reading(self) -> Iterator[None]:
-        with self._lock:
-            self._reading += 1
-            self._quiet.clear()
+        self._reading += 1
+        self._quiet.clear()
         try:
             yield
         finally:
-            with self._lock:
-                self._reading -= 1
-                if not self._reading:
-                    self._quiet.set()
+            self._reading -= 1
+            if not self._reading:
+                self._quiet.set()
 
-    def wait_turn(self) -> bool:
+    async def wait_turn(self) -> bool:
         """Wait until no recall is in flight or the patience runs out; True if it ran out."""
-        return self.patience > 0 and not self._quiet.wait(self.patience)
+        if not self.patience or self._quiet.is_set():
+            return False
+        try:
+            await asyncio.wait_for(self._quiet.wait(), self.patience)
+        except TimeoutError:
+            return True
+        return False

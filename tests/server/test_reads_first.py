@@ -3,6 +3,7 @@ recall is in flight, for at most the write patience, and erasures never wait."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import httpx
@@ -15,31 +16,28 @@ from engram_agents.server.priority import ReadsFirst
 from tests.server.test_query_batching import SlowFirstEncoder
 
 
-def _writer(gate: ReadsFirst) -> tuple[threading.Thread, list[bool]]:
-    outcome: list[bool] = []
-    thread = threading.Thread(target=lambda: outcome.append(gate.wait_turn()))
-    thread.start()
-    return thread, outcome
-
-
 def test_a_write_waits_for_the_recalls_in_flight_and_goes_when_they_end():
-    gate = ReadsFirst(patience=30)
-    with gate.reading(), gate.reading():
-        thread, outcome = _writer(gate)
-        thread.join(0.2)
-        assert thread.is_alive()  # two recalls in flight
-    thread.join(5)
-    assert outcome == [False]  # went because the recalls ended, not because it ran out
-    thread, outcome = _writer(gate)  # nothing in flight: no wait
-    thread.join(5)
-    assert outcome == [False]
+    async def scenario() -> list[object]:
+        gate = ReadsFirst(patience=30)
+        with gate.reading(), gate.reading():
+            write = asyncio.create_task(gate.wait_turn())
+            await asyncio.sleep(0.2)
+            waiting = not write.done()  # two recalls in flight
+        ran_out = await asyncio.wait_for(write, 5)
+        alone = await asyncio.wait_for(gate.wait_turn(), 5)  # nothing in flight: no wait
+        return [waiting, ran_out, alone]
+
+    # it went because the recalls ended, not because the patience ran out
+    assert asyncio.run(scenario()) == [True, False, False]
 
 
 def test_patience_bounds_the_wait_and_zero_turns_the_priority_off():
-    bounded, off = ReadsFirst(patience=0.05), ReadsFirst(patience=0)
-    with bounded.reading(), off.reading():
-        assert bounded.wait_turn() is True  # ran out while the recall went on
-        assert off.wait_turn() is False
+    async def scenario() -> list[bool]:
+        bounded, off = ReadsFirst(patience=0.05), ReadsFirst(patience=0)
+        with bounded.reading(), off.reading():
+            return [await bounded.wait_turn(), await off.wait_turn()]
+
+    assert asyncio.run(scenario()) == [True, False]  # ran out while the recall went on
 
 
 @pytest.mark.parametrize("seconds", [-1, 61, float("nan")])
