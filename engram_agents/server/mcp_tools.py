@@ -1,7 +1,7 @@
 """The MCP face of the server (official `mcp` SDK, `MCPServer`): tools remember, recall, list,
-get, update, delete and a resource template for a user's memories. Over HTTP each call runs as
-the API key's tenant (the principal `Authenticate` put on the request); over stdio as the local
-operator, confined to `--user` when one is given."""
+get, update, delete, erasures and a resource template for a user's memories. Over HTTP each
+call runs as the API key's tenant (the principal `Authenticate` put on the request); over stdio
+as the local operator, confined to `--user` when one is given."""
 
 from __future__ import annotations
 
@@ -93,6 +93,15 @@ def build_mcp(memory: EngramMemory, user: str | None = None) -> MCPServer:
         """Delete one memory for good; returns how many went (1)."""
         who = _caller(ctx, local)
         return await _run(who, lambda: memory.adelete(engram_id, who.inside(user_id)))
+
+    @server.tool()
+    async def erasures(ctx: Context, user_id: str | None = None, after: int = 0) -> dict[str, Any]:
+        """The user's deletes, forgets, scrubs and evictions after the cursor `after` (engram ids
+        and times, never text), and the cursor to pass next time; the cursor counts only this
+        user's audit entries. A model kept elsewhere follows it to forget erased facts."""
+        who = _caller(ctx, local)
+        feed = await _run(who, lambda: memory.aerasures(who.inside(user_id), after))
+        return feed.model_dump(mode="json")
 
     @server.resource("engram://users/{user_id}/memories", mime_type="application/json")
     async def user_memories(user_id: str, ctx: Context) -> str:

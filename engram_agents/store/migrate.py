@@ -80,12 +80,9 @@ def add_passages(
     window = encoder_window(encoder)
     if window is None:
         raise InvalidInputError(f"encoder {encoder.name} does not say its window (max_tokens)")
-    if Path(path).is_file():
-        backend = SQLiteBackend(path)
-        try:
-            kind = backend.setting("", "passage_vectors")
-        finally:
-            backend.close()
+
+    def check(backend: SQLiteBackend) -> None:
+        kind = backend.setting("", "passage_vectors")
         if kind not in (None, "model"):  # its passages are scored as that kind
             raise InvalidInputError(
                 f"the store at {str(path)!r} keeps passage_vectors={kind!r}; add_passages reads "
@@ -106,7 +103,7 @@ def add_passages(
                 changed.append(row)
         return changed
 
-    return _rewrite(path, cipher, "add_passages", "to add passages to", change)
+    return _rewrite(path, cipher, "add_passages", "to add passages to", change, check)
 
 
 def resketch(path: str | Path, cipher: Cipher | None = None) -> int:
@@ -139,13 +136,17 @@ def _rewrite(
     action: str,
     purpose: str,
     change: Callable[[Codec, list[EngramRow]], list[EngramRow]],
+    check: Callable[[SQLiteBackend], None] | None = None,
 ) -> int:
     """Read every engram row of the SQLite store at `path`, write back the rows `change`
-    returns in one conditional, audited write; returns how many it wrote."""
+    returns in one conditional, audited write; returns how many it wrote. `check` may refuse
+    the store (by raising) once it is open, before anything is read."""
     if not Path(path).is_file():
         raise InvalidInputError(f"no engram store at {str(path)!r} {purpose}")
     backend = SQLiteBackend(path)
     try:
+        if check is not None:
+            check(backend)
         codec = Codec(cipher, per_user_tags=backend.setting("", "tag_keys") == TAGS_PER_USER)
         users = backend.users()
         read_at = {user_id: backend.revision(user_id) for user_id in users}

@@ -15,6 +15,7 @@ import pytest
 from engram_agents.memory import EngramMemory
 from engram_agents.model.memorize import TrainConfig
 from engram_agents.server import create_app
+from engram_agents.server.console import views
 from engram_agents.store.encoders import HashingEncoder
 
 XSS = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
@@ -233,3 +234,38 @@ def test_engram_tables_list_the_models_facts_and_forget_one(tmp_path, tiny_lm, s
 def test_without_a_model_the_tables_section_says_so(server):
     with signed_in(server.url, server.acme) as client:
         assert "No model loaded" in client.get("/console/users/ana").text
+
+
+def _erasures(page: str) -> list[tuple[int, str, str]]:
+    """The erasure section's rows: (position, action, ids shown)."""
+    section = page.split('id="erasures-h"', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(
+        r'<li><span class="seq">#(\d+)</span> <strong>(\w+)</strong>.*?<code>(.*?)</code>',
+        section,
+        re.S,
+    )
+    return [(int(n), action, ids.strip()) for n, action, ids in rows]
+
+
+def test_the_erasure_feed_newest_first_in_pages(server, monkeypatch):
+    monkeypatch.setattr(views, "ERASURES_SHOWN", 2)
+    a, b, c = (server.memory.remember(t, "acme:ana") for t in ("I live in Porto", "Tea", "Cats"))
+    server.memory.delete(a.id, "acme:ana")
+    server.memory.remember("My sister is Eva", "acme:ana", session_id="s")
+    server.memory.forget("acme:ana", session_id="s")
+    server.memory.delete([b.id, c.id], "acme:ana")
+    feed = server.memory.erasures("acme:ana")
+    newest_first = [(e.position, e.action, " ".join(e.engram_ids)) for e in feed.erasures][::-1]
+    with signed_in(server.url, server.acme) as client:
+        first = client.get("/console/users/ana").text
+        assert 'Erasures <span class="count">3</span>' in first
+        assert _erasures(first) == newest_first[:2]
+        assert "Porto" not in first.split('id="erasures-h"')[1]  # ids, never text
+        older = re.search(r'href="([^"]+)">Older erasures</a>', first).group(1)
+        assert older == f"/console/users/ana?erasures_before={newest_first[1][0]}#erasures"
+        second = client.get(older).text
+        assert _erasures(second) == newest_first[2:]
+        assert "Older erasures" not in second and "Newest erasures" in second
+    with signed_in(server.url, server.globex) as client:  # another tenant's "ana": her own
+        page = client.get("/console/users/ana").text
+        assert "Nothing erased yet." in page and _erasures(page) == []

@@ -220,6 +220,8 @@ def test_delete_asks_first_and_can_be_cancelled(browser, server):
     assert notice.text == "Memory deleted."
     assert "Ana is allergic to peanuts" not in memories(browser)
     assert len(server.memory.list("acme:ana")) == before - 1
+    (erased,) = browser.find_elements(By.CSS_SELECTOR, ".erasures li")
+    assert erased.text.startswith("#") and " delete 1 engram" in erased.text
 
 
 def test_export_downloads_json(browser, server, downloads):

@@ -14,7 +14,7 @@ from mcp.client.streamable_http import streamable_http_client
 from engram_agents.memory import EngramMemory
 from engram_agents.store.encoders import HashingEncoder
 
-TOOLS = {"remember", "recall", "list", "get", "update", "delete"}
+TOOLS = {"remember", "recall", "list", "get", "update", "delete", "erasures"}
 
 
 def over_http(url: str, key: str) -> Client:
@@ -84,6 +84,35 @@ async def test_http_tools_are_confined_to_the_key(server):
     assert [e.text for e in server.memory.list("acme:alice")] == ["Acme vault code 1234"]
 
 
+async def test_erasures_tool_is_the_rest_feed_in_the_keys_tenant(server):
+    async with over_http(server.url, server.acme) as acme:
+        kept = await _tool(acme, "remember", text="I play the cello", user_id="alice")
+        gone = await _tool(acme, "remember", text="Acme vault code 1234", user_id="alice")
+        start = await _tool(acme, "erasures", user_id="alice")
+        assert start["erasures"] == []
+        await _tool(acme, "delete", engram_id=gone["id"], user_id="alice")
+        feed = await _tool(acme, "erasures", user_id="alice", after=start["cursor"])
+        assert [(e["action"], e["engram_ids"]) for e in feed["erasures"]] == [
+            ("delete", [gone["id"]])
+        ]
+        assert kept["id"] not in json.dumps(feed) and "vault" not in json.dumps(feed)
+        with server.client(server.acme) as rest:  # the same feed as the REST route's
+            assert rest.get("/v1/users/alice/erasures").json() == await _tool(
+                acme, "erasures", user_id="alice"
+            )
+        assert (await _tool(acme, "erasures", user_id="alice", after=feed["cursor"]))[
+            "erasures"
+        ] == []
+        message = await _tool_error(acme, "erasures", user_id="alice", after=-1)
+        assert "InvalidInputError: after must be a non-negative integer" in message
+    async with over_http(server.url, server.globex) as globex:  # its own, empty "alice"
+        assert await _tool(globex, "erasures", user_id="alice") == {"erasures": [], "cursor": 0}
+    async with over_http(server.url, server.acme_alice) as alice_only:
+        assert (await _tool(alice_only, "erasures", user_id="alice"))["erasures"]
+        message = await _tool_error(alice_only, "erasures", user_id="bob")
+        assert "AccessDeniedError: this API key may not access that user" in message
+
+
 async def test_stdio_server(tmp_path):
     db, user = tmp_path / "memory.db", "alice"
     command = ["-m", "engram_agents.cli", "mcp", "--db", str(db), "--user", user]
@@ -100,5 +129,12 @@ async def test_stdio_server(tmp_path):
         assert hits[0]["engram"]["id"] == stored["id"]
         message = await _tool_error(client, "list", user_id="bob")
         assert "AccessDeniedError" in message
+        await _tool(client, "delete", engram_id=stored["id"])
+        feed = await _tool(client, "erasures")
+        assert [e["engram_ids"] for e in feed["erasures"]] == [[stored["id"]]]
+        message = await _tool_error(client, "erasures", user_id="bob")
+        assert "AccessDeniedError" in message
     with EngramMemory(db, encoder=HashingEncoder()) as memory:
-        assert [e.text for e in memory.list(user)] == ["My dog is called Pixel"]
+        assert memory.list(user) == []
+        erased = memory.erasures(user).model_dump(mode="json")["erasures"]
+        assert erased == feed["erasures"]

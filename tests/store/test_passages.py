@@ -167,14 +167,24 @@ def test_short_turns_get_the_vectors_and_ranking_they_had_without_passages(tmp_p
     assert ranked[0] == ranked[128]
 
 
-def test_add_passages_reads_the_long_turns_of_an_older_store_again(tmp_path):
+def test_add_passages_reads_the_long_turns_of_an_older_store_again(tmp_path, monkeypatch):
+    from engram_agents.store import migrate
     from engram_agents.store.migrate import add_passages
 
     with _store(tmp_path / "m.db", 0) as memory:  # as a store made before passages
         long = memory.remember(_long_answer(), "u")
         memory.remember_many(_short_turns(), "u")
         assert all(h.engram.id != long.id for h in memory.recall(QUERY, "u", k=5))
+    opened = []
+
+    class Counted(migrate.SQLiteBackend):
+        def __init__(self, *args, **kwargs) -> None:
+            opened.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(migrate, "SQLiteBackend", Counted)
     assert add_passages(tmp_path / "m.db", HashingEncoder(256, max_words=64)) == 1
+    assert len(opened) == 1  # the store is opened once: its check and its rewrite share it
     assert add_passages(tmp_path / "m.db", HashingEncoder(256, max_words=64)) == 0
     with _store(tmp_path / "m.db", 128) as memory:
         hit = next(h for h in memory.recall(QUERY, "u", k=5) if h.engram.id == long.id)

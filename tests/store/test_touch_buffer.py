@@ -208,3 +208,32 @@ def test_a_crash_loses_only_the_waiting_recalls(tmp_path, hashing, ending):
             assert recalls == [] and fact.stats.activations == 0
         else:
             assert len(recalls) == 2 and fact.stats.activations == 2
+
+
+def test_the_erasure_feed_reads_past_waiting_recalls_and_misses_no_erasure(tmp_path, hashing):
+    """A poll of the feed writes nothing, yet sees each erasure at once, in order, at the
+    position it keeps after the waiting recalls are written (they land past the cursor)."""
+    with EngramMemory(tmp_path / "m.db", encoder=hashing, config=HOLD) as mem:
+        buffer = mem.store.backend
+        texts = ["the boiler is serviced every March", "the car is serviced in May", "a cat"]
+        a, b, _ = (mem.remember(t, "u", session_id=f"s{n}") for n, t in enumerate(texts))
+        mem.recall("boiler", "u")
+        start = mem.erasures("u")
+        assert start.erasures == [] and buffer.pending() == 1
+        mem.delete(a.id, "u")  # writes the waiting recall first, in its own transaction
+        mem.recall("car", "u")
+        mem.recall("cat", "u")
+        first = mem.erasures("u", start.cursor)
+        assert buffer.pending() == 2  # the feed wrote nothing
+        assert [(e.action, e.engram_ids) for e in first.erasures] == [("delete", [a.id])]
+        mem.forget("u", session_id="s1")
+        mem.recall("cat", "u")
+        second = mem.erasures("u", first.cursor)
+        assert [(e.action, e.engram_ids) for e in second.erasures] == [("forget", [b.id])]
+        assert buffer.pending() == 1 and mem.erasures("u", second.cursor).erasures == []
+        buffer.flush()
+        whole = mem.erasures("u")
+        assert whole.erasures == first.erasures + second.erasures  # same positions, same order
+        assert whole.cursor == second.cursor + 1  # the recall written since lies past the cursor
+        actions = [e.action for e in mem.store.backend.audit_events("u")]
+        assert actions.count("recall") == 4 and mem.verify_audit() == len(actions)

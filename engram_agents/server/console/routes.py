@@ -144,6 +144,7 @@ def console_router(
         q: str = "",
         superseded: bool = False,
         notice: str = "",
+        erasures_before: int | None = None,
     ) -> Response:
         user = me.who.inside(user_id)
         hits = memory.recall(q, user, HITS, include_superseded=superseded) if q.strip() else None
@@ -156,7 +157,7 @@ def console_router(
             show_superseded=superseded,
             hits=hits,
             notice=NOTICES.get(notice, ""),
-            overview=views.overview(memory, user, superseded),
+            overview=views.overview(memory, user, superseded, erasures_before),
             chain=views.chain_status(memory, me.who),
             facts=views.facts_of(lm, user) if lm is not None else None,
         )

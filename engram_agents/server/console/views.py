@@ -6,27 +6,54 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from pydantic import BaseModel
 
+from engram_agents.erasure_feed import ErasureEvent, erasure_feed
 from engram_agents.memory import EngramMemory
 from engram_agents.server.tenancy import Principal, verified_entries
 from engram_agents.store.errors import AuditIntegrityError
 from engram_agents.store.records import Engram
+from engram_agents.store.rows import AuditEvent
 
 if TYPE_CHECKING:
     from engram_agents.lm import EngramLM
 
 AUDIT_SHOWN = 50
+ERASURES_SHOWN = 20  # a page of the erasure feed; older ones are a link away
 
 
-class AuditEntry(BaseModel):
-    seq: int
+class LoggedEvent(BaseModel):
     at: datetime
     action: str
     engram_ids: list[str]
+
+    @classmethod
+    def of(cls, event: AuditEvent | ErasureEvent, **more: object) -> Self:
+        at = datetime.fromtimestamp(event.ts, UTC)
+        return cls(at=at, action=event.action, engram_ids=event.engram_ids, **more)
+
+
+class AuditEntry(LoggedEvent):
+    seq: int
     hash: str
+
+
+class Erasure(LoggedEvent):
+    position: int  # the feed's: among the user's audit entries, counted from 1
+
+
+class ErasurePage(BaseModel):
+    """The user's erasure feed, newest first, one page of it: the erasures before `before`
+    (None: the newest), how many there are in all, the feed's cursor now, and where the next
+    older page starts (None: this is the oldest)."""
+
+    shown: list[Erasure]
+    total: int
+    cursor: int
+    before: int | None
+    older: int | None
 
 
 class ChainStatus(BaseModel):
@@ -44,6 +71,7 @@ class Overview(BaseModel):
     stored_bytes: int
     audit: list[AuditEntry]
     audit_total: int
+    erasures: ErasurePage
 
 
 def users_of(memory: EngramMemory, who: Principal) -> list[str]:
@@ -57,7 +85,9 @@ def users_of(memory: EngramMemory, who: Principal) -> list[str]:
     return [who.outside(u) for u in listing() if u.startswith(prefix)]
 
 
-def overview(memory: EngramMemory, user: str, include_superseded: bool) -> Overview:
+def overview(
+    memory: EngramMemory, user: str, include_superseded: bool, erasures_before: int | None = None
+) -> Overview:
     everything = memory.list(user, include_superseded=True)
     live = [e for e in everything if e.superseded_by is None]
     shown = everything if include_superseded else live
@@ -71,17 +101,24 @@ def overview(memory: EngramMemory, user: str, include_superseded: bool) -> Overv
             len(r.payload) + r.vector.nbytes + sum(len(t) for t in r.tags)
             for r in backend.scan(user)
         ),
-        audit=[
-            AuditEntry(
-                seq=e.seq,
-                at=datetime.fromtimestamp(e.ts, UTC),
-                action=e.action,
-                engram_ids=e.engram_ids,
-                hash=e.hash,
-            )
-            for e in reversed(events[-AUDIT_SHOWN:])
-        ],
+        audit=[AuditEntry.of(e, seq=e.seq, hash=e.hash) for e in reversed(events[-AUDIT_SHOWN:])],
         audit_total=len(events),
+        erasures=erasure_page(events, erasures_before),
+    )
+
+
+def erasure_page(events: list[AuditEvent], before: int | None) -> ErasurePage:
+    """A page of the feed `EngramMemory.erasures(user)` returns, from the user's audit entries
+    the page has read anyway (the feed's positions are their places among them)."""
+    feed = erasure_feed(events, 0)
+    newest_first = [e for e in reversed(feed.erasures) if before is None or e.position < before]
+    shown = newest_first[:ERASURES_SHOWN]
+    return ErasurePage(
+        shown=[Erasure.of(e, position=e.position) for e in shown],
+        total=len(feed.erasures),
+        cursor=feed.cursor,
+        before=before,
+        older=shown[-1].position if len(newest_first) > len(shown) else None,
     )
 
 

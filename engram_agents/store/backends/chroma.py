@@ -295,7 +295,22 @@ class ChromaBackend(Backend):
         return str(state["value"]) if state else None
 
     def audit_events(self, user_id: str | None = None) -> list[AuditEvent]:
-        where = {"user_id": user_id} if user_id else None
+        return self._audit_where({"user_id": user_id} if user_id else None)
+
+    def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
+        """The user's entry ids first (ids name the seqs, so no entry is read), then only the
+        entries past the `after`-th: a poll of the erasure feed decodes what is new, not the
+        user's whole log. Entries logged in between are past the cursor too, so they belong."""
+        if not after:
+            return self.audit_events(user_id)
+        mine = {"user_id": user_id}
+        ids = self._call(lambda: self.audit.get(where=mine, include=[]))["ids"]
+        if len(ids) <= after:
+            return None if len(ids) < after else []
+        read = int(sorted(ids)[after - 1])  # zero-padded: text order is seq order
+        return self._audit_where({"$and": [mine, {"seq": {"$gt": read}}]})
+
+    def _audit_where(self, where: dict[str, Any] | None) -> list[AuditEvent]:
         got = self._call(lambda: self.audit.get(where=where, include=["metadatas"]))
         events = [AuditEvent(**json.loads(m["event"])) for m in got["metadatas"]]
         return sorted(events, key=lambda e: e.seq)

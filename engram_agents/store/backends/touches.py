@@ -6,8 +6,9 @@ row and now and then pays a WAL checkpoint of many milliseconds: at 100k engrams
 least predictable part of a recall. `TouchBuffer` holds them in memory and writes them in one
 transaction when `max_pending` recalls wait or the oldest has waited `flush_s` seconds, before
 every other write or audit append (so the log keeps this process's order), before the audit log
-is read, a user's rows are scanned or the backend checkpoints, and on close or at interpreter
-exit. Rows read in between carry the waiting counts, so callers see what writing at once gives.
+is read (but for the erasure feed, see `audit_after`), a user's rows are scanned or the backend
+checkpoints, and on close or at interpreter exit. Rows read in between carry the waiting counts,
+so callers see what writing at once gives.
 The timed writes come from one flusher thread that stays while recalls keep coming: a thread
 started per flush would cost a recall a thread start, inside the store's lock, after each write.
 
@@ -182,9 +183,12 @@ class TouchBuffer(Backend):
             return self.inner.audit_events(user_id)
 
     def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
-        with self._writing:
-            self.flush()
-            return self.inner.audit_after(user_id, after)
+        """Read without writing the waiting recalls: the erasure feed (its only reader) polls it
+        often, and a flush there would cost a write transaction per poll. Nothing it returns
+        can be waiting: only `recall` entries wait, and every erasure is a `write`, which puts
+        the waiting ones in the log first. So each erasure's position is final when it is read,
+        and the waiting recalls, written later, land past the cursor the reader was given."""
+        return self.inner.audit_after(user_id, after)
 
     def checkpoint(self) -> None:
         with self._writing:
