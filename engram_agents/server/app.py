@@ -214,7 +214,8 @@ def create_app(
     key's tenant sees only its own users. With `lm`, the console also shows (and can forget)
     the facts each user consolidated into the model's Engram tables. `write_patience`: the
     longest a write waits for recalls in flight (`ReadsFirst`; 0: no priority)."""
-    mcp = build_mcp(memory)
+    gate = ReadsFirst(write_patience)
+    mcp = build_mcp(memory, gate=gate)
     mcp_http = mcp.streamable_http_app(
         streamable_http_path="/mcp", stateless_http=True, json_response=True, host=host
     )
@@ -234,7 +235,7 @@ def create_app(
         redoc_url=None,
     )
     errors.install(app)
-    app.include_router(rest_api(memory, ReadsFirst(write_patience)))
+    app.include_router(rest_api(memory, gate))
     console.install(app, memory, keys, lm)
 
     async def healthz() -> dict[str, bool]:

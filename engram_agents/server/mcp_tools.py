@@ -14,6 +14,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
 from engram_agents.errors import EngramError
 from engram_agents.memory import EngramMemory
+from engram_agents.server.priority import ReadsFirst
 from engram_agents.server.tenancy import Principal, check_path_id
 
 INSTRUCTIONS = (
@@ -38,8 +39,12 @@ async def _run(
         raise error(f"{type(exc).__name__}: {who.message(str(exc))}") from exc
 
 
-def build_mcp(memory: EngramMemory, user: str | None = None) -> MCPServer:
-    """`user`: the one user a stdio server serves (the default for every tool's user_id)."""
+def build_mcp(
+    memory: EngramMemory, user: str | None = None, gate: ReadsFirst | None = None
+) -> MCPServer:
+    """`user`: the one user a stdio server serves (the default for every tool's user_id);
+    `gate`: the HTTP server's recalls-first order, shared with its REST routes."""
+    gate = gate or ReadsFirst(0)
     local = Principal(users=None if user is None else (user,), default_user=user)
     server = MCPServer("engram-agents", instructions=INSTRUCTIONS, log_level="WARNING")
 
@@ -49,6 +54,7 @@ def build_mcp(memory: EngramMemory, user: str | None = None) -> MCPServer:
     ) -> dict[str, Any]:
         """Store one memory (a fact, preference or event, in the user's words)."""
         who = _caller(ctx, local)
+        await gate.wait_turn()
         engram = await _run(
             who, lambda: memory.aremember(text, who.inside(user_id), session_id=session_id)
         )
@@ -60,7 +66,8 @@ def build_mcp(memory: EngramMemory, user: str | None = None) -> MCPServer:
     ) -> list[dict[str, Any]]:
         """The user's memories that best answer `query`, best first, with the matched tags."""
         who = _caller(ctx, local)
-        hits = await _run(who, lambda: memory.arecall(query, who.inside(user_id), k))
+        with gate.reading():
+            hits = await _run(who, lambda: memory.arecall(query, who.inside(user_id), k))
         return [who.hit(h).model_dump(mode="json") for h in hits]
 
     @server.tool(name="list")
@@ -85,6 +92,7 @@ def build_mcp(memory: EngramMemory, user: str | None = None) -> MCPServer:
     ) -> dict[str, Any]:
         """Correct a memory's text (its history keeps the old one)."""
         who = _caller(ctx, local)
+        await gate.wait_turn()
         engram = await _run(who, lambda: memory.aupdate(engram_id, who.inside(user_id), text=text))
         return who.engram(engram).model_dump(mode="json")
 
