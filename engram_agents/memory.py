@@ -19,6 +19,7 @@ from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import resolve_encoder
 from engram_agents.store.errors import InvalidInputError
+from engram_agents.store.ranker import RecallItem
 from engram_agents.store.records import (
     ConsolidationReport,
     Engram,
@@ -45,7 +46,6 @@ from engram_agents.store.validation import (
     message_item,
     optional_flag,
     optional_id,
-    recall_filters,
     recalled_ids,
     time_range_of,
     unchecked_item,
@@ -250,10 +250,8 @@ class EngramMemory:
     ) -> list[RecallHit]:
         """`recall`, with the query's vector from this memory's encoder when the caller has it
         already: the server encodes the queries that arrive together in one batch."""
-        check_id(user_id)
-        when = parse_when(now) if now is not None else None
-        filters = recall_filters(filters, keywords, when)
-        return self.store.recall(user_id, query, k, filters, when, query_vector)
+        item = RecallItem.checked(query, user_id, k, query_vector, filters, keywords, now)
+        return self.store.recall_item(item)
 
     def get(self, engram_id: str, user_id: str) -> Engram:
         return self.store.get(check_id(user_id), check_id(engram_id, "engram_id"))
