@@ -11,8 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engram_agents.erasure_feed import ErasureFeed, check_cursor, erasure_feed
 from engram_agents.store.backends.base import Backend
 from engram_agents.store.config import FusionWeights, StoreConfig
@@ -236,21 +234,7 @@ class EngramMemory:
             "tier": tier,
             "include_superseded": include_superseded,
         }
-        return self._recall(query, user_id, k, None, filters, keywords, now)
-
-    def _recall(
-        self,
-        query: str,
-        user_id: str,
-        k: int,
-        query_vector: np.ndarray | None,
-        filters: RecallFilters | dict[str, Any] | None,
-        keywords: dict[str, Any],
-        now: datetime | str | None,
-    ) -> list[RecallHit]:
-        """`recall`, with the query's vector from this memory's encoder when the caller has it
-        already: the server encodes the queries that arrive together in one batch."""
-        item = RecallItem.checked(query, user_id, k, query_vector, filters, keywords, now)
+        item = RecallItem.checked(query, user_id, k, None, filters, keywords, now)
         return self.store.recall_item(item)
 
     def get(self, engram_id: str, user_id: str) -> Engram:
