@@ -101,3 +101,25 @@ def test_a_batch_ranks_as_recalling_its_items_one_by_one(tmp_path, full_scan_bel
     assert entries[0] == entries[1]
     batched.close()
     alone.close()
+
+
+def test_an_item_whose_ranking_fails_fails_alone_and_is_not_audited(tmp_path, monkeypatch):
+    memory = seeded(tmp_path / "m.db", StoreConfig())
+    store = memory.store
+    rank = store._rank
+
+    def rank_or_fail(user_id, index, q):
+        if "broken" in q.text:
+            raise RuntimeError("this ranking broke")
+        return rank(user_id, index, q)
+
+    monkeypatch.setattr(store, "_rank", rank_or_fail)
+    items = [RecallItem("ana", "the dog", 3), RecallItem("ana", "broken dog", 3)]
+    items.append(RecallItem("bo", "the tea", 2))
+    before = len(store.backend.audit_events("ana"))
+    dog, broken, tea = store.recall_many(items)
+    assert isinstance(broken, RuntimeError)
+    assert len(dog) == 3 and len(tea) == 2
+    assert len(store.backend.audit_events("ana")) == before + 1  # the dog recall only
+    assert store.recall_many([]) == []
+    memory.close()
