@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -111,8 +112,8 @@ class Ranker(StoreCore):
     def recall_many(self, items: list[RecallItem]) -> list[list[RecallHit] | Exception]:
         """Each item's hits, exactly as recalling them one after another in this order gives
         them, or the error its own recall raises (one bad item fails only itself). The work
-        the items share is done once: the store's lock, each user's revision read and index,
-        one read of each user's hit rows, one write-behind of the access counts."""
+        the items share is done once: the store's lock, one read of the users' revisions, each
+        user's index check, one read of all hit rows, one write-behind of the access counts."""
         results: list[list[RecallHit] | Exception] = [[] for _ in items]
         queries: dict[int, _Query] = {}
         for n, item in enumerate(items):
@@ -121,16 +122,7 @@ class Ranker(StoreCore):
             except Exception as exc:
                 results[n] = exc
         with self._lock:
-            indexes: dict[str, ScopeIndex] = {}
-            ranked: dict[int, _Ranked] = {}
-            for n, q in queries.items():
-                user_id = items[n].user_id
-                try:
-                    if user_id not in indexes:
-                        indexes[user_id] = self._index(user_id)
-                    ranked[n] = self._rank(user_id, indexes[user_id], q)
-                except Exception as exc:
-                    results[n] = exc
+            ranked = self._ranked(items, queries, results)
             rows = self._hit_rows(ranked, results)
             ts = utcnow().timestamp()
             seen: dict[str, int] = {}  # recalls of this batch that returned each engram so far
@@ -159,24 +151,47 @@ class Ranker(StoreCore):
         filters = item.filters or RecallFilters()
         return _Query(text, k, filters, now, qvec, pquery, tags, span_of(mentions))
 
+    def _ranked(
+        self,
+        items: list[RecallItem],
+        queries: dict[int, _Query],
+        results: list[list[RecallHit] | Exception],
+    ) -> dict[int, _Ranked]:
+        """Each query ranked on its user's index, the users' revisions read in one go and each
+        index checked once; a failure is the error of the items it concerns."""
+        users = list(dict.fromkeys(items[n].user_id for n in queries))
+        try:
+            revisions = self.backend.revisions(users) if users else {}
+        except Exception as exc:
+            _fail(results, queries, exc)
+            return {}
+        indexes: dict[str, ScopeIndex] = {}
+        ranked: dict[int, _Ranked] = {}
+        for n, q in queries.items():
+            user_id = items[n].user_id
+            try:
+                if user_id not in indexes:
+                    indexes[user_id] = self._index(user_id, revisions[user_id])
+                ranked[n] = self._rank(user_id, indexes[user_id], q)
+            except Exception as exc:
+                results[n] = exc
+        return ranked
+
     def _hit_rows(
         self, ranked: dict[int, _Ranked], results: list[list[RecallHit] | Exception]
     ) -> dict[int, dict[str, EngramRow]]:
-        """The rows of each ranking's hits, in one read per user; a failed read is the error
-        of each ranking of that user."""
+        """The rows of each ranking's hits, all users' in one read."""
         wanted: dict[str, dict[str, None]] = {}
         for one in ranked.values():
             wanted.setdefault(one.user_id, {}).update(dict.fromkeys(one.ids))
-        read: dict[str, dict[str, EngramRow]] = {}
-        for user_id, ids in wanted.items():
-            try:
-                got = self.backend.get(user_id, list(ids)) if ids else []
-                read[user_id] = {r.id: r for r in got}
-            except Exception as exc:
-                for n, one in ranked.items():
-                    if one.user_id == user_id:
-                        results[n] = exc
-        return {n: read[one.user_id] for n, one in ranked.items() if one.user_id in read}
+        asked = {user_id: list(ids) for user_id, ids in wanted.items() if ids}
+        try:
+            got = self.backend.get_many(asked) if asked else {}
+        except Exception as exc:
+            _fail(results, ranked, exc)
+            return {}
+        read = {user_id: {r.id: r for r in got.get(user_id, [])} for user_id in wanted}
+        return {n: read[one.user_id] for n, one in ranked.items()}
 
     def _with_engrams(
         self, ranked: _Ranked, rows: dict[str, EngramRow], seen: dict[str, int], ts: float
@@ -328,3 +343,8 @@ class Ranker(StoreCore):
         if by_floor:
             parts.append("kept among the most similar (dense floor)")
         return "; ".join(parts)
+
+
+def _fail(results: list[list[RecallHit] | Exception], which: Iterable[int], exc: Exception) -> None:
+    for n in which:
+        results[n] = exc

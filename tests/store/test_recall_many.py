@@ -123,3 +123,13 @@ def test_an_item_whose_ranking_fails_fails_alone_and_is_not_audited(tmp_path, mo
     assert len(store.backend.audit_events("ana")) == before + 1  # the dog recall only
     assert store.recall_many([]) == []
     memory.close()
+
+
+def test_one_read_of_several_users_rows_keeps_each_user_to_their_own(tmp_path):
+    memory = seeded(tmp_path / "m.db", StoreConfig())
+    ana, bo = (memory.list(user)[0].id for user in ("ana", "bo"))
+    got = memory.store.backend.get_many({"ana": [bo, ana, "no-such-id"], "bo": [bo]})
+    assert {u: [r.id for r in rows] for u, rows in got.items()} == {"ana": [ana], "bo": [bo]}
+    revisions = memory.store.backend.revisions(["ana", "nobody"])
+    assert revisions == {"ana": memory.store.backend.revision("ana"), "nobody": 0}
+    memory.close()
