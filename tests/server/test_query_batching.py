@@ -23,13 +23,14 @@ TOPICS = ["dog", "dentist", "flight", "sister", "guitar", "budget", "garden", "t
 
 
 class SlowFirstEncoder(HashingEncoder):
-    """The hashing encoder, recording each call's texts once `hold` is set; the first such call
-    waits until released (so the queries sent meanwhile queue up), and "boom" fails its call."""
+    """The hashing encoder, recording each call's texts while `hold` is set (as it is from the
+    start); the first such call waits until released (so the queries sent meanwhile queue up),
+    and "boom" fails its call."""
 
     def __init__(self) -> None:
         super().__init__(64)
         self.calls: list[list[str]] = []
-        self.hold = False
+        self.hold = True
         self.release = threading.Event()
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -43,6 +44,7 @@ class SlowFirstEncoder(HashingEncoder):
 
 
 def memory_of(path, encoder: SlowFirstEncoder) -> EngramMemory:
+    encoder.hold = False  # the engrams are written at once, unrecorded
     memory = EngramMemory(path, encoder=encoder)
     memory.remember_many([f"my {a} plan involves the {b}" for a in TOPICS for b in TOPICS], "ana")
     memory.remember_many([f"bo's {a} is near the {b}" for a in TOPICS for b in TOPICS], "bo")
