@@ -11,14 +11,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engram_agents.erasure_feed import ErasureFeed, check_cursor, erasure_feed
 from engram_agents.store.backends.base import Backend
 from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import resolve_encoder
 from engram_agents.store.errors import InvalidInputError
+from engram_agents.store.ranker import RecallItem
 from engram_agents.store.records import (
     ConsolidationReport,
     Engram,
@@ -45,7 +44,6 @@ from engram_agents.store.validation import (
     message_item,
     optional_flag,
     optional_id,
-    recall_filters,
     recalled_ids,
     time_range_of,
     unchecked_item,
@@ -236,24 +234,8 @@ class EngramMemory:
             "tier": tier,
             "include_superseded": include_superseded,
         }
-        return self._recall(query, user_id, k, None, filters, keywords, now)
-
-    def _recall(
-        self,
-        query: str,
-        user_id: str,
-        k: int,
-        query_vector: np.ndarray | None,
-        filters: RecallFilters | dict[str, Any] | None,
-        keywords: dict[str, Any],
-        now: datetime | str | None,
-    ) -> list[RecallHit]:
-        """`recall`, with the query's vector from this memory's encoder when the caller has it
-        already: the server encodes the queries that arrive together in one batch."""
-        check_id(user_id)
-        when = parse_when(now) if now is not None else None
-        filters = recall_filters(filters, keywords, when)
-        return self.store.recall(user_id, query, k, filters, when, query_vector)
+        item = RecallItem.checked(query, user_id, k, None, filters, keywords, now)
+        return self.store.recall_item(item)
 
     def get(self, engram_id: str, user_id: str) -> Engram:
         return self.store.get(check_id(user_id), check_id(engram_id, "engram_id"))

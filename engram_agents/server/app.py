@@ -19,7 +19,7 @@ from engram_agents.server.keys import KeyStore
 from engram_agents.server.mcp_tools import build_mcp
 from engram_agents.server.middleware import Authenticate, BodyLimit
 from engram_agents.server.priority import DEFAULT_PATIENCE_S, ReadsFirst
-from engram_agents.server.queries import QueryEncoder
+from engram_agents.server.queries import RecallBatcher
 from engram_agents.server.schemas import (
     AuditStatus,
     Consent,
@@ -36,6 +36,7 @@ from engram_agents.server.schemas import (
 )
 from engram_agents.server.tenancy import Principal, check_path_id, verified_entries
 from engram_agents.store.config import FusionWeights, StoreConfig
+from engram_agents.store.ranker import RecallItem
 from engram_agents.store.records import ConsolidationReport, Engram, RecallHit
 from engram_agents.store.reply_use import ReplyUse
 from engram_agents.store.validation import check_text
@@ -103,18 +104,18 @@ def rest_api(memory: EngramMemory, gate: ReadsFirst) -> APIRouter:
         await gate.wait_turn()
         return await run_in_threadpool(stored_many, user, body, who)
 
-    queries = QueryEncoder(memory.store.encoder)
+    recalls = RecallBatcher(memory.store)
 
     @api.post(USER + "/recall", response_model=list[RecallHit])
     async def recall(user: User, body: RecallBody, who: Caller) -> Response:
         """On the event loop, not in the thread pool: the query is encoded in one batch with
-        the others waiting (`QueryEncoder`), then ranked with its vector."""
+        the others waiting, then ranked together with them (`RecallBatcher`)."""
         args = dict(body)
         query = check_text(args.pop("query"), memory.config.max_text_bytes, "query")
+        k, filters, now = args.pop("k"), args.pop("filters"), args.pop("now")
+        item = RecallItem.checked(query, user, k, None, filters, args, now)
         with gate.reading():
-            vector = await queries.encode(query)
-            k, filters, now = args.pop("k"), args.pop("filters"), args.pop("now")
-            hits = memory._recall(query, user, k, vector, filters, args, now)
+            hits = await recalls.recall(item)
         return _json(_HITS, [who.hit(h) for h in hits])
 
     @api.get(USER + "/memories", response_model=list[Engram])

@@ -1,44 +1,55 @@
-"""Recall queries encoded together on the server's event loop. A recall route run in the thread
-pool costs a thread hop per request (~0.4 ms of CPU under load) only so that its blocking
-encode can meet the others in the encoder's batcher. Here the route stays on the event loop:
-the queries that arrive while one encode runs wait on futures, and the next encode takes all of
-them in one call on a worker thread (one hop per batch); the ranking then runs with each
-query's vector. Alone, a query is encoded at once, with no timer."""
+"""Recalls encoded and ranked together on the server's event loop. A recall route run in the
+thread pool costs a thread hop per request (~0.4 ms of CPU under load) only so that its
+blocking encode can meet the others in the encoder's batcher. Here the route stays on the event
+loop: the recalls that arrive while one encode runs wait on futures, and the next encode takes
+all of their queries in one call on a worker thread (one hop per batch); the batch is then
+ranked in one `recall_many` on the loop (one lock, one index check and one read of hit rows per
+user, one write-behind of the access counts), while the next batch encodes. Alone, a recall is
+encoded at once, with no timer."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import anyio.to_thread
 import numpy as np
 
-from engram_agents.store.encoders import Encoder, encode_checked
+from engram_agents.store.encoders import encode_checked
+from engram_agents.store.ranker import RecallItem
+from engram_agents.store.records import RecallHit
+from engram_agents.store.store import EpisodicStore
+
+_Waiting = tuple[RecallItem, "asyncio.Future[list[RecallHit]]"]
 
 
-class QueryEncoder:
-    """`await queries.encode(text)`: the query's normalized vector (as `encode_checked` gives
-    it), encoded in one batch with the queries waiting at the same time. If a batch fails, its
-    queries are encoded one by one, so each caller gets only its own error."""
+class RecallBatcher:
+    """`await recalls.recall(item)`: the item's hits, its query encoded in one batch with the
+    recalls waiting at the same time and ranked with them. Each caller gets only its own error:
+    a failed encode is retried query by query, and `recall_many` fails items one by one."""
 
-    def __init__(self, encoder: Encoder) -> None:
-        self.encoder = encoder
-        self._waiting: list[tuple[str, asyncio.Future[np.ndarray]]] = []
+    def __init__(self, store: EpisodicStore) -> None:
+        self.store = store
+        self._waiting: list[_Waiting] = []
         self._drain: asyncio.Task[None] | None = None  # the running encodes, None when idle
 
-    async def encode(self, text: str) -> np.ndarray:
+    async def recall(self, item: RecallItem) -> list[RecallHit]:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[np.ndarray] = loop.create_future()
-        self._waiting.append((text, future))
+        future: asyncio.Future[list[RecallHit]] = loop.create_future()
+        self._waiting.append((item, future))
         if self._drain is None:  # a task of its own: a caller that goes away stops no batch
             self._drain = loop.create_task(self._encode_waiting())
         return await future
 
     async def _encode_waiting(self) -> None:
-        batch: list[tuple[str, asyncio.Future[np.ndarray]]] = []
+        loop = asyncio.get_running_loop()
+        batch: list[_Waiting] = []
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
-                await self._encode_batch(batch)
+                vectors = await self._encoded([item.query for item, _ in batch])
+                loop.call_soon(self._rank, batch, vectors)  # after the next encode has started
+                batch = []
         except BaseException:  # cancelled (the server stops): nobody may wait on a dead batch
             for _, future in [*batch, *self._waiting]:
                 future.cancel()
@@ -47,25 +58,38 @@ class QueryEncoder:
         finally:
             self._drain = None
 
-    async def _encode_batch(self, batch: list[tuple[str, asyncio.Future[np.ndarray]]]) -> None:
+    async def _encoded(self, texts: list[str]) -> list[np.ndarray | Exception]:
         try:
-            rows = await anyio.to_thread.run_sync(
-                encode_checked, self.encoder, [text for text, _ in batch]
-            )
+            return list(await anyio.to_thread.run_sync(encode_checked, self.store.encoder, texts))
         except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], error=exc)
-                return
-            for one in batch:  # someone's query broke the batch: find out whose
-                await self._encode_batch([one])
-            return
-        for (_, future), row in zip(batch, rows, strict=True):
-            _settle(future, row)
+            if len(texts) == 1:
+                return [exc]
+            # someone's query broke the batch: find out whose
+            return [(await self._encoded([text]))[0] for text in texts]
+
+    def _rank(self, batch: list[_Waiting], vectors: list[np.ndarray | Exception]) -> None:
+        ready = [
+            (replace(item, qvec=vector), future)
+            for (item, future), vector in zip(batch, vectors, strict=True)
+            if not isinstance(vector, Exception) and not future.done()
+        ]
+        for (_, future), vector in zip(batch, vectors, strict=True):
+            if isinstance(vector, Exception):
+                _settle(future, error=vector)
+        try:
+            results = self.store.recall_many([item for item, _ in ready])
+        except Exception as exc:  # the batch's shared write failed: each recall's error
+            results = [exc] * len(ready)
+        for (_, future), result in zip(ready, results, strict=True):
+            if isinstance(result, Exception):
+                _settle(future, error=result)
+            else:
+                _settle(future, result)
 
 
 def _settle(
-    future: asyncio.Future[np.ndarray],
-    row: np.ndarray | None = None,
+    future: asyncio.Future[list[RecallHit]],
+    hits: list[RecallHit] | None = None,
     error: BaseException | None = None,
 ) -> None:
     if future.done():  # its request was cancelled (the client went away)
@@ -73,4 +97,4 @@ def _settle(
     if error is not None:
         future.set_exception(error)
     else:
-        future.set_result(row)
+        future.set_result(hits)

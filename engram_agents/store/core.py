@@ -132,8 +132,10 @@ class StoreCore:
             self._settings[user_id, key] = (revision, value)
         return value
 
-    def _index(self, user_id: str) -> ScopeIndex:
-        revision = self.backend.revision(user_id)
+    def _index(self, user_id: str, revision: int | None = None) -> ScopeIndex:
+        """The user's index at `revision` (read now unless the caller just read it)."""
+        if revision is None:
+            revision = self.backend.revision(user_id)
         index = self._indexes.get(user_id)
         if index is None or index.revision != revision:
             marks = frozenset(self.codec.index_tags([SAID_BY_USER, SAID_BY_MODEL], user_id))

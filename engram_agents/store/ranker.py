@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
 from engram_agents.store import fusion
 from engram_agents.store.core import StoreCore
 from engram_agents.store.encoders import encode_checked
+from engram_agents.store.index import ScopeIndex
 from engram_agents.store.records import (
     Passage,
     RecallFilters,
@@ -19,10 +23,68 @@ from engram_agents.store.records import (
     as_utc,
     utcnow,
 )
-from engram_agents.store.rows import AuditEvent
+from engram_agents.store.rows import AuditEvent, EngramRow
 from engram_agents.store.sketch import ASKS, SAID_BY_MODEL, SAID_BY_USER, extract_sketch
-from engram_agents.store.timeexpr import find_time_mentions, span_of
-from engram_agents.store.validation import check_k, check_text
+from engram_agents.store.timeexpr import find_time_mentions, parse_when, span_of
+from engram_agents.store.validation import check_id, check_k, check_text, recall_filters
+
+
+@dataclass
+class RecallItem:
+    """One recall of a batch (`Ranker.recall_many`), with its query's vector when the caller
+    encoded it already (with `encode_checked`, e.g. together with other queries)."""
+
+    user_id: str
+    query: str
+    k: int = 10
+    filters: RecallFilters | None = None
+    now: datetime | None = None
+    qvec: np.ndarray | None = None
+
+    @classmethod
+    def checked(
+        cls,
+        query: str,
+        user_id: str,
+        k: int,
+        qvec: np.ndarray | None,
+        filters: RecallFilters | dict[str, Any] | None,
+        keywords: dict[str, Any],
+        now: datetime | str | None,
+    ) -> RecallItem:
+        """A recall as `EngramMemory.recall` takes it (filters as a dict or keywords, `now`
+        as text), checked: a bad one fails here, before its query is encoded."""
+        check_id(user_id)
+        when = parse_when(now) if now is not None else None
+        return cls(user_id, query, k, recall_filters(filters, keywords, when), when, qvec)
+
+
+@dataclass
+class _Query:
+    """A recall's query checked and parsed once: text, vectors, tags and the time it names."""
+
+    text: str
+    k: int
+    filters: RecallFilters
+    now: datetime
+    qvec: np.ndarray
+    pquery: np.ndarray
+    tags: list[str]
+    span: TimeRange | None
+
+
+@dataclass
+class _Ranked:
+    """A query's hits before their engrams are read: each hit's fields but its engram and
+    passage text (`fields`, best first, with `spans`), and its features for feedback."""
+
+    user_id: str
+    index: ScopeIndex
+    k: int
+    ids: list[str]
+    fields: list[dict[str, Any]]
+    spans: list[tuple[int, int] | None]
+    feats: np.ndarray
 
 
 class Ranker(StoreCore):
@@ -39,50 +101,146 @@ class Ranker(StoreCore):
     ) -> list[RecallHit]:
         """`qvec`: the query's normalized vector from this store's encoder, when the caller
         encoded it already (with `encode_checked`, e.g. together with other queries)."""
-        query = check_text(query, self.config.max_text_bytes, "query")
-        k = check_k(k)
-        filters = filters or RecallFilters()
-        now = as_utc(now) if now else utcnow()
-        if qvec is None:
-            qvec = encode_checked(self.encoder, [query])[0]
-        pquery = self.passage_query(query, qvec)
-        mentions = find_time_mentions(query, now)  # parsed once: for the tags and the span
-        query_tags = extract_sketch(query, mentions=mentions)
+        return self.recall_item(RecallItem(user_id, query, k, filters, now, qvec))
+
+    def recall_item(self, item: RecallItem) -> list[RecallHit]:
+        (result,) = self.recall_many([item])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def recall_many(self, items: list[RecallItem]) -> list[list[RecallHit] | Exception]:
+        """Each item's hits, exactly as recalling them one after another in this order gives
+        them, or the error its own recall raises (one bad item fails only itself). The work
+        the items share is done once: the store's lock, one read of the users' revisions, each
+        user's index check, one read of all hit rows, one write-behind of the access counts."""
+        results: list[list[RecallHit] | Exception] = [[] for _ in items]
+        queries: dict[int, _Query] = {}
+        for n, item in enumerate(items):
+            try:
+                queries[n] = self._query(item)
+            except Exception as exc:
+                results[n] = exc
         with self._lock:
-            hits, feats = self._rank(
-                user_id, qvec, pquery, query_tags, span_of(mentions), k, filters, now
-            )
-            ids = [h.engram.id for h in hits]
-            index = self._indexes[user_id]  # the one `_rank` read (under the same lock)
+            ranked = self._ranked(items, queries, results)
+            rows = self._hit_rows(ranked, results)
             ts = utcnow().timestamp()
-            event = AuditEvent(user_id, "recall", ids, {"k": k})
-            self.backend.touch(dict.fromkeys(ids, (1, ts)), [event])
-            index.touch(ids, ts)
-            cache = self._last_features.setdefault(user_id, OrderedDict())
-            for engram_id, x in zip(ids, feats, strict=True):
+            seen: dict[str, int] = {}  # recalls of this batch that returned each engram so far
+            done = []
+            for n, one in ranked.items():
+                if n not in rows:
+                    continue
+                try:
+                    results[n] = self._with_engrams(one, rows[n], seen, ts)
+                    done.append(one)
+                except Exception as exc:  # a hit's row deleted by another process since
+                    results[n] = exc
+            self._touched(done, ts)
+        return results
+
+    def _query(self, item: RecallItem) -> _Query:
+        text = check_text(item.query, self.config.max_text_bytes, "query")
+        k = check_k(item.k)
+        now = as_utc(item.now) if item.now else utcnow()
+        qvec = item.qvec
+        if qvec is None:
+            qvec = encode_checked(self.encoder, [text])[0]
+        mentions = find_time_mentions(text, now)  # parsed once: for the tags and the span
+        tags = extract_sketch(text, mentions=mentions)
+        pquery = self.passage_query(text, qvec)
+        filters = item.filters or RecallFilters()
+        return _Query(text, k, filters, now, qvec, pquery, tags, span_of(mentions))
+
+    def _ranked(
+        self,
+        items: list[RecallItem],
+        queries: dict[int, _Query],
+        results: list[list[RecallHit] | Exception],
+    ) -> dict[int, _Ranked]:
+        """Each query ranked on its user's index, the users' revisions read in one go and each
+        index checked once; a failure is the error of the items it concerns."""
+        users = list(dict.fromkeys(items[n].user_id for n in queries))
+        try:
+            revisions = self.backend.revisions(users) if users else {}
+        except Exception as exc:
+            _fail(results, queries, exc)
+            return {}
+        indexes: dict[str, ScopeIndex] = {}
+        ranked: dict[int, _Ranked] = {}
+        for n, q in queries.items():
+            user_id = items[n].user_id
+            try:
+                if user_id not in indexes:
+                    indexes[user_id] = self._index(user_id, revisions[user_id])
+                ranked[n] = self._rank(user_id, indexes[user_id], q)
+            except Exception as exc:
+                results[n] = exc
+        return ranked
+
+    def _hit_rows(
+        self, ranked: dict[int, _Ranked], results: list[list[RecallHit] | Exception]
+    ) -> dict[int, dict[str, EngramRow]]:
+        """The rows of each ranking's hits, all users' in one read."""
+        wanted: dict[str, dict[str, None]] = {}
+        for one in ranked.values():
+            wanted.setdefault(one.user_id, {}).update(dict.fromkeys(one.ids))
+        asked = {user_id: list(ids) for user_id, ids in wanted.items() if ids}
+        try:
+            got = self.backend.get_many(asked) if asked else {}
+        except Exception as exc:
+            _fail(results, ranked, exc)
+            return {}
+        read = {user_id: {r.id: r for r in got.get(user_id, [])} for user_id in wanted}
+        return {n: read[one.user_id] for n, one in ranked.items()}
+
+    def _with_engrams(
+        self, ranked: _Ranked, rows: dict[str, EngramRow], seen: dict[str, int], ts: float
+    ) -> list[RecallHit]:
+        """The ranking's hits with their engrams, whose access counts include the recalls of
+        the batch before this one (as reading after their writes would give); counts it."""
+        hits = []
+        for engram_id, fields, span in zip(ranked.ids, ranked.fields, ranked.spans, strict=True):
+            row = rows[engram_id]
+            if engram_id in seen:
+                row = replace(row, activations=row.activations + seen[engram_id])
+                row.last_access_ts = ts
+            engram = self.codec.to_engram(row)
+            passage = (
+                Passage(start=span[0], end=span[1], text=engram.text[slice(*span)])
+                if span
+                else None
+            )
+            hits.append(RecallHit(engram=engram, passage=passage, **fields))
+        for engram_id in ranked.ids:
+            seen[engram_id] = seen.get(engram_id, 0) + 1
+        return hits
+
+    def _touched(self, ranked: list[_Ranked], ts: float) -> None:
+        """Count the recalls' accesses (written behind), one audit entry each, and keep each
+        hit's features for feedback."""
+        accesses: dict[str, tuple[int, float]] = {}
+        for one in ranked:
+            for engram_id in one.ids:
+                accesses[engram_id] = (accesses.get(engram_id, (0, ts))[0] + 1, ts)
+        events = [AuditEvent(one.user_id, "recall", one.ids, {"k": one.k}) for one in ranked]
+        self.backend.touch(accesses, events)
+        for one in ranked:
+            one.index.touch(one.ids, ts)
+            cache = self._last_features.setdefault(one.user_id, OrderedDict())
+            for engram_id, x in zip(one.ids, one.feats, strict=True):
                 cache[engram_id] = x
                 cache.move_to_end(engram_id)
             while len(cache) > 1000:
                 cache.popitem(last=False)
-        return hits
 
-    def _rank(
-        self,
-        user_id: str,
-        qvec: np.ndarray,
-        pquery: np.ndarray,
-        query_tags: list[str],
-        time_range: TimeRange | None,
-        k: int,
-        filters: RecallFilters,
-        now: datetime,
-    ) -> tuple[list[RecallHit], np.ndarray]:
+    def _rank(self, user_id: str, index: ScopeIndex, q: _Query) -> _Ranked:
         cfg = self.config
-        index = self._index(user_id)
+        k = q.k
         if not len(index):
-            return [], np.zeros((0, len(fusion.FEATURES)))
-        mask = self._mask(user_id, index, filters)
-        hashed = dict(zip(self.codec.index_tags(query_tags, user_id), query_tags, strict=True))
+            return _Ranked(user_id, index, k, [], [], [], np.zeros((0, len(fusion.FEATURES))))
+        qvec = q.qvec
+        mask = self._mask(user_id, index, q.filters)
+        hashed = dict(zip(self.codec.index_tags(q.tags, user_id), q.tags, strict=True))
         large = len(index) > cfg.full_scan_below
         lexical = index.lexical(list(hashed), cfg.common_tag_fraction if large else 1.0)
         keep = mask[lexical.rows]
@@ -107,10 +265,10 @@ class Ranker(StoreCore):
                 rows = np.concatenate([rows, extra])
                 lex = np.concatenate([lex, np.zeros(extra.size, dtype=np.float32)])
         if rows.size == 0:
-            return [], np.zeros((0, len(fusion.FEATURES)))
+            return _Ranked(user_id, index, k, [], [], [], np.zeros((0, len(fusion.FEATURES))))
         own = index.similarities(qvec, rows)  # the turns' own vectors: the dense floor's order
         static = self._static is not None
-        sims, passages = index.with_passages(pquery, rows, own, cfg.passage_score, static)
+        sims, passages = index.with_passages(q.pquery, rows, own, cfg.passage_score, static)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
         asks, by_user, by_model = (
             np.isin(rows, index.posting(tag))
@@ -121,9 +279,9 @@ class Ranker(StoreCore):
             rows,
             in_context,
             lex,
-            now.timestamp(),
+            q.now.timestamp(),
             cfg.recency_half_life_days,
-            time_range,
+            q.span,
             (asks, by_user, by_model),
         )
         w = fusion.as_vector(self.weights(user_id, index.revision))
@@ -133,35 +291,26 @@ class Ranker(StoreCore):
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in
         # the returned order and callers that sort or merge results by score keep the floor.
         ranked = np.maximum.accumulate(fused[order][::-1])[::-1]
-        ids = [index.ids[rows[i]] for i in order]
-        rows_out = self.backend.get(user_id, ids)
-        engrams = {r.id: self.codec.to_engram(r) for r in rows_out}
-        hits = []
+        fields, spans = [], []
         for i, by_floor, score in zip(order, floored, ranked, strict=True):
-            engram = engrams[index.ids[rows[i]]]
             matched = sorted(hashed[t] for t in set(index.tags[rows[i]]) & hashed.keys())
             span = index.passage_span(int(passages[i]))
-            passage = (
-                Passage(start=span[0], end=span[1], text=engram.text[slice(*span)])
-                if span
-                else None
-            )
-            hits.append(
-                RecallHit(
-                    engram=engram,
-                    score=float(score),
-                    similarity=float(sims[i]),
-                    matched_tags=matched,
-                    explanation=self._explain(
+            spans.append(span)
+            fields.append(
+                {
+                    "score": float(score),
+                    "similarity": float(sims[i]),
+                    "matched_tags": matched,
+                    "explanation": self._explain(
                         float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor, span
                     ),
-                    parts=self._parts(
+                    "parts": self._parts(
                         x[i] * w, float(scored[i] - fused[i]), float(score - fused[i])
                     ),
-                    passage=passage,
-                )
+                }
             )
-        return hits, x[order]
+        ids = [index.ids[rows[i]] for i in order]
+        return _Ranked(user_id, index, k, ids, fields, spans, x[order])
 
     @staticmethod
     def _parts(weighted: np.ndarray, repeats: float, lifted: float) -> dict[str, float]:
@@ -194,3 +343,8 @@ class Ranker(StoreCore):
         if by_floor:
             parts.append("kept among the most similar (dense floor)")
         return "; ".join(parts)
+
+
+def _fail(results: list[list[RecallHit] | Exception], which: Iterable[int], exc: Exception) -> None:
+    for n in which:
+        results[n] = exc

@@ -56,6 +56,14 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def revision(self, user_id: str) -> int: ...
 
+    def get_many(self, wanted: dict[str, list[str]]) -> dict[str, list[EngramRow]]:
+        """`get` for several users at once (a batch of recalls reads its hits in one go)."""
+        return {user_id: self.get(user_id, ids) for user_id, ids in wanted.items()}
+
+    def revisions(self, user_ids: list[str]) -> dict[str, int]:
+        """`revision` for several users at once."""
+        return {user_id: self.revision(user_id) for user_id in user_ids}
+
     @abc.abstractmethod
     def has_rows(self) -> bool:
         """Whether any user has an engram stored (an empty store may still turn on encryption)."""

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_user ON audit(user_id, seq);
 """
+_IDS_PER_READ = 10_000  # well below SQLite's limit on a statement's parameters
 _COLUMNS = (
     "id, user_id, agent_id, session_id, tier, active, when_ts, created_ts, tags, vector, payload, "
     "activations, last_access_ts, usefulness, strength"
@@ -217,13 +218,23 @@ class SQLiteBackend(Backend):
         self._log(db, events)
 
     def get(self, user_id: str, ids: list[str]) -> list[EngramRow]:
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        # By primary key only (the planner may otherwise walk the user index), then scope check.
-        rows = self._read(f"SELECT {_COLUMNS} FROM engrams WHERE id IN ({marks})", tuple(ids))
-        by_id = {r[0]: _from_tuple(r) for r in rows if r[1] == user_id}
-        return [by_id[i] for i in ids if i in by_id]
+        return self.get_many({user_id: ids})[user_id]
+
+    def get_many(self, wanted: dict[str, list[str]]) -> dict[str, list[EngramRow]]:
+        ids = [i for listed in wanted.values() for i in listed]
+        found: dict[str, tuple] = {}
+        for start in range(0, len(ids), _IDS_PER_READ):
+            part = ids[start : start + _IDS_PER_READ]
+            marks = ",".join("?" * len(part))
+            # By primary key only (the planner may otherwise walk the user index), then the
+            # scope check below.
+            sql = f"SELECT {_COLUMNS} FROM engrams WHERE id IN ({marks})"
+            found.update((r[0], r) for r in self._read(sql, tuple(part)))
+        mine = {user_id: [found.get(i) for i in listed] for user_id, listed in wanted.items()}
+        return {
+            user_id: [_from_tuple(r) for r in rows if r is not None and r[1] == user_id]
+            for user_id, rows in mine.items()
+        }
 
     def scan(self, user_id: str) -> Iterator[EngramRow]:
         rows = self._read(
@@ -238,6 +249,12 @@ class SQLiteBackend(Backend):
     def revision(self, user_id: str) -> int:
         row = self._read("SELECT rev FROM revisions WHERE user_id = ?", (user_id,))
         return row[0][0] if row else 0
+
+    def revisions(self, user_ids: list[str]) -> dict[str, int]:
+        marks = ",".join("?" * len(user_ids))
+        sql = f"SELECT user_id, rev FROM revisions WHERE user_id IN ({marks})"
+        stored = dict(self._read(sql, tuple(user_ids))) if user_ids else {}
+        return {user_id: stored.get(user_id, 0) for user_id in user_ids}
 
     def users(self) -> list[str]:
         return [r[0] for r in self._read("SELECT DISTINCT user_id FROM engrams ORDER BY user_id")]

@@ -140,14 +140,18 @@ class TouchBuffer(Backend):
             log.warning("writing %d buffered recall entries failed: %s", self.pending(), exc)
 
     def get(self, user_id: str, ids: list[str]) -> list[EngramRow]:
+        return self.get_many({user_id: ids})[user_id]
+
+    def get_many(self, wanted: dict[str, list[str]]) -> dict[str, list[EngramRow]]:
         with self._writing:
-            rows = self.inner.get(user_id, ids)
+            got = self.inner.get_many(wanted)
             with self._waiting:
-                for row in rows:
-                    if (waiting := self._accesses.get(row.id)) is not None:
-                        row.activations += waiting[0]
-                        row.last_access_ts = waiting[1]
-        return rows
+                for rows in got.values():
+                    for row in rows:
+                        if (waiting := self._accesses.get(row.id)) is not None:
+                            row.activations += waiting[0]
+                            row.last_access_ts = waiting[1]
+        return got
 
     def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
         """The waiting recalls first, in the write's own transaction where the backend can."""
@@ -197,6 +201,9 @@ class TouchBuffer(Backend):
 
     def revision(self, user_id: str) -> int:
         return self.inner.revision(user_id)
+
+    def revisions(self, user_ids: list[str]) -> dict[str, int]:
+        return self.inner.revisions(user_ids)
 
     def has_rows(self) -> bool:
         return self.inner.has_rows()
