@@ -20,6 +20,7 @@ from engram_agents.store.records import (
     utcnow,
 )
 from engram_agents.store.rows import AuditEvent
+from engram_agents.store.sentences import static_query
 from engram_agents.store.sketch import ASKS, SAID_BY_MODEL, SAID_BY_USER, extract_sketch
 from engram_agents.store.timeexpr import find_time_mentions, span_of
 from engram_agents.store.validation import check_k, check_text
@@ -46,11 +47,12 @@ class Ranker(StoreCore):
         if qvec is None:
             qvec = encode_checked(self.encoder, [query])[0]
         pquery = self.passage_query(query, qvec)
+        squery = static_query(self.encoder, self._sentences, query) if self._sentences else None
         mentions = find_time_mentions(query, now)  # parsed once: for the tags and the span
         query_tags = extract_sketch(query, mentions=mentions)
         with self._lock:
             hits, feats = self._rank(
-                user_id, qvec, pquery, query_tags, span_of(mentions), k, filters, now
+                user_id, qvec, pquery, query_tags, span_of(mentions), k, filters, now, squery
             )
             ids = [h.engram.id for h in hits]
             index = self._indexes[user_id]  # the one `_rank` read (under the same lock)
@@ -76,7 +78,9 @@ class Ranker(StoreCore):
         k: int,
         filters: RecallFilters,
         now: datetime,
+        squery: np.ndarray | None = None,
     ) -> tuple[list[RecallHit], np.ndarray]:
+        """`squery`: the query's static vector, when short turns are read by sentence."""
         cfg = self.config
         index = self._index(user_id)
         if not len(index):
@@ -112,6 +116,9 @@ class Ranker(StoreCore):
         static = self._static is not None
         sims, passages = index.with_passages(pquery, rows, own, cfg.passage_score, static)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
+        lift = np.zeros(rows.size, dtype=np.float32)
+        if squery is not None:  # before diversity and the floor: the floor's order is `own`
+            lift = index.sentences.lift(rows, own, squery, cfg.sentence_weight)
         asks, by_user, by_model = (
             np.isin(rows, index.posting(tag))
             for tag in self.codec.index_tags([ASKS, SAID_BY_USER, SAID_BY_MODEL], user_id)
@@ -119,7 +126,7 @@ class Ranker(StoreCore):
         x = fusion.features(
             index,
             rows,
-            in_context,
+            in_context + lift,
             lex,
             now.timestamp(),
             cfg.recency_half_life_days,
@@ -128,6 +135,8 @@ class Ranker(StoreCore):
         )
         w = fusion.as_vector(self.weights(user_id, index.revision))
         scored = x @ w
+        # the similarity the lifted turns would have had unlifted: the rest is the sentence's
+        unlifted = fusion._unit(in_context) if lift.any() else x[:, 0]
         fused = fusion.diversified(scored, index.vectors, rows, k, cfg.diversity)
         order, floored = fusion.with_dense_floor(fused, own, cfg.dense_floor, k)
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in
@@ -154,9 +163,13 @@ class Ranker(StoreCore):
                     matched_tags=matched,
                     explanation=self._explain(
                         float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor, span
-                    ),
+                    )
+                    + ("; a sentence of it matched the query better" if lift[i] > 0 else ""),
                     parts=self._parts(
-                        x[i] * w, float(scored[i] - fused[i]), float(score - fused[i])
+                        x[i] * w,
+                        float(scored[i] - fused[i]),
+                        float(score - fused[i]),
+                        float((x[i, 0] - unlifted[i]) * w[0]) if lift[i] > 0 else 0.0,
                     ),
                     passage=passage,
                 )
@@ -164,10 +177,16 @@ class Ranker(StoreCore):
         return hits, x[order]
 
     @staticmethod
-    def _parts(weighted: np.ndarray, repeats: float, lifted: float) -> dict[str, float]:
+    def _parts(
+        weighted: np.ndarray, repeats: float, lifted: float, sentence: float = 0.0
+    ) -> dict[str, float]:
         """Each signal times its weight; with what repeating a better hit took away
-        (`redundancy`) and what the dense floor added, they sum to the score."""
+        (`redundancy`) and what the dense floor added, they sum to the score. `sentence`: the
+        part of the similarity's that its best sentence added (store.sentences)."""
         parts = dict(zip(fusion.FEATURES, weighted.tolist(), strict=True))
+        if sentence:
+            parts["similarity"] -= sentence
+            parts["sentence"] = sentence
         if repeats > 0:
             parts["redundancy"] = -repeats
         if lifted > 0:
