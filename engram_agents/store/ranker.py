@@ -135,8 +135,9 @@ class Ranker(StoreCore):
         )
         w = fusion.as_vector(self.weights(user_id, index.revision))
         scored = x @ w
-        # the similarity the lifted turns would have had unlifted: the rest is the sentence's
-        unlifted = fusion._unit(in_context) if lift.any() else x[:, 0]
+        # the sentences' share of the similarity signal (min-max scaled over the candidates)
+        spread = float(np.ptp(in_context + lift))
+        sentence = lift * w[0] / spread if spread > 0 else np.zeros_like(lift)
         fused = fusion.diversified(scored, index.vectors, rows, k, cfg.diversity)
         order, floored = fusion.with_dense_floor(fused, own, cfg.dense_floor, k)
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in
@@ -169,7 +170,7 @@ class Ranker(StoreCore):
                         x[i] * w,
                         float(scored[i] - fused[i]),
                         float(score - fused[i]),
-                        float((x[i, 0] - unlifted[i]) * w[0]) if lift[i] > 0 else 0.0,
+                        float(sentence[i]),
                     ),
                     passage=passage,
                 )
