@@ -115,7 +115,10 @@ class SentenceRows:
         counts = count[has]
         starts = np.cumsum(counts) - counts
         gather = np.repeat(self.first[rows[has]] - starts, counts) + np.arange(counts.sum())
-        scores = self.vectors[gather] @ query
+        if gather.size > self._used // 4:  # one contiguous product beats gathering most rows
+            scores = (self.vectors[: self._used] @ query)[gather]
+        else:
+            scores = self.vectors[gather] @ query
         if scores.size < 2:
             return out
         mapped = own.mean() + own.std() * (scores - scores.mean()) / (scores.std() + 1e-9)
