@@ -1,9 +1,8 @@
 """Ingestion of long-turn chats with and without passages (store.passages), same run, same
 encoder: turns/s end to end (wall and CPU time of the process, every thread) for each
 `passage_tokens`, `passage_vectors`, `long_turn_tokens` and `sentence_weight` (short turns
-read by sentence, store.sentences) setting, with how many turns
-overflowed the encoder's window and how many passages were encoded. Each chat is one
-`remember_many` call, as in `bench beam`.
+read by sentence, store.sentences) setting, with how many turns overflowed the encoder's window
+and how many passages were encoded. Each chat is one `remember_many` call, as in `bench beam`.
 
     OMP_NUM_THREADS=1 python benchmarks/long_turn_ingest.py benchmarks/data/beam_long \
         benchmarks/data/beam_dev --passage-tokens 0 128 --passage-vectors model static \
