@@ -116,6 +116,20 @@ def test_deleting_an_engram_leaves_no_sentence_vectors(tmp_path, minilm):
         assert len(index.sentences) == sum(len(sentences_of(t)) for t in CHAT)
 
 
+def test_an_edited_engram_is_read_by_its_new_sentences(tmp_path, minilm):
+    with _memory(tmp_path / "m.db", minilm) as memory:
+        buried = next(e for e in memory.list("u") if e.text == BURIED)
+        memory.update(buried.id, "u", text="Maya: We went kayaking. It was great fun!")
+        index = memory.store._index("u")
+        rows, i = index.sentences, index.pos[buried.id]
+        got = rows.vectors[rows.first[i] : rows.first[i] + rows.count[i]]
+        table = static_vectors(minilm)
+        wanted = ["We went kayaking.", "It was great fun!"]
+        expected = table.encode_ids([t.ids for t in minilm.tokenize(wanted)])
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+        assert len(rows) == 2 + sum(len(sentences_of(t)) for t in CHAT)
+
+
 def test_off_for_an_encoder_without_tokens(tmp_path, hashing):
     with (
         _memory(tmp_path / "on.db", hashing) as on,
