@@ -1,12 +1,12 @@
 """Ingestion of long-turn chats with and without passages (store.passages), same run, same
 encoder: turns/s end to end (wall and CPU time of the process, every thread) for each
-`passage_tokens`, `passage_vectors` and `long_turn_tokens` setting, with how many turns
-overflowed the encoder's window and how many passages were encoded. Each chat is one
-`remember_many` call, as in `bench beam`.
+`passage_tokens`, `passage_vectors`, `long_turn_tokens` and `sentence_weight` (short turns
+read by sentence, store.sentences) setting, with how many turns overflowed the encoder's window
+and how many passages were encoded. Each chat is one `remember_many` call, as in `bench beam`.
 
     OMP_NUM_THREADS=1 python benchmarks/long_turn_ingest.py benchmarks/data/beam_long \
         benchmarks/data/beam_dev --passage-tokens 0 128 --passage-vectors model static \
-        --long-turn-tokens 0 64
+        --long-turn-tokens 0 64 --sentence-weight 0 0.35
 
 The last line printed is one JSON object (with the machine it ran on). On a shared machine read
 the CPU-time columns: wall time depends on what else runs."""
@@ -62,13 +62,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--passage-tokens", type=int, nargs="+", default=[0, 128, 254])
     parser.add_argument("--passage-vectors", nargs="+", default=["model"])
     parser.add_argument("--long-turn-tokens", type=int, nargs="+", default=[0])
+    parser.add_argument("--sentence-weight", type=float, nargs="+", default=[0.35])
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args(argv)
     chats = [c for source in args.sources for c in conversations(source)]
     encoder = default_encoder()
     encoder.encode(["warm up the encoder"])
     settings = [  # without passages, what reads them and how far the turn reads: the window
-        {"passage_tokens": tokens, "passage_vectors": vectors, "long_turn_tokens": long}
+        {
+            "passage_tokens": tokens,
+            "passage_vectors": vectors,
+            "long_turn_tokens": long,
+            "sentence_weight": weight,
+        }
+        for weight in args.sentence_weight
         for tokens in args.passage_tokens
         for vectors in (args.passage_vectors if tokens else args.passage_vectors[:1])
         for long in (args.long_turn_tokens if tokens else [0])
@@ -82,7 +89,7 @@ def main(argv: list[str]) -> int:
         print(run, file=sys.stderr)
     best = {}
     for run in runs:  # the fastest of the repeats per setting: the least disturbed one
-        setting = run["passage_tokens"], run["passage_vectors"], run["long_turn_tokens"]
+        setting = tuple(run[name] for name in settings[0])
         if setting not in best or run["cpu_s"] < best[setting]["cpu_s"]:
             best[setting] = run
     print(json.dumps({"runs": list(best.values()), "all": runs, "machine": machine()}))

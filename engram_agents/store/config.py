@@ -65,6 +65,10 @@ class StoreConfig(BaseModel):
     # tokens (its passages read the rest; encoders with `tokenize`): a transformer's cost per
     # token grows with the sequence, so the shorter read is the cheaper. 0: the whole window.
     long_turn_tokens: int = Field(default=0, ge=0)
+    # A short turn is also read sentence by sentence (store.sentences): its best question-free
+    # sentence, calibrated to the query's similarities, lifts it by this much of what it
+    # rises above the turn's own. 0 is off; so is an encoder without `tokenize`.
+    sentence_weight: float = Field(default=0.35, ge=0, le=1)
     # retrieval
     full_scan_below: int = Field(default=5_000, ge=0)
     candidate_limit: int = Field(default=500, gt=0)

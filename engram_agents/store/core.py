@@ -34,6 +34,7 @@ from engram_agents.store.index import ScopeIndex
 from engram_agents.store.passages import Passages, encode_turns
 from engram_agents.store.records import Engram, RecallFilters
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
+from engram_agents.store.sentences import payload_text, sentence_table
 from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER
 from engram_agents.store.static_vectors import static_vectors
 
@@ -67,6 +68,7 @@ class StoreCore:
         self._settings: dict[tuple[str, str], tuple[int, str | None]] = {}  # by revision read
         self._lock = threading.RLock()
         self._static = static_vectors(encoder) if cfg.passage_vectors == "static" else None
+        self._sentences = sentence_table(encoder, cfg.sentence_weight)
         self._check_key(cipher)
         self._check_passage_vectors()
 
@@ -142,10 +144,20 @@ class StoreCore:
             index = ScopeIndex(self.encoder.dim, revision, self._search_device, marks)
             rows = list(self.backend.scan(user_id))
             index.upsert(rows)
+            self._read_sentences(index, rows)
             self._indexes[user_id] = index
             if user_id in self._copies:  # erases happen here: renew it from the same read
                 self._copies[user_id] = CopyIndex.of(rows, revision, self.codec)
         return index
+
+    def _read_sentences(self, index: ScopeIndex, rows: list[EngramRow]) -> None:
+        """The sentences of the rows just put in `index` (turns without passages), read from
+        their text: derived at each load and write, so nothing about them is stored."""
+        if self._sentences is None:
+            return
+        short = [(index.pos[r.id], r) for r in rows if not index.passage_count[index.pos[r.id]]]
+        texts = [payload_text(self.codec.plain(r)) for _, r in short]
+        index.sentences.read(self.encoder, self._sentences, [p for p, _ in short], texts)
 
     def _copy_index(self, user_id: str, index: ScopeIndex) -> CopyIndex:
         """Who holds copies of whose text, at the revision of `index`: one read of the user's
@@ -189,6 +201,7 @@ class StoreCore:
         if index is not None and before == revision - 1:
             index.remove(deletes)
             index.upsert(upserts)
+            self._read_sentences(index, upserts)
             index.revision = revision
         else:
             self._indexes.pop(user_id, None)

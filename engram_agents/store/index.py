@@ -18,6 +18,7 @@ from engram_agents.store.device_search import DeviceVectors
 from engram_agents.store.passages import Passages
 from engram_agents.store.records import RecallFilters, Tier
 from engram_agents.store.rows import EngramRow
+from engram_agents.store.sentences import SentenceRows
 
 if TYPE_CHECKING:
     import torch
@@ -91,6 +92,7 @@ class ScopeIndex:
         self.passage_first = np.zeros(0, dtype=np.int64)
         self.passage_count = np.zeros(0, dtype=np.int64)
         self._passages = 0
+        self.sentences = SentenceRows(dim)  # short turns' sentences (store.sentences)
         self._last_in_session: dict[str, int] = {}
         self._links_stale = False
         self._size = 0
@@ -228,6 +230,7 @@ class ScopeIndex:
             if i is None:
                 continue
             self.alive[i] = False
+            self.sentences.drop(i)
             self._live -= 1
             if self.session[i] is not None:
                 self._links_stale = True

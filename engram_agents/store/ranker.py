@@ -24,6 +24,7 @@ from engram_agents.store.records import (
     utcnow,
 )
 from engram_agents.store.rows import AuditEvent, EngramRow
+from engram_agents.store.sentences import static_query
 from engram_agents.store.sketch import ASKS, SAID_BY_MODEL, SAID_BY_USER, extract_sketch
 from engram_agents.store.timeexpr import find_time_mentions, parse_when, span_of
 from engram_agents.store.validation import check_id, check_k, check_text, recall_filters
@@ -71,6 +72,7 @@ class _Query:
     pquery: np.ndarray
     tags: list[str]
     span: TimeRange | None
+    squery: np.ndarray | None  # the static vector short turns' sentences are compared with
 
 
 @dataclass
@@ -148,8 +150,9 @@ class Ranker(StoreCore):
         mentions = find_time_mentions(text, now)  # parsed once: for the tags and the span
         tags = extract_sketch(text, mentions=mentions)
         pquery = self.passage_query(text, qvec)
+        squery = static_query(self.encoder, self._sentences, text) if self._sentences else None
         filters = item.filters or RecallFilters()
-        return _Query(text, k, filters, now, qvec, pquery, tags, span_of(mentions))
+        return _Query(text, k, filters, now, qvec, pquery, tags, span_of(mentions), squery)
 
     def _ranked(
         self,
@@ -270,6 +273,9 @@ class Ranker(StoreCore):
         static = self._static is not None
         sims, passages = index.with_passages(q.pquery, rows, own, cfg.passage_score, static)
         in_context = index.in_context(rows, sims, qvec, cfg.context_weight)
+        lift = np.zeros(rows.size, dtype=np.float32)
+        if q.squery is not None:  # before diversity and the floor: the floor's order is `own`
+            lift = index.sentences.lift(rows, own, q.squery, cfg.sentence_weight)
         asks, by_user, by_model = (
             np.isin(rows, index.posting(tag))
             for tag in self.codec.index_tags([ASKS, SAID_BY_USER, SAID_BY_MODEL], user_id)
@@ -277,7 +283,7 @@ class Ranker(StoreCore):
         x = fusion.features(
             index,
             rows,
-            in_context,
+            in_context + lift,
             lex,
             q.now.timestamp(),
             cfg.recency_half_life_days,
@@ -286,6 +292,9 @@ class Ranker(StoreCore):
         )
         w = fusion.as_vector(self.weights(user_id, index.revision))
         scored = x @ w
+        # the sentences' share of the similarity signal (min-max scaled over the candidates)
+        spread = float(np.ptp(in_context + lift))
+        sentence = lift * w[0] / spread if spread > 0 else np.zeros_like(lift)
         fused = fusion.diversified(scored, index.vectors, rows, k, cfg.diversity)
         order, floored = fusion.with_dense_floor(fused, own, cfg.dense_floor, k)
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in
@@ -303,9 +312,13 @@ class Ranker(StoreCore):
                     "matched_tags": matched,
                     "explanation": self._explain(
                         float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor, span
-                    ),
+                    )
+                    + ("; a sentence of it matched the query better" if lift[i] > 0 else ""),
                     "parts": self._parts(
-                        x[i] * w, float(scored[i] - fused[i]), float(score - fused[i])
+                        x[i] * w,
+                        float(scored[i] - fused[i]),
+                        float(score - fused[i]),
+                        float(sentence[i]),
                     ),
                 }
             )
@@ -313,10 +326,16 @@ class Ranker(StoreCore):
         return _Ranked(user_id, index, k, ids, fields, spans, x[order])
 
     @staticmethod
-    def _parts(weighted: np.ndarray, repeats: float, lifted: float) -> dict[str, float]:
+    def _parts(
+        weighted: np.ndarray, repeats: float, lifted: float, sentence: float = 0.0
+    ) -> dict[str, float]:
         """Each signal times its weight; with what repeating a better hit took away
-        (`redundancy`) and what the dense floor added, they sum to the score."""
+        (`redundancy`) and what the dense floor added, they sum to the score. `sentence`: the
+        part of the similarity's that its best sentence added (store.sentences)."""
         parts = dict(zip(fusion.FEATURES, weighted.tolist(), strict=True))
+        if sentence:
+            parts["similarity"] -= sentence
+            parts["sentence"] = sentence
         if repeats > 0:
             parts["redundancy"] = -repeats
         if lifted > 0:

@@ -11,6 +11,7 @@ into the user cache, keyed by the model file's hash; nothing is downloaded."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,8 @@ from engram_agents.store.errors import InvalidInputError
 
 # Smooth inverse frequency: weight = a / (a + p(token)), model2vec's default coefficient.
 SIF_COEFFICIENT = 1e-4
+# Tables read in this process, by file: every store of one encoder shares one (~47 MB for MiniLM).
+_LOADED: dict[Path, StaticVectors] = {}
 
 
 class StaticVectors:
@@ -66,4 +69,6 @@ def static_vectors(encoder: Any) -> StaticVectors:
         token_vectors = encoder.encode_ids([ids[i : i + 1] for i in range(len(ids))])
         with building(target) as tmp:
             np.save(tmp / table_file.name, distill(token_vectors))
-    return StaticVectors(np.load(table_file))
+    if table_file not in _LOADED:
+        _LOADED[table_file] = StaticVectors(np.load(table_file))
+    return _LOADED[table_file]

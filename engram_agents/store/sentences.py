@@ -1,0 +1,132 @@
+"""Short turns also read sentence by sentence. A turn's vector averages everything said in it, so
+a fact that is one clause among greetings and reactions ("Hey! I had a quiet weekend after we
+went camping with my fam.") is far from a question about it; each of its sentences read alone
+is not. Recall lifts a turn whose best sentence is closer to the query than the turn itself.
+
+Sentences that ask are skipped, for the reason the `statement` signal exists: a past question
+resembles a new one more than the fact that answers it. Sentences are read with the encoder's
+static token vectors (store.static_vectors: a table lookup, no transformer pass), so they are
+derived, not stored: the index computes them from the text when it loads or writes a row, and
+they leave with the row. Long turns have passages instead (store.passages) and are skipped.
+Measured on dialogue and on user-assistant chats: benchmarks/RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import numpy as np
+
+from engram_agents.store.records import _SPEAKER_PREFIX
+from engram_agents.store.static_vectors import StaticVectors, static_vectors
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_MIN_WORDS = 3  # shorter pieces ("Wow!", "Thanks a lot.") say nothing of their own
+_TOKEN_READER = ("model_file", "vocabulary_size", "tokenize", "encode_ids")
+
+
+def sentences_of(text: str) -> list[str]:
+    """The sentences a turn is also read by: of a text (its "Name: " prefix dropped) with at
+    least two sentences of three words, those that do not ask; none for a one-sentence turn,
+    whose own vector already reads it alone."""
+    prefix = _SPEAKER_PREFIX.match(text)
+    body = text[prefix.end() :] if prefix else text
+    parts = [p for p in _SENTENCE_END.split(body) if len(p.split()) >= _MIN_WORDS]
+    if len(parts) < 2:
+        return []
+    return [p for p in parts if not p.rstrip().endswith("?")]
+
+
+def sentence_table(encoder: Any, weight: float) -> StaticVectors | None:
+    """The static table sentences are read with; None (sentence reading off) for weight 0 or an
+    encoder that does not expose its tokens (LangChain/LlamaIndex embeddings, hashing)."""
+    if weight <= 0 or not all(hasattr(encoder, name) for name in _TOKEN_READER):
+        return None
+    return static_vectors(encoder)
+
+
+def static_query(encoder: Any, table: StaticVectors, query: str) -> np.ndarray:
+    """The query's static vector, in the sentences' space."""
+    return table.encode_ids([encoder.tokenize([query])[0].ids])[0]
+
+
+class SentenceRows:
+    """Per index position, the static vectors of its turn's sentences: position i owns vectors
+    first[i] .. first[i] + count[i] - 1 (appended; a removed row's are zeroed)."""
+
+    def __init__(self, dim: int) -> None:
+        self.vectors = np.zeros((0, dim), dtype=np.float32)
+        self.first = np.zeros(0, dtype=np.int64)
+        self.count = np.zeros(0, dtype=np.int64)
+        self._used = 0
+
+    def __len__(self) -> int:
+        """How many sentence vectors live rows own."""
+        return int(self.count.sum())
+
+    def read(
+        self, encoder: Any, table: StaticVectors, positions: list[int], texts: list[str]
+    ) -> None:
+        """Read the sentences of `texts` into `positions` (all tokenized in one call)."""
+        split = [sentences_of(t) for t in texts]
+        flat = [s for parts in split for s in parts]
+        if not flat:
+            return
+        vectors = table.encode_ids([t.ids for t in encoder.tokenize(flat)])
+        end = max(positions) + 1
+        if end > len(self.first):
+            grow = max(end, 2 * len(self.first), 64) - len(self.first)
+            self.first = np.concatenate([self.first, np.zeros(grow, dtype=np.int64)])
+            self.count = np.concatenate([self.count, np.zeros(grow, dtype=np.int64)])
+        need = self._used + len(flat)
+        if need > len(self.vectors):
+            grown = np.zeros((max(need, 2 * len(self.vectors)), vectors.shape[1]), np.float32)
+            grown[: self._used] = self.vectors[: self._used]
+            self.vectors = grown
+        self.vectors[self._used : need] = vectors
+        at = self._used
+        for position, parts in zip(positions, split, strict=True):
+            self.first[position], self.count[position] = at, len(parts)
+            at += len(parts)
+        self._used = need
+
+    def drop(self, position: int) -> None:
+        """Forget a removed row's sentences."""
+        if position < len(self.count) and self.count[position]:
+            start = self.first[position]
+            self.vectors[start : start + self.count[position]] = 0
+            self.count[position] = 0
+
+    def lift(
+        self, rows: np.ndarray, own: np.ndarray, query: np.ndarray, weight: float
+    ) -> np.ndarray:
+        """Per candidate, `weight` times how far its best sentence rises above its own cosine
+        `own`. The sentences' static cosines (`query` is the query's static vector) are first
+        mapped onto the candidates' own cosines by matching mean and spread, so the lift is in
+        the units of the similarity it is added to, calibrated per query, not by a constant."""
+        out = np.zeros(rows.size, dtype=np.float32)
+        inside = rows < len(self.count)
+        count = np.zeros(rows.size, dtype=np.int64)
+        count[inside] = self.count[rows[inside]]
+        has = np.flatnonzero(count)
+        if not has.size:
+            return out
+        counts = count[has]
+        starts = np.cumsum(counts) - counts
+        gather = np.repeat(self.first[rows[has]] - starts, counts) + np.arange(counts.sum())
+        if gather.size > self._used // 4:  # one contiguous product beats gathering most rows
+            scores = (self.vectors[: self._used] @ query)[gather]
+        else:
+            scores = self.vectors[gather] @ query
+        if scores.size < 2:
+            return out
+        mapped = own.mean() + own.std() * (scores - scores.mean()) / (scores.std() + 1e-9)
+        best = np.maximum.reduceat(mapped, starts)
+        out[has] = weight * np.maximum(best - own[has], 0)
+        return out
+
+
+def payload_text(plain: bytes) -> str:
+    """An engram's text from its stored JSON (cheaper than validating the whole record)."""
+    return json.loads(plain)["text"]
