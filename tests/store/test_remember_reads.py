@@ -15,6 +15,7 @@ import pytest
 from engram_agents.memory import EngramMemory
 from engram_agents.store.audit import GENESIS, chain, entry_hash, verify
 from engram_agents.store.encoders import HashingEncoder
+from engram_agents.store.errors import ConsentError
 from engram_agents.store.index import ScopeIndex
 from engram_agents.store.lifecycle import can_supersede, supersedes
 from engram_agents.store.records import Engram, Scope
@@ -172,3 +173,24 @@ def test_audit_rows_store_the_detail_as_sorted_json(memory):
     (last,) = db.execute("SELECT detail FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     assert last == json.dumps({"b": 1, "a": [2, "é"]}, sort_keys=True)
     assert memory.verify_audit() == 3
+
+
+def test_a_users_settings_are_read_once_across_their_own_writes(tmp_path: Path):
+    """The store's own write moves the user's revision by one and changes only the settings it
+    writes: the others, read just before, still hold (`StoreCore._commit`)."""
+    memory = EngramMemory(tmp_path / "m.db", encoder=HashingEncoder(256))
+    backend = memory.store.backend
+    read: list[tuple[str, str]] = []
+    setting = backend.setting
+    backend.setting = lambda user, key: read.append((user, key)) or setting(user, key)
+    memory.remember("Caroline is a painter", "u")
+    read.clear()
+    for fact in ("Melanie runs marathons", "Caroline adopted a dog named Rex"):
+        memory.remember(fact, "u")
+    assert read.count(("u", "consent")) == 2  # the check before encoding, none in the write
+    memory.set_consent("u", False)  # written by this handle: not carried over
+    with pytest.raises(ConsentError):
+        memory.remember("Jon opened a dance studio", "u")
+    memory.set_consent("u", True)
+    assert memory.remember("Jon opened a dance studio", "u").text == "Jon opened a dance studio"
+    memory.close()
