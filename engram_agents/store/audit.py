@@ -11,14 +11,13 @@ from engram_agents.store.errors import AuditIntegrityError
 from engram_agents.store.rows import AuditEvent
 
 GENESIS = "0" * 64
+# What `json.dumps(..., sort_keys=True, separators=(",", ":"))` writes, without building an
+# encoder per call (every recall's entry is hashed: a third of the cost of chaining one).
+_BODY = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 def entry_hash(event: AuditEvent) -> str:
-    body = json.dumps(
-        [event.seq, event.ts, event.user_id, event.action, event.engram_ids, event.detail],
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    body = _BODY([event.seq, event.ts, event.user_id, event.action, event.engram_ids, event.detail])
     return hashlib.sha256((event.prev_hash + body).encode()).hexdigest()
 
 

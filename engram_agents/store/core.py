@@ -65,7 +65,7 @@ class StoreCore:
         self._copies: dict[str, CopyIndex] = {}
         self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
         self._erase_hooks: dict[str, Callable[[str, list[Engram]], dict[str, int]]] = {}
-        self._settings: dict[tuple[str, str], tuple[int, str | None]] = {}  # by revision read
+        self._settings: dict[str, tuple[int, dict[str, str | None]]] = {}  # user: (rev, values)
         self._lock = threading.RLock()
         self._static = static_vectors(encoder) if cfg.passage_vectors == "static" else None
         self._sentences = sentence_table(encoder, cfg.sentence_weight)
@@ -126,12 +126,16 @@ class StoreCore:
         """A user's setting. Given `revision` (the user's, just read), a value read at that
         revision is reused, sparing recall and remember a read each: every change of a user's
         setting is a `_commit`, which moves the revision (and revisions never go back)."""
-        cached = self._settings.get((user_id, key))
-        if revision is not None and cached is not None and cached[0] == revision:
-            return cached[1]
+        cached = self._settings.get(user_id)
+        if cached is not None and cached[0] != revision:
+            cached = None
+        if cached is not None and key in cached[1]:
+            return cached[1][key]
         value = self.codec.open_setting(user_id, key, self.backend.setting(user_id, key))
         if revision is not None:
-            self._settings[user_id, key] = (revision, value)
+            if cached is None:
+                self._settings[user_id] = cached = (revision, {})
+            cached[1][key] = value
         return value
 
     def _index(self, user_id: str, revision: int | None = None) -> ScopeIndex:
@@ -191,7 +195,8 @@ class StoreCore:
         settings: dict[tuple[str, str], str] | None = None,
     ) -> None:
         """Persist in one transaction if the user's revision is still `read_at` (the revision
-        read before the rows this write was computed from), then patch the cached index."""
+        read before the rows this write was computed from), then patch the cached index, and
+        carry the settings read at `read_at` over to the new revision (but those it wrote)."""
         index = self._indexes.get(user_id)
         before = index.revision if index else None
         sealed = {k: self.codec.seal_setting(*k, v) for k, v in (settings or {}).items()}
@@ -205,6 +210,10 @@ class StoreCore:
             index.revision = revision
         else:
             self._indexes.pop(user_id, None)
+        cached = self._settings.get(user_id)
+        if cached is not None and cached[0] == revision - 1:  # this write is all that changed
+            kept = {k: v for k, v in cached[1].items() if (user_id, k) not in sealed}
+            self._settings[user_id] = (revision, kept)
         copies = self._copies.get(user_id)
         if copies is not None and copies.revision == revision - 1:
             copies.update(upserts, deletes, self.codec)

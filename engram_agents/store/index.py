@@ -69,8 +69,7 @@ class ScopeIndex:
         self.vectors = np.zeros((0, dim), dtype=np.float32)
         self.tags: list[list[str]] = []
         self.postings: dict[str, list[int]] = {}
-        # Each posting as an array (a buffer and how much of it is filled), kept in step with
-        # the list: see `posting`.
+        # each posting as an array (a buffer, how much is filled) in step with the list: `posting`
         self._arrays: dict[str, tuple[np.ndarray, int]] = {}
         self.alive = np.zeros(0, dtype=bool)
         self.fields: dict[str, np.ndarray] = {
@@ -83,10 +82,10 @@ class ScopeIndex:
         }  # fmt: skip
         self.session: list[str | None] = []
         self.agent: list[str | None] = []
+        self.agents: set[str | None] = set()  # every agent ever added (removed rows' too)
         self.prev = np.zeros(0, dtype=np.int64)  # the session's preceding engram, or -1
         self.prev_dot = np.zeros(0, dtype=np.float32)  # its cosine with this engram
-        # Long turns' passages (store.passages), appended per row: row i owns passages
-        # first[i] .. first[i] + count[i] - 1 of these arrays.
+        # long turns' passages (store.passages): row i owns first[i] .. first[i] + count[i] - 1
         self.passage_vectors = np.zeros((0, dim), dtype=np.float32)
         self.passage_spans = np.zeros((0, 2), dtype=np.int64)
         self.passage_first = np.zeros(0, dtype=np.int64)
@@ -136,6 +135,7 @@ class ScopeIndex:
                 self.postings.setdefault(tag, []).append(i)
             self.session.append(row.session_id)
             self.agent.append(row.agent_id)
+            self.agents.add(row.agent_id)
             length = len(row.tags) - len(self.uncounted.intersection(row.tags))
             self._total_length += length
             f = self.fields
@@ -370,10 +370,11 @@ class ScopeIndex:
             return [[] for _ in vectors]
         sims = vectors @ self.vectors[:size].T
         sims[:, ~self.alive[:size]] = -np.inf
-        stored_agents = np.array(self.agent[:size], dtype=object)  # compared in C, not a loop
-        for agent in set(agents):
-            other = stored_agents != agent
-            sims[np.ix_([a == agent for a in agents], other)] = -np.inf
+        wanted = set(agents)
+        if len(wanted) > 1 or not self.agents <= wanted:  # else no row is another agent's
+            stored_agents = np.array(self.agent[:size], dtype=object)  # compared in C
+            for agent in wanted:
+                sims[np.ix_([a == agent for a in agents], stored_agents != agent)] = -np.inf
         n = min(n, size)
         top = np.argpartition(-sims, n - 1, axis=1)[:, :n]
         return [

@@ -62,13 +62,18 @@ def supersedes(
     who, old_who = ((e.speaker or "").lower() or None for e in (new, old))
     if similarity < min_sim or (who and old_who and who != old_who):
         return False
+    if not can_supersede(new, assistant_supersedes=assistant_supersedes) or is_asking(old.text):
+        return False
+    return overlap(_subject_keywords(new, who), _subject_keywords(old, who)) >= min_kw
+
+
+def can_supersede(new: Engram, *, assistant_supersedes: bool = False) -> bool:
+    """The part of `supersedes` that looks at the new statement alone: when it says no, nothing
+    stored can be superseded by `new`, and a remember reads no stored engram to find out."""
+    who = (new.speaker or "").lower() or None
     if not assistant_supersedes and who in MODEL_ROLES:
         return False
-    if is_asking(old.text):
-        return False
     if new.text.rstrip().endswith("?") and not _CHANGE_REQUEST.search(new.text):
-        return False
-    if overlap(_subject_keywords(new, who), _subject_keywords(old, who)) < min_kw:
         return False
     return bool(_CHANGE_CUE.search(new.text))
 

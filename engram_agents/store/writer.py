@@ -98,9 +98,21 @@ class Writer(StoreCore):
 
         agents = [e.scope.agent_id for e in engrams]
         nearest = index.nearest(vectors, agents)
-        # The stored engrams that can be looked at below (those `_similar` keeps), in one read.
+        updates = [
+            lifecycle.can_supersede(e, assistant_supersedes=cfg.assistant_supersedes)
+            for e in engrams
+        ]
+        # The stored engrams looked at below, in one read: near-duplicates, and the similar ones
+        # (those `_similar` keeps) of a statement that can supersede.
         floor = self._similar_floor
-        near_ids = list(dict.fromkeys(i for near in nearest for sim, i in near if sim >= floor))
+        near_ids = list(
+            dict.fromkeys(
+                i
+                for near, can in zip(nearest, updates, strict=True)
+                for sim, i in near
+                if sim >= (floor if can else cfg.dedup_similarity)
+            )
+        )
         stored = {row.id: row for row in self.backend.get(user_id, near_ids)}
         read: dict[str, Engram] = {}
 
@@ -114,7 +126,7 @@ class Writer(StoreCore):
             return read[engram_id]
 
         new_passages = {e.id: p for e, p in zip(engrams, passages, strict=True)}
-        for engram, vector, existing in zip(engrams, vectors, nearest, strict=True):
+        for engram, vector, existing, can in zip(engrams, vectors, nearest, updates, strict=True):
             mine = [i for i, e in enumerate(batch) if e.scope.agent_id == engram.scope.agent_id]
             near = self._similar(
                 existing, vector, [batch[i] for i in mine], [batch_vecs[i] for i in mine]
@@ -135,7 +147,7 @@ class Writer(StoreCore):
                 result.append(kept)
                 events.append(AuditEvent(user_id, "reinforce", [kept.id]))
                 continue
-            for sim, other_id in near:  # most similar first; an update replaces one fact
+            for sim, other_id in near if can else ():  # most similar first; one fact replaced
                 other = lookup(other_id)
                 if other.is_active and lifecycle.supersedes(
                     engram,

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_user ON audit(user_id, seq);
 """
 _IDS_PER_READ = 10_000  # well below SQLite's limit on a statement's parameters
+_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode  # json.dumps(x, sort_keys=True), one encoder
 _COLUMNS = (
     "id, user_id, agent_id, session_id, tier, active, when_ts, created_ts, tags, vector, payload, "
     "activations, last_access_ts, usefulness, strength"
@@ -138,7 +139,7 @@ class SQLiteBackend(Backend):
             "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
             [
                 (e.seq, e.ts, e.user_id, e.action, json.dumps(e.engram_ids),
-                 json.dumps(e.detail, sort_keys=True), e.prev_hash, e.hash)
+                 _SORTED_JSON(e.detail), e.prev_hash, e.hash)
                 for e in events
             ],
         )  # fmt: skip
