@@ -13,9 +13,9 @@ import pytest
         [],
         ["--rate", "20"],
         ["--keys", "--workers", "2"],
-        ["--server-only", "--write-patience", "0"],
+        ["--server-only", "--write-patience", "0.25"],
     ],
-    ids=["closed-loop", "open-loop", "keys-two-workers", "server-only-no-priority"],
+    ids=["closed-loop", "open-loop", "keys-two-workers", "server-only-recalls-first"],
 )
 def test_service_load_smoke(load_benchmark, capsys, offered):
     bench = load_benchmark("service_load")
@@ -31,7 +31,7 @@ def test_service_load_smoke(load_benchmark, capsys, offered):
     assert level["server"]["client_cpu_ms_per_request"] > 0
     assert isinstance(level["server"]["meets_bar"], bool)
     if "--server-only" in offered:
-        assert "in_process" not in level and out["write_patience"] == 0
+        assert "in_process" not in level and out["write_patience"] == 0.25
     else:
         assert level["in_process"]["recall"]["requests"] > 0
         assert level["in_process"]["cpu_ms_per_request"] > 0
