@@ -175,7 +175,7 @@ class OnnxInt8Encoder:
         order = np.argsort([-n for n in lengths], kind="stable")  # batches of like lengths
         pieces = [p[: self.max_tokens] for p in pieces]
         cls, sep = self._specials
-        chunks = self._batches(order)
+        chunks = [order[s : s + self.batch_size] for s in range(0, len(pieces), self.batch_size)]
 
         def run(rows: np.ndarray) -> None:
             width = max(len(pieces[i]) for i in rows) + 2
@@ -199,15 +199,6 @@ class OnnxInt8Encoder:
         if self.normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
-
-    def _batches(self, order: np.ndarray) -> list[np.ndarray]:
-        """Runs of `batch_size`; a call that fits one run is split over the cores instead, so
-        the recalls that arrived together are answered in about half the time on two cores
-        (each run stays on one thread: see `__init__`)."""
-        size = self.batch_size
-        if 1 < len(order) <= size:
-            size = -(-len(order) // min(len(order), os.cpu_count() or 1))
-        return [order[s : s + size] for s in range(0, len(order), size)]
 
     @cached_property
     def _pool(self) -> ThreadPoolExecutor:

@@ -140,19 +140,6 @@ def test_default_cpu_encoder_is_int8_onnx_and_agrees_with_sentence_transformers(
     np.testing.assert_allclose(minilm.encode(SENTENCES[::-1])[::-1], ours, atol=1e-6)
 
 
-def test_a_call_that_fits_one_run_is_split_over_the_cores(minilm, monkeypatch):
-    """Queries that arrived together run on both cores; longer calls keep runs of 16."""
-
-    def runs(n: int) -> list[int]:
-        return [len(r) for r in minilm._batches(np.arange(n))]
-
-    monkeypatch.setattr(encoders.os, "cpu_count", lambda: 2)
-    assert runs(1) == [1] and runs(12) == [6, 6] and runs(15) == [8, 7]
-    assert runs(40) == [16, 16, 8]
-    monkeypatch.setattr(encoders.os, "cpu_count", lambda: 1)
-    assert runs(12) == [12]
-
-
 def test_the_int8_export_is_built_once_and_then_read_from_the_cache(minilm):
     built = minilm.model_file.stat().st_mtime_ns
     again = OnnxInt8Encoder(minilm_path())
