@@ -5,7 +5,9 @@ clients the mean wait is N / throughput (Little's law) whatever the order: servi
 first moves that wait onto the writes, where it is not felt. A write waits while any recall is
 in flight, at most `patience` seconds, so writes still flow under a steady stream of recalls;
 on a server that keeps up, recalls rarely overlap a write and nothing waits. The waiting is
-done on the event loop, so a waiting write holds no worker thread that a delete could need."""
+done on the event loop, so a waiting write holds no worker thread that a delete could need.
+Off by default: on 2 idle cores it cut the recall tail but also recall throughput (smaller
+encode batches; benchmarks/RESULTS.md, Service)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from contextlib import contextmanager
 
 from engram_agents.errors import InvalidInputError
 
-DEFAULT_PATIENCE_S = 0.0  # off: on 2 idle cores it cost more recall throughput than it saved
+DEFAULT_PATIENCE_S = 0.0
 MAX_PATIENCE_S = 60.0
 
 
