@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engram_agents.store.arrays import room
 from engram_agents.store.device_search import DeviceVectors
 from engram_agents.store.passages import Passages
 from engram_agents.store.records import RecallFilters, Tier
@@ -29,16 +30,6 @@ _BULK = 1_000  # rows written at once that count as a load (and postings that co
 
 def _extended(arr: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
     return np.concatenate([arr, np.full(size - len(arr), fill, dtype=arr.dtype)])
-
-
-def _room(arr: np.ndarray, used: int, need: int) -> np.ndarray:
-    """`arr` with room for `need` rows, its first `used` kept: the capacity at least doubles
-    when it grows, so appending row by row costs amortized O(1)."""
-    if need <= len(arr):
-        return arr
-    grown = np.zeros((max(need, 2 * len(arr), 64), *arr.shape[1:]), dtype=arr.dtype)
-    grown[:used] = arr[:used]
-    return grown
 
 
 @dataclass
@@ -105,7 +96,7 @@ class ScopeIndex:
         need = self._size + extra
         if need <= len(self.alive):
             return
-        self.vectors = _room(self.vectors, self._size, need)
+        self.vectors = room(self.vectors, self._size, need)
         cap = len(self.vectors)
         self.alive = _extended(self.alive, cap)
         self.prev = _extended(self.prev, cap, fill=-1)
@@ -158,8 +149,8 @@ class ScopeIndex:
         if not n:
             return
         need = self._passages + n
-        self.passage_vectors = _room(self.passage_vectors, self._passages, need)
-        self.passage_spans = _room(self.passage_spans, self._passages, need)
+        self.passage_vectors = room(self.passage_vectors, self._passages, need)
+        self.passage_spans = room(self.passage_spans, self._passages, need)
         self.passage_vectors[self._passages : need] = passages.vectors
         self.passage_spans[self._passages : need] = passages.spans
         self._passages = need
@@ -255,7 +246,7 @@ class ScopeIndex:
         listed = self.postings.get(tag, ())
         buf, filled = self._arrays.get(tag, (_NO_ROWS, 0))
         if filled != len(listed):
-            buf = _room(buf, filled, len(listed))
+            buf = room(buf, filled, len(listed))
             buf[filled : len(listed)] = listed[filled:]
             filled = len(listed)
             self._arrays[tag] = (buf, filled)

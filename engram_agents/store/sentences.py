@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from engram_agents.store.arrays import room
 from engram_agents.store.records import _SPEAKER_PREFIX
 from engram_agents.store.static_vectors import StaticVectors, static_vectors
 
@@ -75,15 +76,10 @@ class SentenceRows:
             return
         vectors = table.encode_ids([t.ids for t in encoder.tokenize(flat)])
         end = max(positions) + 1
-        if end > len(self.first):
-            grow = max(end, 2 * len(self.first), 64) - len(self.first)
-            self.first = np.concatenate([self.first, np.zeros(grow, dtype=np.int64)])
-            self.count = np.concatenate([self.count, np.zeros(grow, dtype=np.int64)])
+        self.first = room(self.first, len(self.first), end)
+        self.count = room(self.count, len(self.count), end)
         need = self._used + len(flat)
-        if need > len(self.vectors):
-            grown = np.zeros((max(need, 2 * len(self.vectors)), vectors.shape[1]), np.float32)
-            grown[: self._used] = self.vectors[: self._used]
-            self.vectors = grown
+        self.vectors = room(self.vectors, self._used, need)
         self.vectors[self._used : need] = vectors
         at = self._used
         for position, parts in zip(positions, split, strict=True):
