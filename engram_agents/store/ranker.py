@@ -276,6 +276,7 @@ class Ranker(StoreCore):
         lift = np.zeros(rows.size, dtype=np.float32)
         if q.squery is not None:  # before diversity and the floor: the floor's order is `own`
             lift = index.sentences.lift(rows, own, q.squery, cfg.sentence_weight)
+        similar = in_context + lift
         asks, by_user, by_model = (
             np.isin(rows, index.posting(tag))
             for tag in self.codec.index_tags([ASKS, SAID_BY_USER, SAID_BY_MODEL], user_id)
@@ -283,7 +284,7 @@ class Ranker(StoreCore):
         x = fusion.features(
             index,
             rows,
-            in_context + lift,
+            similar,
             lex,
             q.now.timestamp(),
             cfg.recency_half_life_days,
@@ -293,7 +294,7 @@ class Ranker(StoreCore):
         w = fusion.as_vector(self.weights(user_id, index.revision))
         scored = x @ w
         # the sentences' share of the similarity signal (min-max scaled over the candidates)
-        spread = float(np.ptp(in_context + lift))
+        spread = float(np.ptp(similar))
         sentence = lift * w[0] / spread if spread > 0 else np.zeros_like(lift)
         fused = fusion.diversified(scored, index.vectors, rows, k, cfg.diversity)
         order, floored = fusion.with_dense_floor(fused, own, cfg.dense_floor, k)
@@ -311,9 +312,14 @@ class Ranker(StoreCore):
                     "similarity": float(sims[i]),
                     "matched_tags": matched,
                     "explanation": self._explain(
-                        float(sims[i]), matched, bool(x[i, 4]), bool(asks[i]), by_floor, span
-                    )
-                    + ("; a sentence of it matched the query better" if lift[i] > 0 else ""),
+                        float(sims[i]),
+                        matched,
+                        bool(x[i, 4]),
+                        bool(asks[i]),
+                        by_floor,
+                        span,
+                        by_sentence=bool(lift[i] > 0),
+                    ),
                     "parts": self._parts(
                         x[i] * w,
                         float(scored[i] - fused[i]),
@@ -350,6 +356,7 @@ class Ranker(StoreCore):
         asks: bool,
         by_floor: bool,
         span: tuple[int, int] | None = None,
+        by_sentence: bool = False,
     ) -> str:
         parts = [f"similarity {similarity:.2f}"]
         if span:
@@ -361,6 +368,8 @@ class Ranker(StoreCore):
             parts.append("a question, ranked below statements")
         if by_floor:
             parts.append("kept among the most similar (dense floor)")
+        if by_sentence:
+            parts.append("a sentence of it matched the query better")
         return "; ".join(parts)
 
 
