@@ -23,6 +23,7 @@ The last line printed is one JSON object."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -59,12 +60,11 @@ class LookupEncoder:
     def __init__(self, paying: Encoder | None = None) -> None:
         self.vectors: dict[str, np.ndarray] = {}
         self.paying = paying  # encodes a real question per query, for the cost, vector unused
-        self.questions = _questions() if paying is not None else []
+        self.questions = itertools.cycle(_questions() if paying is not None else [])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if self.paying is not None:
-            self.questions = self.questions[len(texts) :] + self.questions[: len(texts)]
-            self.paying.encode(self.questions[-len(texts) :])
+            self.paying.encode([next(self.questions) for _ in texts])
         return np.stack([self.vectors[t] for t in texts])
 
 
