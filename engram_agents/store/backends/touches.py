@@ -26,6 +26,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from engram_agents.store.backends.base import Accesses, Backend
@@ -47,6 +48,7 @@ class TouchBuffer(Backend):
         self._waiting = threading.Lock()  # guards the pending state only (recall never blocks)
         self._accesses: Accesses = {}
         self._events: list[AuditEvent] = []
+        self._in_flight = 0  # taken by a flush whose transaction has not committed yet
         self._wake = threading.Condition(self._waiting)  # a recall is waiting, or closing
         self._due: float | None = None  # when the oldest waiting recall must be written
         self._flusher: threading.Thread | None = None
@@ -59,9 +61,10 @@ class TouchBuffer(Backend):
         return getattr(self.inner, name)
 
     def pending(self) -> int:
-        """Recalls whose counts and audit entries are not written yet."""
+        """Recalls whose counts and audit entries are not written yet (those a flush is writing
+        right now included, so that zero means they are on disk)."""
         with self._waiting:
-            return len(self._events)
+            return len(self._events) + self._in_flight
 
     def touch(self, accesses: Accesses, events: list[AuditEvent]) -> None:
         now = time.time()
@@ -110,20 +113,29 @@ class TouchBuffer(Backend):
     def flush(self) -> None:
         """Write every waiting count and audit entry in one transaction. On failure they stay
         waiting, ahead of newer ones, and the error reaches the caller."""
-        with self._writing:
-            accesses, events = self._take()
-            if not events and not accesses:
-                return
-            try:
+        with self._writing, self._taking() as (accesses, events):
+            if events or accesses:
                 self.inner.touch(accesses, events)
-            except BaseException:
-                self._put_back(accesses, events)
-                raise
+
+    @contextmanager
+    def _taking(self) -> Iterator[tuple[Accesses, list[AuditEvent]]]:
+        """The waiting recalls, taken to be written: still counted as pending until their
+        transaction ends, and put back ahead of newer ones if it fails."""
+        accesses, events = self._take()
+        try:
+            yield accesses, events
+        except BaseException:
+            self._put_back(accesses, events)
+            raise
+        finally:
+            with self._waiting:
+                self._in_flight = 0
 
     def _take(self) -> tuple[Accesses, list[AuditEvent]]:
         with self._waiting:
             taken = self._accesses, self._events
             self._accesses, self._events = {}, []
+            self._in_flight = len(taken[1])
             self._due = None
         return taken
 
@@ -131,6 +143,7 @@ class TouchBuffer(Backend):
         with self._waiting:
             self._accesses = _merge(accesses, self._accesses)
             self._events = events + self._events
+            self._in_flight = 0
             self._arm()
 
     def _flush_in_background(self) -> None:
@@ -156,19 +169,16 @@ class TouchBuffer(Backend):
     def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
         """The waiting recalls first, in the write's own transaction where the backend can."""
         with self._writing:
-            accesses, touched = self._take()
-            if touched or accesses:
-                try:
+            with self._taking() as (accesses, touched):  # all or nothing: on failure they wait
+                written = None
+                if touched or accesses:
                     written = self.inner.touch_and_write(
                         accesses, touched, upserts, deletes, events, bump, settings, expect
                     )
-                except BaseException:  # all or nothing: they wait for the next write
-                    self._put_back(accesses, touched)
-                    raise
-                if written is not None:
-                    return written
-                self._put_back(accesses, touched)  # the backend cannot: a transaction each
-                self.flush()
+                    if written is None:  # the backend cannot: a transaction each
+                        self.inner.touch(accesses, touched)
+            if written is not None:
+                return written
             return self.inner.write(upserts, deletes, events, bump, settings, expect)
 
     def append_audit(self, events: list[AuditEvent]) -> None:
