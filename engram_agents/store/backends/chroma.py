@@ -1,6 +1,6 @@
 """Chroma backend: `PersistentClient` for a local folder or `HttpClient` for a `chroma run`
 server. Rows live in one collection (vectors as embeddings, the rest as metadata); revisions,
-settings and the audit log live in two small side collections.
+settings, the audit log and the erasure feed's bookmarks live in two side collections.
 
 Chroma has no transactions, so a write is a fixed sequence of calls, each atomic on its own:
 check the revisions the caller read and bump them; upsert rows; delete rows; store settings;
@@ -59,6 +59,15 @@ class NoEmbedding:
 
 def _audit_id(seq: int) -> str:
     return f"{seq:012d}"
+
+
+def _bookmark_id(user_id: str, position: int) -> str:
+    """The state record that holds the seq of the user's `position`-th audit entry."""
+    return f"feed:{user_id}:{position}"
+
+
+def _from(seq: int) -> dict[str, Any]:
+    return {"seq": {"$gte": seq}}
 
 
 def _meta(row: EngramRow) -> dict[str, Any]:
@@ -298,17 +307,35 @@ class ChromaBackend(Backend):
         return self._audit_where({"user_id": user_id} if user_id else None)
 
     def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
-        """The user's entry ids first (ids name the seqs, so no entry is read), then only the
-        entries past the `after`-th: a poll of the erasure feed decodes what is new, not the
-        user's whole log. Entries logged in between are past the cursor too, so they belong."""
+        """Reads only the user's entries from the `after`-th on: a poll of the erasure feed costs
+        what is new, not the user's whole log. The cursor counts the user's entries, which
+        Chroma cannot count up to, so a poll that moves the cursor bookmarks where the new
+        cursor ends (the seq of that entry, in the state collection) and the next poll finds
+        it by id. A bookmark is a hint checked against the log (the entry it names must be the
+        user's and open the read); a cursor without a good one (not one the feed returned)
+        costs one listing of the user's entry ids, as every poll did before bookmarks, and is
+        then bookmarked."""
         if not after:
-            return self.audit_events(user_id)
-        mine = {"user_id": user_id}
-        ids = self._call(lambda: self.audit.get(where=mine, include=[]))["ids"]
-        if len(ids) <= after:
-            return None if len(ids) < after else []
-        read = int(sorted(ids)[after - 1])  # zero-padded: text order is seq order
-        return self._audit_where({"$and": [mine, {"seq": {"$gt": read}}]})
+            tail = self.audit_events(user_id)
+        else:
+            mine = {"user_id": user_id}
+            mark = self._call(lambda: self._state(_bookmark_id(user_id, after)))
+            read = [] if mark is None else self._audit_where({"$and": [mine, _from(mark["seq"])]})
+            if not read or read[0].seq != mark["seq"]:  # no bookmark, or one the log disowns
+                ids = self._call(lambda: self.audit.get(where=mine, include=[]))["ids"]
+                if len(ids) < after:
+                    return None
+                seq = int(sorted(ids)[after - 1])  # zero-padded: text order is seq order
+                read = self._audit_where({"$and": [mine, _from(seq)]})
+                self._bookmark(user_id, after, seq)
+            tail = read[1:]  # past the cursor's own entry
+        if tail:
+            self._bookmark(user_id, after + len(tail), tail[-1].seq)
+        return tail
+
+    def _bookmark(self, user_id: str, position: int, seq: int) -> None:
+        record = (_bookmark_id(user_id, position), {"seq": seq})
+        self._call(lambda: self._upsert_state([record]))
 
     def _audit_where(self, where: dict[str, Any] | None) -> list[AuditEvent]:
         got = self._call(lambda: self.audit.get(where=where, include=["metadatas"]))
