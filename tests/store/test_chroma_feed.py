@@ -1,7 +1,8 @@
 """The Chroma backend's `audit_after` (a poll of the erasure feed) reads only the entries from
-the cursor on: the poll that returned the cursor bookmarked where it ends, so no poll lists the
-user's entry ids, never another user's entries, never the user's older ones; a cursor without a
-good bookmark is found by one listing, with the same results (local Chroma, hashing encoder)."""
+the cursor on: the poll that returned the cursor bookmarked where it ends, so the next poll lists
+none of the user's entry ids and reads neither another user's entries nor the user's older ones;
+a cursor without a good bookmark is found by one listing, with the same results (local Chroma,
+hashing encoder)."""
 
 from __future__ import annotations
 
@@ -93,8 +94,6 @@ def test_a_bookmark_the_log_disowns_is_not_trusted(memory):
     backend = getattr(backend, "inner", backend)
     (other,) = [e.seq for e in backend.audit_events("v")][-1:]
     for wrong in (other, 10**9):  # another user's entry; one the log does not have
-        backend.state.upsert(  # the poll that returned whole.cursor - 1 bookmarked elsewhere
-            ids=[f"feed:u:{whole.cursor - 1}"], embeddings=[[1.0]], metadatas=[{"seq": wrong}]
-        )
+        backend._bookmarks.put(("u", whole.cursor - 1), wrong)  # as if the log were replaced
         feed = memory.erasures("u", after=whole.cursor - 1)
         assert feed.erasures == whole.erasures[-1:] and feed.cursor == whole.cursor

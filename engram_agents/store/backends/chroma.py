@@ -1,6 +1,6 @@
 """Chroma backend: `PersistentClient` for a local folder or `HttpClient` for a `chroma run`
 server. Rows live in one collection (vectors as embeddings, the rest as metadata); revisions,
-settings, the audit log and the erasure feed's bookmarks live in two side collections.
+settings and the audit log live in two small side collections.
 
 Chroma has no transactions, so a write is a fixed sequence of calls, each atomic on its own:
 check the revisions the caller read and bump them; upsert rows; delete rows; store settings;
@@ -18,6 +18,7 @@ import base64
 import dataclasses
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,12 +62,8 @@ def _audit_id(seq: int) -> str:
     return f"{seq:012d}"
 
 
-def _bookmark_id(user_id: str, position: int) -> str:
-    """The state record that holds the seq of the user's `position`-th audit entry."""
-    return f"feed:{user_id}:{position}"
-
-
 def _from(seq: int) -> dict[str, Any]:
+    """Put first in an `$and` with the user: Chroma filters a little faster in that order."""
     return {"seq": {"$gte": seq}}
 
 
@@ -130,6 +127,29 @@ def _row(engram_id: str, meta: dict[str, Any], vector: Any) -> EngramRow:
     )
 
 
+class Bookmarks:
+    """The erasure feed's cursors this handle returned, (user, position) -> the seq of the
+    user's entry at that position, the most recently used few thousand (a cursor per client
+    polling, with room)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size, self._seqs = size, OrderedDict[tuple[str, int], int]()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> int | None:
+        with self._lock:
+            if key in self._seqs:
+                self._seqs.move_to_end(key)
+            return self._seqs.get(key)
+
+    def put(self, key: tuple[str, int], seq: int) -> None:
+        with self._lock:
+            self._seqs[key] = seq
+            self._seqs.move_to_end(key)
+            while len(self._seqs) > self.size:
+                self._seqs.popitem(last=False)
+
+
 class ChromaBackend(Backend):
     def __init__(
         self,
@@ -145,6 +165,7 @@ class ChromaBackend(Backend):
             raise StoreError("ChromaBackend needs exactly one of path (local) or host (server)")
         self.where = f"http://{host}:{port}" if host else str(path)
         self._lock = threading.RLock()
+        self._bookmarks = Bookmarks()
 
         def connect() -> None:
             if host:
@@ -307,35 +328,34 @@ class ChromaBackend(Backend):
         return self._audit_where({"user_id": user_id} if user_id else None)
 
     def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
-        """Reads only the user's entries from the `after`-th on: a poll of the erasure feed costs
-        what is new, not the user's whole log. The cursor counts the user's entries, which
-        Chroma cannot count up to, so a poll that moves the cursor bookmarks where the new
-        cursor ends (the seq of that entry, in the state collection) and the next poll finds
-        it by id. A bookmark is a hint checked against the log (the entry it names must be the
-        user's and open the read); a cursor without a good one (not one the feed returned)
-        costs one listing of the user's entry ids, as every poll did before bookmarks, and is
-        then bookmarked."""
+        """Asks Chroma only for the user's entries from the `after`-th on, so a poll of the
+        erasure feed fetches and decodes what is new (plus the cursor's own entry), not the
+        user's whole log (Chroma's filter still walks its index of the user's entries). The
+        cursor counts the user's entries, which Chroma cannot count up to, so each poll
+        bookmarks the seq of the entry its returned cursor ends on, and the next poll from that
+        cursor starts there. A bookmark is a hint checked against the log (the entry it names
+        must be the user's and open the read); a cursor without a good one (after a restart,
+        from another server, not one the feed returned) costs one listing of the user's entry
+        ids, as every poll did before bookmarks. Bookmarks live in this handle's memory: kept
+        in Chroma, each write would cost a poll more than the listing it saves (see
+        benchmarks/chroma_feed_poll.py)."""
         if not after:
             tail = self.audit_events(user_id)
         else:
             mine = {"user_id": user_id}
-            mark = self._call(lambda: self._state(_bookmark_id(user_id, after)))
-            read = [] if mark is None else self._audit_where({"$and": [mine, _from(mark["seq"])]})
-            if not read or read[0].seq != mark["seq"]:  # no bookmark, or one the log disowns
+            mark = self._bookmarks.get((user_id, after))
+            read = [] if mark is None else self._audit_where({"$and": [_from(mark), mine]})
+            if not read or read[0].seq != mark:  # no bookmark, or one the log disowns
                 ids = self._call(lambda: self.audit.get(where=mine, include=[]))["ids"]
                 if len(ids) < after:
                     return None
-                seq = int(sorted(ids)[after - 1])  # zero-padded: text order is seq order
-                read = self._audit_where({"$and": [mine, _from(seq)]})
-                self._bookmark(user_id, after, seq)
+                mark = int(sorted(ids)[after - 1])  # zero-padded: text order is seq order
+                self._bookmarks.put((user_id, after), mark)
+                read = self._audit_where({"$and": [_from(mark), mine]})
             tail = read[1:]  # past the cursor's own entry
         if tail:
-            self._bookmark(user_id, after + len(tail), tail[-1].seq)
+            self._bookmarks.put((user_id, after + len(tail)), tail[-1].seq)
         return tail
-
-    def _bookmark(self, user_id: str, position: int, seq: int) -> None:
-        record = (_bookmark_id(user_id, position), {"seq": seq})
-        self._call(lambda: self._upsert_state([record]))
 
     def _audit_where(self, where: dict[str, Any] | None) -> list[AuditEvent]:
         got = self._call(lambda: self.audit.get(where=where, include=["metadatas"]))
