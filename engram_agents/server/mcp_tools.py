@@ -1,7 +1,7 @@
 """The MCP face of the server (official `mcp` SDK, `MCPServer`): tools remember, recall, list,
-get, update, delete, erasures and a resource template for a user's memories. Over HTTP each
-call runs as the API key's tenant (the principal `Authenticate` put on the request); over stdio
-as the local operator, confined to `--user` when one is given."""
+get, update, delete, erasures and resource templates for a user's memories and erasure feed.
+Over HTTP each call runs as the API key's tenant (the principal `Authenticate` put on the
+request); over stdio as the local operator, confined to `--user` when one is given."""
 
 from __future__ import annotations
 
@@ -117,5 +117,14 @@ def build_mcp(
         who = _caller(ctx, local)
         engrams = await _run(who, lambda: memory.alist(who.inside(user_id)), ResourceError)
         return json.dumps([who.engram(e).model_dump(mode="json") for e in engrams])
+
+    @server.resource("engram://users/{user_id}/erasures{?after}", mime_type="application/json")
+    async def user_erasures(user_id: str, ctx: Context, after: str = "0") -> str:
+        """A user's erasure feed as JSON, the `erasures` tool's answer: the erasures after the
+        cursor `after` (default 0, the whole feed) and the cursor to ask from next time."""
+        who = _caller(ctx, local)
+        cursor = int(after) if after.isdecimal() else after  # else refused, named, by the feed
+        feed = await _run(who, lambda: memory.aerasures(who.inside(user_id), cursor), ResourceError)
+        return feed.model_dump_json()
 
     return server

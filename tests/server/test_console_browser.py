@@ -28,6 +28,8 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from engram_agents.server.console import views  # noqa: E402
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium")
@@ -222,6 +224,56 @@ def test_delete_asks_first_and_can_be_cancelled(browser, server):
     assert len(server.memory.list("acme:ana")) == before - 1
     (erased,) = browser.find_elements(By.CSS_SELECTOR, ".erasures li")
     assert erased.text.startswith("#") and " delete 1 engram" in erased.text
+
+
+def follow(driver, act) -> None:
+    """Do `act` (click a link, submit a form) and wait for the next page to load."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    act()
+    wait(driver, ec.staleness_of(old))
+    wait(driver, ec.presence_of_element_located((By.ID, "timeline-h")))
+
+
+def shown(driver) -> tuple[str, bool, list[str], list[str]]:
+    """What the page shows: the search box, the superseded box, the hits and the erasure rows."""
+    return (
+        driver.find_element(By.ID, "q").get_attribute("value"),
+        driver.find_element(By.NAME, "superseded").is_selected(),
+        [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".hits .hit-card > .text")],
+        [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".erasures .seq")],
+    )
+
+
+def test_paging_the_erasures_keeps_the_search_and_the_toggle(browser, server, monkeypatch):
+    monkeypatch.setattr(views, "ERASURES_SHOWN", 2)
+    seed(server)
+    for text in ("I live in Porto", "I drink tea", "I like cats"):
+        server.memory.delete(server.memory.remember(text, "acme:ana").id, "acme:ana")
+    open_user(browser, server, server.acme, "ana")
+    newest = shown(browser)[3]
+    browser.find_element(By.NAME, "superseded").click()
+    follow(browser, lambda: browser.find_element(By.ID, "q").send_keys("dog", Keys.ENTER))
+    box, ticked, hits, erasures = shown(browser)
+    assert (box, ticked, erasures) == ("dog", True, newest) and "My dog is called Pixel" in hits
+
+    follow(browser, browser.find_element(By.LINK_TEXT, "Older erasures").click)
+    older = shown(browser)[3]
+    assert older and set(older).isdisjoint(newest)
+    assert shown(browser) == (box, ticked, hits, older)  # the search card is as it was
+
+    follow(browser, browser.find_element(By.LINK_TEXT, "Hide them").click)  # the timeline's
+    box, ticked, hits, erasures = shown(browser)
+    assert (box, ticked, erasures) == ("dog", False, older)
+    assert "My dog is called Pixel" not in hits and "My dog is called Rex now" in hits
+
+    search = browser.find_element(By.ID, "q")
+    search.clear()
+    follow(browser, lambda: search.send_keys("flight to Lisbon", Keys.ENTER))
+    box, _, hits, erasures = shown(browser)
+    assert erasures == older and hits[0].startswith("Ana's flight to Lisbon")
+
+    follow(browser, browser.find_element(By.LINK_TEXT, "Newest erasures").click)
+    assert shown(browser) == (box, False, hits, newest)
 
 
 def test_export_downloads_json(browser, server, downloads):

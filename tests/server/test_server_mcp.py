@@ -8,7 +8,8 @@ import os
 import sys
 
 import httpx2
-from mcp import Client, StdioServerParameters
+import pytest
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from engram_agents.memory import EngramMemory
@@ -111,6 +112,44 @@ async def test_erasures_tool_is_the_rest_feed_in_the_keys_tenant(server):
         assert (await _tool(alice_only, "erasures", user_id="alice"))["erasures"]
         message = await _tool_error(alice_only, "erasures", user_id="bob")
         assert "AccessDeniedError: this API key may not access that user" in message
+
+
+async def _resource_error(client: Client, uri: str) -> str:
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource(uri)
+    return str(caught.value)
+
+
+async def test_the_erasure_feed_resource_is_the_tools_feed_in_the_keys_tenant(server):
+    feed_of = "engram://users/{}/erasures".format
+    async with over_http(server.url, server.acme) as acme:
+        templates = (await acme.list_resource_templates()).resource_templates
+        assert {t.uri_template for t in templates} == {
+            "engram://users/{user_id}/memories",
+            "engram://users/{user_id}/erasures{?after}",
+        }
+        await _tool(acme, "remember", text="I play the cello", user_id="alice")
+        gone = await _tool(acme, "remember", text="Acme vault code 1234", user_id="alice")
+        await _tool(acme, "delete", engram_id=gone["id"], user_id="alice")
+        whole = json.loads((await acme.read_resource(feed_of("alice"))).contents[0].text)
+        assert whole == await _tool(acme, "erasures", user_id="alice")
+        assert [(e["action"], e["engram_ids"]) for e in whole["erasures"]] == [
+            ("delete", [gone["id"]])
+        ]
+        cursor = whole["cursor"]
+        later = await acme.read_resource(f"{feed_of('alice')}?after={cursor}")
+        assert json.loads(later.contents[0].text) == {"erasures": [], "cursor": cursor}
+        message = await _resource_error(acme, f"{feed_of('alice')}?after=-1")
+        assert "InvalidInputError: after must be a non-negative integer (a cursor), got '-1'" in (
+            message
+        )
+    async with over_http(server.url, server.globex) as globex:  # its own, empty "alice"
+        empty = await globex.read_resource(feed_of("alice"))
+        assert json.loads(empty.contents[0].text) == {"erasures": [], "cursor": 0}
+    async with over_http(server.url, server.acme_alice) as alice_only:
+        refused = await _resource_error(alice_only, feed_of("bob"))
+        assert "AccessDeniedError: this API key may not access that user" in refused
+        assert refused == await _resource_error(alice_only, "engram://users/bob/memories")
 
 
 async def test_stdio_server(tmp_path):

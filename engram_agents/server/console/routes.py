@@ -21,7 +21,7 @@ from starlette.templating import Jinja2Templates
 from engram_agents.errors import AuthenticationError, EngramError, InvalidInputError
 from engram_agents.memory import EngramMemory
 from engram_agents.server import errors
-from engram_agents.server.console import session, views
+from engram_agents.server.console import links, session, views
 from engram_agents.server.keys import KeyStore
 from engram_agents.server.tenancy import Principal, check_path_id
 
@@ -153,8 +153,7 @@ def console_router(
             "user.html",
             me=me,
             user_id=user_id,
-            q=q,
-            show_superseded=superseded,
+            state=links.PageState(user_id, q, superseded, erasures_before),
             hits=hits,
             notice=NOTICES.get(notice, ""),
             overview=views.overview(memory, user, superseded, erasures_before),

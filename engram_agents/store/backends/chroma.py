@@ -18,6 +18,7 @@ import base64
 import dataclasses
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,6 +60,11 @@ class NoEmbedding:
 
 def _audit_id(seq: int) -> str:
     return f"{seq:012d}"
+
+
+def _from(seq: int) -> dict[str, Any]:
+    """Put first in an `$and` with the user: Chroma filters a little faster in that order."""
+    return {"seq": {"$gte": seq}}
 
 
 def _meta(row: EngramRow) -> dict[str, Any]:
@@ -121,6 +127,29 @@ def _row(engram_id: str, meta: dict[str, Any], vector: Any) -> EngramRow:
     )
 
 
+class Bookmarks:
+    """The erasure feed's cursors this handle returned, (user, position) -> the seq of the
+    user's entry at that position, the most recently used few thousand (a cursor per client
+    polling, with room)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size, self._seqs = size, OrderedDict[tuple[str, int], int]()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> int | None:
+        with self._lock:
+            if key in self._seqs:
+                self._seqs.move_to_end(key)
+            return self._seqs.get(key)
+
+    def put(self, key: tuple[str, int], seq: int) -> None:
+        with self._lock:
+            self._seqs[key] = seq
+            self._seqs.move_to_end(key)
+            while len(self._seqs) > self.size:
+                self._seqs.popitem(last=False)
+
+
 class ChromaBackend(Backend):
     def __init__(
         self,
@@ -136,6 +165,7 @@ class ChromaBackend(Backend):
             raise StoreError("ChromaBackend needs exactly one of path (local) or host (server)")
         self.where = f"http://{host}:{port}" if host else str(path)
         self._lock = threading.RLock()
+        self._bookmarks = Bookmarks()
 
         def connect() -> None:
             if host:
@@ -298,17 +328,34 @@ class ChromaBackend(Backend):
         return self._audit_where({"user_id": user_id} if user_id else None)
 
     def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
-        """The user's entry ids first (ids name the seqs, so no entry is read), then only the
-        entries past the `after`-th: a poll of the erasure feed decodes what is new, not the
-        user's whole log. Entries logged in between are past the cursor too, so they belong."""
+        """Asks Chroma only for the user's entries from the `after`-th on, so a poll of the
+        erasure feed fetches and decodes what is new (plus the cursor's own entry), not the
+        user's whole log (Chroma's filter still walks its index of the user's entries). The
+        cursor counts the user's entries, which Chroma cannot count up to, so each poll
+        bookmarks the seq of the entry its returned cursor ends on, and the next poll from that
+        cursor starts there. A bookmark is a hint checked against the log (the entry it names
+        must be the user's and open the read); a cursor without a good one (after a restart,
+        from another server, not one the feed returned) costs one listing of the user's entry
+        ids, as every poll did before bookmarks. Bookmarks live in this handle's memory: kept
+        in Chroma, each write would cost a poll more than the listing it saves (see
+        benchmarks/chroma_feed_poll.py)."""
         if not after:
-            return self.audit_events(user_id)
-        mine = {"user_id": user_id}
-        ids = self._call(lambda: self.audit.get(where=mine, include=[]))["ids"]
-        if len(ids) <= after:
-            return None if len(ids) < after else []
-        read = int(sorted(ids)[after - 1])  # zero-padded: text order is seq order
-        return self._audit_where({"$and": [mine, {"seq": {"$gt": read}}]})
+            tail = self.audit_events(user_id)
+        else:
+            mine = {"user_id": user_id}
+            mark = self._bookmarks.get((user_id, after))
+            read = [] if mark is None else self._audit_where({"$and": [_from(mark), mine]})
+            if not read or read[0].seq != mark:  # no bookmark, or one the log disowns
+                ids = self._call(lambda: self.audit.get(where=mine, include=[]))["ids"]
+                if len(ids) < after:
+                    return None
+                mark = int(sorted(ids)[after - 1])  # zero-padded: text order is seq order
+                self._bookmarks.put((user_id, after), mark)
+                read = self._audit_where({"$and": [_from(mark), mine]})
+            tail = read[1:]  # past the cursor's own entry
+        if tail:
+            self._bookmarks.put((user_id, after + len(tail)), tail[-1].seq)
+        return tail
 
     def _audit_where(self, where: dict[str, Any] | None) -> list[AuditEvent]:
         got = self._call(lambda: self.audit.get(where=where, include=["metadatas"]))
