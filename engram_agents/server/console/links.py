@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from engram_agents.server.console import session
+from engram_agents.server.tenancy import check_path_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +23,9 @@ class PageState:
     q: str = ""
     superseded: bool = False
     erasures_before: int | None = None
+
+    def __post_init__(self) -> None:
+        check_path_id(self.user_id)  # so `path` is always one segment below the console's users
 
     @property
     def path(self) -> str:
