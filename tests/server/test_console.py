@@ -5,17 +5,20 @@ Chromium."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
 
+from engram_agents.errors import InvalidInputError
 from engram_agents.memory import EngramMemory
 from engram_agents.model.memorize import TrainConfig
 from engram_agents.server import create_app
-from engram_agents.server.console import views
+from engram_agents.server.console import links, views
 from engram_agents.store.encoders import HashingEncoder
 
 XSS = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
@@ -156,6 +159,74 @@ def test_edit_then_delete_without_javascript_asks_on_a_page(server):
     assert server.memory.list("acme:ana") == []
 
 
+def action_of(page: str, route: str) -> str:
+    """The URL the page's form posting to `route` (a path's end) posts to."""
+    return html.unescape(re.search(rf'action="([^"]*/{route}(?:\?[^"]*)?)"', page).group(1))
+
+
+def test_a_delete_without_javascript_returns_to_the_page_it_came_from(server):
+    server.memory.remember("My dog is called Pixel", "acme:ana")
+    server.memory.remember("My dog is called Rex now", "acme:ana")
+    porto = server.memory.remember("I live in Porto", "acme:ana")
+    server.memory.delete(server.memory.remember("I drink tea", "acme:ana").id, "acme:ana")
+    state = "q=dog&superseded=true&erasures_before=5"
+    with signed_in(server.url, server.acme) as client:
+        page = client.get(f"/console/users/ana?{state}").text
+        form = action_of(page, f"memories/{porto.id}/delete")
+        assert form == f"/console/users/ana/memories/{porto.id}/delete?{state}"
+        ask = client.post(form, data={"csrf": csrf_of(page)})
+        assert ask.status_code == 200 and "I live in Porto" in ask.text
+        assert action_of(ask.text, f"memories/{porto.id}/delete") == form
+        assert f'href="/console/users/ana?{state.replace("&", "&amp;")}">Cancel' in ask.text
+        done = client.post(form, data={"csrf": csrf_of(page), "confirm": "yes"})
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/console/users/ana?{state}&notice=deleted"
+        back = squeezed(client.get(done.headers["location"]))
+    assert "Memory deleted." in back and 'value="dog"' in back
+    assert 'value="true" checked' in back and "My dog is called Pixel" in back
+    assert [e.text for e in server.memory.list("acme:ana", include_superseded=True)] == [
+        "My dog is called Pixel",
+        "My dog is called Rex now",
+    ]
+
+
+def test_a_forms_page_state_is_checked_and_leads_only_back_to_the_user(server):
+    user = "@evil.example"  # a valid id: its redirect must still be a path on this server
+    engram = server.memory.remember("I live in Porto", f"acme:{user}")
+    edit = f"/console/users/{quote(user, safe='')}/memories/{engram.id}/edit"
+    with signed_in(server.url, server.acme) as client:
+        token = csrf_of(client.get(f"/console/users/{quote(user, safe='')}").text)
+        for bad in ("superseded=maybe", "erasures_before=abc"):
+            refused = client.post(f"{edit}?{bad}", data={"csrf": token, "text": "changed"})
+            page = client.get(f"/console/users/ana?{bad}")
+            assert refused.status_code == page.status_code == 400
+            assert refused.json() == page.json()  # the GET page's error, word for word
+        assert server.memory.get(engram.id, f"acme:{user}").text == "I live in Porto"
+        crafted = {"q": "//evil.example/\r\nLocation: https://evil.example"}
+        done = client.post(edit, params=crafted, data={"csrf": token, "text": "I live in Braga"})
+    assert done.status_code == 303
+    assert server.memory.get(engram.id, f"acme:{user}").text == "I live in Braga"
+    where = urlsplit(done.headers["location"])
+    assert (where.scheme, where.netloc, where.path) == ("", "", "/console/users/%40evil.example")
+    assert "\r" not in done.headers["location"] and "evil.example%2F" in where.query
+
+
+@pytest.mark.parametrize("user", ["@evil.example", "https:evil.example", "evil.example:443"])
+def test_a_redirect_is_built_on_the_users_path_whatever_the_state_says(user):
+    state = links.PageState(user, q="https://evil.example", superseded=True)
+    path, query = f"/console/users/{quote(user, safe='')}", "q=https%3A%2F%2Fevil.example"
+    where = urlsplit(state.after("deleted"))
+    assert (where.scheme, where.netloc, where.path) == ("", "", path)
+    assert where.query == f"{query}&superseded=true&notice=deleted"
+    assert state.action("facts/forget") == f"{path}/facts/forget?{query}&superseded=true"
+
+
+@pytest.mark.parametrize("user", ["//evil.example", "\\\\evil.example", "..", "a\r\nX: y"])
+def test_a_page_state_refuses_a_user_id_that_would_leave_the_users_path(user):
+    with pytest.raises(InvalidInputError, match="user_id may not contain"):
+        links.PageState(user)
+
+
 def test_tenants_and_user_grants_hold_in_the_console(server):
     secret = server.memory.remember("acme's secret", "acme:bob")
     with signed_in(server.url, server.globex) as client:
@@ -218,15 +289,18 @@ def test_engram_tables_list_the_models_facts_and_forget_one(tmp_path, tiny_lm, s
     )
     with httpx.Client(base_url=serve_app(create_app(memory, lm=tiny_lm))) as client:
         client.post("/console/sign-in")
-        page = client.get("/console/users/ana").text
+        page = client.get("/console/users/ana?q=Lisbon&erasures_before=3").text
         assert "<strong>Where does Ana live?</strong> → Lisbon &lt;b&gt;old town&lt;/b&gt;" in page
         assert "Ana&#39;s dog is Rex" in page
-        done = client.post(
-            "/console/users/ana/facts/forget",
-            data={"csrf": csrf_of(page), "statement": "Ana's dog is Rex"},
-            follow_redirects=True,
+        form = action_of(page, "facts/forget")  # the page's state travels with the form
+        data = {"csrf": csrf_of(page), "statement": "Ana's dog is Rex"}
+        done = client.post(form, data=data)
+        assert done.headers["location"] == (
+            "/console/users/ana?q=Lisbon&erasures_before=3&notice=forgot"
         )
-        assert "Fact forgotten" in done.text and "Ana&#39;s dog is Rex" not in done.text
+        back = client.get(done.headers["location"]).text
+        assert "Fact forgotten" in back and "Ana&#39;s dog is Rex" not in back
+        assert 'value="Lisbon"' in back
     assert [f.question for f in tiny_lm.facts("ana")] == ["Where does Ana live?"]
     memory.close()
 

@@ -276,6 +276,51 @@ def test_paging_the_erasures_keeps_the_search_and_the_toggle(browser, server, mo
     assert shown(browser) == (box, False, hits, newest)
 
 
+def search_dogs_with_superseded(browser, server) -> tuple[str, bool, list[str], list[str]]:
+    seed(server)
+    open_user(browser, server, server.acme, "ana")
+    browser.find_element(By.NAME, "superseded").click()
+    follow(browser, lambda: browser.find_element(By.ID, "q").send_keys("dog", Keys.ENTER))
+    page = shown(browser)
+    assert page[:2] == ("dog", True) and "My dog is called Pixel" in page[2]
+    return page
+
+
+def card_of(driver, text: str):
+    cards = driver.find_elements(By.CSS_SELECTOR, ".timeline .memory")
+    return next(c for c in cards if c.find_element(By.CSS_SELECTOR, ".text").text == text)
+
+
+def test_an_edit_returns_to_the_search_and_the_toggle(browser, server):
+    box, ticked, _, erasures = search_dogs_with_superseded(browser, server)
+    card = card_of(browser, "Ana is allergic to peanuts")
+    card.find_element(By.CSS_SELECTOR, "details.edit summary").click()
+    text = card.find_element(By.TAG_NAME, "textarea")
+    text.clear()
+    text.send_keys("Ana is allergic to peanuts and cashews")
+    follow(browser, card.find_element(By.CSS_SELECTOR, "details.edit button[type=submit]").click)
+    assert browser.find_element(By.CSS_SELECTOR, ".notice").text == "Memory updated."
+    after = shown(browser)
+    assert after[:2] == (box, ticked) and after[3] == erasures
+    assert {"My dog is called Pixel", "My dog is called Rex now"} <= set(after[2])
+    assert "Ana is allergic to peanuts and cashews" in memories(browser)
+
+
+def test_deletes_one_by_one_return_to_the_search_and_the_toggle(browser, server):
+    box, ticked, _, _ = search_dogs_with_superseded(browser, server)
+    for n, text in enumerate(
+        ["Ana prefers window seats on long flights", "Ana is allergic to peanuts"]
+    ):
+        card_of(browser, text).find_element(By.CSS_SELECTOR, "form.delete button").click()
+        dialog = browser.find_element(By.ID, "confirm-delete")
+        wait(browser, lambda d: d.find_element(By.ID, "confirm-delete").get_attribute("open"))
+        follow(browser, dialog.find_element(By.CSS_SELECTOR, "button[value=delete]").click)
+        assert browser.find_element(By.CSS_SELECTOR, ".notice").text == "Memory deleted."
+        now_box, now_ticked, hits, erasures = shown(browser)
+        assert (now_box, now_ticked, len(erasures)) == (box, ticked, n + 1)
+        assert "My dog is called Pixel" in hits and text not in hits + memories(browser)
+
+
 def test_export_downloads_json(browser, server, downloads):
     seed(server)
     open_user(browser, server, server.acme, "ana")

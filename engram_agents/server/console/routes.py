@@ -1,6 +1,8 @@
 """The web console at /console: server-rendered pages (Jinja2, autoescaped) over the same
 `EngramMemory` as the REST API, signed in with an API key (see `session`). Every form posts
-back here and is answered with a redirect (post/redirect/get), so reloading repeats nothing.
+back here and is answered with a redirect (post/redirect/get), so reloading repeats nothing; the
+forms of a user's page post with the page's state (`links.PageState`) and are redirected back to
+it, so an edit or a delete keeps the search, the toggle and the erasure page on screen.
 
 (No `from __future__ import annotations` here: FastAPI must resolve the `Signed` dependency
 alias, which is local to `console_router`, when the routes are defined.)"""
@@ -10,7 +12,6 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from pydantic import BaseModel
@@ -68,6 +69,17 @@ class NotSignedIn(Exception):
     """Raised by pages that need a session: answered with the sign-in page."""
 
 
+def page_state(
+    user_id: str, q: str = "", superseded: bool = False, erasures_before: int | None = None
+) -> links.PageState:
+    """A user page's state from the query string, validated alike for the page and for the forms
+    posted from it (a bad value is the same 400 either way)."""
+    return links.PageState(user_id, q, superseded, erasures_before)
+
+
+State = Annotated[links.PageState, Depends(page_state)]
+
+
 def console_router(
     memory: EngramMemory, keys: KeyStore | None, lm: "EngramLM | None" = None
 ) -> tuple[APIRouter, Jinja2Templates]:
@@ -97,9 +109,8 @@ def console_router(
             request, name, context, status_code=status, headers=SECURITY_HEADERS
         )
 
-    def back(user_id: str, notice: str = "") -> RedirectResponse:
-        url = f"{session.PATH}/users/{quote(user_id, safe='')}"
-        return RedirectResponse(f"{url}?notice={notice}" if notice else url, status_code=303)
+    def back(state: links.PageState, notice: str = "") -> RedirectResponse:
+        return RedirectResponse(state.after(notice), status_code=303)
 
     @router.get("/", name="home")
     def home(request: Request) -> Response:
@@ -134,29 +145,21 @@ def console_router(
     @router.get("/open")
     def open_user(me: Signed, user_id: str = "") -> Response:
         """The user-picker form's target (a GET form cannot build a path)."""
-        return back(me.who.outside(me.who.inside(user_id)))
+        return back(links.PageState(me.who.outside(me.who.inside(user_id))))
 
     @router.get("/users/{user_id}", name="user_page")
-    def user_page(
-        request: Request,
-        user_id: str,
-        me: Signed,
-        q: str = "",
-        superseded: bool = False,
-        notice: str = "",
-        erasures_before: int | None = None,
-    ) -> Response:
-        user = me.who.inside(user_id)
+    def user_page(request: Request, me: Signed, state: State, notice: str = "") -> Response:
+        user, q, superseded = me.who.inside(state.user_id), state.q, state.superseded
         hits = memory.recall(q, user, HITS, include_superseded=superseded) if q.strip() else None
         return page(
             request,
             "user.html",
             me=me,
-            user_id=user_id,
-            state=links.PageState(user_id, q, superseded, erasures_before),
+            user_id=state.user_id,
+            state=state,
             hits=hits,
             notice=NOTICES.get(notice, ""),
-            overview=views.overview(memory, user, superseded, erasures_before),
+            overview=views.overview(memory, user, superseded, state.erasures_before),
             chain=views.chain_status(memory, me.who),
             facts=views.facts_of(lm, user) if lm is not None else None,
         )
@@ -164,35 +167,35 @@ def console_router(
     @router.post("/users/{user_id}/memories/{engram_id}/edit")
     def edit(
         request: Request,
-        user_id: str,
         engram_id: str,
         me: Signed,
+        state: State,
         text: Annotated[str, Form()],
         csrf: Annotated[str, Form()] = "",
         event_time: Annotated[str, Form()] = "",
     ) -> Response:
         session.check_csrf(request, me.secret, csrf)
-        user = me.who.inside(user_id)
+        user = me.who.inside(state.user_id)
         engram_id = check_path_id(engram_id, "engram_id")
         memory.update(engram_id, user, text=text, event_time=event_time.strip() or None)
-        return back(user_id, notice="updated")
+        return back(state, notice="updated")
 
     @router.post("/users/{user_id}/memories/{engram_id}/delete")
     def delete(
         request: Request,
-        user_id: str,
         engram_id: str,
         me: Signed,
+        state: State,
         csrf: Annotated[str, Form()] = "",
         confirm: Annotated[str, Form()] = "",
     ) -> Response:
         session.check_csrf(request, me.secret, csrf)
-        user, engram_id = me.who.inside(user_id), check_path_id(engram_id, "engram_id")
+        user, engram_id = me.who.inside(state.user_id), check_path_id(engram_id, "engram_id")
         if confirm != "yes":  # without JavaScript's dialog: ask on a page of its own
             engram = me.who.engram(memory.get(engram_id, user))
-            return page(request, "confirm_delete.html", me=me, user_id=user_id, engram=engram)
+            return page(request, "confirm_delete.html", me=me, state=state, engram=engram)
         memory.delete(engram_id, user)
-        return back(user_id, notice="deleted")
+        return back(state, notice="deleted")
 
     @router.get("/users/{user_id}/export")
     def export(user_id: str, me: Signed) -> Response:
@@ -210,8 +213,8 @@ def console_router(
     @router.post("/users/{user_id}/facts/forget")
     def forget_fact(
         request: Request,
-        user_id: str,
         me: Signed,
+        state: State,
         csrf: Annotated[str, Form()] = "",
         question: Annotated[str, Form()] = "",
         answer: Annotated[str, Form()] = "",
@@ -221,8 +224,8 @@ def console_router(
         if lm is None:
             raise InvalidInputError("this server has no model loaded")
         fact = {"question": question, "answer": answer, "statement": statement}
-        lm.forget({k: v for k, v in fact.items() if v}, me.who.inside(user_id))
-        return back(user_id, notice="forgot")
+        lm.forget({k: v for k, v in fact.items() if v}, me.who.inside(state.user_id))
+        return back(state, notice="forgot")
 
     return router, templates
 
