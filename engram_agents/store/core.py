@@ -161,7 +161,7 @@ class StoreCore:
         if self._sentences is None:
             return
         at = np.fromiter((index.pos[r.id] for r in rows), np.int64, len(rows))
-        short = index.passage_count[at] == 0
+        short = index.passages.count[at] == 0
         texts = [payload_text(self.codec.plain(r)) for r in compress(rows, short.tolist())]
         index.sentences.read(self.encoder, self._sentences, at[short], texts)
 

@@ -148,11 +148,11 @@ class OnnxInt8Encoder:
         self.max_tokens = self.max_length - 2  # [CLS] and [SEP] take two
         self.vocabulary_size = len(self.tokenizer)
         self._backend = _untruncated(self.tokenizer)
-        self._word_ids = WordIds(self._backend)
         # read once: each read of these transformers properties costs microseconds of Python
         self._specials = (self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
         self._pad = self.tokenizer.pad_token_id
         self._tokenizing = threading.Lock()
+        self.token_ids = WordIds(self._backend, self._tokenizing)  # many short texts' ids at once
         # fast tokenizers refuse concurrent use: one encode at a time, and the calls that wait
         # for it are encoded together (`EncodeBatcher`)
         self._batched = EncodeBatcher(self._encode)
@@ -166,11 +166,6 @@ class OnnxInt8Encoder:
     def tokenize(self, texts: list[str]) -> list[Tokens]:
         """One tokenization serves a turn's vector, its passage plan and its passages."""
         return _tokenize(self._backend, self._tokenizing, texts)
-
-    def token_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Many short texts' ids end to end and where each begins (store.word_ids)."""
-        with self._tokenizing:
-            return self._word_ids(texts)
 
     def encode_ids(self, pieces: list[np.ndarray], lengths: list[int] | None = None) -> np.ndarray:
         """Vectors of token-id sequences (no special tokens; cut to the window): what `encode`

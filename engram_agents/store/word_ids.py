@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from itertools import chain
 from typing import Any
 
@@ -38,8 +39,9 @@ class WordIds:
     """Token ids of texts without special tokens or truncation, tokenized by distinct piece: a
     word where the tokenizer reads words alone (`reads_words_alone`), else the whole text."""
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Any, lock: threading.Lock) -> None:
         self.backend = backend
+        self.lock = lock  # the tokenizer's: one call at a time
         self.by_word = reads_words_alone(backend)
 
     def _pieces(self, text: str) -> list[str]:
@@ -51,7 +53,8 @@ class WordIds:
         pieces, per_text = flattened(map(self._pieces, texts))
         distinct: dict[str, int] = {}
         used = np.fromiter((distinct.setdefault(p, len(distinct)) for p in pieces), np.int64)
-        read = self.backend.encode_batch_fast(list(distinct), add_special_tokens=False)
+        with self.lock:
+            read = self.backend.encode_batch_fast(list(distinct), add_special_tokens=False)
         length = np.fromiter((len(e.ids) for e in read), np.int64, len(read))
         known = np.fromiter(chain.from_iterable(e.ids for e in read), np.int64, int(length.sum()))
         # each used piece's ids, gathered from the distinct pieces' end to end

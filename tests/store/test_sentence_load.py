@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,7 @@ def test_a_tokenizer_that_does_not_read_words_alone_reads_whole_texts():
     plain = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
     plain.pre_tokenizer = Whitespace()
     texts = ["we went home.", "home", "", "we we"]
-    ids, bounds = WordIds(plain)(texts)
+    ids, bounds = WordIds(plain, threading.Lock())(texts)
     assert ids.tolist() == [1, 2, 3, 4, 3, 1, 1] and bounds.tolist() == [0, 4, 5, 5, 7]
 
 
