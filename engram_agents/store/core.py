@@ -35,7 +35,7 @@ from engram_agents.store.index import ScopeIndex
 from engram_agents.store.passages import Passages, encode_turns
 from engram_agents.store.records import Engram, RecallFilters
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
-from engram_agents.store.sentences import payload_text, sentence_table
+from engram_agents.store.sentences import payload_text, sentence_table, static_query
 from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER
 from engram_agents.store.static_vectors import static_vectors
 
@@ -85,7 +85,7 @@ class StoreCore:
         vector when passages are static."""
         if self._static is None:
             return qvec
-        return self._static.encode_ids([self.encoder.tokenize([query])[0].ids])[0]
+        return static_query(self.encoder, self._static, query)
 
     def _check_key(self, cipher: Cipher | None) -> None:
         stored = self.backend.setting("", "cipher")
