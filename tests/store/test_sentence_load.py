@@ -70,6 +70,7 @@ def test_ids_by_word_are_the_tokenizers_own(minilm, seed):
     texts = [*_random_texts(400, seed), "", "   ", "one", "a\x0bb c", "a\x1fb"]
     ids, bounds = minilm.token_ids(texts)
     assert len(bounds) == len(texts) + 1 and bounds[-1] == len(ids)
+    assert [a.tolist() for a in minilm.token_ids([])] == [[], [0]]
     for i, alone in enumerate(_each_alone(minilm, texts)):
         assert ids[bounds[i] : bounds[i + 1]].tolist() == alone.tolist(), repr(texts[i])
 
