@@ -37,10 +37,10 @@ def ingest(chats: list, setting: dict, encoder) -> dict:
             remember_turns(memory, chat.turns, f"user{n}")
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         counts = [
-            int(memory.store._index(f"user{n}").passage_count.sum()) for n in range(len(chats))
+            int(memory.store._index(f"user{n}").passages.count.sum()) for n in range(len(chats))
         ]
         long = [
-            int((memory.store._index(f"user{n}").passage_count > 0).sum())
+            int((memory.store._index(f"user{n}").passages.count > 0).sum())
             for n in range(len(chats))
         ]
         memory.close()

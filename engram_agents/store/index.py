@@ -17,6 +17,7 @@ import numpy as np
 from engram_agents.store.arrays import room
 from engram_agents.store.device_search import DeviceVectors
 from engram_agents.store.passages import Passages
+from engram_agents.store.ragged import RaggedRows
 from engram_agents.store.records import RecallFilters, Tier
 from engram_agents.store.rows import EngramRow
 from engram_agents.store.sentences import SentenceRows
@@ -76,12 +77,7 @@ class ScopeIndex:
         self.agents: set[str | None] = set()  # every agent ever added (removed rows' too)
         self.prev = np.zeros(0, dtype=np.int64)  # the session's preceding engram, or -1
         self.prev_dot = np.zeros(0, dtype=np.float32)  # its cosine with this engram
-        # long turns' passages (store.passages): row i owns first[i] .. first[i] + count[i] - 1
-        self.passage_vectors = np.zeros((0, dim), dtype=np.float32)
-        self.passage_spans = np.zeros((0, 2), dtype=np.int64)
-        self.passage_first = np.zeros(0, dtype=np.int64)
-        self.passage_count = np.zeros(0, dtype=np.int64)
-        self._passages = 0
+        self.passages = RaggedRows(dim, spans=True)  # long turns' passages (store.passages)
         self.sentences = SentenceRows(dim)  # short turns' sentences (store.sentences)
         self._last_in_session: dict[str, int] = {}
         self._links_stale = False
@@ -101,8 +97,6 @@ class ScopeIndex:
         self.alive = _extended(self.alive, cap)
         self.prev = _extended(self.prev, cap, fill=-1)
         self.prev_dot = _extended(self.prev_dot, cap)
-        self.passage_first = _extended(self.passage_first, cap)
-        self.passage_count = _extended(self.passage_count, cap)
         for name, arr in self.fields.items():
             self.fields[name] = _extended(arr, cap)
 
@@ -112,8 +106,8 @@ class ScopeIndex:
         }
         self.remove([r.id for r in rows if r.id in self.pos])
         self._grow(len(rows))
+        self._add_passages(self._size, [kept.get(row.id, row.passages) for row in rows])
         for row in rows:
-            self._add_passages(self._size, kept.get(row.id, row.passages))
             i = self._size
             self._size += 1
             self._live += 1
@@ -143,29 +137,25 @@ class ScopeIndex:
                 if len(listed) >= _BULK:
                     self.posting(tag)
 
-    def _add_passages(self, i: int, passages: Passages | None) -> None:
-        n = len(passages) if passages is not None else 0
-        self.passage_first[i], self.passage_count[i] = self._passages, n
-        if not n:
-            return
-        need = self._passages + n
-        self.passage_vectors = room(self.passage_vectors, self._passages, need)
-        self.passage_spans = room(self.passage_spans, self._passages, need)
-        self.passage_vectors[self._passages : need] = passages.vectors
-        self.passage_spans[self._passages : need] = passages.spans
-        self._passages = need
+    def _add_passages(self, start: int, passages: list[Passages | None]) -> None:
+        """The passages of the rows about to take positions `start` on (None: none)."""
+        held = [p for p in passages if p is not None and len(p)]
+        counts = np.fromiter((len(p) if p is not None else 0 for p in passages), np.int64)
+        added = self.passages.append(start + np.arange(len(passages)), counts)
+        if held:
+            self.passages.vectors[added] = np.concatenate([p.vectors for p in held])
+            self.passages.spans[added] = np.concatenate([p.spans for p in held])
 
     def passages_of(self, engram_id: str) -> Passages:
         """The passages of an engram in the index (none for a turn within the window)."""
-        i = self.pos[engram_id]
-        part = slice(self.passage_first[i], self.passage_first[i] + self.passage_count[i])
-        return Passages(self.passage_spans[part].copy(), self.passage_vectors[part].copy())
+        part = self.passages.of(self.pos[engram_id])
+        return Passages(self.passages.spans[part].copy(), self.passages.vectors[part].copy())
 
     def passage_span(self, passage: int) -> tuple[int, int] | None:
         """The span of a passage `with_passages` picked; None for -1 (a row without)."""
         if passage < 0:
             return None
-        return int(self.passage_spans[passage][0]), int(self.passage_spans[passage][1])
+        return int(self.passages.spans[passage][0]), int(self.passages.spans[passage][1])
 
     def _link(self, i: int, session: str | None) -> None:
         """Append `i` to its session's chain; an engram older than the chain's end (an update
@@ -221,6 +211,7 @@ class ScopeIndex:
             if i is None:
                 continue
             self.alive[i] = False
+            self.passages.drop(i)
             self.sentences.drop(i)
             self._live -= 1
             if self.session[i] is not None:
@@ -305,21 +296,17 @@ class ScopeIndex:
         row without), so a hit shows the part that matched without scoring its passages
         again."""
         picked = np.full(rows.size, -1, dtype=np.int64)
-        count = self.passage_count[rows]
-        has = np.flatnonzero(count)
+        has, counts, starts, gather = self.passages.runs(rows)
         if not has.size:
             return sims, picked
-        counts = count[has]
-        starts = np.cumsum(counts) - counts  # each row's first place in the gathered list
-        gather = np.repeat(self.passage_first[rows[has]] - starts, counts) + np.arange(counts.sum())
         out = sims.astype(np.float32, copy=True)
-        scores = self.passage_vectors[gather] @ query
+        scores = self.passages.vectors[gather] @ query
         best = np.maximum.reduceat(scores, starts)
         # each row's best passage: the first of its passages that reaches its best
         at = np.flatnonzero(scores == np.repeat(best, counts))
         first = at[np.searchsorted(at, starts)]
         picked[has] = gather[first]
-        vectors = self.passage_vectors[gather[first]]
+        vectors = self.passages.vectors[gather[first]]
         reach = best  # how close each best passage is to the query, in the passages' space
         if static:
             best = sims[has] + Passages.static_gain(sims, scores, scores[starts], best)

@@ -150,7 +150,10 @@ class Ranker(StoreCore):
         mentions = find_time_mentions(text, now)  # parsed once: for the tags and the span
         tags = extract_sketch(text, mentions=mentions)
         pquery = self.passage_query(text, qvec)
-        squery = static_query(self.encoder, self._sentences, text) if self._sentences else None
+        squery = None  # the sentences' query: the passages' where they share the static table
+        if self._sentences is not None:
+            same = self._sentences is self._static
+            squery = pquery if same else static_query(self.encoder, self._sentences, text)
         filters = item.filters or RecallFilters()
         return _Query(text, k, filters, now, qvec, pquery, tags, span_of(mentions), squery)
 

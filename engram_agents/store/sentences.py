@@ -18,13 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from engram_agents.store.arrays import room
+from engram_agents.store.arrays import flattened
+from engram_agents.store.ragged import RaggedRows
 from engram_agents.store.records import _SPEAKER_PREFIX
 from engram_agents.store.static_vectors import StaticVectors, static_vectors
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MIN_WORDS = 3  # shorter pieces ("Wow!", "Thanks a lot.") say nothing of their own
-_TOKEN_READER = ("model_file", "vocabulary_size", "tokenize", "encode_ids")
+_DECODER = json.JSONDecoder()
+_TOKEN_READER = ("model_file", "vocabulary_size", "tokenize", "token_ids", "encode_ids")
 
 
 def sentences_of(text: str) -> list[str]:
@@ -33,7 +35,9 @@ def sentences_of(text: str) -> list[str]:
     whose own vector already reads it alone."""
     prefix = _SPEAKER_PREFIX.match(text)
     body = text[prefix.end() :] if prefix else text
-    parts = [p for p in _SENTENCE_END.split(body) if len(p.split()) >= _MIN_WORDS]
+    parts = [
+        p for p in _SENTENCE_END.split(body) if len(p.split(None, _MIN_WORDS - 1)) == _MIN_WORDS
+    ]
     if len(parts) < 2:
         return []
     return [p for p in parts if not p.rstrip().endswith("?")]
@@ -52,47 +56,18 @@ def static_query(encoder: Any, table: StaticVectors, query: str) -> np.ndarray:
     return table.encode_ids([encoder.tokenize([query])[0].ids])[0]
 
 
-class SentenceRows:
-    """Per index position, the static vectors of its turn's sentences: position i owns vectors
-    first[i] .. first[i] + count[i] - 1 (appended; a removed row's are zeroed)."""
-
-    def __init__(self, dim: int) -> None:
-        self.vectors = np.zeros((0, dim), dtype=np.float32)
-        self.first = np.zeros(0, dtype=np.int64)
-        self.count = np.zeros(0, dtype=np.int64)
-        self._used = 0
-
-    def __len__(self) -> int:
-        """How many sentence vectors live rows own."""
-        return int(self.count.sum())
+class SentenceRows(RaggedRows):
+    """Per index position, the static vectors of its turn's sentences."""
 
     def read(
-        self, encoder: Any, table: StaticVectors, positions: list[int], texts: list[str]
+        self, encoder: Any, table: StaticVectors, positions: np.ndarray, texts: list[str]
     ) -> None:
-        """Read the sentences of `texts` into `positions` (all tokenized in one call)."""
-        split = [sentences_of(t) for t in texts]
-        flat = [s for parts in split for s in parts]
-        if not flat:
-            return
-        vectors = table.encode_ids([t.ids for t in encoder.tokenize(flat)])
-        end = max(positions) + 1
-        self.first = room(self.first, len(self.first), end)
-        self.count = room(self.count, len(self.count), end)
-        need = self._used + len(flat)
-        self.vectors = room(self.vectors, self._used, need)
-        self.vectors[self._used : need] = vectors
-        at = self._used
-        for position, parts in zip(positions, split, strict=True):
-            self.first[position], self.count[position] = at, len(parts)
-            at += len(parts)
-        self._used = need
-
-    def drop(self, position: int) -> None:
-        """Forget a removed row's sentences."""
-        if position < len(self.count) and self.count[position]:
-            start = self.first[position]
-            self.vectors[start : start + self.count[position]] = 0
-            self.count[position] = 0
+        """Read the sentences of `texts` into `positions`, all at once (a load reads every
+        row: one tokenizer call, one product, no Python step per sentence)."""
+        flat, counts = flattened(map(sentences_of, texts))
+        if flat:
+            added = self.append(positions, counts)
+            table.encode_flat(*encoder.token_ids(flat), out=self.vectors[added])
 
     def lift(
         self, rows: np.ndarray, own: np.ndarray, query: np.ndarray, weight: float
@@ -102,17 +77,11 @@ class SentenceRows:
         mapped onto the candidates' own cosines by matching mean and spread, so the lift is in
         the units of the similarity it is added to, calibrated per query, not by a constant."""
         out = np.zeros(rows.size, dtype=np.float32)
-        inside = rows < len(self.count)
-        count = np.zeros(rows.size, dtype=np.int64)
-        count[inside] = self.count[rows[inside]]
-        has = np.flatnonzero(count)
+        has, _, starts, gather = self.runs(rows)
         if not has.size:
             return out
-        counts = count[has]
-        starts = np.cumsum(counts) - counts
-        gather = np.repeat(self.first[rows[has]] - starts, counts) + np.arange(counts.sum())
-        if gather.size > self._used // 4:  # one contiguous product beats gathering most rows
-            scores = (self.vectors[: self._used] @ query)[gather]
+        if gather.size > self.used // 4:  # one contiguous product beats gathering most rows
+            scores = (self.vectors[: self.used] @ query)[gather]
         else:
             scores = self.vectors[gather] @ query
         if scores.size < 2:
@@ -124,5 +93,7 @@ class SentenceRows:
 
 
 def payload_text(plain: bytes) -> str:
-    """An engram's text from its stored JSON (cheaper than validating the whole record)."""
-    return json.loads(plain)["text"]
+    """An engram's text from its stored JSON: cheaper than validating the whole record, and
+    than `json.loads`, whose checks (the encoding, nothing after the object) JSON the codec
+    wrote does not need; a load reads every row's."""
+    return _DECODER.raw_decode(plain.decode("utf-8", "surrogatepass"))[0]["text"]

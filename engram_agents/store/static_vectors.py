@@ -23,6 +23,7 @@ from engram_agents.store.errors import InvalidInputError
 SIF_COEFFICIENT = 1e-4
 # Tables read in this process, by file: every store of one encoder shares one (~47 MB for MiniLM).
 _LOADED: dict[Path, StaticVectors] = {}
+_CHUNK = 4096  # sequences read at once: 100k sentences' temporaries together would take GBs
 
 
 class StaticVectors:
@@ -33,13 +34,37 @@ class StaticVectors:
         self.dim = table.shape[1]
 
     def encode_ids(self, pieces: list[np.ndarray]) -> np.ndarray:
-        """Each token-id sequence's L2-normalized weighted mean (zeros for an empty one)."""
+        """Each token-id sequence's L2-normalized weighted mean (zeros for an empty one): a few
+        sequences (a query, a turn's passages); many at once take `encode_flat`."""
         out = np.zeros((len(pieces), self.dim), dtype=np.float32)
         for row, ids in enumerate(pieces):
             if len(ids):
                 out[row] = self.table[ids].sum(0)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
+
+    def encode_flat(
+        self, ids: np.ndarray, bounds: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """`encode_ids` of sequences given end to end (sequence i: ids[bounds[i] : bounds[i +
+        1]]), written into `out` (or a new array): a sparse product a chunk of sequences at a
+        time, whose rows add their tokens' vectors in order, as summing each sequence's alone
+        does, so the vectors are the same, without a Python step per sequence."""
+        from scipy.sparse import csr_matrix
+
+        n = len(bounds) - 1
+        out = np.empty((n, self.dim), dtype=np.float32) if out is None else out
+        ones = np.ones(len(ids), dtype=np.float32)
+        for start in range(0, n, _CHUNK):  # a chunk's temporaries are reused, not faulted in
+            end = min(start + _CHUNK, n)
+            first, last = bounds[start], bounds[end]
+            picks = csr_matrix(
+                (ones[first:last], ids[first:last], bounds[start : end + 1] - first),
+                shape=(end - start, len(self.table)),
+            )
+            part = np.asarray(picks @ self.table, dtype=np.float32)
+            out[start:end] = part / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-12)
+        return out
 
 
 def distill(token_vectors: np.ndarray) -> np.ndarray:

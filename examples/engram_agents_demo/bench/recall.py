@@ -60,7 +60,8 @@ class CachedEncoder:
     def __init__(self, inner: Encoder) -> None:
         self.inner, self.dim, self.name = inner, inner.dim, inner.name
         # how the store finds long turns and reads them from their tokens (store.passages)
-        for name in ("token_spans", "max_tokens", "tokenize", "model_file", "vocabulary_size"):
+        tokens = ("token_spans", "max_tokens", "tokenize", "token_ids")
+        for name in (*tokens, "model_file", "vocabulary_size"):
             if hasattr(inner, name):
                 setattr(self, name, getattr(inner, name))
         if hasattr(inner, "encode_ids"):
