@@ -91,10 +91,6 @@ def speaker_of(fields: dict[str, Any]) -> str | None:
 
 
 class Engram(BaseModel):
-    # Only field names are interned when a stored payload is parsed (`Codec.to_engram`, every
-    # recall hit): interning each sketch tag and the text too cost a third of the parse.
-    model_config = ConfigDict(cache_strings="keys")
-
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     scope: Scope
     text: str
