@@ -102,7 +102,8 @@ class StageClock:
             self.wrap(ScopeIndex, attr, f"index.{attr}")
         self.wrap(fusion, "features", "fusion.features")
         self.wrap(fusion, "with_dense_floor", "fusion.with_dense_floor")
-        self.wrap(store.backend, "get", "backend.get (rows)")
+        self.wrap(fusion, "diversified", "fusion.diversified")
+        self.wrap(store.backend, "records_many", "backend.records_many (hit rows)")
         self.wrap(Codec, "to_engram", "codec.to_engram (decode)")
         self.wrap(store.backend, "touch", "backend.touch (+audit)")
         if isinstance(store.backend, TouchBuffer):  # its flushes, on whichever thread runs them
@@ -162,7 +163,7 @@ def _latencies(store: EpisodicStore, texts: list[str]) -> dict:
         clock.uninstall()
     stages = {k: round(v * 1000 / len(texts), 3) for k, v in clock.spent.items()}
     flushed = stages.pop(FLUSH, 0.0)  # off the recall's thread when the timer writes them
-    stages["other (python glue, hits)"] = round(float(np.mean(cpu)) - sum(stages.values()), 3)
+    stages["other (python glue)"] = round(float(np.mean(cpu)) - sum(stages.values()), 3)
     return {
         "wall_ms": _pct(wall),
         "cpu_ms": _pct(cpu),

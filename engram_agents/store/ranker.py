@@ -192,7 +192,7 @@ class Ranker(StoreCore):
             wanted.setdefault(one.user_id, {}).update(dict.fromkeys(one.ids))
         asked = {user_id: list(ids) for user_id, ids in wanted.items() if ids}
         try:
-            got = self.backend.get_many(asked) if asked else {}
+            got = self.backend.records_many(asked) if asked else {}
         except Exception as exc:
             _fail(results, ranked, exc)
             return {}
@@ -304,44 +304,52 @@ class Ranker(StoreCore):
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in
         # the returned order and callers that sort or merge results by score keep the floor.
         ranked = np.maximum.accumulate(fused[order][::-1])[::-1]
+        # Each hit's numbers as Python values in one conversion per array, not a numpy scalar
+        # at a time (the values are the same: `tolist` gives what `float` and `bool` give).
+        hit_rows, at = rows[order], fused[order]
+        per_hit = zip(
+            hit_rows.tolist(),
+            passages[order].tolist(),
+            ranked.tolist(),
+            sims[order].tolist(),
+            (x[order] * w).tolist(),
+            (scored[order] - at).tolist(),
+            (ranked - at).tolist(),
+            sentence[order].tolist(),
+            (x[order, 4] != 0).tolist(),
+            asks[order].tolist(),
+            floored.tolist(),
+            (lift[order] > 0).tolist(),
+            strict=True,
+        )
         fields, spans = [], []
-        for i, by_floor, score in zip(order, floored, ranked, strict=True):
-            matched = sorted(hashed[t] for t in set(index.tags[rows[i]]) & hashed.keys())
-            span = index.passage_span(int(passages[i]))
+        for row, passage, score, sim, weighted, repeats, lifted, part, *flags in per_hit:
+            matched = sorted(hashed[t] for t in hashed.keys() & index.tags[row])
+            span = index.passage_span(passage)
             spans.append(span)
+            in_time, asking, by_floor, by_sentence = flags
             fields.append(
                 {
-                    "score": float(score),
-                    "similarity": float(sims[i]),
+                    "score": score,
+                    "similarity": sim,
                     "matched_tags": matched,
                     "explanation": self._explain(
-                        float(sims[i]),
-                        matched,
-                        bool(x[i, 4]),
-                        bool(asks[i]),
-                        by_floor,
-                        span,
-                        by_sentence=bool(lift[i] > 0),
+                        sim, matched, in_time, asking, by_floor, span, by_sentence=by_sentence
                     ),
-                    "parts": self._parts(
-                        x[i] * w,
-                        float(scored[i] - fused[i]),
-                        float(score - fused[i]),
-                        float(sentence[i]),
-                    ),
+                    "parts": self._parts(weighted, repeats, lifted, part),
                 }
             )
-        ids = [index.ids[rows[i]] for i in order]
+        ids = [index.ids[row] for row in hit_rows.tolist()]
         return _Ranked(user_id, index, k, ids, fields, spans, x[order])
 
     @staticmethod
     def _parts(
-        weighted: np.ndarray, repeats: float, lifted: float, sentence: float = 0.0
+        weighted: list[float], repeats: float, lifted: float, sentence: float = 0.0
     ) -> dict[str, float]:
         """Each signal times its weight; with what repeating a better hit took away
         (`redundancy`) and what the dense floor added, they sum to the score. `sentence`: the
         part of the similarity's that its best sentence added (store.sentences)."""
-        parts = dict(zip(fusion.FEATURES, weighted.tolist(), strict=True))
+        parts = dict(zip(fusion.FEATURES, weighted, strict=True))
         if sentence:
             parts["similarity"] -= sentence
             parts["sentence"] = sentence

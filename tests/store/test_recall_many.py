@@ -133,3 +133,22 @@ def test_one_read_of_several_users_rows_keeps_each_user_to_their_own(tmp_path):
     revisions = memory.store.backend.revisions(["ana", "nobody"])
     assert revisions == {"ana": memory.store.backend.revision("ana"), "nobody": 0}
     memory.close()
+
+
+def test_hit_rows_read_for_records_decode_as_full_rows_with_waiting_counts(tmp_path):
+    """Recall reads its hits without tags and vector (`records_many`): each decodes to the very
+    record a full read gives, the access counts still waiting in memory included."""
+    memory = seeded(tmp_path / "m.db", StoreConfig())
+    store = memory.store
+    ana, bo = (memory.list(user)[0].id for user in ("ana", "bo"))
+    memory.recall("dog dentist flight", "ana", k=5)  # counts that wait in the touch buffer
+    assert store.backend.pending() > 0
+    wanted = {"ana": [bo, ana, "no-such-id"], "bo": [bo]}
+    full, light = store.backend.get_many(wanted), store.backend.records_many(wanted)
+    assert {u: [r.id for r in rows] for u, rows in light.items()} == {"ana": [ana], "bo": [bo]}
+    for user, rows in light.items():
+        assert [store.codec.to_engram(r) for r in rows] == [
+            store.codec.to_engram(r) for r in full[user]
+        ]
+        assert all(r.tags == [] and r.vector.size == 0 for r in rows)  # what was not read
+    memory.close()

@@ -60,6 +60,11 @@ class Backend(abc.ABC):
         """`get` for several users at once (a batch of recalls reads its hits in one go)."""
         return {user_id: self.get(user_id, ids) for user_id, ids in wanted.items()}
 
+    def records_many(self, wanted: dict[str, list[str]]) -> dict[str, list[EngramRow]]:
+        """`get_many` for rows that are only decoded into records (`Codec.to_engram`, as
+        recall's hits are): a backend may leave their tags and vector empty to read less."""
+        return self.get_many(wanted)
+
     def revisions(self, user_ids: list[str]) -> dict[str, int]:
         """`revision` for several users at once."""
         return {user_id: self.revision(user_id) for user_id in user_ids}

@@ -49,6 +49,12 @@ _COLUMNS = (
     "id, user_id, agent_id, session_id, tier, active, when_ts, created_ts, tags, vector, payload, "
     "activations, last_access_ts, usefulness, strength"
 )
+# The same with empty tags and vector: a record is decoded from the payload alone, and a long
+# turn's tags and vector are most of what reading a hit row would otherwise copy and split.
+_RECORD_COLUMNS = (
+    "id, user_id, agent_id, session_id, tier, active, when_ts, created_ts, '', x'', payload, "
+    "activations, last_access_ts, usefulness, strength"
+)
 
 
 def _to_tuple(row: EngramRow) -> tuple:
@@ -222,6 +228,12 @@ class SQLiteBackend(Backend):
         return self.get_many({user_id: ids})[user_id]
 
     def get_many(self, wanted: dict[str, list[str]]) -> dict[str, list[EngramRow]]:
+        return self._get_many(wanted, _COLUMNS)
+
+    def records_many(self, wanted: dict[str, list[str]]) -> dict[str, list[EngramRow]]:
+        return self._get_many(wanted, _RECORD_COLUMNS)
+
+    def _get_many(self, wanted: dict[str, list[str]], columns: str) -> dict[str, list[EngramRow]]:
         ids = [i for listed in wanted.values() for i in listed]
         found: dict[str, tuple] = {}
         for start in range(0, len(ids), _IDS_PER_READ):
@@ -229,7 +241,7 @@ class SQLiteBackend(Backend):
             marks = ",".join("?" * len(part))
             # By primary key only (the planner may otherwise walk the user index), then the
             # scope check below.
-            sql = f"SELECT {_COLUMNS} FROM engrams WHERE id IN ({marks})"
+            sql = f"SELECT {columns} FROM engrams WHERE id IN ({marks})"
             found.update((r[0], r) for r in self._read(sql, tuple(part)))
         mine = {user_id: [found.get(i) for i in listed] for user_id, listed in wanted.items()}
         return {

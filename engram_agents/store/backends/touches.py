@@ -157,13 +157,20 @@ class TouchBuffer(Backend):
 
     def get_many(self, wanted: dict[str, list[str]]) -> dict[str, list[EngramRow]]:
         with self._writing:
-            got = self.inner.get_many(wanted)
-            with self._waiting:
-                for rows in got.values():
-                    for row in rows:
-                        if (waiting := self._accesses.get(row.id)) is not None:
-                            row.activations += waiting[0]
-                            row.last_access_ts = waiting[1]
+            return self._counted(self.inner.get_many(wanted))
+
+    def records_many(self, wanted: dict[str, list[str]]) -> dict[str, list[EngramRow]]:
+        with self._writing:
+            return self._counted(self.inner.records_many(wanted))
+
+    def _counted(self, got: dict[str, list[EngramRow]]) -> dict[str, list[EngramRow]]:
+        """Rows just read with the waiting recalls' counts on them (holding `_writing`)."""
+        with self._waiting:
+            for rows in got.values():
+                for row in rows:
+                    if (waiting := self._accesses.get(row.id)) is not None:
+                        row.activations += waiting[0]
+                        row.last_access_ts = waiting[1]
         return got
 
     def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
