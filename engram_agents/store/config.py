@@ -99,6 +99,10 @@ class StoreConfig(BaseModel):
     # sees a GPU, else "cpu". Off by default: it holds 2 bytes x dim per engram of GPU memory
     # per large scope, beside the LM, and fp16 may swap near-ties at the cut.
     search_device: SearchDevice = "cpu"
+    # numpy's BLAS threads, set process-wide when the store opens (store.blas): its products
+    # are small, where OpenBLAS's threads cost ~10x the CPU they save and spin on the other
+    # cores. None leaves the process's setting (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS) alone.
+    blas_threads: int | None = Field(default=1, gt=0)
     weights: FusionWeights = Field(default_factory=FusionWeights)
     # Recall's access counts and audit entries are written behind, in one transaction per
     # `touch_buffer` recalls or `touch_flush_s` seconds, and before any other write or audit

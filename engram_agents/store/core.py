@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from engram_agents.store import device_search
+from engram_agents.store import blas, device_search
 from engram_agents.store.backends.base import Backend
 from engram_agents.store.backends.touches import TouchBuffer
 from engram_agents.store.config import FusionWeights, StoreConfig
@@ -58,6 +58,7 @@ class StoreCore:
         self.config = config or StoreConfig()
         cfg = self.config
         self._search_device = device_search.resolve(cfg.search_device)  # refused before any write
+        blas.limit_threads(cfg.blas_threads)
         if cfg.touch_flush_s:  # recall's access counts and audit entries are written behind
             backend = TouchBuffer(backend, cfg.touch_flush_s, cfg.touch_buffer)
         self.backend = backend
