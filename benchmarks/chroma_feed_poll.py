@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -26,6 +24,7 @@ from typing import Any
 from engram_agents import EngramMemory
 from engram_agents.store.encoders import HashingEncoder
 from engram_agents.store.rows import AuditEvent
+from engram_agents_demo.bench.recall import machine
 
 BATCH = 1000  # entries per append (under Chroma's largest batch)
 
@@ -97,7 +96,7 @@ def main() -> None:
     parser.add_argument("--polls", type=int, default=30)
     args = parser.parse_args()
     out: dict[str, Any] = {
-        "machine": f"{platform.machine()} {os.cpu_count()} cores (shared)",
+        "machine": machine(),
         "polls": args.polls,
         "sizes": [],
     }
