@@ -17,7 +17,6 @@ import re
 import secrets
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from engram_agents.errors import AuthenticationError, InvalidInputError
+from engram_agents.recent import Recent
 from engram_agents.server.tenancy import Principal, check_path_id
 from engram_agents.store.errors import NotFoundError
 
@@ -75,7 +75,7 @@ class KeyStore:
             db.execute(_SCHEMA)
         self._lock = threading.Lock()
         self._stamp: tuple[int, ...] | None = None
-        self._passed: OrderedDict[bytes, Principal] = OrderedDict()
+        self._passed: Recent[bytes, Principal] = Recent(CACHED_KEYS)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -171,21 +171,15 @@ class KeyStore:
             return None
         with self._lock:
             if stamp != self._stamp:
-                self._stamp, self._passed = stamp, OrderedDict()
+                self._stamp, self._passed = stamp, Recent(CACHED_KEYS)
                 return None
-            fingerprint = _fingerprint(key)
-            principal = self._passed.get(fingerprint)
-            if principal is not None:
-                self._passed.move_to_end(fingerprint)
-            return principal
+            return self._passed.get(_fingerprint(key))
 
     def _keep(self, key: str, stamp: tuple[int, ...] | None, principal: Principal) -> None:
         with self._lock:
             if stamp is None or stamp != self._stamp:
                 return  # the file changed since this check began (or is not cacheable)
-            self._passed[_fingerprint(key)] = principal
-            while len(self._passed) > CACHED_KEYS:
-                self._passed.popitem(last=False)
+            self._passed.put(_fingerprint(key), principal)
 
     def _check(self, key: str | None) -> Principal:
         match = _KEY.fullmatch(key or "")

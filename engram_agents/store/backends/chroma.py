@@ -18,13 +18,13 @@ import base64
 import dataclasses
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
+from engram_agents.recent import Recent
 from engram_agents.store.audit import chain
 from engram_agents.store.backends.base import Accesses, Backend
 from engram_agents.store.errors import BackendUnavailableError, ConflictError, StoreError
@@ -127,29 +127,6 @@ def _row(engram_id: str, meta: dict[str, Any], vector: Any) -> EngramRow:
     )
 
 
-class Bookmarks:
-    """The erasure feed's cursors this handle returned, (user, position) -> the seq of the
-    user's entry at that position, the most recently used few thousand (a cursor per client
-    polling, with room)."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size, self._seqs = size, OrderedDict[tuple[str, int], int]()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, int]) -> int | None:
-        with self._lock:
-            if key in self._seqs:
-                self._seqs.move_to_end(key)
-            return self._seqs.get(key)
-
-    def put(self, key: tuple[str, int], seq: int) -> None:
-        with self._lock:
-            self._seqs[key] = seq
-            self._seqs.move_to_end(key)
-            while len(self._seqs) > self.size:
-                self._seqs.popitem(last=False)
-
-
 class ChromaBackend(Backend):
     def __init__(
         self,
@@ -165,7 +142,9 @@ class ChromaBackend(Backend):
             raise StoreError("ChromaBackend needs exactly one of path (local) or host (server)")
         self.where = f"http://{host}:{port}" if host else str(path)
         self._lock = threading.RLock()
-        self._bookmarks = Bookmarks()
+        # the erasure feed's cursors this handle returned: (user, position) -> the seq of the
+        # user's entry at that position (a cursor per client polling, with room)
+        self._bookmarks: Recent[tuple[str, int], int] = Recent(4096)
 
         def connect() -> None:
             if host:
