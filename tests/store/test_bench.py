@@ -22,6 +22,21 @@ def test_bundled_files_are_valid_locomo(name):
         assert {qa["category"] for qa in conv["qa"]} <= set(CATEGORIES)
 
 
+@pytest.mark.parametrize(
+    ("evidence", "expected"),
+    [
+        (["D1:3"], ["D1:3"]),
+        (["D8:6; D9:17", "D1:3"], ["D8:6", "D9:17", "D1:3"]),
+        (["D1:3 D1:10,D8:6"], ["D1:3", "D1:10", "D8:6"]),
+        (["D08:06", "D1:03"], ["D8:6", "D1:3"]),
+        (["D2:1", "", "D1:3", "D1:3"], ["D1:3"]),  # no such turn, empty, repeated
+    ],
+)
+def test_evidence_ids_as_locomo_writes_them(evidence, expected):
+    known = {"D1:3", "D1:10", "D8:6", "D9:17"}
+    assert evidence_of({"evidence": evidence}, known) == expected
+
+
 def _run(capsys, *args: str) -> dict:
     assert cli([str(SAMPLE), "--json", *args]) == 0
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])

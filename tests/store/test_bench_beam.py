@@ -90,6 +90,43 @@ def test_reads_beam_layout(beam_dir):
     assert conversations(beam_dir / "chats" / "100K" / "2")[0].name == "2"
 
 
+def test_reads_the_10m_plans_bare_batches_and_a_stringified_question_file(tmp_path):
+    """The shapes BEAM's larger chats and its parquet export take: plans of batches ("plan-10"
+    after "plan-2"), a batch given as a bare list of messages, "None" anchors, the questions as
+    a Python-literal string, gold answers under `ideal_response`, questions beside the chat."""
+    batch = {"batch_number": 1, "turns": [[_message("user", 0, "I use Vim.", "May-02-2024")]]}
+    chat = [
+        {
+            "plan-10": [{"turns": [[_message("user", 3, "Now I use Helix.", "None")]]}],
+            "plan-2": [batch, {"turns": [[_message("assistant", 1, "Vim it is.")]]}],
+        },
+        [[_message("user", 4, "Helix has no plugins.", "June-01-2024")], []],
+    ]
+    folder = tmp_path / "10M" / "1"
+    folder.mkdir(parents=True)
+    (folder / "chat.json").write_text(json.dumps(chat))
+    probing = {"knowledge_update": [{"question": "Which editor?", "ideal_response": "Helix",
+                                     "source_chat_ids": {"old": [0], "new": [3]}}]}  # fmt: skip
+    (folder / "probing_questions.json").write_text(json.dumps(repr(probing)))
+    (only,) = conversations(tmp_path)
+    assert [t["dia_id"] for t in only.turns] == ["0", "1", "3", "4"]
+    assert [t["session"] for t in only.turns] == [1, 2, 3, 4]
+    dates = [t["date"].date().isoformat() for t in only.turns]
+    assert dates == ["2024-05-02", "2024-01-02", "2024-01-03", "2024-06-01"]
+    (question,) = only.questions
+    assert (question.evidence, question.answer) == (["0", "3"], "Helix")
+
+
+@pytest.mark.parametrize(
+    ("chat", "message"),
+    [([{"plan-1": [{"no": "turns"}]}], "batches"), ([[["not a message"]]], "without 'id'")],
+)
+def test_bad_plans_and_bare_batches_are_named(tmp_path, chat, message):
+    write_chat(tmp_path / "1", chat, {"x": [{"question": "q?", "source_chat_ids": [0]}]})
+    with pytest.raises(InvalidInputError, match=message):
+        conversations(tmp_path)
+
+
 def test_cli_reports_every_system_and_question_type(beam_dir):
     out = subprocess.run(
         [sys.executable, "-m", "engram_agents.cli", "bench", "beam", str(beam_dir), "--json",

@@ -2,15 +2,19 @@
 in-run baselines as `bench locomo` (see `bench.recall`).
 
 Reads BEAM's own layout under DIR: every `chat.json` (a list of batches, each
-`{"batch_number", "turns": [[{"role", "id", "content", "time_anchor"?}, ...], ...]}`) with its
-sibling `probing_questions/probing_questions.json` (question type -> items with `question` and
-`source_chat_ids`, a list of message ids or a dict of such lists). Every message is a turn,
-prefixed with its role; each batch is a session. Items without source ids (abstention) are
-skipped: there is nothing to recall."""
+`{"batch_number", "turns": [[{"role", "id", "content", "time_anchor"?}, ...], ...]}`; the 10M
+chats' `{"plan-1": [batch, ...], ...}` entries and batches given as bare message lists are read
+too) with its sibling `probing_questions/probing_questions.json` (question type -> items with
+`question` and `source_chat_ids`, a list of message ids or a dict of such lists; the file may
+also hold that mapping as a string, as the dataset's parquet export does). Every message is a
+turn, prefixed with its role; each batch is a session. Items without source ids (abstention)
+are skipped: there is nothing to recall."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,8 @@ from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.timeexpr import parse_when
 from engram_agents_demo.bench.recall import Conversation, Question, Turn, run_cli
 
+# Where a chat's questions are: BEAM's own folder, or a file beside the chat.
+PROBING = ("probing_questions/probing_questions.json", "probing_questions.json")
 # Chats without time anchors still need event times: one day per batch from this date.
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -39,19 +45,36 @@ def _anchor(value: Any, fallback: datetime) -> datetime:
         return fallback
 
 
-def turns_of(chat: Any, path: Path) -> list[Turn]:
-    if not isinstance(chat, list) or not all(isinstance(b, dict) and "turns" in b for b in chat):
+def batches_of(chat: Any, path: Path) -> list[Any]:
+    """The chat's batches in order: a 10M chat's plans (`"plan-N"` keys) are read plan by plan,
+    in their numbers' order."""
+    if not isinstance(chat, list):
         raise InvalidInputError(f"{path}: expected a list of batches with 'turns'")
+    out: list[Any] = []
+    for entry in chat:
+        plans = sorted(
+            (int(m.group(1)), key)
+            for key in (entry if isinstance(entry, dict) else ())
+            if (m := re.fullmatch(r"plan-(\d+)", str(key)))
+        )
+        out += [b for _, key in plans for b in entry[key] or []] if plans else [entry]
+    if not all(isinstance(b, list) or (isinstance(b, dict) and "turns" in b) for b in out):
+        raise InvalidInputError(f"{path}: expected a list of batches with 'turns'")
+    return out
+
+
+def turns_of(chat: Any, path: Path) -> list[Turn]:
     out: list[Turn] = []
-    for n, batch in enumerate(chat):
-        session = batch.get("batch_number", n + 1)
+    for n, batch in enumerate(batches_of(chat, path)):
+        groups = batch if isinstance(batch, list) else batch["turns"]
+        session = n + 1 if isinstance(batch, list) else batch.get("batch_number", n + 1)
         date = START + timedelta(days=n)
-        for group in batch["turns"]:
+        for group in groups:
             for message in group if isinstance(group, list) else [group]:
                 if not isinstance(message, dict) or "id" not in message:
                     raise InvalidInputError(f"{path}: batch {session} has a message without 'id'")
                 date = _anchor(message.get("time_anchor"), date)
-                text = f"{message.get('role', 'user')}: {message.get('content', '')}"
+                text = f"{message.get('role') or 'user'}: {message.get('content') or ''}"
                 out.append(Turn(dia_id=str(message["id"]), session=session, date=date, text=text))
     return out
 
@@ -66,15 +89,24 @@ def source_ids(item: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(str(i) for i in ids))
 
 
+# Where BEAM keeps an item's gold answer, by question type.
+ANSWER_KEYS = ("answer", "ideal_answer", "ideal_response", "ideal_summary", "expected_compliance")
+
+
 def questions_of(probing: Any, path: Path) -> list[Question]:
+    if isinstance(probing, str):
+        try:
+            probing = ast.literal_eval(probing)
+        except (ValueError, SyntaxError) as exc:
+            raise InvalidInputError(f"{path}: cannot read the question types: {exc}") from exc
     if not isinstance(probing, dict):
         raise InvalidInputError(f"{path}: expected question types mapped to lists of items")
     return [
         Question(
-            text=item["question"],
+            text=str(item["question"]),
             evidence=source_ids(item),
-            category=kind,
-            answer=str(item.get("answer") or item.get("ideal_answer") or ""),
+            category=str(kind),
+            answer=str(next((item[k] for k in ANSWER_KEYS if item.get(k)), "")),
         )
         for kind, items in probing.items()
         for item in (items if isinstance(items, list) else [items])
@@ -90,11 +122,10 @@ def conversations(root: str | Path) -> list[Conversation]:
         raise InvalidInputError(f"no chat.json under {str(root)!r} (expected BEAM's layout)")
     out = []
     for chat in chats:
-        probing = chat.parent / "probing_questions" / "probing_questions.json"
-        if not probing.exists():
-            raise InvalidInputError(
-                f"{chat}: no probing_questions/probing_questions.json beside it"
-            )
+        found = [chat.parent / name for name in PROBING if (chat.parent / name).exists()]
+        if not found:
+            raise InvalidInputError(f"{chat}: no {' or '.join(PROBING)} beside it")
+        probing = found[0]
         name = str(chat.parent.relative_to(root)) if chat.parent != root else chat.parent.name
         out.append(
             Conversation(

@@ -54,10 +54,21 @@ def turns_of(conversation: dict[str, Any]) -> list[Turn]:
 
 
 def evidence_of(qa: dict[str, Any], known: set[str]) -> list[str]:
-    ids = []
-    for item in qa.get("evidence") or []:
-        ids += [p.strip() for p in re.split(r"[;,]", str(item)) if p.strip()]
+    """The question's evidence turns among `known`: items may hold several ids ("D8:6; D9:17",
+    "D1:3 D1:5") and numbers written with leading zeros ("D30:05"); ids of no turn are dropped."""
+    canonical = {_canonical(i): i for i in known}
+    ids = [
+        canonical.get(_canonical(p), p)
+        for item in qa.get("evidence") or []
+        for p in re.split(r"[;,\s]+", str(item))
+        if p
+    ]
     return [i for i in dict.fromkeys(ids) if i in known]
+
+
+def _canonical(dia_id: str) -> str:
+    match = re.fullmatch(r"D(\d+):(\d+)", dia_id)
+    return f"D{int(match[1])}:{int(match[2])}" if match else dia_id
 
 
 def conversations(path: str | Path) -> list[Conversation]:
