@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -230,7 +230,10 @@ def follow(driver, act) -> None:
     """Do `act` (click a link, submit a form) and wait for the next page to load."""
     old = driver.find_element(By.TAG_NAME, "html")
     act()
-    wait(driver, ec.staleness_of(old))
+    # Asked about the old page while it is being replaced, Chrome may answer with an inspector
+    # error ("Node ... does not belong to the document") instead of a stale reference: ask again.
+    waiting = WebDriverWait(driver, WAIT_S, ignored_exceptions=(WebDriverException,))
+    waiting.until(ec.staleness_of(old))
     wait(driver, ec.presence_of_element_located((By.ID, "timeline-h")))
 
 
