@@ -53,7 +53,10 @@ def fact(rng: random.Random, n: int) -> str:
 
 
 def question(rng: random.Random) -> str:
-    return f"what did I say about the {rng.choice(TOPICS)}?"
+    """A question never asked before in the run (a random day), so the store's cache of recent
+    query vectors (`StoreConfig.query_cache`) saves no encode here: agents that ask again, as
+    a tool loop does before each model call, gain more than this measures."""
+    return f"what did I say about the {rng.choice(TOPICS)} on day {rng.randrange(10**9)}?"
 
 
 def operations(seed: int, recall_share: float) -> Iterator[tuple[str, str, str]]:

@@ -39,6 +39,7 @@ import numpy as np
 from engram_agents.store import fusion, ranker
 from engram_agents.store.backends.sqlite import SQLiteBackend
 from engram_agents.store.backends.touches import TouchBuffer
+from engram_agents.store.config import StoreConfig
 from engram_agents.store.encoders import Encoder, default_encoder
 from engram_agents.store.index import ScopeIndex
 from engram_agents.store.records import Engram, Scope
@@ -94,7 +95,7 @@ class StageClock:
         self._undo.append(lambda: setattr(owner, attr, inner))
 
     def install(self, store: EpisodicStore) -> None:
-        self.wrap(ranker, "encode_checked", "query encode")
+        self.wrap(store.query_vectors, "encode", "query encode")
         self.wrap(ranker, "extract_sketch", "query sketch")
         self.wrap(ranker, "find_time_mentions", "query sketch")
         self.wrap(store, "_mask", "filter mask")
@@ -177,7 +178,9 @@ def measure(
 ) -> dict:
     encoder = LookupEncoder(paying)
     with tempfile.TemporaryDirectory() as tmp:
-        store = EpisodicStore(SQLiteBackend(Path(tmp) / "scale.db"), encoder)
+        # every query encoded, as a new one is: the full-scan pass asks the same texts again
+        config = StoreConfig(query_cache=0)
+        store = EpisodicStore(SQLiteBackend(Path(tmp) / "scale.db"), encoder, config)
         build_s = build(store, n, words, rng)
         start = time.perf_counter()
         store._index("u")

@@ -15,7 +15,6 @@ from dataclasses import replace
 import anyio.to_thread
 import numpy as np
 
-from engram_agents.store.encoders import encode_checked
 from engram_agents.store.ranker import RecallItem
 from engram_agents.store.records import RecallHit
 from engram_agents.store.store import EpisodicStore
@@ -60,7 +59,7 @@ class RecallBatcher:
 
     async def _encoded(self, texts: list[str]) -> list[np.ndarray | Exception]:
         try:
-            return list(await anyio.to_thread.run_sync(encode_checked, self.store.encoder, texts))
+            return list(await anyio.to_thread.run_sync(self.store.query_vectors.encode, texts))
         except Exception as exc:
             if len(texts) == 1:
                 return [exc]

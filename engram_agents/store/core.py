@@ -33,6 +33,7 @@ from engram_agents.store.errors import (
 )
 from engram_agents.store.index import ScopeIndex
 from engram_agents.store.passages import Passages, encode_turns
+from engram_agents.store.query_vectors import QueryVectors
 from engram_agents.store.records import Engram, RecallFilters
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
 from engram_agents.store.sentences import payload_text, sentence_table, static_query
@@ -71,6 +72,7 @@ class StoreCore:
         self._lock = threading.RLock()
         self._static = static_vectors(encoder) if cfg.passage_vectors == "static" else None
         self._sentences = sentence_table(encoder, cfg.sentence_weight)
+        self.query_vectors = QueryVectors(encoder, cfg.query_cache)
         self._check_key(cipher)
         self._check_passage_vectors()
 

@@ -13,7 +13,6 @@ import numpy as np
 
 from engram_agents.store import fusion
 from engram_agents.store.core import StoreCore
-from engram_agents.store.encoders import encode_checked
 from engram_agents.store.index import ScopeIndex
 from engram_agents.store.records import (
     Passage,
@@ -146,7 +145,7 @@ class Ranker(StoreCore):
         now = as_utc(item.now) if item.now else utcnow()
         qvec = item.qvec
         if qvec is None:
-            qvec = encode_checked(self.encoder, [text])[0]
+            qvec = self.query_vectors.encode([text])[0]
         mentions = find_time_mentions(text, now)  # parsed once: for the tags and the span
         tags = extract_sketch(text, mentions=mentions)
         pquery = self.passage_query(text, qvec)

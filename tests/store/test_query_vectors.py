@@ -1,0 +1,96 @@
+"""A query asked again is not encoded again (store.query_vectors), and recall gives the same hits
+whether its vector came from the cache or a fresh encode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engram_agents.errors import InvalidInputError
+from engram_agents.memory import EngramMemory
+from engram_agents.store.config import StoreConfig
+from engram_agents.store.encoders import HashingEncoder, encode_checked
+from engram_agents.store.query_vectors import QueryVectors
+
+
+class CountingEncoder(HashingEncoder):
+    """The hashing encoder, recording every text it is asked to encode."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=64)
+        self.seen: list[str] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.seen += texts
+        return super().encode(texts)
+
+
+class BrokenOn(CountingEncoder):
+    def __init__(self, bad: str) -> None:
+        super().__init__()
+        self.bad = bad
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = super().encode(texts)
+        out[[t == self.bad for t in texts]] = np.nan
+        return out
+
+
+def _memory(tmp_path, encoder, **config) -> EngramMemory:
+    memory = EngramMemory(tmp_path / "m.db", encoder=encoder, config=StoreConfig(**config))
+    memory.remember_many(
+        ["Rex the dog hates the vet", "My sister plays guitar", "Flight to Paris on Friday"], "ana"
+    )
+    return memory
+
+
+def test_a_repeated_recall_encodes_its_query_once_and_returns_the_same_hits(tmp_path):
+    encoder = CountingEncoder()
+    with _memory(tmp_path, encoder) as memory:
+        encoder.seen.clear()
+        first = memory.recall("when is my flight?", "ana", k=2)
+        again = memory.recall("when is my flight?", "ana", k=2)
+        other = memory.recall("who plays guitar?", "ana", k=2)
+    assert encoder.seen == ["when is my flight?", "who plays guitar?"]
+    assert [h.engram.id for h in again] == [h.engram.id for h in first]
+    assert [h.score for h in again] == [h.score for h in first]
+    assert "Paris" in first[0].engram.text and "guitar" in other[0].engram.text
+
+
+def test_query_cache_zero_encodes_every_recall(tmp_path):
+    encoder = CountingEncoder()
+    with _memory(tmp_path, encoder, query_cache=0) as memory:
+        encoder.seen.clear()
+        for _ in range(3):
+            memory.recall("when is my flight?", "ana", k=2)
+    assert encoder.seen == ["when is my flight?"] * 3
+
+
+def test_a_batch_encodes_each_new_text_once_in_order_and_equal_to_a_fresh_encode():
+    encoder = CountingEncoder()
+    vectors = QueryVectors(encoder, size=8)
+    vectors.encode(["b"])
+    texts = ["a", "b", "a", "c"]
+    out = vectors.encode(texts)
+    assert encoder.seen == ["b", "a", "c"]
+    np.testing.assert_array_equal(out, encode_checked(HashingEncoder(dim=64), texts))
+    out[0] = 0  # the caller's copy: the cache keeps its own
+    np.testing.assert_array_equal(vectors.encode(["a"])[0], encode_checked(encoder, ["a"])[0])
+    assert vectors.encode([]).shape == (0, 64)
+
+
+def test_the_least_recently_used_text_is_encoded_again():
+    encoder = CountingEncoder()
+    vectors = QueryVectors(encoder, size=2)
+    for text in ["a", "b", "a", "c", "a", "b"]:  # "c" pushes out "b", the one least recently used
+        vectors.encode([text])
+    assert encoder.seen == ["a", "b", "c", "b"]
+
+
+def test_a_bad_vector_is_refused_and_not_kept():
+    encoder = BrokenOn("bad")
+    vectors = QueryVectors(encoder, size=8)
+    with pytest.raises(InvalidInputError, match="NaN"):
+        vectors.encode(["ok", "bad"])
+    vectors.encode(["ok"])
+    assert encoder.seen == ["ok", "bad", "ok"]  # nothing of the failed batch was kept
