@@ -29,3 +29,22 @@ def test_store_scale_runs_and_reports_each_size(encode):
     assert bool(size["queries_encoded_by"]) is bool(encode)
     stages = size["recall"]["cpu_ms_per_stage_mean"]
     assert stages["query encode"] > 0 and size["recall"]["wall_ms"]["p95"] > 0
+
+
+def test_touch_cost_times_both_codes_on_one_store():
+    args = ["--sizes", "300", "--turn-words", "8", "--touch-cost", "--baseline", str(ROOT)]
+    args += ["--flushes", "2", "--repeats", "2", "--touch-buffer", "16"]
+    done = subprocess.run(
+        [sys.executable, "benchmarks/store_scale.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    (size,) = out["touch_cost"]
+    assert size["engrams"] == 300 and out["machine"]["cpus"]
+    assert [len(size["runs"][code]) for code in ("baseline", "branch")] == [2, 2]
+    for mean in size["mean"].values():
+        assert mean["scanned"] == 300 and mean["flush_cpu_ms_per_recall"] > 0
