@@ -11,9 +11,8 @@ import pytest
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.mark.parametrize("encode", [[], ["--encode-queries"]], ids=["lookup", "minilm"])
-def test_store_scale_runs_and_reports_each_size(encode):
-    args = ["--sizes", "300", "--queries", "5", "--turn-words", "8", *encode]
+def _run(args: list[str]) -> dict:
+    """The script as a user runs it; its last line, the JSON object."""
     done = subprocess.run(
         [sys.executable, "benchmarks/store_scale.py", *args],
         cwd=ROOT,
@@ -22,7 +21,13 @@ def test_store_scale_runs_and_reports_each_size(encode):
         timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.splitlines()[-1])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("encode", [[], ["--encode-queries"]], ids=["lookup", "minilm"])
+def test_store_scale_runs_and_reports_each_size(encode):
+    args = ["--sizes", "300", "--queries", "5", "--turn-words", "8", *encode]
+    out = _run(args)
     (size,) = out["store_scale"]
     assert size["engrams"] == 300 and out["machine"]["cpus"]
     assert (size["queries_encoded_by"] or "").startswith("onnx-int8:" if encode else "")
@@ -34,15 +39,7 @@ def test_store_scale_runs_and_reports_each_size(encode):
 def test_touch_cost_times_both_codes_on_one_store():
     args = ["--sizes", "300", "--turn-words", "8", "--touch-cost", "--baseline", str(ROOT)]
     args += ["--flushes", "2", "--repeats", "2", "--touch-buffer", "16"]
-    done = subprocess.run(
-        [sys.executable, "benchmarks/store_scale.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.splitlines()[-1])
+    out = _run(args)
     (size,) = out["touch_cost"]
     assert size["engrams"] == 300 and out["machine"]["cpus"]
     assert [len(size["runs"][code]) for code in ("baseline", "branch")] == [2, 2]
