@@ -7,6 +7,7 @@ questions; a synthetic 6-word query would be 27).
 
     python benchmarks/store_scale.py --sizes 10000 100000 [1000000] [--turn-words 120]
     python benchmarks/store_scale.py --sizes 100000 --encode-queries
+    python benchmarks/store_scale.py --sizes 10000 100000 --touch-cost --baseline /work/main
 
 Stored turns are long-turn-like by default: `--turn-words` words each (120: about the length of
 an assistant's answer), drawn from a 20,000-word vocabulary with Zipf's law (rank r has
@@ -18,7 +19,13 @@ skipped to build large stores quickly); recall goes through the normal two-stage
 sketch-tag candidates, dense rank over them, fused score, plus the access count and audit write.
 Each query is timed on the wall clock and in thread CPU time (`time.thread_time`, which other
 processes on a shared machine do not inflate), and CPU time is split into the recall's stages.
-The last line printed is one JSON object."""
+The last line printed is one JSON object.
+
+`--touch-cost` measures only what recall's counts cost the store: a flush of the write-behind
+buffer (`touch_buffer` recalls of 10 random hits each, with their audit entries) in thread CPU
+per recall, and the reads that add the counts in (10 hit records, the index-load scan), in child
+processes that run this checkout's code and, alternating with it, the code at `--baseline` (a
+checkout of main), on the same store file."""
 
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ import itertools
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +51,7 @@ from engram_agents.store.config import StoreConfig
 from engram_agents.store.encoders import Encoder, default_encoder
 from engram_agents.store.index import ScopeIndex
 from engram_agents.store.records import Engram, Scope
-from engram_agents.store.rows import Codec
+from engram_agents.store.rows import AuditEvent, Codec
 from engram_agents.store.sketch import extract_sketch
 from engram_agents.store.store import EpisodicStore
 
@@ -205,6 +213,66 @@ def measure(
     }
 
 
+def touch_child(path: str, flushes: int, batch: int, seed: int) -> dict:
+    """Run by `touch_cost` in a child process, on whichever code its PYTHONPATH gives."""
+    backend = SQLiteBackend(path)
+    ids = [r[0] for r in backend._db.execute("SELECT id FROM engrams")]
+    rng = np.random.default_rng(seed)
+    flush_cpu, flush_wall, read_cpu = 0.0, 0.0, 0.0
+    for _ in range(flushes):
+        hits = [[ids[i] for i in rng.choice(len(ids), 10, replace=False)] for _ in range(batch)]
+        accesses: dict[str, tuple[int, float]] = {}
+        for listed in hits:
+            for engram_id in listed:
+                accesses[engram_id] = (accesses.get(engram_id, (0, 0.0))[0] + 1, time.time())
+        events = [AuditEvent("u", "recall", listed, {"k": 10}) for listed in hits]
+        t0, c0 = time.perf_counter(), time.thread_time()
+        backend.touch(accesses, events)
+        flush_cpu += time.thread_time() - c0
+        flush_wall += time.perf_counter() - t0
+        c0 = time.thread_time()
+        for listed in hits[:64]:
+            backend.records_many({"u": listed})
+        read_cpu += time.thread_time() - c0
+    c0 = time.thread_time()
+    scanned = sum(1 for _ in backend.scan("u"))
+    scan_cpu = time.thread_time() - c0
+    backend.close()
+    recalls = flushes * batch
+    return {
+        "flush_cpu_ms_per_recall": round(flush_cpu * 1000 / recalls, 4),
+        "flush_wall_ms_per_recall": round(flush_wall * 1000 / recalls, 4),
+        "hit_records_cpu_ms_per_recall": round(read_cpu * 1000 / (flushes * 64), 4),
+        "scan_cpu_s": round(scan_cpu, 3),
+        "scanned": scanned,
+    }
+
+
+def touch_cost(n: int, args: argparse.Namespace, rng: np.random.Generator) -> dict:
+    """Build one store, then time flushes on it with each code in turn, alternating."""
+    codes = {"branch": Path(__file__).resolve().parents[1]}
+    if args.baseline:
+        codes = {"baseline": Path(args.baseline).resolve(), **codes}
+    runs: dict[str, list[dict]] = {name: [] for name in codes}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "touch.db")
+        store = EpisodicStore(SQLiteBackend(path), LookupEncoder())
+        build_s = build(store, n, args.turn_words, rng)
+        store.backend.close()
+        for repeat in range(args.repeats):
+            for name, root in codes.items():
+                env = {**os.environ, "PYTHONPATH": f"{root}:{root / 'kernels'}"}
+                flags = [str(args.flushes), str(args.touch_buffer), str(repeat)]
+                child = [sys.executable, __file__, "--touch-child", path, *flags]
+                out = subprocess.run(child, env=env, capture_output=True, text=True, check=True)
+                runs[name].append(json.loads(out.stdout.splitlines()[-1]))
+    mean = {
+        name: {k: round(float(np.mean([r[k] for r in got])), 4) for k in got[0]}
+        for name, got in runs.items()
+    }
+    return {"engrams": n, "build_s": round(build_s, 1), "mean": mean, "runs": runs}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -215,8 +283,22 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="encode each query with the embedded MiniLM inside the timed recall (end to end)",
     )
+    parser.add_argument("--touch-cost", action="store_true", help="time count flushes only")
+    parser.add_argument("--baseline", help="a checkout (of main) to compare, for --touch-cost")
+    parser.add_argument("--flushes", type=int, default=8, help="per child, for --touch-cost")
+    parser.add_argument("--touch-buffer", type=int, default=256, help="recalls per flush")
+    parser.add_argument("--repeats", type=int, default=3, help="children per code")
+    parser.add_argument("--touch-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.touch_child:
+        path, *numbers = args.touch_child
+        print(json.dumps(touch_child(path, *map(int, numbers))))
+        return 0
     rng = np.random.default_rng(0)
+    if args.touch_cost:
+        costs = [touch_cost(n, args, rng) for n in args.sizes]
+        print(json.dumps({"touch_cost": costs, "machine": _machine()}))
+        return 0
     paying = default_encoder() if args.encode_queries else None
     results = [measure(n, args.queries, args.turn_words, rng, paying) for n in args.sizes]
     for r in results:
@@ -226,14 +308,17 @@ def main(argv: list[str]) -> int:
                 f"{r['engrams']:>9} engrams {name:<30} wall p50 {wall['p50']:.2f} "
                 f"p95 {wall['p95']:.2f} ms, cpu p50 {cpu['p50']:.2f} p95 {cpu['p95']:.2f} ms"
             )
-    machine = {
+    print(json.dumps({"store_scale": results, "machine": _machine()}))
+    return 0
+
+
+def _machine() -> dict:
+    return {
         "platform": platform.platform(),
         "processor": platform.machine(),
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
     }
-    print(json.dumps({"store_scale": results, "machine": machine}))
-    return 0
 
 
 if __name__ == "__main__":

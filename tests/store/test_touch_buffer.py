@@ -17,6 +17,11 @@ from engram_agents.memory import EngramMemory
 from engram_agents.store.backends.touches import TouchBuffer
 from engram_agents.store.config import StoreConfig
 
+# the stored base plus the recalls counted since (backends.sqlite's side table)
+COUNTS_ON_DISK = (
+    "SELECT e.id, e.activations + coalesce(a.activations, 0) "
+    "FROM engrams e LEFT JOIN accesses a ON a.id = e.id"
+)
 HOLD = StoreConfig(touch_flush_s=3600, touch_buffer=1000)  # nothing is written by time or count
 
 
@@ -24,7 +29,7 @@ def _on_disk(path) -> tuple[list[str], dict[str, int]]:
     """Audit actions and activation counts as another process reading the file sees them."""
     with sqlite3.connect(path) as db:
         actions = [r[0] for r in db.execute("SELECT action FROM audit ORDER BY seq")]
-        counts = dict(db.execute("SELECT id, activations FROM engrams"))
+        counts = dict(db.execute(COUNTS_ON_DISK))
     return actions, counts
 
 

@@ -1,7 +1,19 @@
 """SQLite backend: one file in WAL mode; writes are single IMMEDIATE transactions that first check
 the revisions the caller read, so several processes can write safely (a stale writer gets
 `ConflictError`, never overwrites a newer change) and a killed process loses nothing that was
-acknowledged."""
+acknowledged.
+
+Access counts (`activations`, `last_access_ts`) have two parts. The `engrams` columns are the
+base, set by every whole-row write (remember, update, consolidate, re-sealing), which stores the
+counts its caller read (plus its own changes, such as a reinforcement) exactly as the old single
+column did. Recalls since that write are added in `accesses`, one small row per touched engram,
+so a touch writes a few dozen bytes instead of rewriting a row of several kilobytes (its text,
+vector and tags) to change two numbers. Readers see base + side (the later of the two times).
+A whole-row write, a delete and a forget remove the engram's side row in the same transaction,
+so counts are never doubled and a forgotten id leaves nothing behind; a touch of an id no longer
+stored writes nothing. Files made before the side table get it on open, their counts staying as
+the base. As before, a whole-row write does not see touches another process wrote after it read
+the row (its revision check covers writes, not recalls), and they are overwritten."""
 
 from __future__ import annotations
 
@@ -29,6 +41,9 @@ CREATE TABLE IF NOT EXISTS engrams (
     usefulness REAL NOT NULL DEFAULT 0, strength REAL NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS engrams_user ON engrams(user_id, created_ts);
+CREATE TABLE IF NOT EXISTS accesses (
+    id TEXT PRIMARY KEY, activations INTEGER NOT NULL, last_access_ts REAL NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS passages (
     engram_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, spans BLOB NOT NULL, vectors BLOB NOT NULL
 );
@@ -49,12 +64,24 @@ _COLUMNS = (
     "id, user_id, agent_id, session_id, tier, active, when_ts, created_ts, tags, vector, payload, "
     "activations, last_access_ts, usefulness, strength"
 )
-# The same with empty tags and vector: a record is decoded from the payload alone, and a long
-# turn's tags and vector are most of what reading a hit row would otherwise copy and split.
-_RECORD_COLUMNS = (
-    "id, user_id, agent_id, session_id, tier, active, when_ts, created_ts, '', x'', payload, "
-    "activations, last_access_ts, usefulness, strength"
+# What a read selects: the stored row with the recalls counted since its last write added (see
+# the module's docstring), from `_JOINED`. `_RECORD` is the same with empty tags and vector: a
+# record is decoded from the payload alone, and a long turn's tags and vector are most of what
+# reading a hit row would otherwise copy and split.
+_COUNTS = (
+    "e.activations + coalesce(a.activations, 0), "
+    "max(e.last_access_ts, coalesce(a.last_access_ts, 0))"
 )
+_ROW = "e.id, e.user_id, e.agent_id, e.session_id, e.tier, e.active, e.when_ts, e.created_ts, "
+_SELECT = f"{_ROW}e.tags, e.vector, e.payload, {_COUNTS}, e.usefulness, e.strength"
+_RECORD = f"{_ROW}'', x'', e.payload, {_COUNTS}, e.usefulness, e.strength"
+_JOINED = "engrams e LEFT JOIN accesses a ON a.id = e.id"
+_TOUCH = """
+INSERT INTO accesses (id, activations, last_access_ts)
+SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM engrams WHERE id = ?1)
+ON CONFLICT(id) DO UPDATE SET activations = activations + excluded.activations,
+    last_access_ts = max(last_access_ts, excluded.last_access_ts)
+"""
 
 
 def _to_tuple(row: EngramRow) -> tuple:
@@ -176,6 +203,8 @@ class SQLiteBackend(Backend):
                 [_to_tuple(r) for r in upserts],
             )
             db.executemany("DELETE FROM engrams WHERE id = ?", [(i,) for i in deletes])
+            rewritten = [(r.id,) for r in upserts] + [(i,) for i in deletes]
+            db.executemany("DELETE FROM accesses WHERE id = ?", rewritten)  # base now or gone
             self._write_passages(db, upserts, deletes)
             for (user_id, key), value in (settings or {}).items():
                 db.execute("INSERT OR REPLACE INTO settings VALUES (?,?,?)", (user_id, key, value))
@@ -218,20 +247,17 @@ class SQLiteBackend(Backend):
             self._touch(db, accesses, events)
 
     def _touch(self, db: sqlite3.Connection, accesses: Accesses, events: list[AuditEvent]) -> None:
-        db.executemany(
-            "UPDATE engrams SET activations = activations + ?, last_access_ts = ? WHERE id = ?",
-            [(n, ts, i) for i, (n, ts) in accesses.items()],
-        )
+        db.executemany(_TOUCH, [(i, n, ts) for i, (n, ts) in accesses.items()])
         self._log(db, events)
 
     def get(self, user_id: str, ids: list[str]) -> list[EngramRow]:
         return self.get_many({user_id: ids})[user_id]
 
     def get_many(self, wanted: dict[str, list[str]]) -> dict[str, list[EngramRow]]:
-        return self._get_many(wanted, _COLUMNS)
+        return self._get_many(wanted, _SELECT)
 
     def records_many(self, wanted: dict[str, list[str]]) -> dict[str, list[EngramRow]]:
-        return self._get_many(wanted, _RECORD_COLUMNS)
+        return self._get_many(wanted, _RECORD)
 
     def _get_many(self, wanted: dict[str, list[str]], columns: str) -> dict[str, list[EngramRow]]:
         ids = [i for listed in wanted.values() for i in listed]
@@ -241,7 +267,7 @@ class SQLiteBackend(Backend):
             marks = ",".join("?" * len(part))
             # By primary key only (the planner may otherwise walk the user index), then the
             # scope check below.
-            sql = f"SELECT {columns} FROM engrams WHERE id IN ({marks})"
+            sql = f"SELECT {columns} FROM {_JOINED} WHERE e.id IN ({marks})"
             found.update((r[0], r) for r in self._read(sql, tuple(part)))
         mine = {user_id: [found.get(i) for i in listed] for user_id, listed in wanted.items()}
         return {
@@ -251,7 +277,8 @@ class SQLiteBackend(Backend):
 
     def scan(self, user_id: str) -> Iterator[EngramRow]:
         rows = self._read(
-            f"SELECT {_COLUMNS} FROM engrams WHERE user_id = ? ORDER BY created_ts, id", (user_id,)
+            f"SELECT {_SELECT} FROM {_JOINED} WHERE e.user_id = ? ORDER BY e.created_ts, e.id",
+            (user_id,),
         )
         stored = self._read(
             "SELECT engram_id, spans, vectors FROM passages WHERE user_id = ?", (user_id,)

@@ -1,14 +1,14 @@
 """Recall's access counts and audit entries, written behind in batches.
 
 Every recall counts an activation of the engrams it returns and appends a `recall` entry to the
-audit log. Written at once, that is a write transaction per recall, which rewrites each hit's
-row and now and then pays a WAL checkpoint of many milliseconds: at 100k engrams the largest and
-least predictable part of a recall. `TouchBuffer` holds them in memory and writes them in one
-transaction when `max_pending` recalls wait or the oldest has waited `flush_s` seconds, before
-every other write or audit append (so the log keeps this process's order), before the audit log
-is read (but for the erasure feed, see `audit_after`), a user's rows are scanned or the backend
-checkpoints, and on close or at interpreter exit. Rows read in between carry the waiting counts,
-so callers see what writing at once gives.
+audit log. Written at once, that is a write transaction per recall (each hit's count is a small row
+of its own, see backends.sqlite) that now and then pays a WAL checkpoint of many milliseconds: at
+100k engrams the largest and least predictable part of a recall. `TouchBuffer` holds them in memory
+and writes them in one transaction when `max_pending` recalls wait or the oldest has waited
+`flush_s` seconds, before every other write or audit append (so the log keeps this process's
+order), before the audit log is read (but for the erasure feed, see `audit_after`), a user's rows
+are scanned or the backend checkpoints, and on close or at interpreter exit. Rows read in between
+carry the waiting counts, so callers see what writing at once gives.
 The timed writes come from one flusher thread that stays while recalls keep coming: a thread
 started per flush would cost a recall a thread start, inside the store's lock, after each write.
 
