@@ -243,6 +243,15 @@ class ScopeIndex:
             self._arrays[tag] = (buf, filled)
         return buf[:filled]
 
+    def holding(self, tag: str, rows: np.ndarray) -> np.ndarray:
+        """Whether each of `rows` holds `tag`: one binary search per row in the tag's ascending
+        posting, where `np.isin` would sort it whole again (a chat role's posting holds half the
+        scope)."""
+        listed = self.posting(tag)
+        if not listed.size:
+            return np.zeros(rows.size, dtype=bool)
+        return listed[np.minimum(np.searchsorted(listed, rows), listed.size - 1)] == rows
+
     def idf(self, tag: str) -> float:
         df = len(self.postings.get(tag, ()))
         return math.log(1.0 + (self._live - df + 0.5) / (df + 0.5))

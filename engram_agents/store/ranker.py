@@ -280,7 +280,7 @@ class Ranker(StoreCore):
             lift = index.sentences.lift(rows, own, q.squery, cfg.sentence_weight)
         similar = in_context + lift
         asks, by_user, by_model = (
-            np.isin(rows, index.posting(tag))
+            index.holding(tag, rows)
             for tag in self.codec.index_tags([ASKS, SAID_BY_USER, SAID_BY_MODEL], user_id)
         )
         x = fusion.features(

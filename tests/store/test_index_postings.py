@@ -48,3 +48,22 @@ def test_a_posting_handed_out_keeps_its_rows_when_the_index_grows():
     before = index.posting("kw:a")
     index.upsert([_row(n, ["kw:a"]) for n in range(1, 40)])
     assert before.tolist() == [0] and index.posting("kw:a").tolist() == list(range(40))
+
+
+def test_holding_agrees_with_isin_after_writes_removals_and_rewrites():
+    rng = np.random.default_rng(3)
+    index = ScopeIndex(dim=4)
+    tags = ["role:user", "role:assistant", "act:ask", "kw:rare"]
+
+    def some(n: int) -> list[str]:
+        return [t for t, p in zip(tags, (0.5, 0.5, 0.2, 0.01), strict=True) if rng.random() < p]
+
+    index.upsert([_row(n, some(n)) for n in range(3000)])
+    index.remove([f"e{n}" for n in rng.choice(3000, 300, replace=False)])
+    index.upsert([_row(n, some(n)) for n in rng.choice(3000, 200, replace=False)])  # rewrites
+    for _ in range(20):
+        rows = rng.choice(3000 + 200, rng.integers(0, 500), replace=False)  # in any order
+        for tag in [*tags, "kw:absent"]:
+            expected = np.isin(rows, index.posting(tag))
+            assert np.array_equal(index.holding(tag, rows), expected), tag
+    assert index.holding("kw:absent", np.arange(5)).tolist() == [False] * 5
