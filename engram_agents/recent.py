@@ -30,3 +30,7 @@ class Recent(Generic[K, V]):
             self._values.move_to_end(key)
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()

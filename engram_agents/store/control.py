@@ -129,6 +129,7 @@ class UserControl(StoreCore):
         if not plan.deleted and not plan.rewritten:
             return
         self.backend.checkpoint()
+        self.query_vectors.clear()  # the recent queries' texts, which may quote what went
         gone = plan.gone()
         for hook in list(self._erase_hooks.values()):
             if removed := hook(user_id, gone):

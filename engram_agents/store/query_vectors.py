@@ -6,7 +6,8 @@ repeat what their users repeat. Encoding is most of a recall's CPU (MiniLM: ~2.5
 
 A vector is kept as the encoder first gave it for that text. In-process recall encodes each query
 alone, so the cached vector is the one a fresh encode would give; the server encodes concurrent
-queries in one batch, where an int8 encoder's output already depends a little on the batch."""
+queries in one batch, where an int8 encoder's output already depends a little on the batch.
+The texts are dropped after every delete or forget: a query may quote what was erased."""
 
 from __future__ import annotations
 
@@ -36,3 +37,8 @@ class QueryVectors:
                 self._recent.put(text, vector)
             found = [fresh[t] if v is None else v for t, v in zip(texts, found, strict=True)]
         return np.stack(found) if found else encode_checked(self.encoder, [])
+
+    def clear(self) -> None:
+        """Drop every kept text: after an erasure, since a query may quote what was erased."""
+        if self._recent is not None:
+            self._recent.clear()

@@ -94,3 +94,14 @@ def test_a_bad_vector_is_refused_and_not_kept():
         vectors.encode(["ok", "bad"])
     vectors.encode(["ok"])
     assert encoder.seen == ["ok", "bad", "ok"]  # nothing of the failed batch was kept
+
+
+def test_an_erasure_drops_the_kept_queries(tmp_path):
+    encoder = CountingEncoder()
+    with _memory(tmp_path, encoder) as memory:
+        hit = memory.recall("when is my flight to Paris?", "ana", k=1)[0]
+        memory.recall("who plays guitar?", "ana", k=1)
+        encoder.seen.clear()
+        memory.delete(hit.engram.id, "ana")  # the query quoted the deleted fact
+        memory.recall("who plays guitar?", "ana", k=1)
+    assert encoder.seen == ["who plays guitar?"]
