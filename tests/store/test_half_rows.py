@@ -1,6 +1,7 @@
-"""Sentence vectors kept in float16 and scored in float32 (store.ragged, store.sentences): the
-widening is numpy's own cast to the bit, and scores and lifts stay within float16's rounding of
-the float32 vectors they were, whether the rows are gathered or multiplied all at once."""
+"""Sentence and passage vectors held in float16 and scored in float32 (store.ragged,
+store.sentences, store.index): the widening is numpy's own cast to the bit, and scores and lifts
+stay within float16's rounding of the float32 vectors they were, whether the rows are gathered
+or multiplied all at once."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import numpy as np
 import pytest
 
 from engram_agents.store import ragged
+from engram_agents.store.index import ScopeIndex
+from engram_agents.store.passages import Passages
 from engram_agents.store.ragged import RaggedRows, widened
 from engram_agents.store.sentences import SentenceRows
 
@@ -83,3 +86,21 @@ def test_half_sentences_lift_as_single_ones_within_half_rounding(small_chunks, p
         got = half.lift(rows, own, query, 0.35)
         assert got.dtype == np.float32 and (expected > 0).any()
         np.testing.assert_allclose(got, expected, atol=1e-3, rtol=0)
+
+
+def test_index_passages_are_held_in_half_and_score_as_the_single_ones_stored():
+    rng = np.random.default_rng(7)
+    stored = [Passages(np.zeros((k, 2), np.int64), _unit(rng, k)) for k in (2, 0, 3, 1)]
+    index = ScopeIndex(DIM)
+    index._add_passages(0, [*stored, None])
+    assert index.passages.vectors.dtype == np.float16
+    query, own = _unit(rng, 1)[0], np.full(5, -1.0, dtype=np.float32)  # every passage counts
+    raised, picked = index.with_passages(query, np.arange(5), own, "max")
+    best = [(p.vectors @ query).max() if len(p) else -1.0 for p in stored] + [-1.0]
+    np.testing.assert_allclose(raised, best, atol=HALF_ROUNDING, rtol=0)
+    first = np.cumsum([0, *map(len, stored)])[:-1]
+    wanted = [
+        f + (p.vectors @ query).argmax() if len(p) else -1
+        for f, p in zip(first, stored, strict=True)
+    ]
+    assert picked.tolist() == [*wanted, -1]

@@ -1,14 +1,17 @@
-"""What keeping sentence vectors (store.sentences) in float16 saves and costs at `--rows` engrams
-for one user: the bytes of the index's arrays (its own vectors, the passages', the sentences'),
-and recall thread CPU with the sentences in float16 (as stored) and in float32 (read again from
-the same rows: the baseline, as main keeps them), the two swapped in and out of the same index
-query by query, so load changes on a shared machine hit both; also how many recalls return a
-different top k. The file's turns are repeated with random unit vectors as their own (the
-sentences are derived from the text, as at any load); the queries are its questions, encoded by
-MiniLM.
+"""What keeping the index's sentence and passage vectors (store.sentences, store.passages) in
+float16 saves and costs at `--rows` engrams for one user: the bytes of the index's arrays (its
+own vectors, the passages', the sentences'), and recall thread CPU with both in float16 (as the
+index keeps them) and in float32 (read again from the same rows: the baseline, as main kept
+them), swapped in and out of the same index query by query, each going first every other query,
+so load changes on a shared machine hit both; also how many recalls return a different top 25.
 
-    OMP_NUM_THREADS=1 python benchmarks/sentence_memory.py benchmarks/data/locomo_dev_a.json \
-        --rows 100000
+The file's turns are repeated with random unit vectors as their own (sentences are derived from
+the text, as at any load); with `--long-every N` every Nth row is a long turn with
+`--passages-per-long` random passages (stored, as the write path stores them). The queries are
+the file's questions, encoded by MiniLM.
+
+    OMP_NUM_THREADS=1 python benchmarks/half_vectors.py benchmarks/data/locomo_dev_a.json \
+        --rows 100000 [--long-every 3]
 
 The last line printed is one JSON object (with the machine it ran on)."""
 
@@ -28,6 +31,9 @@ import numpy as np
 
 from engram_agents.store.backends.sqlite import SQLiteBackend
 from engram_agents.store.encoders import default_encoder, encode_checked
+from engram_agents.store.index import ScopeIndex
+from engram_agents.store.passages import Passages
+from engram_agents.store.ragged import RaggedRows
 from engram_agents.store.records import Engram, Scope
 from engram_agents.store.sentences import SentenceRows
 from engram_agents.store.sketch import extract_sketch
@@ -36,20 +42,41 @@ from engram_agents_demo.bench.locomo import conversations
 from engram_agents_demo.bench.recall import machine
 
 MB = 1e6
+DIM = 384  # MiniLM's
+CHUNK = 20_000  # rows written at once
 
 
-def build(store: EpisodicStore, texts: list[str], rows: int, chunk: int = 20_000) -> None:
+def build(
+    store: EpisodicStore, texts: list[str], rows: int, long_every: int, per_long: int
+) -> None:
     rng = np.random.default_rng(0)
-    for lo in range(0, rows, chunk):
-        size = min(chunk, rows - lo)
-        vectors = rng.standard_normal((size, store.encoder.dim)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for lo in range(0, rows, CHUNK):
+        size = min(CHUNK, rows - lo)
         built = []
-        for i, vector in enumerate(vectors):
+        for i, vector in enumerate(unit(rng, size)):
             engram = Engram(scope=Scope(user_id="u"), text=texts[(lo + i) % len(texts)])
             engram.sketch = extract_sketch(engram.text)
-            built.append(store.codec.to_row(engram, vector))
+            passages = None
+            if long_every and (lo + i) % long_every == 0:
+                spans = np.arange(2 * per_long, dtype=np.int64).reshape(per_long, 2)
+                passages = Passages(spans, unit(rng, per_long))
+            built.append(store.codec.to_row(engram, vector, passages))
         store.backend.write(built, [], [], {"u"})
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def in_float32(store: EpisodicStore, index: ScopeIndex) -> tuple[SentenceRows, RaggedRows]:
+    """The index's sentences and passages read again from its rows, in float32."""
+    rows = sorted(store.backend.scan("u"), key=lambda r: index.pos[r.id])
+    index.sentences = SentenceRows(DIM, dtype=np.float32)
+    index.passages = RaggedRows(DIM, spans=True)
+    index._add_passages(0, [r.passages for r in rows])
+    store._read_sentences(index, rows)
+    return index.sentences, index.passages
 
 
 def sizes(arrays: dict[str, tuple[np.ndarray, int]]) -> dict[str, dict]:
@@ -74,13 +101,15 @@ def pct(values: list[float]) -> dict[str, float]:
     }
 
 
-def timed(method: Callable, spent: list[float]) -> Callable:
+def timed(method: Callable, spent: Callable[[], list[float]]) -> Callable:
+    """`method`, its thread CPU time appended to the list `spent()` gives at the time."""
+
     def run(*args, **kwargs):
         start = time.thread_time()
         try:
             return method(*args, **kwargs)
         finally:
-            spent.append(time.thread_time() - start)
+            spent().append(time.thread_time() - start)
 
     return run
 
@@ -90,8 +119,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("source", help="LoCoMo-format JSON file")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--long-every", type=int, default=0)
+    parser.add_argument("--passages-per-long", type=int, default=3)
     args = parser.parse_args(argv)
     encoder = default_encoder()
+    assert encoder.dim == DIM
     convs = conversations(args.source)
     texts = [t["text"] for conv in convs for t in conv.turns]
     questions = [q.text for conv in convs for q in conv.questions]
@@ -100,30 +132,35 @@ def main(argv: list[str]) -> int:
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as tmp:
         store = EpisodicStore(SQLiteBackend(Path(tmp) / "m.db"), encoder)
-        build(store, texts, args.rows)
+        build(store, texts, args.rows, args.long_every, args.passages_per_long)
         start = time.process_time()
         index = store._index("u")
         load_s = time.process_time() - start
-        kept = {"float16": index.sentences}
-        index.sentences = SentenceRows(encoder.dim, dtype=np.float32)
-        store._read_sentences(index, list(store.backend.scan("u")))
-        kept["float32"] = index.sentences
+        kept = {"float16": (index.sentences, index.passages)}
+        kept["float32"] = in_float32(store, index)
         memory = sizes(
             {
                 "index vectors": (index.vectors, index._size),
-                "passages": (index.passages.vectors, index.passages.used),
-                **{f"sentences {k}": (v.vectors, v.used) for k, v in kept.items()},
+                **{
+                    f"{part} {dtype}": (rows.vectors, rows.used)
+                    for dtype, pair in kept.items()
+                    for part, rows in zip(("sentences", "passages"), pair, strict=True)
+                },
             }
         )
         cpu: dict[str, list[float]] = {k: [] for k in kept}
         lift: dict[str, list[float]] = {k: [] for k in kept}
+        scan: dict[str, list[float]] = {k: [] for k in kept}
         tops: dict[str, list[list[str]]] = {k: [] for k in kept}
-        for name, rows in kept.items():
-            rows.lift = timed(rows.lift, lift[name])
+        current = ["float16"]
+        for sentences, _ in kept.values():
+            sentences.lift = timed(sentences.lift, lambda: lift[current[0]])
+        index.with_passages = timed(index.with_passages, lambda: scan[current[0]])
         for n, (text, qvec) in enumerate(zip(questions, qvecs, strict=True)):
             order = list(kept) if n % 2 else list(kept)[::-1]  # neither always goes first
             for name in order:  # interleaved: load changes hit both
-                index.sentences = kept[name]
+                current[0] = name
+                index.sentences, index.passages = kept[name]
                 start = time.thread_time()
                 hits = store.recall("u", text, 25, None, now, qvec)
                 cpu[name].append(time.thread_time() - start)
@@ -136,11 +173,12 @@ def main(argv: list[str]) -> int:
             {
                 "source": args.source,
                 "rows": args.rows,
-                "sentences": kept["float16"].used,
+                "long_every": args.long_every,
                 "index_load_cpu_s": round(load_s, 2),
                 "memory": memory,
                 "recall_cpu_ms": {k: pct(v) for k, v in cpu.items()},
                 "sentence_lift_cpu_ms": {k: pct(v) for k, v in lift.items()},
+                "passage_scoring_cpu_ms": {k: pct(v) for k, v in scan.items()},
                 "queries": len(questions),
                 "top25_lists_differing": moved,
                 "machine": machine(),
