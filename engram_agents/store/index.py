@@ -302,7 +302,7 @@ class ScopeIndex:
         if not has.size:
             return sims, picked
         out = sims.astype(np.float32, copy=True)
-        scores = self.passages.gathered(gather) @ query
+        scores = self.passages.scores(gather, query)
         best = np.maximum.reduceat(scores, starts)
         # each row's best passage: the first of its passages that reaches its best
         at = np.flatnonzero(scores == np.repeat(best, counts))

@@ -18,19 +18,24 @@ _HALF_SCALE = np.float32(2.0**112)  # 2 ** (127 - 15): the two formats' exponent
 
 
 def widened(rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Finite float16 `rows` as float32, exactly (into `out`, or a new array). numpy's own cast
-    takes ~2.5 ns a value on this project's machines (no SIMD loop), which would make a recall's
-    few hundred gathered sentences cost several times their product; this takes a few passes of
-    integer arithmetic: a half's bits, sign-extended and shifted into a single's place, with
-    the bits between sign and exponent cleared, are the same number times 2 ** -112 (subnormals
-    included), undone by one product."""
+    """Finite float16 `rows` as float32, exactly (into `out`, or a new array)."""
+    single = _scaled_down(rows, out)
+    single *= _HALF_SCALE
+    return single
+
+
+def _scaled_down(rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Finite float16 `rows` as float32 times 2 ** -112, exactly. numpy's own cast takes ~2.5 ns
+    a value on this project's machines (no SIMD loop), several times a recall's product over
+    the rows it gathers; this is three passes of integer arithmetic: a half's bits, sign-extended
+    and shifted into a single's place with the bits between sign and exponent cleared, are the
+    same number times 2 ** -112, subnormals included. A product with a query scaled by 2 ** 112
+    is then the float32 one, bit for bit, with no pass to scale the rows back."""
     bits = np.empty(rows.shape, dtype=np.int32) if out is None else out.view(np.int32)
     np.copyto(bits, rows.view(np.int16))
     bits <<= 13
     bits &= _SIGN_AND_BODY
-    single = bits.view(np.float32)
-    single *= _HALF_SCALE
-    return single
+    return bits.view(np.float32)
 
 
 class RaggedRows:
@@ -85,24 +90,28 @@ class RaggedRows:
 
     def scores(self, gather: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Rows `gather`'s products with `query`, in float32."""
+        half = self.vectors.dtype == np.float16
+        if half:  # the rows are read scaled down (`_scaled_down`)
+            query = query * _HALF_SCALE
         if gather.size > self.used // 4:  # one contiguous product beats gathering most rows
-            return self.products(query)[gather]
-        return self.gathered(gather) @ query
+            return self._products(query)[gather]
+        picked = self.vectors[gather]
+        return (_scaled_down(picked) if half else picked) @ query
 
     def gathered(self, gather: np.ndarray) -> np.ndarray:
         """Rows `gather`, in float32."""
         picked = self.vectors[gather]
         return picked if picked.dtype == np.float32 else widened(picked)
 
-    def products(self, query: np.ndarray) -> np.ndarray:
-        """Every row's product with `query`, in float32: float16 rows a chunk at a time, widened
-        into one reused buffer, so no float32 copy of the whole array is ever made."""
+    def _products(self, query: np.ndarray) -> np.ndarray:
+        """Every row's product with `query` (scaled up for float16 rows, as `scores` does): float16
+        rows a cache-sized chunk at a time, read into one reused buffer, so no float32 copy of
+        the whole array is ever made."""
         if self.vectors.dtype == np.float32:
             return self.vectors[: self.used] @ query
         out = np.empty(self.used, dtype=np.float32)
         wide = np.empty((min(_CHUNK, self.used), self.vectors.shape[1]), dtype=np.float32)
         for start in range(0, self.used, _CHUNK):
             end = min(start + _CHUNK, self.used)
-            part = widened(self.vectors[start:end], wide[: end - start])
-            out[start:end] = part @ query
+            out[start:end] = _scaled_down(self.vectors[start:end], wide[: end - start]) @ query
         return out

@@ -59,7 +59,7 @@ def static_query(encoder: Any, table: StaticVectors, query: str) -> np.ndarray:
 class SentenceRows(RaggedRows):
     """Per index position, the static vectors of its turn's sentences, kept in float16: they
     are derived (read again at each load), the lift they give moves by ~1e-4 at most, and at
-    100k turns float32 would take ~175 MB (benchmarks/sentence_memory.py)."""
+    100k turns float32 would take ~175 MB (benchmarks/half_vectors.py)."""
 
     def __init__(self, dim: int, dtype: type = np.float16) -> None:
         super().__init__(dim, dtype=dtype)
