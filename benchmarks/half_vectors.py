@@ -167,7 +167,10 @@ def main(argv: list[str]) -> int:
                 tops[name].append([h.engram.id for h in hits])
         assert store._index("u") is index  # recalls did not reload it (with float16 sentences)
         store.backend.close()
-    moved = sum(a != b for a, b in zip(tops["float16"], tops["float32"], strict=True))
+    pairs = list(zip(tops["float16"], tops["float32"], strict=True))
+    moved = sum(a != b for a, b in pairs)
+    other = sum(set(a) != set(b) for a, b in pairs)
+    first = sum(a[:1] != b[:1] for a, b in pairs)
     print(
         json.dumps(
             {
@@ -181,6 +184,8 @@ def main(argv: list[str]) -> int:
                 "passage_scoring_cpu_ms": {k: pct(v) for k, v in scan.items()},
                 "queries": len(questions),
                 "top25_lists_differing": moved,
+                "top25_sets_differing": other,
+                "top1_differing": first,
                 "machine": machine(),
             }
         )
