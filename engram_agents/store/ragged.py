@@ -3,8 +3,9 @@ turn's sentences (store.sentences). Position i owns rows first[i] .. first[i] + 
 of `vectors` (and of `spans`, where kept), appended in order; a removed position's rows are
 zeroed and no longer counted, so its place stays unused until the index is rebuilt.
 
-The rows may be kept in float16 (sentences: derived vectors, half the memory) and are scored in
-float32 either way: numpy multiplies float16 without BLAS, in a loop many times slower."""
+The rows may be kept in float16 (the index keeps sentences and passages so: half the memory,
+recall unchanged on every development set) and are scored in float32 either way: numpy
+multiplies float16 without BLAS, in a loop many times slower."""
 
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ class RaggedRows:
         return has, counts, starts, gather
 
     def scores(self, gather: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """Rows `gather`'s products with `query`, in float32."""
+        """Rows `gather`'s products with `query` (a unit vector: float16 rows are read scaled
+        down by 2 ** -112 and the query scaled up as much), in float32."""
         half = self.vectors.dtype == np.float16
         if half:  # the rows are read scaled down (`_scaled_down`)
             query = query * _HALF_SCALE
