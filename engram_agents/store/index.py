@@ -77,7 +77,8 @@ class ScopeIndex:
         self.agents: set[str | None] = set()  # every agent ever added (removed rows' too)
         self.prev = np.zeros(0, dtype=np.int64)  # the session's preceding engram, or -1
         self.prev_dot = np.zeros(0, dtype=np.float32)  # its cosine with this engram
-        self.passages = RaggedRows(dim, spans=True)  # long turns' passages (store.passages)
+        # long turns' passages (store.passages): stored whole by the backend, held here in float16
+        self.passages = RaggedRows(dim, spans=True, dtype=np.float16)
         self.sentences = SentenceRows(dim)  # short turns' sentences (store.sentences)
         self._last_in_session: dict[str, int] = {}
         self._links_stale = False
@@ -149,7 +150,8 @@ class ScopeIndex:
     def passages_of(self, engram_id: str) -> Passages:
         """The passages of an engram in the index (none for a turn within the window)."""
         part = self.passages.of(self.pos[engram_id])
-        return Passages(self.passages.spans[part].copy(), self.passages.vectors[part].copy())
+        rows = np.arange(part.start, part.stop)
+        return Passages(self.passages.spans[part].copy(), self.passages.gathered(rows))
 
     def passage_span(self, passage: int) -> tuple[int, int] | None:
         """The span of a passage `with_passages` picked; None for -1 (a row without)."""
@@ -309,13 +311,13 @@ class ScopeIndex:
         if not has.size:
             return sims, picked
         out = sims.astype(np.float32, copy=True)
-        scores = self.passages.vectors[gather] @ query
+        scores = self.passages.scores(gather, query)
         best = np.maximum.reduceat(scores, starts)
         # each row's best passage: the first of its passages that reaches its best
         at = np.flatnonzero(scores == np.repeat(best, counts))
         first = at[np.searchsorted(at, starts)]
         picked[has] = gather[first]
-        vectors = self.passages.vectors[gather[first]]
+        vectors = self.passages.gathered(gather[first])
         reach = best  # how close each best passage is to the query, in the passages' space
         if static:
             best = sims[has] + Passages.static_gain(sims, scores, scores[starts], best)

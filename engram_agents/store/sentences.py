@@ -57,7 +57,12 @@ def static_query(encoder: Any, table: StaticVectors, query: str) -> np.ndarray:
 
 
 class SentenceRows(RaggedRows):
-    """Per index position, the static vectors of its turn's sentences."""
+    """Per index position, the static vectors of its turn's sentences, kept in float16: they
+    are derived (read again at each load), the lift they give moves by ~1e-4 at most, and at
+    100k turns float32 would take ~175 MB (benchmarks/half_vectors.py)."""
+
+    def __init__(self, dim: int, dtype: type = np.float16) -> None:
+        super().__init__(dim, dtype=dtype)
 
     def read(
         self, encoder: Any, table: StaticVectors, positions: np.ndarray, texts: list[str]
@@ -80,10 +85,7 @@ class SentenceRows(RaggedRows):
         has, _, starts, gather = self.runs(rows)
         if not has.size:
             return out
-        if gather.size > self.used // 4:  # one contiguous product beats gathering most rows
-            scores = (self.vectors[: self.used] @ query)[gather]
-        else:
-            scores = self.vectors[gather] @ query
+        scores = self.scores(gather, query)
         if scores.size < 2:
             return out
         mapped = own.mean() + own.std() * (scores - scores.mean()) / (scores.std() + 1e-9)

@@ -35,6 +35,7 @@ CHAT = [
     "Maya: My sister is visiting from Chicago next month. She wants to see the museums.",
 ]
 QUESTION = "What outdoor activity did Maya do with her kids?"
+HALF_ROUNDING = 2.0**-12 + 1e-6  # float16 rounds a value below 1 by at most half its 2 ** -11 step
 
 
 def _memory(path, encoder, weight: float = 0.35, **kwargs) -> EngramMemory:
@@ -75,7 +76,8 @@ def test_sentence_vectors_are_the_static_reading_of_each_sentence(tmp_path, mini
             assert rows.count[i] == len(wanted)
             if wanted:
                 expected = table.encode_ids([t.ids for t in minilm.tokenize(wanted)])
-                np.testing.assert_allclose(got, expected, atol=1e-6)
+                assert got.dtype == np.float16  # derived, so kept at half the memory
+                np.testing.assert_allclose(got, expected, atol=HALF_ROUNDING, rtol=0)
         assert len(rows) == sum(len(sentences_of(t)) for t in [*NEAR_MISSES, BURIED, *CHAT])
 
 
@@ -99,7 +101,8 @@ def test_a_reopened_store_derives_the_same_sentences_and_ranking(tmp_path, minil
     with _memory(tmp_path / "m.db", minilm) as again:
         assert _texts(again) == written
         rows = again.store._index("u").sentences
-        np.testing.assert_allclose(rows.vectors[: len(rows)], vectors[: len(rows)], atol=1e-6)
+        assert rows.vectors.dtype == vectors.dtype == np.float16
+        assert np.array_equal(rows.vectors[: len(rows)], vectors[: len(rows)])  # write == load
 
 
 def test_deleting_an_engram_leaves_no_sentence_vectors(tmp_path, minilm):
@@ -126,7 +129,7 @@ def test_an_edited_engram_is_read_by_its_new_sentences(tmp_path, minilm):
         table = static_vectors(minilm)
         wanted = ["We went kayaking.", "It was great fun!"]
         expected = table.encode_ids([t.ids for t in minilm.tokenize(wanted)])
-        np.testing.assert_allclose(got, expected, atol=1e-6)
+        np.testing.assert_allclose(got, expected, atol=HALF_ROUNDING, rtol=0)
         assert len(rows) == 2 + sum(len(sentences_of(t)) for t in CHAT)
 
 
