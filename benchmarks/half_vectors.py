@@ -1,9 +1,10 @@
 """What keeping the index's sentence and passage vectors (store.sentences, store.passages) in
 float16 saves and costs at `--rows` engrams for one user: the bytes of the index's arrays (its
 own vectors, the passages', the sentences'), and recall thread CPU with both in float16 (as the
-index keeps them) and in float32 (read again from the same rows: the baseline, as main kept
-them), swapped in and out of the same index query by query, each going first every other query,
-so load changes on a shared machine hit both; also how many recalls return a different top 25.
+index keeps them past `ragged.HALF_FROM` rows) and in float32 (as it keeps them below), both
+read again from the same rows, swapped in and out of the same index query by query, each going
+first every other query, so load changes on a shared machine hit both; also how many recalls
+return a different top 25.
 
 The file's turns are repeated with random unit vectors as their own (sentences are derived from
 the text, as at any load); with `--long-every N` every Nth row is a long turn with
@@ -69,11 +70,14 @@ def unit(rng: np.random.Generator, n: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def in_float32(store: EpisodicStore, index: ScopeIndex) -> tuple[SentenceRows, RaggedRows]:
-    """The index's sentences and passages read again from its rows, in float32."""
+def read_as(
+    store: EpisodicStore, index: ScopeIndex, dtype: type
+) -> tuple[SentenceRows, RaggedRows]:
+    """The index's sentences and passages read again from its rows, held in `dtype` at any size
+    (the index itself turns them float16 past `ragged.HALF_FROM` rows)."""
     rows = sorted(store.backend.scan("u"), key=lambda r: index.pos[r.id])
-    index.sentences = SentenceRows(DIM, dtype=np.float32)
-    index.passages = RaggedRows(DIM, spans=True)
+    index.sentences = SentenceRows(DIM, dtype=dtype, half_from=None)
+    index.passages = RaggedRows(DIM, spans=True, dtype=dtype)
     index._add_passages(0, [r.passages for r in rows])
     store._read_sentences(index, rows)
     return index.sentences, index.passages
@@ -136,8 +140,9 @@ def main(argv: list[str]) -> int:
         start = time.process_time()
         index = store._index("u")
         load_s = time.process_time() - start
-        kept = {"float16": (index.sentences, index.passages)}
-        kept["float32"] = in_float32(store, index)
+        loaded = str(index.sentences.vectors.dtype), str(index.passages.vectors.dtype)
+        kept = {"float16": read_as(store, index, np.float16)}
+        kept["float32"] = read_as(store, index, np.float32)
         memory = sizes(
             {
                 "index vectors": (index.vectors, index._size),
@@ -178,6 +183,7 @@ def main(argv: list[str]) -> int:
                 "rows": args.rows,
                 "long_every": args.long_every,
                 "index_load_cpu_s": round(load_s, 2),
+                "loaded_as": dict(zip(("sentences", "passages"), loaded, strict=True)),
                 "memory": memory,
                 "recall_cpu_ms": {k: pct(v) for k, v in cpu.items()},
                 "sentence_lift_cpu_ms": {k: pct(v) for k, v in lift.items()},

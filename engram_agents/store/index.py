@@ -17,7 +17,7 @@ import numpy as np
 from engram_agents.store.arrays import room
 from engram_agents.store.device_search import DeviceVectors
 from engram_agents.store.passages import Passages
-from engram_agents.store.ragged import RaggedRows
+from engram_agents.store.ragged import HALF_FROM, RaggedRows
 from engram_agents.store.records import RecallFilters, Tier
 from engram_agents.store.rows import EngramRow
 from engram_agents.store.sentences import SentenceRows
@@ -77,8 +77,8 @@ class ScopeIndex:
         self.agents: set[str | None] = set()  # every agent ever added (removed rows' too)
         self.prev = np.zeros(0, dtype=np.int64)  # the session's preceding engram, or -1
         self.prev_dot = np.zeros(0, dtype=np.float32)  # its cosine with this engram
-        # long turns' passages (store.passages): stored whole by the backend, held here in float16
-        self.passages = RaggedRows(dim, spans=True, dtype=np.float16)
+        # long turns' passages (store.passages): stored whole by the backend, float16 past HALF_FROM
+        self.passages = RaggedRows(dim, spans=True, half_from=HALF_FROM)
         self.sentences = SentenceRows(dim)  # short turns' sentences (store.sentences)
         self._last_in_session: dict[str, int] = {}
         self._links_stale = False

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from engram_agents.store.arrays import flattened
-from engram_agents.store.ragged import RaggedRows
+from engram_agents.store.ragged import HALF_FROM, RaggedRows
 from engram_agents.store.records import _SPEAKER_PREFIX
 from engram_agents.store.static_vectors import StaticVectors, static_vectors
 
@@ -57,12 +57,12 @@ def static_query(encoder: Any, table: StaticVectors, query: str) -> np.ndarray:
 
 
 class SentenceRows(RaggedRows):
-    """Per index position, the static vectors of its turn's sentences, kept in float16: they
-    are derived (read again at each load), the lift they give moves by ~1e-4 at most, and at
-    100k turns float32 would take ~175 MB (benchmarks/half_vectors.py)."""
+    """Per index position, the static vectors of its turn's sentences; past `HALF_FROM` rows
+    in float16: they are derived (read again at each load), the lift they give moves by ~1e-4
+    at most, and at 100k turns float32 would take ~175 MB (benchmarks/half_vectors.py)."""
 
-    def __init__(self, dim: int, dtype: type = np.float16) -> None:
-        super().__init__(dim, dtype=dtype)
+    def __init__(self, dim: int, dtype: type = np.float32, half_from: int | None = HALF_FROM):
+        super().__init__(dim, dtype=dtype, half_from=half_from)
 
     def read(
         self, encoder: Any, table: StaticVectors, positions: np.ndarray, texts: list[str]

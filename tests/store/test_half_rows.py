@@ -77,7 +77,7 @@ def test_half_sentences_lift_as_single_ones_within_half_rounding(small_chunks, p
     rng = np.random.default_rng(positions)
     counts = rng.integers(0, 4, positions)
     vectors = _unit(rng, int(counts.sum()))
-    single, half = SentenceRows(DIM, dtype=np.float32), SentenceRows(DIM)
+    single, half = SentenceRows(DIM), SentenceRows(DIM, dtype=np.float16)
     _filled(single, vectors, counts)
     _filled(half, vectors, counts)
     assert half.vectors.dtype == np.float16
@@ -94,6 +94,7 @@ def test_index_passages_are_held_in_half_and_score_as_the_single_ones_stored():
     rng = np.random.default_rng(7)
     stored = [Passages(np.zeros((k, 2), np.int64), _unit(rng, k)) for k in (2, 0, 3, 1)]
     index = ScopeIndex(DIM)
+    index.passages.half_from = 4  # a large scope's: the six rows turn float16 as they arrive
     index._add_passages(0, [*stored, None])
     assert index.passages.vectors.dtype == np.float16
     query, own = _unit(rng, 1)[0], np.full(5, -1.0, dtype=np.float32)  # every passage counts
@@ -106,3 +107,19 @@ def test_index_passages_are_held_in_half_and_score_as_the_single_ones_stored():
         for f, p in zip(first, stored, strict=True)
     ]
     assert picked.tolist() == [*wanted, -1]
+
+
+def test_rows_stay_single_in_a_small_scope_and_turn_half_past_the_threshold():
+    rng = np.random.default_rng(11)
+    vectors = _unit(rng, 30)
+    rows = RaggedRows(DIM, half_from=20)
+    added = rows.append(np.arange(10), np.ones(10, np.int64))
+    rows.vectors[added] = vectors[:10]
+    assert rows.vectors.dtype == np.float32  # 10 rows: kept as they came
+    added = rows.append(np.arange(10, 20), np.full(10, 2, np.int64))
+    rows.vectors[added] = vectors[10:]
+    assert rows.vectors.dtype == np.float16 and rows.used == 30  # 30 rows: the first 10 too
+    query = _unit(rng, 1)[0]
+    gather = rows.runs(np.arange(20))[3]
+    np.testing.assert_allclose(rows.scores(gather, query), vectors @ query, atol=HALF_ROUNDING)
+    assert SentenceRows(DIM).vectors.dtype == ScopeIndex(DIM).passages.vectors.dtype == np.float32

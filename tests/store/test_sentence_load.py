@@ -107,7 +107,8 @@ def test_flat_vectors_are_the_per_sequence_ones_to_the_bit(minilm):
     assert not got[~read].any() and np.allclose(np.linalg.norm(got[read], axis=1), 1, atol=1e-6)
 
 
-def test_reading_all_rows_at_once_gives_each_rows_sentences(minilm):
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])  # a small scope's, a large one's
+def test_reading_all_rows_at_once_gives_each_rows_sentences(minilm, dtype):
     table = static_vectors(minilm)
     texts = [
         "Maya: Hey! We went kayaking on the lake. It was great fun.",
@@ -115,7 +116,7 @@ def test_reading_all_rows_at_once_gives_each_rows_sentences(minilm):
         *_random_texts(50, 7),
         "Where did you go? We went to the lake house with the kids.",
     ]
-    rows = SentenceRows(table.dim)
+    rows = SentenceRows(table.dim, dtype=dtype)
     positions = 3 + 2 * np.arange(len(texts))
     rows.read(minilm, table, positions, texts)
     for position, text in zip(positions, texts, strict=True):
@@ -123,6 +124,6 @@ def test_reading_all_rows_at_once_gives_each_rows_sentences(minilm):
         assert rows.count[position] == len(wanted)
         got = rows.vectors[rows.first[position] : rows.first[position] + rows.count[position]]
         if wanted:
-            expected = table.encode_ids(_each_alone(minilm, wanted))  # rounded once, to float16
-            assert got.dtype == np.float16 and np.array_equal(got, expected.astype(np.float16))
+            expected = table.encode_ids(_each_alone(minilm, wanted))  # rounded once, if float16
+            assert got.dtype == dtype and np.array_equal(got, expected.astype(dtype))
     assert len(rows) == sum(len(sentences_of(t)) for t in texts) > 3
