@@ -46,7 +46,7 @@ class RecallBatcher:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
-                vectors = await self._encoded([item.query for item, _ in batch])
+                vectors = await self._encoded([item for item, _ in batch])
                 loop.call_soon(self._rank, batch, vectors)  # after the next encode has started
                 batch = []
         except BaseException:  # cancelled (the server stops): nobody may wait on a dead batch
@@ -57,14 +57,17 @@ class RecallBatcher:
         finally:
             self._drain = None
 
-    async def _encoded(self, texts: list[str]) -> list[np.ndarray | Exception]:
+    async def _encoded(self, items: list[RecallItem]) -> list[np.ndarray | Exception]:
+        texts, users = [i.query for i in items], [i.user_id for i in items]
         try:
-            return list(await anyio.to_thread.run_sync(self.store.query_vectors.encode, texts))
+            return list(
+                await anyio.to_thread.run_sync(self.store.query_vectors.encode, texts, users)
+            )
         except Exception as exc:
-            if len(texts) == 1:
+            if len(items) == 1:
                 return [exc]
             # someone's query broke the batch: find out whose
-            return [(await self._encoded([text]))[0] for text in texts]
+            return [(await self._encoded([item]))[0] for item in items]
 
     def _rank(self, batch: list[_Waiting], vectors: list[np.ndarray | Exception]) -> None:
         ready = [

@@ -103,9 +103,9 @@ class StoreConfig(BaseModel):
     # are small, where OpenBLAS's threads cost ~10x the CPU they save and spin on the other
     # cores. None leaves the process's setting (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS) alone.
     blas_threads: int | None = Field(default=1, gt=0)
-    # Vectors of the most recently recalled query texts kept (store.query_vectors): a query
-    # asked again, as an agent's tool loop does before every model call, is not encoded again.
-    # 0 encodes every query.
+    # Vectors of the most recently recalled (user, query text) pairs kept (store.query_vectors):
+    # a query asked again, as an agent's tool loop does before every model call, is not encoded
+    # again. 0 encodes every query.
     query_cache: int = Field(default=512, ge=0)
     weights: FusionWeights = Field(default_factory=FusionWeights)
     # Recall's access counts and audit entries are written behind, in one transaction per

@@ -145,7 +145,7 @@ class Ranker(StoreCore):
         now = as_utc(item.now) if item.now else utcnow()
         qvec = item.qvec
         if qvec is None:
-            qvec = self.query_vectors.encode([text])[0]
+            qvec = self.query_vectors.encode([text], [item.user_id])[0]
         mentions = find_time_mentions(text, now)  # parsed once: for the tags and the span
         tags = extract_sketch(text, mentions=mentions)
         pquery = self.passage_query(text, qvec)

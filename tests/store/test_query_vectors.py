@@ -69,21 +69,22 @@ def test_query_cache_zero_encodes_every_recall(tmp_path):
 def test_a_batch_encodes_each_new_text_once_in_order_and_equal_to_a_fresh_encode():
     encoder = CountingEncoder()
     vectors = QueryVectors(encoder, size=8)
-    vectors.encode(["b"])
+    vectors.encode(["b"], ["u"])
     texts = ["a", "b", "a", "c"]
-    out = vectors.encode(texts)
+    out = vectors.encode(texts, ["u"] * 4)
     assert encoder.seen == ["b", "a", "c"]
     np.testing.assert_array_equal(out, encode_checked(HashingEncoder(dim=64), texts))
     out[0] = 0  # the caller's copy: the cache keeps its own
-    np.testing.assert_array_equal(vectors.encode(["a"])[0], encode_checked(encoder, ["a"])[0])
-    assert vectors.encode([]).shape == (0, 64)
+    again = vectors.encode(["a"], ["u"])[0]
+    np.testing.assert_array_equal(again, encode_checked(encoder, ["a"])[0])
+    assert vectors.encode([], []).shape == (0, 64)
 
 
 def test_the_least_recently_used_text_is_encoded_again():
     encoder = CountingEncoder()
     vectors = QueryVectors(encoder, size=2)
     for text in ["a", "b", "a", "c", "a", "b"]:  # "c" pushes out "b", the one least recently used
-        vectors.encode([text])
+        vectors.encode([text], ["u"])
     assert encoder.seen == ["a", "b", "c", "b"]
 
 
@@ -91,8 +92,8 @@ def test_a_bad_vector_is_refused_and_not_kept():
     encoder = BrokenOn("bad")
     vectors = QueryVectors(encoder, size=8)
     with pytest.raises(InvalidInputError, match="NaN"):
-        vectors.encode(["ok", "bad"])
-    vectors.encode(["ok"])
+        vectors.encode(["ok", "bad"], ["u", "u"])
+    vectors.encode(["ok"], ["u"])
     assert encoder.seen == ["ok", "bad", "ok"]  # nothing of the failed batch was kept
 
 
@@ -105,3 +106,19 @@ def test_an_erasure_drops_the_kept_queries(tmp_path):
         memory.delete(hit.engram.id, "ana")  # the query quoted the deleted fact
         memory.recall("who plays guitar?", "ana", k=1)
     assert encoder.seen == ["who plays guitar?"]
+
+
+def test_one_users_query_does_not_make_anothers_faster(tmp_path):
+    """Kept per user: a tenant cannot time a recall to learn what another user asked."""
+    encoder = CountingEncoder()
+    vectors = QueryVectors(encoder, size=8)
+    vectors.encode(["is ana pregnant?", "x"], ["ana", "bo"])
+    vectors.encode(["is ana pregnant?", "is ana pregnant?"], ["bo", "ana"])
+    assert encoder.seen == ["is ana pregnant?", "x", "is ana pregnant?"]  # bo's own: encoded
+    with _memory(tmp_path, encoder) as memory:
+        memory.remember("Rex the dog hates the vet", "bo")
+        encoder.seen.clear()
+        memory.recall("who hates the vet?", "ana", k=1)
+        memory.recall("who hates the vet?", "bo", k=1)
+        memory.recall("who hates the vet?", "ana", k=1)
+    assert encoder.seen == ["who hates the vet?"] * 2
