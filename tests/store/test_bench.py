@@ -71,3 +71,27 @@ def test_store_beats_dense_retrieval_on_a_long_conversation(capsys):
     assert cli([str(DATA / "locomo_dev_b.json"), "--json", "--systems", "engram", "dense"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["engram"]["overall"]["recall@10"] > result["dense"]["overall"]["recall@10"]
+
+
+def test_margins_read_the_bars_off_a_run():
+    from engram_agents_demo.bench.recall import margins
+
+    def entry(overall: list[float], **rows: list[float]) -> dict:
+        as_row = lambda r: dict(zip(("recall@5", "recall@10", "recall@25"), r, strict=True))  # noqa: E731
+        return {"overall": as_row(overall), **{k: as_row(v) for k, v in rows.items()},
+                "latency_ms": {"p50": 1.0}}  # fmt: skip
+
+    results = {
+        "engram": entry([60, 70, 80], temporal=[50, 40, 90], **{"conversation:a": [60, 70, 80]}),
+        "dense": entry([50, 60, 82], temporal=[40, 45, 90], **{"conversation:a": [50, 70, 80]}),
+        "bm25": entry([55, 72, 70]),
+        "meta": {},
+    }
+    assert margins(results) == {
+        "engram": {
+            "minus_best_baseline": {"recall@5": 5, "recall@10": -2, "recall@25": -2},
+            "minus_dense": {"recall@5": 10, "recall@10": 10, "recall@25": -2},
+            "below_dense": ["overall recall@25", "temporal recall@10"],
+        }
+    }
+    assert margins({"engram": results["engram"], "meta": {}}) == {}  # no baseline in the run

@@ -146,6 +146,9 @@ def test_cli_reports_every_system_and_question_type(beam_dir):
         # five turns in the first chat: k = 25 holds every one of them
         assert entry["overall"]["recall@25"] == 100.0
     assert result["meta"]["turns"] == 9  # five in the first chat, four in the second
+    margins = result["meta"]["margins"]
+    assert set(margins) == {"engram", "engram[nostmt]"}
+    assert margins["engram"]["minus_dense"]["recall@25"] == 0.0  # both hold every turn there
 
 
 @pytest.mark.parametrize(

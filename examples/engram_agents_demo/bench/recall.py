@@ -282,9 +282,34 @@ def run(
         "questions": sum(len(c.questions) for c in conversations),
         "encoder": encoder.name,
         "engram_recall": "include_superseded=True (questions about the conversation's history)",
+        "margins": margins(results),
         "machine": machine(),
     }
     return results
+
+
+def margins(results: dict[str, Any]) -> dict[str, Any]:
+    """Per store system, what issue 20's bars read off a run: its overall recall@k minus dense
+    retrieval's (same encoder, same run) and minus the best baseline's, and every row (question
+    type, conversation) where it is below dense."""
+    baselines = [s for s in ("dense", "bm25", "chroma") if s in results]
+    out: dict[str, Any] = {}
+    for system, entry in results.items():
+        if not system.startswith("engram") or not baselines:
+            continue
+        mine = {m: v for m, v in entry["overall"].items() if m.startswith("recall@")}
+        best = {m: max(results[b]["overall"][m] for b in baselines) for m in mine}
+        out[system] = {"minus_best_baseline": {m: round(mine[m] - best[m], 2) for m in mine}}
+        if dense := results.get("dense"):
+            out[system]["minus_dense"] = {m: round(mine[m] - dense["overall"][m], 2) for m in mine}
+            out[system]["below_dense"] = [
+                f"{row} {m}"
+                for row, values in entry.items()
+                if row in dense and isinstance(values, dict) and "recall@5" in values
+                for m in mine
+                if values[m] < dense[row][m]
+            ]
+    return out
 
 
 def table(results: dict[str, Any]) -> str:
@@ -296,6 +321,11 @@ def table(results: dict[str, Any]) -> str:
                 f"{system:16} {o['recall@5']:6.1f} {o['recall@10']:6.1f} {o['recall@25']:6.1f} "
                 f"{r['latency_ms']['p50']:8.2f} {r['ingest_turns_per_s']:9.1f}"
             )
+    for system, margin in results["meta"]["margins"].items():
+        if "minus_dense" in margin:
+            gains = " ".join(f"{v:+6.1f}" for v in margin["minus_dense"].values())
+            below = ", ".join(margin["below_dense"]) or "nowhere"
+            lines.append(f"{system + ' - dense':16} {gains}   below dense: {below}")
     return "\n".join(lines)
 
 
