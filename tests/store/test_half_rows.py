@@ -40,6 +40,18 @@ def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
+def _filled_pair(make, positions: int):
+    """Random unit rows for `positions` (0–3 each), in a float32 and a float16 `make(DIM)`."""
+    rng = np.random.default_rng(positions)
+    counts = rng.integers(0, 4, positions)
+    vectors = _unit(rng, int(counts.sum()))
+    single, half = make(DIM, dtype=np.float32), make(DIM, dtype=np.float16)
+    _filled(single, vectors, counts)
+    _filled(half, vectors, counts)
+    assert (single.vectors.dtype, half.vectors.dtype) == (np.float32, np.float16)
+    return rng, vectors, single, half
+
+
 @pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr(ragged, "_CHUNK", 64)  # several chunks, the last one partial
@@ -47,13 +59,8 @@ def small_chunks(monkeypatch):
 
 @pytest.mark.parametrize("positions", [3, 300, 2000])
 def test_half_rows_score_as_the_single_rows_within_half_rounding(small_chunks, positions):
-    rng = np.random.default_rng(positions)
-    counts = rng.integers(0, 4, positions)
-    vectors = _unit(rng, int(counts.sum()))
-    single, half = RaggedRows(DIM), RaggedRows(DIM, dtype=np.float16)
-    _filled(single, vectors, counts)
-    _filled(half, vectors, counts)
-    assert half.vectors.dtype == np.float16 and half.vectors.nbytes * 2 == single.vectors.nbytes
+    rng, vectors, single, half = _filled_pair(RaggedRows, positions)
+    assert half.vectors.nbytes * 2 == single.vectors.nbytes
     query = _unit(rng, 1)[0]
     exact = half.vectors[: half.used].astype(np.float32) @ query  # numpy's cast, no BLAS trick
     few = rng.choice(positions, max(1, positions // 20), replace=False)
@@ -74,13 +81,7 @@ def test_half_rows_score_as_the_single_rows_within_half_rounding(small_chunks, p
 
 @pytest.mark.parametrize("positions", [40, 3000])
 def test_half_sentences_lift_as_single_ones_within_half_rounding(small_chunks, positions):
-    rng = np.random.default_rng(positions)
-    counts = rng.integers(0, 4, positions)
-    vectors = _unit(rng, int(counts.sum()))
-    single, half = SentenceRows(DIM), SentenceRows(DIM, dtype=np.float16)
-    _filled(single, vectors, counts)
-    _filled(half, vectors, counts)
-    assert half.vectors.dtype == np.float16
+    rng, _, single, half = _filled_pair(SentenceRows, positions)
     query = _unit(rng, 1)[0]
     for rows in (rng.choice(positions, 10, replace=False), np.arange(positions)):
         own = rng.uniform(0.1, 0.6, rows.size).astype(np.float32)
