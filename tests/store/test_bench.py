@@ -95,3 +95,30 @@ def test_margins_read_the_bars_off_a_run():
         }
     }
     assert margins({"engram": results["engram"], "meta": {}}) == {}  # no baseline in the run
+
+
+def _conversation(sessions: dict) -> dict:
+    return {"conversation": sessions, "qa": []}
+
+
+def test_sessions_without_a_readable_date_follow_the_one_before():
+    turn = {"speaker": "Ana", "dia_id": "D1:1", "text": "Hi"}
+    conv = _conversation({
+        "session_1": [turn], "session_1_date_time": "1:56 pm on 8 May, 2023",
+        "session_2": [turn | {"dia_id": "D2:1"}], "session_2_date_time": "None",
+        "session_3": [turn | {"dia_id": "D3:1", "text": None}],  # no date at all, no text
+    })  # fmt: skip
+    turns = turns_of(conv)
+    days = [t["date"].date().isoformat() for t in turns]
+    assert days == ["2023-05-08", "2023-05-09", "2023-05-10"]
+    assert turns[2]["text"] == "Ana: "
+    (first,) = turns_of(_conversation({"session_1": [turn | {"dia_id": 7}]}))
+    assert (first["dia_id"], first["date"].date().isoformat()) == ("7", "2024-01-01")
+
+
+@pytest.mark.parametrize("bad", [{"speaker": "Ana", "text": "Hi"}, {"dia_id": "D1:1"}, "Hi"])
+def test_a_turn_without_speaker_or_id_is_named(tmp_path, capsys, bad):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps([_conversation({"session_1": [bad]})]))
+    assert cli([str(path)]) == 2
+    assert "session_1 has a turn without" in capsys.readouterr().out

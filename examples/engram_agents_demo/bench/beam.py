@@ -15,18 +15,22 @@ from __future__ import annotations
 import ast
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from engram_agents.store.errors import InvalidInputError
-from engram_agents.store.timeexpr import parse_when
-from engram_agents_demo.bench.recall import Conversation, Question, Turn, run_cli
+from engram_agents_demo.bench.recall import (
+    START,
+    Conversation,
+    Question,
+    Turn,
+    date_or,
+    run_cli,
+)
 
 # Where a chat's questions are: BEAM's own folder, or a file beside the chat.
 PROBING = ("probing_questions/probing_questions.json", "probing_questions.json")
-# Chats without time anchors still need event times: one day per batch from this date.
-START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _read(path: Path) -> Any:
@@ -37,12 +41,8 @@ def _read(path: Path) -> Any:
 
 
 def _anchor(value: Any, fallback: datetime) -> datetime:
-    if not value:
-        return fallback
-    try:
-        return parse_when(str(value).replace("-", " "))
-    except InvalidInputError:
-        return fallback
+    """A message's `time_anchor` ("March-15-2024"), or `fallback` (one day per batch)."""
+    return date_or(str(value).replace("-", " ") if value else value, fallback)
 
 
 def batches_of(chat: Any, path: Path) -> list[Any]:

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from engram_agents.store.errors import InvalidInputError
-from engram_agents.store.timeexpr import parse_when
-from engram_agents_demo.bench.recall import Conversation, Question, Turn, run_cli
+from engram_agents_demo.bench.recall import (
+    START,
+    Conversation,
+    Question,
+    Turn,
+    date_or,
+    run_cli,
+)
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 
@@ -43,13 +50,17 @@ def turns_of(conversation: dict[str, Any]) -> list[Turn]:
         if (m := re.fullmatch(r"session_(\d+)", key)) and isinstance(conv[key], list)
     )
     out = []
+    date = START - timedelta(days=1)
     for number, key in sessions:
-        date = parse_when(conv[f"{key}_date_time"])
+        date = date_or(conv.get(f"{key}_date_time"), date + timedelta(days=1))
         for turn in conv[key]:
-            text = f"{turn['speaker']}: {turn['text']}"
+            fields = turn if isinstance(turn, dict) else {}
+            if missing := [f for f in ("speaker", "dia_id") if f not in fields]:
+                raise InvalidInputError(f"{key} has a turn without {' or '.join(missing)}")
+            text = f"{turn['speaker']}: {turn.get('text') or ''}"
             if turn.get("blip_caption"):
                 text += f" [shares a photo of {turn['blip_caption']}]"
-            out.append(Turn(dia_id=turn["dia_id"], session=number, date=date, text=text))
+            out.append(Turn(dia_id=str(turn["dia_id"]), session=number, date=date, text=text))
     return out
 
 

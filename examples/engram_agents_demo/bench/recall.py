@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,22 @@ import numpy as np
 from engram_agents.store.config import StoreConfig
 from engram_agents.store.encoders import Encoder, HashingEncoder, encode_checked, resolve_encoder
 from engram_agents.store.errors import InvalidInputError
+from engram_agents.store.timeexpr import parse_when
 
 KS = (5, 10, 25)
 SYSTEMS = ("engram", "dense", "bm25", "chroma")
+# Sessions without a readable date still need event times: a day after the one before, from here.
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def date_or(value: Any, fallback: datetime) -> datetime:
+    """`value` read as a date/time, or `fallback` where it is missing or unreadable ("None")."""
+    if not value:
+        return fallback
+    try:
+        return parse_when(str(value))
+    except InvalidInputError:
+        return fallback
 
 
 class Turn(dict):
