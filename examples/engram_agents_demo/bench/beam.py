@@ -20,14 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engram_agents.store.errors import InvalidInputError
-from engram_agents_demo.bench.recall import (
-    START,
-    Conversation,
-    Question,
-    Turn,
-    date_or,
-    run_cli,
-)
+from engram_agents_demo.bench.recall import START, Conversation, Question, Turn, date_or, run_cli
 
 # Where a chat's questions are: BEAM's own folder, or a file beside the chat.
 PROBING = ("probing_questions/probing_questions.json", "probing_questions.json")

@@ -14,14 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engram_agents.store.errors import InvalidInputError
-from engram_agents_demo.bench.recall import (
-    START,
-    Conversation,
-    Question,
-    Turn,
-    date_or,
-    run_cli,
-)
+from engram_agents_demo.bench.recall import START, Conversation, Question, Turn, date_or, run_cli
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 
