@@ -24,4 +24,4 @@ def test_half_vectors_reports_both_copies():
         assert (half["dtype"], single["dtype"]) == ("float16", "float32")
         assert half["rows"] == single["rows"] > 0
     assert set(out["recall_cpu_ms"]) == {"float16", "float32"} and out["queries"] == 12
-    assert out["top1_differing"] == 0
+    assert out["top1_differing"] <= 2  # float16 may flip a near tie (0 on this project's VM)
