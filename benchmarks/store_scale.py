@@ -33,7 +33,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,7 @@ from engram_agents.store.records import Engram, Scope
 from engram_agents.store.rows import AuditEvent, Codec
 from engram_agents.store.sketch import extract_sketch
 from engram_agents.store.store import EpisodicStore
+from engram_agents_demo.bench.recall import machine
 
 DIM = 384
 WORDS = [f"w{i:05d}" for i in range(20_000)]
@@ -313,12 +313,7 @@ def main(argv: list[str]) -> int:
 
 
 def _machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
-    }
+    return {**machine(), "load_average": os.getloadavg()}
 
 
 if __name__ == "__main__":
