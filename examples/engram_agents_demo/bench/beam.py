@@ -38,9 +38,10 @@ def _anchor(value: Any, fallback: datetime) -> datetime:
     return date_or(str(value).replace("-", " ") if value else value, fallback)
 
 
-def batches_of(chat: Any, path: Path) -> list[Any]:
-    """The chat's batches in order: a 10M chat's plans (`"plan-N"` keys) are read plan by plan,
-    in their numbers' order."""
+def batches_of(chat: Any, path: Path) -> list[dict[str, Any]]:
+    """The chat's batches in order, each a dict with its `turns`: a 10M chat's plans
+    (`"plan-N"` keys) are read plan by plan, in their numbers' order, and a batch given as a
+    bare list of messages is that list's turns."""
     if not isinstance(chat, list):
         raise InvalidInputError(f"{path}: expected a list of batches with 'turns'")
     out: list[Any] = []
@@ -51,7 +52,8 @@ def batches_of(chat: Any, path: Path) -> list[Any]:
             if (m := re.fullmatch(r"plan-(\d+)", str(key)))
         )
         out += [b for _, key in plans for b in entry[key] or []] if plans else [entry]
-    if not all(isinstance(b, list) or (isinstance(b, dict) and "turns" in b) for b in out):
+    out = [{"turns": b} if isinstance(b, list) else b for b in out]
+    if not all(isinstance(b, dict) and "turns" in b for b in out):
         raise InvalidInputError(f"{path}: expected a list of batches with 'turns'")
     return out
 
@@ -59,10 +61,9 @@ def batches_of(chat: Any, path: Path) -> list[Any]:
 def turns_of(chat: Any, path: Path) -> list[Turn]:
     out: list[Turn] = []
     for n, batch in enumerate(batches_of(chat, path)):
-        groups = batch if isinstance(batch, list) else batch["turns"]
-        session = n + 1 if isinstance(batch, list) else batch.get("batch_number", n + 1)
+        session = batch.get("batch_number", n + 1)
         date = START + timedelta(days=n)
-        for group in groups:
+        for group in batch["turns"]:
             for message in group if isinstance(group, list) else [group]:
                 if not isinstance(message, dict) or "id" not in message:
                     raise InvalidInputError(f"{path}: batch {session} has a message without 'id'")
