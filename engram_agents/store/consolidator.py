@@ -29,10 +29,10 @@ class Consolidator(StoreCore):
         if missing:
             raise NotFoundError(f"no engram {sorted(missing)[0]!r} for user {user_id!r}")
         weights = self.weights(user_id)
-        cache = self._last_features.get(user_id, {})
         for row in rows:
-            if row.id in cache:
-                weights = fusion.learn(weights, cache[row.id], useful, self.config.learning_rate)
+            x = self._last_features.get((user_id, row.id))
+            if x is not None:
+                weights = fusion.learn(weights, x, useful, self.config.learning_rate)
         event = AuditEvent(user_id, "feedback", list(ids), {"useful": useful})
         self._credit(user_id, read_at, [(r, 1.0 if useful else -1.0) for r in rows], event, weights)
         return weights
@@ -80,16 +80,17 @@ class Consolidator(StoreCore):
         if not use.used:
             return use
         share = self.config.reply_feedback_share
-        cache = self._last_features.get(user_id, {})
-        unused = [cache[r.id] for r, u in zip(rows, used, strict=True) if not u and r.id in cache]
-        changed = [r for r, u in zip(rows, used, strict=True) if u]
+        feats = [self._last_features.get((user_id, r.id)) for r in rows]
+        unused = [x for x, u in zip(feats, used, strict=True) if not u and x is not None]
+        changed = [(r, x) for r, x, u in zip(rows, feats, used, strict=True) if u]
         credits = [
-            (row, share * float(score)) for row, score in zip(changed, scores[used], strict=True)
+            (row, share * float(score))
+            for (row, _), score in zip(changed, scores[used], strict=True)
         ]
-        for row, credit in credits:
-            if unused and row.id in cache:
+        for (_, x), (_, credit) in zip(changed, credits, strict=True):
+            if unused and x is not None:
                 lr = self.config.learning_rate * credit
-                weights = fusion.learn_pair(weights, cache[row.id], np.mean(unused, axis=0), lr)
+                weights = fusion.learn_pair(weights, x, np.mean(unused, axis=0), lr)
         use.weights = weights
         event = AuditEvent(user_id, "reply_use", use.used, {"recalled": len(rows)})
         self._credit(user_id, read_at, credits, event, weights)

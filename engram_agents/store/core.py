@@ -10,13 +10,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from itertools import compress
 from typing import TypeVar
 
 import numpy as np
 
+from engram_agents.recent import Recent
 from engram_agents.store import blas, device_search
 from engram_agents.store.backends.base import Backend
 from engram_agents.store.backends.touches import TouchBuffer
@@ -41,6 +41,8 @@ from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER
 from engram_agents.store.static_vectors import static_vectors
 
 T = TypeVar("T")
+# recalled hits whose features feedback can still learn from, all users together (~0.3 KB each)
+RECALLED_FEATURES = 20_000
 _ATTEMPTS = 50  # conflicting writers each lose at most once per write that lands, so this is ample
 
 
@@ -66,7 +68,8 @@ class StoreCore:
         self.codec = Codec(cipher)
         self._indexes: dict[str, ScopeIndex] = {}
         self._copies: dict[str, CopyIndex] = {}
-        self._last_features: dict[str, OrderedDict[str, np.ndarray]] = {}
+        # each recalled hit's fusion features, for feedback on it: (user, id) -> features
+        self._last_features: Recent[tuple[str, str], np.ndarray] = Recent(RECALLED_FEATURES)
         self._erase_hooks: dict[str, Callable[[str, list[Engram]], dict[str, int]]] = {}
         self._settings: dict[str, tuple[int, dict[str, str | None]]] = {}  # user: (rev, values)
         self._lock = threading.RLock()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -231,12 +230,8 @@ class Ranker(StoreCore):
         self.backend.touch(accesses, events)
         for one in ranked:
             one.index.touch(one.ids, ts)
-            cache = self._last_features.setdefault(one.user_id, OrderedDict())
             for engram_id, x in zip(one.ids, one.feats, strict=True):
-                cache[engram_id] = x
-                cache.move_to_end(engram_id)
-            while len(cache) > 1000:
-                cache.popitem(last=False)
+                self._last_features.put((one.user_id, engram_id), x)
 
     def _rank(self, user_id: str, index: ScopeIndex, q: _Query) -> _Ranked:
         cfg = self.config

@@ -138,6 +138,25 @@ def test_feedback_changes_usefulness_and_learns_weights(make_memory):
     assert mem.get(hits[0].engram.id, "u").stats.activations == 1
 
 
+def test_feedback_learns_from_the_latest_recalls_with_memory_bounded_over_all_users(
+    make_memory, monkeypatch
+):
+    """The features feedback learns from are kept for the last few recalled hits of all users
+    together, so a server with many users holds a bounded amount; the latest hits still learn."""
+    monkeypatch.setattr("engram_agents.store.core.RECALLED_FEATURES", 4)
+    mem = make_memory()
+    for user in ("a", "b", "c"):
+        mem.remember_many(FACTS, user)
+        mem.recall("Caroline painter", user, k=3)
+    assert len(mem.store._last_features._values) == 4
+    before_a, before_c = mem.store.weights("a"), mem.store.weights("c")
+    stale = mem.recall("Caroline painter", "a", k=3)[0].engram.id
+    mem.recall("Caroline painter", "b", k=3)  # pushes user a's hits out
+    assert mem.feedback(stale, "a", useful=True) == before_a  # nothing left to learn from
+    fresh = mem.recall("Caroline painter", "c", k=3)[0].engram.id
+    assert mem.feedback(fresh, "c", useful=True) != before_c
+
+
 def test_consolidate_merges_promotes_and_keeps_every_pointer(make_memory):
     mem = make_memory(config=StoreConfig(merge_similarity=0.6, merge_keyword_overlap=0.5))
     texts = [

@@ -22,9 +22,9 @@ FACTS = [
 
 def _margin(memory, user: str, used: str, unused: list[str], weights) -> float:
     """How far the used engram's fused score sits above the unused ones' mean."""
-    cache = memory.store._last_features[user]
+    feats = memory.store._last_features
     w = fusion.as_vector(weights)
-    return float(cache[used] @ w - np.mean([cache[i] @ w for i in unused]))
+    return float(feats.get((user, used)) @ w - np.mean([feats.get((user, i)) @ w for i in unused]))
 
 
 def test_reply_quoting_one_memory_raises_only_its_usefulness(memory):
