@@ -1,7 +1,7 @@
 """Assemble chat.json and probing_questions.json of blind BEAM-format chat 1 from hand-written text.
 
-The sessions live in text/session_NN.txt; each starts with `## SESSION <n> <Month-DD-YYYY>` and holds
-messages opened by `@@user <label> [Month-DD-YYYY]` or `@@assistant [<label>]`. Labels let the
+The sessions live in text/session_NN.txt; each starts with `## SESSION <n> <Month-DD-YYYY>` and
+holds messages opened by `@@user <label> [Month-DD-YYYY]` or `@@assistant [<label>]`. Labels let the
 questions (text/questions.json) name their evidence without hard-coding message ids, so the text can
 be edited without renumbering. Deterministic: same text in, same JSON out.
 """
