@@ -26,6 +26,10 @@ class FusionWeights(BaseModel):
     # and only feedback and observed replies move them, per store and user.
     said_by_user: float = Field(default=0.0, ge=0)
     said_by_model: float = Field(default=0.0, ge=0)
+    # A standing preference or instruction (sketch.PREFERS) when the query asks for something
+    # to be done (sketch.is_request): what the user said to always do applies to a request that
+    # shares none of its words. No query about what was said or happened reads it.
+    preference: float = Field(default=0.5, ge=0)
 
 
 class StoreConfig(BaseModel):

@@ -30,11 +30,12 @@ def features(
     now_ts: float,
     half_life_days: float,
     time_range: TimeRange | None,
-    marks: tuple[np.ndarray, np.ndarray, np.ndarray],
+    marks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """One row per candidate, columns in FEATURES order; `marks` are, per candidate, whether it
-    ends by asking (`sketch.is_asking`), was said by the user, and by the model (`role_tag`)."""
-    asks, by_user, by_model = marks
+    ends by asking (`sketch.is_asking`), was said by the user, and by the model (`role_tag`),
+    and whether it sets a standing preference that the query, a request, reads."""
+    asks, by_user, by_model, prefers = marks
     f = index.fields
     age_days = np.maximum(now_ts - f["when_ts"][rows], 0.0) / 86_400.0
     if time_range is None:
@@ -55,6 +56,7 @@ def features(
             ~asks,
             by_user,
             by_model,
+            prefers,
         ],
         axis=1,
     ).astype(np.float32)

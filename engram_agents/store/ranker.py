@@ -23,7 +23,14 @@ from engram_agents.store.records import (
 )
 from engram_agents.store.rows import AuditEvent, EngramRow
 from engram_agents.store.sentences import static_query
-from engram_agents.store.sketch import ASKS, SAID_BY_MODEL, SAID_BY_USER, extract_sketch
+from engram_agents.store.sketch import (
+    ASKS,
+    PREFERS,
+    SAID_BY_MODEL,
+    SAID_BY_USER,
+    extract_sketch,
+    is_request,
+)
 from engram_agents.store.timeexpr import find_time_mentions, parse_when, span_of
 from engram_agents.store.validation import check_id, check_k, check_text, recall_filters
 
@@ -58,6 +65,9 @@ class RecallItem:
         return cls(user_id, query, k, recall_filters(filters, keywords, when), when, qvec)
 
 
+_NONE = np.zeros(0, dtype=np.int64)
+
+
 @dataclass
 class _Query:
     """A recall's query checked and parsed once: text, vectors, tags and the time it names."""
@@ -71,6 +81,7 @@ class _Query:
     tags: list[str]
     span: TimeRange | None
     squery: np.ndarray | None  # the static vector short turns' sentences are compared with
+    request: bool  # asks for something to be done: standing preferences apply (sketch.PREFERS)
 
 
 @dataclass
@@ -153,7 +164,8 @@ class Ranker(StoreCore):
             same = self._sentences is self._static
             squery = pquery if same else static_query(self.encoder, self._sentences, text)
         filters = item.filters or RecallFilters()
-        return _Query(text, k, filters, now, qvec, pquery, tags, span_of(mentions), squery)
+        span = span_of(mentions)
+        return _Query(text, k, filters, now, qvec, pquery, tags, span, squery, is_request(text))
 
     def _ranked(
         self,
@@ -241,6 +253,7 @@ class Ranker(StoreCore):
         qvec = q.qvec
         mask = self._mask(user_id, index, q.filters)
         hashed = dict(zip(self.codec.index_tags(q.tags, user_id), q.tags, strict=True))
+        marks = self.codec.index_tags([ASKS, SAID_BY_USER, SAID_BY_MODEL, PREFERS], user_id)
         large = len(index) > cfg.full_scan_below
         lexical = index.lexical(list(hashed), cfg.common_tag_fraction if large else 1.0)
         keep = mask[lexical.rows]
@@ -259,9 +272,11 @@ class Ranker(StoreCore):
             # An exact dense floor needs dense retrieval's own top among the candidates.
             floor = math.floor(cfg.dense_floor * k + 1e-9) if cfg.dense_floor_full_scan else 0
             wanted = max(few, floor)
-            if wanted:
-                extra = index.dense_top(qvec, wanted, mask)
-                extra = np.setdiff1d(extra, rows)
+            # a request reads the standing preferences, which seldom share its tags
+            prefers = index.posting(marks[3])[-cfg.min_candidates :] if q.request else _NONE
+            if wanted or prefers.size:
+                extra = index.dense_top(qvec, wanted, mask) if wanted else _NONE
+                extra = np.setdiff1d(np.concatenate([extra, prefers[mask[prefers]]]), rows)
                 rows = np.concatenate([rows, extra])
                 lex = np.concatenate([lex, np.zeros(extra.size, dtype=np.float32)])
         if rows.size == 0:
@@ -274,10 +289,7 @@ class Ranker(StoreCore):
         if q.squery is not None:  # before diversity and the floor: the floor's order is `own`
             lift = index.sentences.lift(rows, own, q.squery, cfg.sentence_weight)
         similar = in_context + lift
-        asks, by_user, by_model = (
-            index.holding(tag, rows)
-            for tag in self.codec.index_tags([ASKS, SAID_BY_USER, SAID_BY_MODEL], user_id)
-        )
+        asks, by_user, by_model, prefers = (index.holding(tag, rows) for tag in marks)
         x = fusion.features(
             index,
             rows,
@@ -286,7 +298,7 @@ class Ranker(StoreCore):
             q.now.timestamp(),
             cfg.recency_half_life_days,
             q.span,
-            (asks, by_user, by_model),
+            (asks, by_user, by_model, prefers & q.request),
         )
         w = fusion.as_vector(self.weights(user_id, index.revision))
         scored = x @ w

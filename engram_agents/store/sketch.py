@@ -65,8 +65,43 @@ SAID_BY_USER = "said:user"
 SAID_BY_MODEL = "said:model"
 USER_ROLES = frozenset({"user", "human"})
 MODEL_ROLES = frozenset({"assistant", "ai", "model", "system", "tool", "function"})
+# A turn that sets how the speaker wants things done from now on (`states_preference`). A later
+# request it applies to ("add a Supplier model") seldom shares its words ("always include the
+# migration"), so recall reads the mark as a prior for requests (`FusionWeights.preference`).
+PREFERS = "act:prefers"
 # The tags that mark a stored turn rather than tell what it says.
-MARKS = frozenset({ASKS, SAID_BY_USER, SAID_BY_MODEL})
+MARKS = frozenset({ASKS, PREFERS, SAID_BY_USER, SAID_BY_MODEL})
+_STANDING = re.compile(
+    r"(?:^|[.!?;:\n]\s*|\b(?:please|you|to)\s+)(?:always|never)\b"
+    r"|\b(?:from now on|going forward|in future|for future|whenever you|every time you)\b"
+    r"|\b(?:i|we)\b[^.!?\n]{0,20}\b(?:prefer|rather)\b|(?:^|[.!?;:\n]\s*)prefer\b"
+    r"|\b(?:my|a|the) preference\b|\bpreference (?:for|is)\b|\b(?:how|the way) I like\b"
+    r"|\bI (?:\w+ )?(?:want|like|need) [^.!?\n]{1,60}, not\b"
+    r"|\bI (?:want|need) (?:it|them|answers|replies|code|things) to be\b"
+    r"|\bI (?:hate|hated|dislike|can't stand|don't like)\b|\b(?:another|a new|one more) rule\b"
+    r"|\b(?:please )?(?:don't|do not) ever\b",
+    re.I,
+)
+# A query that asks for something to be done or decided rather than what was: it opens with a
+# verb (no question word or subject before it), or asks someone to, or asks what to do.
+_ASKS_TO_DO = re.compile(
+    rf"{REQUEST}|\b(?:help me|should (?:i|we)|shall (?:i|we)|let's|i need|i want|i'd like)\b",
+    re.I,
+)
+# ... but asking for an account of what was ("Summarise the move", "List the trips in order",
+# "Can you remind me when ...") is a question about the past in a request's words.
+_REPORTS_THE_PAST = re.compile(
+    r"^\W*(?:(?:please|(?:can|could|would|will) you)\s+)?(?:summari[sz]e|recap|list|remind|"
+    r"recount|order|sort|rank|put|tell|describe|name|walk me through|give me (?:a|an|the) "
+    r"(?:summary|recap|list|timeline|rundown|overview|history))\b",
+    re.I,
+)
+_NOT_A_VERB_FIRST = re.compile(
+    r"^\W*(?:i|i'm|i've|i'd|my|we|our|you|your|he|she|it|they|the|this|that|there|a|an|if)\b"
+    r"|^\W*(?:[\w'’]+[\s,]+){0,4}?(?:what|when|where|who|whom|whose|which|why|how|is|are|was|"
+    r"were|do|does|did|has|have|had|can|could|would|will|should|might|may)\b",
+    re.I,
+)
 # A clause that speaks of the speaker in the first person and is not itself a question.
 _CLAUSE = re.compile(r"[.!?;,:\n]+|\s[-–—]\s")
 _QUESTION_START = re.compile(
@@ -208,6 +243,23 @@ def states_own(text: str) -> bool:
     )
 
 
+def states_preference(text: str) -> bool:
+    """Some clause sets a standing preference or instruction: "Always include the migration",
+    "please never use unittest", "from now on give me diffs", "I prefer short answers"."""
+    return bool(_STANDING.search(text))
+
+
+def is_request(query: str) -> bool:
+    """The query asks for something to be done ("Add a Supplier model", "Could you draft the
+    letter?", "What should I pack?") rather than what was said or happened ("When is my
+    talk?"): the speaker's standing preferences apply to it."""
+    if _REPORTS_THE_PAST.match(query):
+        return False
+    if _ASKS_TO_DO.search(query):
+        return True
+    return not _NOT_A_VERB_FIRST.match(query)
+
+
 def speaker_tag(speaker: str | None) -> list[str]:
     """A named speaker's turn carries their name as a `name:` tag, as a mention would: "What
     has Melanie painted?" is about Melanie's own turns ("Melanie: I painted a sunrise"). Without
@@ -227,11 +279,16 @@ def role_tag(speaker: str | None) -> list[str]:
 
 def engram_sketch(text: str, when: datetime | None = None, speaker: str | None = None) -> list[str]:
     """The sketch of a stored text: its tags, `ASKS` when it only asks (`is_asking` and not
-    `states_own`), the speaker's name as a `name:` tag (`speaker_tag`) and the speaker's
+    `states_own`), `PREFERS` when it sets a standing preference and no model said it, the
+    speaker's name as a `name:` tag (`speaker_tag`) and the speaker's
     `role_tag`. Queries are sketched with `extract_sketch`, so `ASKS` and the role marks never
     match one lexically; recall reads them as priors."""
     tags = {*extract_sketch(text, when), *speaker_tag(speaker), *role_tag(speaker)}
-    return sorted({*tags, ASKS} if is_asking(text) and not states_own(text) else tags)
+    if is_asking(text) and not states_own(text):
+        tags.add(ASKS)
+    if SAID_BY_MODEL not in tags and states_preference(text):
+        tags.add(PREFERS)
+    return sorted(tags)
 
 
 def passage_sketch(
