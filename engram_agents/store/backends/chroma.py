@@ -10,7 +10,17 @@ before deletes so a merge interrupted half-way keeps every text (the merged engr
 sources). The chain's tail is the last event itself, so any crash point leaves a chain that
 verifies. The revision check holds a lock, so writers in one process never overwrite each other's
 changes; writers in several processes on one Chroma server are NOT serialized (check and write
-are separate calls): use the SQLite backend when several processes write."""
+are separate calls): use the SQLite backend when several processes write.
+
+Each audit entry also carries its position among its user's entries (`user_ord`, from 1), so an
+erasure-feed poll asks Chroma for the entries past its cursor directly (Chroma cannot count up to
+a position). An append numbers its entries from the user's count, which it reads as the count
+noted in `state` after the previous append (never ahead of the log: noted after the entries are
+added) raised by any of the user's entries past that note (an append that crashed before noting,
+or one made by another process): so appends one after another from several processes number on
+correctly, while two at once, like their seq numbers, can collide. Stores written before ordinals
+get theirs once, on open (see `_number_old_entries`); processes of the earlier code must not
+append to a store after that (their entries would have no ordinal, and no poll would see them)."""
 
 from __future__ import annotations
 
@@ -24,7 +34,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from engram_agents.recent import Recent
 from engram_agents.store.audit import chain
 from engram_agents.store.backends.base import Accesses, Backend
 from engram_agents.store.errors import BackendUnavailableError, ConflictError, StoreError
@@ -34,6 +43,7 @@ from engram_agents.store.rows import AuditEvent, EngramRow
 T = TypeVar("T")
 _UNIT = [1.0]  # side collections hold no vectors; Chroma still wants one per record
 _PAGE = 5_000
+_NUMBERED = "layout:audit_user_ord"  # state: every audit entry carries its user ordinal
 
 
 class NoEmbedding:
@@ -62,9 +72,13 @@ def _audit_id(seq: int) -> str:
     return f"{seq:012d}"
 
 
-def _from(seq: int) -> dict[str, Any]:
-    """Put first in an `$and` with the user: Chroma filters a little faster in that order."""
-    return {"seq": {"$gte": seq}}
+def _count_key(user_id: str) -> str:
+    return f"count:{user_id}"
+
+
+def _past(user_id: str, ordinal: int) -> dict[str, Any]:
+    """The user's audit entries from the `ordinal`-th on."""
+    return {"$and": [{"user_id": user_id}, {"user_ord": {"$gte": ordinal}}]}
 
 
 def _meta(row: EngramRow) -> dict[str, Any]:
@@ -142,9 +156,6 @@ class ChromaBackend(Backend):
             raise StoreError("ChromaBackend needs exactly one of path (local) or host (server)")
         self.where = f"http://{host}:{port}" if host else str(path)
         self._lock = threading.RLock()
-        # the erasure feed's cursors this handle returned: (user, position) -> the seq of the
-        # user's entry at that position (a cursor per client polling, with room)
-        self._bookmarks: Recent[tuple[str, int], int] = Recent(4096)
 
         def connect() -> None:
             if host:
@@ -158,6 +169,7 @@ class ChromaBackend(Backend):
             side = self.client.get_or_create_collection
             self.state = side(f"{name}_state", embedding_function=ef)
             self.audit = side(f"{name}_audit", embedding_function=ef)
+            self._number_old_entries()
 
         self._call(connect)
 
@@ -193,21 +205,69 @@ class ChromaBackend(Backend):
         if not events:
             return
         chain(events, *self._audit_tail())
+        counts = self._user_counts(sorted({e.user_id for e in events}))
+        metadatas = []
+        for e in events:
+            counts[e.user_id] += 1
+            event = json.dumps(dataclasses.asdict(e))
+            metadatas.append(
+                {"seq": e.seq, "user_id": e.user_id, "user_ord": counts[e.user_id], "event": event}
+            )
         self.audit.add(
             ids=[_audit_id(e.seq) for e in events],
             embeddings=[_UNIT] * len(events),
-            metadatas=[
-                {"seq": e.seq, "user_id": e.user_id, "event": json.dumps(dataclasses.asdict(e))}
-                for e in events
-            ],
+            metadatas=metadatas,
         )
+        self._upsert_state([(_count_key(u), {"n": n}) for u, n in counts.items()])
+
+    def _user_counts(self, user_ids: list[str]) -> dict[str, int]:
+        """How many audit entries each user has: the count noted after the last append, raised
+        by the user's entries past it (one read, of what the note missed: usually nothing)."""
+        noted = self.state.get(ids=[_count_key(u) for u in user_ids], include=["metadatas"])
+        counts = dict.fromkeys(user_ids, 0)
+        for key, meta in zip(noted["ids"], noted["metadatas"], strict=True):
+            counts[key.removeprefix("count:")] = int(meta["n"])
+        past = [_past(u, n + 1) for u, n in counts.items()]
+        where = past[0] if len(past) == 1 else {"$or": past}
+        for meta in self.audit.get(where=where, include=["metadatas"])["metadatas"]:
+            counts[meta["user_id"]] = max(counts[meta["user_id"]], int(meta["user_ord"]))
+        return counts
+
+    def _number_old_entries(self) -> None:
+        """Give the audit entries of a store written before ordinals theirs (each user's, in seq
+        order) and note each user's count, once: done is recorded in `state`. Interrupted, it
+        runs again on the next open and assigns the same numbers."""
+        if self._state(_NUMBERED):
+            return
+        by_user: dict[str, list[tuple[int, str, Any]]] = {}
+        for offset in range(0, self.audit.count(), _PAGE):
+            got = self.audit.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            for entry_id, meta in zip(got["ids"], got["metadatas"], strict=True):
+                by_user.setdefault(meta["user_id"], []).append(
+                    (int(meta["seq"]), entry_id, meta.get("user_ord"))
+                )
+        renumbered: list[tuple[str, int]] = []
+        for entries in by_user.values():
+            entries.sort()
+            renumbered += [
+                (entry_id, n)
+                for n, (_, entry_id, stored) in enumerate(entries, start=1)
+                if stored != n
+            ]
+        for start in range(0, len(renumbered), _PAGE):
+            part = renumbered[start : start + _PAGE]
+            ids, numbers = zip(*part, strict=True)
+            self.audit.update(ids=list(ids), metadatas=[{"user_ord": n} for n in numbers])
+        self._upsert_state([(_count_key(u), {"n": len(e)}) for u, e in by_user.items()])
+        self._upsert_state([(_NUMBERED, {"done": True})])
 
     def _upsert_state(self, state: list[tuple[str, dict[str, Any]]]) -> None:
-        if state:
+        for start in range(0, len(state), _PAGE):
+            part = state[start : start + _PAGE]
             self.state.upsert(
-                ids=[s[0] for s in state],
-                embeddings=[_UNIT] * len(state),
-                metadatas=[s[1] for s in state],
+                ids=[s[0] for s in part],
+                embeddings=[_UNIT] * len(part),
+                metadatas=[s[1] for s in part],
             )
 
     def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
@@ -307,34 +367,13 @@ class ChromaBackend(Backend):
         return self._audit_where({"user_id": user_id} if user_id else None)
 
     def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
-        """Asks Chroma only for the user's entries from the `after`-th on, so a poll of the
-        erasure feed fetches and decodes what is new (plus the cursor's own entry), not the
-        user's whole log (Chroma's filter still walks its index of the user's entries). The
-        cursor counts the user's entries, which Chroma cannot count up to, so each poll
-        bookmarks the seq of the entry its returned cursor ends on, and the next poll from that
-        cursor starts there. A bookmark is a hint checked against the log (the entry it names
-        must be the user's and open the read); a cursor without a good one (after a restart,
-        from another server, not one the feed returned) costs one listing of the user's entry
-        ids, as every poll did before bookmarks. Bookmarks live in this handle's memory: kept
-        in Chroma, each write would cost a poll more than the listing it saves (see
-        benchmarks/chroma_feed_poll.py)."""
+        """One read of the user's entries numbered from `after` on (see the module's docstring):
+        the cursor's own entry, which shows the log still has it, then the new ones. Neither the
+        user's older entries nor other users' are read, in any process, with any cursor."""
         if not after:
-            tail = self.audit_events(user_id)
-        else:
-            mine = {"user_id": user_id}
-            mark = self._bookmarks.get((user_id, after))
-            read = [] if mark is None else self._audit_where({"$and": [_from(mark), mine]})
-            if not read or read[0].seq != mark:  # no bookmark, or one the log disowns
-                ids = self._call(lambda: self.audit.get(where=mine, include=[]))["ids"]
-                if len(ids) < after:
-                    return None
-                mark = int(sorted(ids)[after - 1])  # zero-padded: text order is seq order
-                self._bookmarks.put((user_id, after), mark)
-                read = self._audit_where({"$and": [_from(mark), mine]})
-            tail = read[1:]  # past the cursor's own entry
-        if tail:
-            self._bookmarks.put((user_id, after + len(tail)), tail[-1].seq)
-        return tail
+            return self.audit_events(user_id)
+        read = self._audit_where(_past(user_id, after))
+        return read[1:] if read else None  # numbered 1..n: the first read is the `after`-th
 
     def _audit_where(self, where: dict[str, Any] | None) -> list[AuditEvent]:
         got = self._call(lambda: self.audit.get(where=where, include=["metadatas"]))
