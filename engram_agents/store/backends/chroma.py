@@ -1,6 +1,7 @@
 """Chroma backend: `PersistentClient` for a local folder or `HttpClient` for a `chroma run`
-server. Rows live in one collection (vectors as embeddings, the rest as metadata); revisions,
-settings and the audit log live in two small side collections.
+server. Rows live in one collection (vectors as embeddings, the rest as metadata); the audit log
+lives in a side collection, and revisions, settings and the log's per-user pointers (below) in
+another, `state`.
 
 Chroma has no transactions, so a write is a fixed sequence of calls, each atomic on its own:
 check the revisions the caller read and bump them; upsert rows; delete rows; store settings;
@@ -12,15 +13,19 @@ verifies. The revision check holds a lock, so writers in one process never overw
 changes; writers in several processes on one Chroma server are NOT serialized (check and write
 are separate calls): use the SQLite backend when several processes write.
 
-Each audit entry also carries its position among its user's entries (`user_ord`, from 1), so an
-erasure-feed poll asks Chroma for the entries past its cursor directly (Chroma cannot count up to
-a position). An append numbers its entries from the user's count, which it reads as the count
-noted in `state` after the previous append (never ahead of the log: noted after the entries are
-added) raised by any of the user's entries past that note (an append that crashed before noting,
-or one made by another process): so appends one after another from several processes number on
-correctly, while two at once, like their seq numbers, can collide. Stores written before ordinals
-get theirs once, on open (see `_number_old_entries`); processes of the earlier code must not
-append to a store after that (their entries would have no ordinal, and no poll would see them)."""
+The erasure feed's cursor counts a user's audit entries, which Chroma cannot count up to, and a
+metadata filter costs Chroma time in proportion to the entries it matches (the user's whole log).
+So each entry carries its position among its user's entries (`user_ord`, from 1), and `state`
+holds, per user, a pointer from each position to the entry's seq and a note of the count: a poll
+reads the note, the pointers past its cursor and those entries, all by id, whatever the log's
+length, in any process, from any cursor. An append writes its entries, then their pointers and
+the notes in one call: a reader never sees a pointer to an entry not yet written. An append that
+crashed in between leaves the log's last entries without pointers; the next append, or the next
+open, notes them first (walking back from the log's last entry to the last one noted). The same
+walk numbers a store written before ordinals on its first open, once. Appends from several
+processes one after another number on correctly (each reads the notes); two at once, like their
+seq numbers, can collide. Processes of the code before ordinals must not append to a store once
+it is numbered: their entries stay unseen by the feed until a newer process appends or opens."""
 
 from __future__ import annotations
 
@@ -43,7 +48,6 @@ from engram_agents.store.rows import AuditEvent, EngramRow
 T = TypeVar("T")
 _UNIT = [1.0]  # side collections hold no vectors; Chroma still wants one per record
 _PAGE = 5_000
-_NUMBERED = "layout:audit_user_ord"  # state: every audit entry carries its user ordinal
 
 
 class NoEmbedding:
@@ -76,9 +80,12 @@ def _count_key(user_id: str) -> str:
     return f"count:{user_id}"
 
 
-def _past(user_id: str, ordinal: int) -> dict[str, Any]:
-    """The user's audit entries from the `ordinal`-th on."""
-    return {"$and": [{"user_id": user_id}, {"user_ord": {"$gte": ordinal}}]}
+def _pointer_key(user_id: str, ordinal: int) -> str:
+    return f"ord:{user_id}:{ordinal}"
+
+
+def _seq(meta: dict[str, Any]) -> int:
+    return int(meta["seq"])
 
 
 def _meta(row: EngramRow) -> dict[str, Any]:
@@ -169,7 +176,7 @@ class ChromaBackend(Backend):
             side = self.client.get_or_create_collection
             self.state = side(f"{name}_state", embedding_function=ef)
             self.audit = side(f"{name}_audit", embedding_function=ef)
-            self._number_old_entries()
+            self._note_unnoted(self._last_entry())
 
         self._call(connect)
 
@@ -188,24 +195,25 @@ class ChromaBackend(Backend):
         got = self.state.get(ids=[key], include=["metadatas"])
         return got["metadatas"][0] if got["ids"] else None
 
-    def _audit_tail(self) -> tuple[int, str]:
-        """Seq and hash of the last audit entry, read from the entries themselves: they are
-        numbered 1..n, so the last one is entry n (n = the count), found by id."""
+    def _last_entry(self) -> dict[str, Any] | None:
+        """The metadata of the last audit entry: entries are numbered 1..n, so it is entry n
+        (n = the count), found by id."""
         count = self.audit.count()
         if not count:
-            return 0, ""
+            return None
         got = self.audit.get(ids=[_audit_id(count)], include=["metadatas"])
         if not got["ids"]:  # entries went missing; keep appending, verify_audit names the gap
             got = self.audit.get(include=["metadatas"])
-        last = max((AuditEvent(**json.loads(m["event"])) for m in got["metadatas"]),
-                   key=lambda e: e.seq)  # fmt: skip
-        return last.seq, last.hash
+        return max(got["metadatas"], key=_seq)
 
     def _log(self, events: list[AuditEvent]) -> None:
         if not events:
             return
-        chain(events, *self._audit_tail())
-        counts = self._user_counts(sorted({e.user_id for e in events}))
+        last = self._last_entry()
+        self._note_unnoted(last)
+        tail = AuditEvent(**json.loads(last["event"])) if last else None
+        chain(events, *((tail.seq, tail.hash) if tail else (0, "")))
+        counts = self._counts({e.user_id for e in events})
         metadatas = []
         for e in events:
             counts[e.user_id] += 1
@@ -218,56 +226,75 @@ class ChromaBackend(Backend):
             embeddings=[_UNIT] * len(events),
             metadatas=metadatas,
         )
-        self._upsert_state([(_count_key(u), {"n": n}) for u, n in counts.items()])
+        self._note(metadatas)
 
-    def _user_counts(self, user_ids: list[str]) -> dict[str, int]:
-        """How many audit entries each user has: the count noted after the last append, raised
-        by the user's entries past it (one read, of what the note missed: usually nothing)."""
-        noted = self.state.get(ids=[_count_key(u) for u in user_ids], include=["metadatas"])
-        counts = dict.fromkeys(user_ids, 0)
-        for key, meta in zip(noted["ids"], noted["metadatas"], strict=True):
-            counts[key.removeprefix("count:")] = int(meta["n"])
-        past = [_past(u, n + 1) for u, n in counts.items()]
-        where = past[0] if len(past) == 1 else {"$or": past}
-        for meta in self.audit.get(where=where, include=["metadatas"])["metadatas"]:
-            counts[meta["user_id"]] = max(counts[meta["user_id"]], int(meta["user_ord"]))
-        return counts
+    def _note(self, entries: list[dict[str, Any]]) -> None:
+        """Pointers to these entries (in seq order) and their users' counts, in one call."""
+        counts = {m["user_id"]: int(m["user_ord"]) for m in entries}  # the last one's
+        self.state.upsert(
+            ids=[_pointer_key(m["user_id"], m["user_ord"]) for m in entries]
+            + [_count_key(u) for u in counts],
+            embeddings=[_UNIT] * (len(entries) + len(counts)),
+            metadatas=[{"seq": m["seq"]} for m in entries] + [{"n": n} for n in counts.values()],
+        )
 
-    def _number_old_entries(self) -> None:
-        """Give the audit entries of a store written before ordinals theirs (each user's, in seq
-        order) and note each user's count, once: done is recorded in `state`. Interrupted, it
-        runs again on the next open and assigns the same numbers."""
-        if self._state(_NUMBERED):
+    def _counts(self, user_ids: set[str]) -> dict[str, int]:
+        """How many audit entries each user has, as noted (never ahead of the log)."""
+        keys = {_count_key(u): u for u in user_ids}
+        noted = self._by_id(self.state, list(keys))
+        return dict.fromkeys(user_ids, 0) | {keys[i]: int(m["n"]) for i, m in noted.items()}
+
+    def _by_id(self, collection: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The metadata of the records with these ids that exist, by id (in pages: Chroma
+        limits the ids of one call)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), _PAGE):
+            got = collection.get(ids=ids[start : start + _PAGE], include=["metadatas"])
+            found.update(zip(got["ids"], got["metadatas"], strict=True))
+        return found
+
+    def _noted(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Those of the entries whose user's pointer at their position names them."""
+        numbered = [m for m in entries if "user_ord" in m]
+        keys = [_pointer_key(m["user_id"], m["user_ord"]) for m in numbered]
+        seqs = {k: _seq(m) for k, m in self._by_id(self.state, keys).items()}
+        return [m for k, m in zip(keys, numbered, strict=True) if seqs.get(k) == _seq(m)]
+
+    def _note_unnoted(self, last: dict[str, Any] | None) -> None:
+        """Number and note the entries after the last noted one: those of an append that
+        crashed before noting them, or a whole store written before ordinals. Usually the log's
+        last entry is noted, and this is one read by id."""
+        if last is None or self._noted([last]):
             return
-        by_user: dict[str, list[tuple[int, str, Any]]] = {}
-        for offset in range(0, self.audit.count(), _PAGE):
-            got = self.audit.get(include=["metadatas"], limit=_PAGE, offset=offset)
-            for entry_id, meta in zip(got["ids"], got["metadatas"], strict=True):
-                by_user.setdefault(meta["user_id"], []).append(
-                    (int(meta["seq"]), entry_id, meta.get("user_ord"))
-                )
-        renumbered: list[tuple[str, int]] = []
-        for entries in by_user.values():
-            entries.sort()
-            renumbered += [
-                (entry_id, n)
-                for n, (_, entry_id, stored) in enumerate(entries, start=1)
-                if stored != n
-            ]
-        for start in range(0, len(renumbered), _PAGE):
-            part = renumbered[start : start + _PAGE]
-            ids, numbers = zip(*part, strict=True)
-            self.audit.update(ids=list(ids), metadatas=[{"user_ord": n} for n in numbers])
-        self._upsert_state([(_count_key(u), {"n": len(e)}) for u, e in by_user.items()])
-        self._upsert_state([(_NUMBERED, {"done": True})])
+        unnoted: list[dict[str, Any]] = []
+        top = _seq(last)
+        while top > 0:  # back from the end, a page at a time, to the last noted entry
+            ids = [_audit_id(seq) for seq in range(max(top - _PAGE, 0) + 1, top + 1)]
+            page = sorted(self._by_id(self.audit, ids).values(), key=_seq)
+            noted = self._noted(page)
+            after = _seq(noted[-1]) if noted else 0
+            unnoted[:0] = [m for m in page if _seq(m) > after]
+            if noted:
+                break
+            top -= _PAGE
+        counts = self._counts({m["user_id"] for m in unnoted})
+        for m in unnoted:
+            counts[m["user_id"]] += 1
+            m["user_ord"] = counts[m["user_id"]]
+        for start in range(0, len(unnoted), _PAGE // 2):  # in seq order: a crash keeps a prefix
+            part = unnoted[start : start + _PAGE // 2]
+            self.audit.update(
+                ids=[_audit_id(_seq(m)) for m in part],
+                metadatas=[{"user_ord": m["user_ord"]} for m in part],
+            )
+            self._note(part)
 
     def _upsert_state(self, state: list[tuple[str, dict[str, Any]]]) -> None:
-        for start in range(0, len(state), _PAGE):
-            part = state[start : start + _PAGE]
+        if state:
             self.state.upsert(
-                ids=[s[0] for s in part],
-                embeddings=[_UNIT] * len(part),
-                metadatas=[s[1] for s in part],
+                ids=[s[0] for s in state],
+                embeddings=[_UNIT] * len(state),
+                metadatas=[s[1] for s in state],
             )
 
     def write(self, upserts, deletes, events, bump, settings=None, expect=None) -> dict[str, int]:
@@ -367,13 +394,19 @@ class ChromaBackend(Backend):
         return self._audit_where({"user_id": user_id} if user_id else None)
 
     def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
-        """One read of the user's entries numbered from `after` on (see the module's docstring):
-        the cursor's own entry, which shows the log still has it, then the new ones. Neither the
-        user's older entries nor other users' are read, in any process, with any cursor."""
-        if not after:
-            return self.audit_events(user_id)
-        read = self._audit_where(_past(user_id, after))
-        return read[1:] if read else None  # numbered 1..n: the first read is the `after`-th
+        """The user's count as noted, the pointers past `after` and the entries they name, all
+        read by id (see the module's docstring): an idle poll is one read of one record."""
+
+        def run() -> list[AuditEvent] | None:
+            count = self._counts({user_id})[user_id]
+            if after > count:
+                return None
+            keys = [_pointer_key(user_id, n) for n in range(after + 1, count + 1)]
+            seqs = sorted(_seq(m) for m in self._by_id(self.state, keys).values())
+            entries = self._by_id(self.audit, [_audit_id(seq) for seq in seqs]).values()
+            return [AuditEvent(**json.loads(m["event"])) for m in sorted(entries, key=_seq)]
+
+        return self._call(run)
 
     def _audit_where(self, where: dict[str, Any] | None) -> list[AuditEvent]:
         got = self._call(lambda: self.audit.get(where=where, include=["metadatas"]))
