@@ -92,13 +92,13 @@ def test_a_feed_poll_reads_only_the_users_new_entries(memory):
         ("delete", sorted([notes[0].id, notes[7].id])),
     ]
     assert audit.entries_read == audit.ids_seen == 3  # delete, remember, delete
-    assert state.entries_read == 1 + 3  # the count, a pointer to each
+    assert state.entries_read == 2 + 3  # the notes (count, tail: one read), a pointer to each
     assert feed.cursor == start.cursor + 3
     whole = memory.erasures("u")  # from the start, the same positions
     assert whole.erasures == feed.erasures and whole.cursor == feed.cursor
     reset(audit, state)
     assert memory.erasures("u", after=feed.cursor).erasures == []
-    assert (audit.ids_seen, state.ids_seen) == (0, 1)  # an idle poll: the count only
+    assert (audit.ids_seen, state.ids_seen) == (0, 2)  # an idle poll: the notes only
     assert memory.erasures("u", after=feed.cursor + 1) == whole  # beyond: from the start
 
 
@@ -118,7 +118,7 @@ def test_a_second_handle_polls_from_a_cursor_it_did_not_issue(memory, tmp_path, 
             assert feed.erasures == [e for e in whole.erasures if e.position > after]
             assert feed.cursor == whole.cursor
             assert audit.ids_seen == audit.entries_read == whole.cursor - after
-            assert state.ids_seen == 1 + whole.cursor - after
+            assert state.ids_seen == 2 + whole.cursor - after
         other.delete(memory.notes[9].id, "u")  # written by the second handle
     feed = memory.erasures("u", after=whole.cursor)
     assert [(e.position, e.engram_ids) for e in feed.erasures] == [
@@ -138,8 +138,8 @@ def test_a_poll_after_a_thousand_entries_reads_the_new_one(tmp_path, hashing):
         audit, state = counted(fresh)
         feed = fresh.erasures("u", after=cursor + 1)
         assert [(e.position, e.engram_ids) for e in feed.erasures] == [(cursor + 2, [fact.id])]
-        # the new entry, the count and its pointer: not 1,000 (not even their ids)
-        assert (audit.ids_seen, audit.entries_read, state.ids_seen) == (1, 1, 2)
+        # the new entry, the notes and its pointer: not 1,000 (not even their ids)
+        assert (audit.ids_seen, audit.entries_read, state.ids_seen) == (1, 1, 3)
 
 
 def crash_noting(patch: pytest.MonkeyPatch, after: int = 0) -> None:
@@ -194,7 +194,7 @@ def old_layout(backend: ChromaBackend) -> None:
         metadatas=[{k: v for k, v in m.items() if k != "user_ord"} for m in got["metadatas"]],
     )
     records = backend.state.get(include=[])["ids"]
-    backend.state.delete(ids=[i for i in records if i.startswith(("count:", "ord:"))])
+    backend.state.delete(ids=[i for i in records if i.startswith(("count:", "ord:", "audit:"))])
 
 
 def counting_updates(patch: pytest.MonkeyPatch) -> list[int]:

@@ -1,31 +1,43 @@
 """Chroma backend: `PersistentClient` for a local folder or `HttpClient` for a `chroma run`
 server. Rows live in one collection (vectors as embeddings, the rest as metadata); the audit log
-lives in a side collection, and revisions, settings and the log's per-user pointers (below) in
-another, `state`.
+lives in a side collection, recall's access counts in another (below), and revisions, settings
+and the log's per-user pointers (below) in a third, `state`.
 
 Chroma has no transactions, so a write is a fixed sequence of calls, each atomic on its own:
-check the revisions the caller read and bump them; upsert rows; delete rows; store settings;
-append the audit events (one `add`). A crash leaves a prefix of that sequence: rows may be changed
-without their audit entry, never an audit entry for a change that did not happen, and upserts go
-before deletes so a merge interrupted half-way keeps every text (the merged engram and its
-sources). The chain's tail is the last event itself, so any crash point leaves a chain that
-verifies. The revision check holds a lock, so writers in one process never overwrite each other's
-changes; writers in several processes on one Chroma server are NOT serialized (check and write
-are separate calls): use the SQLite backend when several processes write.
+check the revisions the caller read and bump them; drop the recall counts of the rows it rewrites
+or deletes (below); upsert rows; delete rows; store settings; append the audit events (one
+`add`). A crash leaves a prefix of that sequence: rows may be changed without their audit entry,
+never an audit entry for a change that did not happen, and upserts go before deletes so a merge
+interrupted half-way keeps every text (the merged engram and its sources). The chain's tail is
+the last event itself, so any crash point leaves a chain that verifies. The revision check holds
+a lock, so writers in one process never overwrite each other's changes; writers in several
+processes on one Chroma server are NOT serialized (check and write are separate calls): use the
+SQLite backend when several processes write.
+
+Access counts (`activations`, `last_access_ts`): a row's metadata holds them as of its last
+whole-row write (remember, update, consolidate, re-sealing store the counts their caller read);
+recalls since are counted in `{name}_accesses` (id = the engram's, metadata = its counts), so a
+flushed recall writes two numbers per hit instead of rewriting each hit's metadata (payload, tags,
+passages). Reads take the side entry's counts where there is one, else the row's: a store made
+before the side collection reads as it did, with nothing to move. A write drops the side entries
+of the rows it rewrites or deletes before writing them: a crash in between loses the recalls
+counted since those rows' last write, and never leaves counts of a deleted engram behind.
 
 The erasure feed's cursor counts a user's audit entries, which Chroma cannot count up to, and a
 metadata filter costs Chroma time in proportion to the entries it matches (the user's whole log).
 So each entry carries its position among its user's entries (`user_ord`, from 1), and `state`
 holds, per user, a pointer from each position to the entry's seq and a note of the count: a poll
 reads the note, the pointers past its cursor and those entries, all by id, whatever the log's
-length, in any process, from any cursor. An append writes its entries, then their pointers and
-the notes in one call: a reader never sees a pointer to an entry not yet written. An append that
-crashed in between leaves the log's last entries without pointers; the next append, or the next
-open, notes them first (walking back from the log's last entry to the last one noted). The same
-walk numbers a store written before ordinals on its first open, once. Appends from several
-processes one after another number on correctly (each reads the notes); two at once, like their
-seq numbers, can collide. Processes of the code before ordinals must not append to a store once
-it is numbered: their entries stay unseen by the feed until a newer process appends or opens."""
+length, in any process, from any cursor. An append writes its entries, then in one call their
+pointers, the counts and a tail note naming the last entry (which the next append reads instead
+of counting the log): a reader never sees a pointer to an entry not yet written. An append that
+crashed in between leaves the log's last entries without pointers and the tail note behind; the
+next append, or the next open, notes them first (walking back from the log's last entry to the
+last one noted). The same walk numbers a store written before ordinals on its first open, once.
+Appends from several processes one after another number on correctly (each reads the notes);
+two at once, like their seq numbers, can collide. Processes of the code before ordinals must not
+append to a store once it is numbered: their entries stay unseen by the feed until a newer
+process appends or opens."""
 
 from __future__ import annotations
 
@@ -48,6 +60,7 @@ from engram_agents.store.rows import AuditEvent, EngramRow
 T = TypeVar("T")
 _UNIT = [1.0]  # side collections hold no vectors; Chroma still wants one per record
 _PAGE = 5_000
+_TAIL = "audit:tail"  # state: the seq of the last audit entry noted
 
 
 class NoEmbedding:
@@ -126,6 +139,10 @@ def _opened_passages(stored: str, dim: int) -> Passages:
     )
 
 
+def _access_counts(meta: dict[str, Any]) -> tuple[int, float]:
+    return int(meta["activations"]), float(meta["last_access_ts"])
+
+
 def _row(engram_id: str, meta: dict[str, Any], vector: Any) -> EngramRow:
     vector = np.asarray(vector, dtype=np.float32)
     return EngramRow(
@@ -176,7 +193,10 @@ class ChromaBackend(Backend):
             side = self.client.get_or_create_collection
             self.state = side(f"{name}_state", embedding_function=ef)
             self.audit = side(f"{name}_audit", embedding_function=ef)
-            self._note_unnoted(self._last_entry())
+            self.accesses = side(f"{name}_accesses", embedding_function=ef)
+            last, noted = self._tail(self._counts(set())[1])
+            if not noted:
+                self._note_unnoted(last)
 
         self._call(connect)
 
@@ -195,25 +215,33 @@ class ChromaBackend(Backend):
         got = self.state.get(ids=[key], include=["metadatas"])
         return got["metadatas"][0] if got["ids"] else None
 
-    def _last_entry(self) -> dict[str, Any] | None:
-        """The metadata of the last audit entry: entries are numbered 1..n, so it is entry n
-        (n = the count), found by id."""
+    def _tail(self, note: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
+        """The metadata of the log's last entry, and whether it is noted. The tail note names
+        it when the last append finished (checked: the entry after it must not exist); else it
+        is entry n (n = the count): entries are numbered 1..n."""
+        if note:
+            ids = [_audit_id(_seq(note)), _audit_id(_seq(note) + 1)]
+            got = self._by_id(self.audit, ids)
+            if list(got) == ids[:1]:
+                return got[ids[0]], True
         count = self.audit.count()
         if not count:
-            return None
+            return None, True
         got = self.audit.get(ids=[_audit_id(count)], include=["metadatas"])
         if not got["ids"]:  # entries went missing; keep appending, verify_audit names the gap
             got = self.audit.get(include=["metadatas"])
-        return max(got["metadatas"], key=_seq)
+        return max(got["metadatas"], key=_seq), False
 
     def _log(self, events: list[AuditEvent]) -> None:
         if not events:
             return
-        last = self._last_entry()
-        self._note_unnoted(last)
+        users = {e.user_id for e in events}
+        counts, note = self._counts(users)
+        last, noted = self._tail(note)
+        if not noted and self._note_unnoted(last):
+            counts, _ = self._counts(users)
         tail = AuditEvent(**json.loads(last["event"])) if last else None
         chain(events, *((tail.seq, tail.hash) if tail else (0, "")))
-        counts = self._counts({e.user_id for e in events})
         metadatas = []
         for e in events:
             counts[e.user_id] += 1
@@ -229,20 +257,26 @@ class ChromaBackend(Backend):
         self._note(metadatas)
 
     def _note(self, entries: list[dict[str, Any]]) -> None:
-        """Pointers to these entries (in seq order) and their users' counts, in one call."""
+        """Pointers to these entries (in seq order), their users' counts and the tail note (the
+        last of them), in one call."""
         counts = {m["user_id"]: int(m["user_ord"]) for m in entries}  # the last one's
         self.state.upsert(
             ids=[_pointer_key(m["user_id"], m["user_ord"]) for m in entries]
-            + [_count_key(u) for u in counts],
-            embeddings=[_UNIT] * (len(entries) + len(counts)),
-            metadatas=[{"seq": m["seq"]} for m in entries] + [{"n": n} for n in counts.values()],
+            + [_count_key(u) for u in counts]
+            + [_TAIL],
+            embeddings=[_UNIT] * (len(entries) + len(counts) + 1),
+            metadatas=[{"seq": m["seq"]} for m in entries]
+            + [{"n": n} for n in counts.values()]
+            + [{"seq": entries[-1]["seq"]}],
         )
 
-    def _counts(self, user_ids: set[str]) -> dict[str, int]:
-        """How many audit entries each user has, as noted (never ahead of the log)."""
+    def _counts(self, user_ids: set[str]) -> tuple[dict[str, int], dict[str, Any] | None]:
+        """How many audit entries each user has, as noted (never ahead of the log), and the
+        tail note, in one read."""
         keys = {_count_key(u): u for u in user_ids}
-        noted = self._by_id(self.state, list(keys))
-        return dict.fromkeys(user_ids, 0) | {keys[i]: int(m["n"]) for i, m in noted.items()}
+        noted = self._by_id(self.state, [*keys, _TAIL])
+        counts = {keys[i]: int(m["n"]) for i, m in noted.items() if i in keys}
+        return dict.fromkeys(user_ids, 0) | counts, noted.get(_TAIL)
 
     def _by_id(self, collection: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The metadata of the records with these ids that exist, by id (in pages: Chroma
@@ -260,12 +294,12 @@ class ChromaBackend(Backend):
         seqs = {k: _seq(m) for k, m in self._by_id(self.state, keys).items()}
         return [m for k, m in zip(keys, numbered, strict=True) if seqs.get(k) == _seq(m)]
 
-    def _note_unnoted(self, last: dict[str, Any] | None) -> None:
+    def _note_unnoted(self, last: dict[str, Any] | None) -> bool:
         """Number and note the entries after the last noted one: those of an append that
-        crashed before noting them, or a whole store written before ordinals. Usually the log's
-        last entry is noted, and this is one read by id."""
+        crashed before noting them, or a whole store written before ordinals. Whether it
+        noted any."""
         if last is None or self._noted([last]):
-            return
+            return False
         unnoted: list[dict[str, Any]] = []
         top = _seq(last)
         while top > 0:  # back from the end, a page at a time, to the last noted entry
@@ -277,7 +311,7 @@ class ChromaBackend(Backend):
             if noted:
                 break
             top -= _PAGE
-        counts = self._counts({m["user_id"] for m in unnoted})
+        counts, _ = self._counts({m["user_id"] for m in unnoted})
         for m in unnoted:
             counts[m["user_id"]] += 1
             m["user_ord"] = counts[m["user_id"]]
@@ -288,6 +322,7 @@ class ChromaBackend(Backend):
                 metadatas=[{"user_ord": m["user_ord"]} for m in part],
             )
             self._note(part)
+        return True
 
     def _upsert_state(self, state: list[tuple[str, dict[str, Any]]]) -> None:
         if state:
@@ -311,6 +346,9 @@ class ChromaBackend(Backend):
                     )
             revisions = {user_id: current[user_id] + 1 for user_id in bump}
             self._upsert_state([(f"rev:{u}", {"rev": r}) for u, r in revisions.items()])
+            if rewritten := [r.id for r in upserts] + list(deletes):
+                # a rewritten row carries the counts its writer read; a deleted one leaves none
+                self.accesses.delete(ids=rewritten)
             if upserts:
                 self.rows.upsert(
                     ids=[r.id for r in upserts],
@@ -333,47 +371,70 @@ class ChromaBackend(Backend):
     def touch(self, accesses: Accesses, events: list[AuditEvent]) -> None:
         def run() -> None:
             if accesses:
-                got = self.rows.get(ids=list(accesses), include=["metadatas"])
-                metas = [
-                    {
-                        "activations": int(m["activations"]) + accesses[i][0],
-                        "last_access_ts": accesses[i][1],
-                    }
-                    for i, m in zip(got["ids"], got["metadatas"], strict=True)
-                ]
-                self.rows.update(ids=got["ids"], metadatas=metas)
+                self._count(accesses)
             self._log(events)
 
         self._call(run)
 
+    def _count(self, accesses: Accesses) -> None:
+        """Add recalls to the side entries of the rows still stored (a touch of an engram
+        deleted since writes nothing)."""
+        stored = self._counted(self.rows.get(ids=list(accesses), include=["metadatas"]))
+        if stored:
+            self.accesses.upsert(
+                ids=list(stored),
+                embeddings=[_UNIT] * len(stored),
+                metadatas=[
+                    {"activations": n + accesses[i][0], "last_access_ts": accesses[i][1]}
+                    for i, (n, _) in stored.items()
+                ],
+            )
+
+    def _counted(self, got: dict[str, Any]) -> dict[str, tuple[int, float]]:
+        """Access counts of the rows in a `get` result: their side entry's, else (no recall
+        since the row was written, or a store made before the side collection) the row's."""
+        counts = {i: _access_counts(m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        side = self._by_id(self.accesses, list(counts))
+        return counts | {i: _access_counts(m) for i, m in side.items()}
+
+    def _rows(self, got: dict[str, Any]) -> list[EngramRow]:
+        """The rows of a `get` result (metadatas and embeddings), with their access counts."""
+        counts = self._counted(got)
+        rows = [
+            _row(i, m, v)
+            for i, m, v in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
+        ]
+        for row in rows:
+            row.activations, row.last_access_ts = counts[row.id]
+        return rows
+
     def get(self, user_id: str, ids: list[str]) -> list[EngramRow]:
         if not ids:
             return []
-        got = self._call(lambda: self.rows.get(ids=ids, include=["metadatas", "embeddings"]))
-        by_id = {
-            i: _row(i, m, v)
-            for i, m, v in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
-            if m["user_id"] == user_id
-        }
+
+        def run() -> list[EngramRow]:
+            got = self.rows.get(ids=ids, include=["metadatas", "embeddings"])
+            return self._rows(got)
+
+        by_id = {r.id: r for r in self._call(run) if r.user_id == user_id}
         return [by_id[i] for i in ids if i in by_id]
 
     def scan(self, user_id: str) -> Iterator[EngramRow]:
         rows: list[EngramRow] = []
         offset = 0
         while True:
-            got = self._call(
-                lambda o=offset: self.rows.get(
-                    where={"user_id": user_id},
-                    include=["metadatas", "embeddings"],
-                    limit=_PAGE,
-                    offset=o,
+            page = self._call(
+                lambda o=offset: self._rows(
+                    self.rows.get(
+                        where={"user_id": user_id},
+                        include=["metadatas", "embeddings"],
+                        limit=_PAGE,
+                        offset=o,
+                    )
                 )
             )
-            rows += [
-                _row(i, m, v)
-                for i, m, v in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
-            ]
-            if len(got["ids"]) < _PAGE:
+            rows += page
+            if len(page) < _PAGE:
                 break
             offset += _PAGE
         rows.sort(key=lambda r: (r.created_ts, r.id))
@@ -398,7 +459,7 @@ class ChromaBackend(Backend):
         read by id (see the module's docstring): an idle poll is one read of one record."""
 
         def run() -> list[AuditEvent] | None:
-            count = self._counts({user_id})[user_id]
+            count = self._counts({user_id})[0][user_id]
             if after > count:
                 return None
             keys = [_pointer_key(user_id, n) for n in range(after + 1, count + 1)]
