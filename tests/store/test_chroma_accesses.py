@@ -1,8 +1,9 @@
 """Recall's access counts on the Chroma backend live in a side collection (`{name}_accesses`):
 a flushed recall writes there and leaves the engram rows alone, every read path sees the same
 counts as on SQLite (the reference), a whole-row write carries them into the row and drops the
-side entry, a delete or forget leaves none behind, and a store made before the side collection
-reads its rows' own counts (local Chroma, hashing encoder)."""
+side entry, a delete or forget leaves none behind (test_access_counts, with SQLite's), and a
+store made before the side collection reads its rows' own counts (local Chroma, hashing
+encoder)."""
 
 from __future__ import annotations
 
@@ -131,24 +132,6 @@ def test_whole_row_writes_keep_the_counts_sqlite_keeps(tmp_path, hashing):
             if step in ("update", "remember again"):
                 assert side_entries(memory) == {} and row_count(memory, ids[1]) == expected
         assert side_entries(memory) == {ids[1]: 5} and row_count(memory, ids[1]) == 4
-
-
-def test_delete_and_forget_leave_no_side_entry(tmp_path, hashing):
-    with open_chroma(tmp_path, hashing) as memory:
-        texts = [BOILER, "the car is serviced in May", "the cat eats at noon"]
-        a, b, c = (memory.remember(t, "u", session_id=f"s{n}") for n, t in enumerate(texts))
-        for query in ("boiler", "car", "cat"):
-            memory.recall(query, "u")
-        memory.store.backend.flush()
-        assert set(side_entries(memory)) == {a.id, b.id, c.id}
-        memory.delete(a.id, "u")
-        memory.forget("u", session_id="s1")
-        assert set(side_entries(memory)) == {c.id}
-        memory.recall("cat", "u")  # waits in this handle's buffer...
-        with open_chroma(tmp_path, hashing) as other:
-            other.delete(c.id, "u")  # ...while another handle deletes the engram
-        memory.store.backend.flush()  # the touch of an id no longer stored writes nothing
-        assert side_entries(memory) == {} and memory.list("u") == []
 
 
 def test_a_store_made_before_the_side_collection_reads_its_rows_counts(tmp_path, hashing):
