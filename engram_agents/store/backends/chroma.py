@@ -456,7 +456,7 @@ class ChromaBackend(Backend):
 
     def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
         """The user's count as noted, the pointers past `after` and the entries they name, all
-        read by id (see the module's docstring): an idle poll is one read of one record."""
+        read by id (see the module's docstring): an idle poll is one read, of two records."""
 
         def run() -> list[AuditEvent] | None:
             count = self._counts({user_id})[0][user_id]
