@@ -1,6 +1,6 @@
-"""A bounded map of the most recently used entries (an API key's checked principal, an erasure
-feed cursor's place in the audit log): reading an entry keeps it, and the least recently used
-goes first when the map is full. Safe to share between threads."""
+"""A bounded map of the most recently used entries (an API key's checked principal): reading an
+entry keeps it, and the least recently used goes first when the map is full. Safe to share
+between threads."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`Recent`, the bounded most-recently-used map behind the API key cache and the Chroma feed's
-cursor bookmarks: full, it lets go of the entry read or written longest ago."""
+"""`Recent`, the bounded most-recently-used map behind the API key cache: full, it lets go of the
+entry read or written longest ago."""
 
 from engram_agents.recent import Recent
 

@@ -1,7 +1,8 @@
 """Recall's access counts live in a small side table of the SQLite store (backends.sqlite): every
 read path sees the stored base plus the recalls since, a whole-row write neither loses nor
-doubles them, a delete or forget leaves no row of them behind, a file made before the table keeps
-its counts, and writer processes recalling at once lose no touch."""
+doubles them, a delete or forget leaves no row of them behind (nor of the Chroma store's side
+collection, see test_chroma_accesses), a file made before the table keeps its counts, and writer
+processes recalling at once lose no touch."""
 
 from __future__ import annotations
 
@@ -93,26 +94,38 @@ def test_a_whole_row_write_of_a_recalled_engram_keeps_its_counts_once(tmp_path, 
         assert _side_rows(path)[fact.id][0] == 1 and _base(path, fact.id)[0] == 4
 
 
-def test_delete_and_forget_leave_no_side_row_and_a_late_touch_writes_none(tmp_path, hashing):
-    path = tmp_path / "m.db"
-    with EngramMemory(path, encoder=hashing, config=HOLD) as mem:
+def _chroma_side(mem: EngramMemory) -> set[str]:
+    return set(mem.store.backend.inner.accesses.get(include=[])["ids"])
+
+
+BACKENDS = {  # how to open each, and the ids its side table (or collection) counts
+    "sqlite": (EngramMemory, "m.db", lambda mem: set(_side_rows(mem.store.backend.path))),
+    "chroma": (EngramMemory.chroma, "chroma", _chroma_side),
+}
+
+
+@pytest.mark.parametrize("kind", list(BACKENDS))
+def test_delete_and_forget_leave_no_side_row_and_a_late_touch_writes_none(tmp_path, hashing, kind):
+    opener, name, side = BACKENDS[kind]
+
+    def open_memory(**kwargs) -> EngramMemory:
+        return opener(tmp_path / name, encoder=hashing, **kwargs)
+
+    with open_memory(config=HOLD) as mem:
         texts = [BOILER, "the car is serviced in May", "the cat eats at noon"]
         a, b, c = (mem.remember(t, "u", session_id=f"s{n}") for n, t in enumerate(texts))
         for query in ("boiler", "car", "cat"):
             mem.recall(query, "u")
         mem.store.backend.flush()
-        assert set(_side_rows(path)) == {a.id, b.id, c.id}
+        assert side(mem) == {a.id, b.id, c.id}
         mem.delete(a.id, "u")
         mem.forget("u", session_id="s1")
-        assert set(_side_rows(path)) == {c.id}
+        assert side(mem) == {c.id}
         mem.recall("cat", "u")  # waits in this handle's buffer...
-        with EngramMemory(path, encoder=hashing) as other:
+        with open_memory() as other:
             other.delete(c.id, "u")  # ...while another handle deletes the engram
         mem.store.backend.flush()  # the touch of an id no longer stored writes nothing
-        assert _side_rows(path) == {}
-    with closing(sqlite3.connect(path)) as db:
-        stored = [r[0] for r in db.execute("SELECT id FROM engrams")]
-    assert stored == []
+        assert side(mem) == set() and mem.list("u") == []
 
 
 def _old_file(path, encoder) -> None:

@@ -1,16 +1,43 @@
 """Chroma backend: `PersistentClient` for a local folder or `HttpClient` for a `chroma run`
-server. Rows live in one collection (vectors as embeddings, the rest as metadata); revisions,
-settings and the audit log live in two small side collections.
+server. Rows live in one collection (vectors as embeddings, the rest as metadata); the audit log
+lives in a side collection, recall's access counts in another (below), and revisions, settings
+and the log's per-user pointers (below) in a third, `state`.
 
 Chroma has no transactions, so a write is a fixed sequence of calls, each atomic on its own:
-check the revisions the caller read and bump them; upsert rows; delete rows; store settings;
-append the audit events (one `add`). A crash leaves a prefix of that sequence: rows may be changed
-without their audit entry, never an audit entry for a change that did not happen, and upserts go
-before deletes so a merge interrupted half-way keeps every text (the merged engram and its
-sources). The chain's tail is the last event itself, so any crash point leaves a chain that
-verifies. The revision check holds a lock, so writers in one process never overwrite each other's
-changes; writers in several processes on one Chroma server are NOT serialized (check and write
-are separate calls): use the SQLite backend when several processes write."""
+check the revisions the caller read and bump them; drop the recall counts of the rows it rewrites
+or deletes (below); upsert rows; delete rows; store settings; append the audit events (one
+`add`). A crash leaves a prefix of that sequence: rows may be changed without their audit entry,
+never an audit entry for a change that did not happen, and upserts go before deletes so a merge
+interrupted half-way keeps every text (the merged engram and its sources). The chain's tail is
+the last event itself, so any crash point leaves a chain that verifies. The revision check holds
+a lock, so writers in one process never overwrite each other's changes; writers in several
+processes on one Chroma server are NOT serialized (check and write are separate calls): use the
+SQLite backend when several processes write.
+
+Access counts (`activations`, `last_access_ts`): a row's metadata holds them as of its last
+whole-row write (remember, update, consolidate, re-sealing store the counts their caller read);
+recalls since are counted in `{name}_accesses` (id = the engram's, metadata = its counts), so a
+flushed recall writes two numbers per hit instead of rewriting each hit's metadata (payload, tags,
+passages). Reads take the side entry's counts where there is one, else the row's: a store made
+before the side collection reads as it did, with nothing to move. A write drops the side entries
+of the rows it rewrites or deletes before writing them: a crash in between loses the recalls
+counted since those rows' last write, and never leaves counts of a deleted engram behind.
+
+The erasure feed's cursor counts a user's audit entries, which Chroma cannot count up to, and a
+metadata filter costs Chroma time in proportion to the entries it matches (the user's whole log).
+So each entry carries its position among its user's entries (`user_ord`, from 1), and `state`
+holds, per user, a pointer from each position to the entry's seq and a note of the count: a poll
+reads the note, the pointers past its cursor and those entries, all by id, whatever the log's
+length, in any process, from any cursor. An append writes its entries, then in one call their
+pointers, the counts and a tail note naming the last entry (which the next append reads instead
+of counting the log): a reader never sees a pointer to an entry not yet written. An append that
+crashed in between leaves the log's last entries without pointers and the tail note behind; the
+next append, or the next open, notes them first (walking back from the log's last entry to the
+last one noted). The same walk numbers a store written before ordinals on its first open, once.
+Appends from several processes one after another number on correctly (each reads the notes);
+two at once, like their seq numbers, can collide. Processes of the code before ordinals must not
+append to a store once it is numbered: their entries stay unseen by the feed until a newer
+process appends or opens."""
 
 from __future__ import annotations
 
@@ -24,7 +51,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from engram_agents.recent import Recent
 from engram_agents.store.audit import chain
 from engram_agents.store.backends.base import Accesses, Backend
 from engram_agents.store.errors import BackendUnavailableError, ConflictError, StoreError
@@ -34,6 +60,7 @@ from engram_agents.store.rows import AuditEvent, EngramRow
 T = TypeVar("T")
 _UNIT = [1.0]  # side collections hold no vectors; Chroma still wants one per record
 _PAGE = 5_000
+_TAIL = "audit:tail"  # state: the seq of the last audit entry noted
 
 
 class NoEmbedding:
@@ -62,9 +89,16 @@ def _audit_id(seq: int) -> str:
     return f"{seq:012d}"
 
 
-def _from(seq: int) -> dict[str, Any]:
-    """Put first in an `$and` with the user: Chroma filters a little faster in that order."""
-    return {"seq": {"$gte": seq}}
+def _count_key(user_id: str) -> str:
+    return f"count:{user_id}"
+
+
+def _pointer_key(user_id: str, ordinal: int) -> str:
+    return f"ord:{user_id}:{ordinal}"
+
+
+def _seq(meta: dict[str, Any]) -> int:
+    return int(meta["seq"])
 
 
 def _meta(row: EngramRow) -> dict[str, Any]:
@@ -105,6 +139,10 @@ def _opened_passages(stored: str, dim: int) -> Passages:
     )
 
 
+def _access_counts(meta: dict[str, Any]) -> tuple[int, float]:
+    return int(meta["activations"]), float(meta["last_access_ts"])
+
+
 def _row(engram_id: str, meta: dict[str, Any], vector: Any) -> EngramRow:
     vector = np.asarray(vector, dtype=np.float32)
     return EngramRow(
@@ -142,9 +180,6 @@ class ChromaBackend(Backend):
             raise StoreError("ChromaBackend needs exactly one of path (local) or host (server)")
         self.where = f"http://{host}:{port}" if host else str(path)
         self._lock = threading.RLock()
-        # the erasure feed's cursors this handle returned: (user, position) -> the seq of the
-        # user's entry at that position (a cursor per client polling, with room)
-        self._bookmarks: Recent[tuple[str, int], int] = Recent(4096)
 
         def connect() -> None:
             if host:
@@ -158,6 +193,10 @@ class ChromaBackend(Backend):
             side = self.client.get_or_create_collection
             self.state = side(f"{name}_state", embedding_function=ef)
             self.audit = side(f"{name}_audit", embedding_function=ef)
+            self.accesses = side(f"{name}_accesses", embedding_function=ef)
+            last, noted = self._tail(self._counts(set())[1])
+            if not noted:
+                self._note_unnoted(last)
 
         self._call(connect)
 
@@ -176,31 +215,114 @@ class ChromaBackend(Backend):
         got = self.state.get(ids=[key], include=["metadatas"])
         return got["metadatas"][0] if got["ids"] else None
 
-    def _audit_tail(self) -> tuple[int, str]:
-        """Seq and hash of the last audit entry, read from the entries themselves: they are
-        numbered 1..n, so the last one is entry n (n = the count), found by id."""
+    def _tail(self, note: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
+        """The metadata of the log's last entry, and whether it is noted. The tail note names
+        it when the last append finished (checked: the entry after it must not exist); else it
+        is entry n (n = the count): entries are numbered 1..n."""
+        if note:
+            ids = [_audit_id(_seq(note)), _audit_id(_seq(note) + 1)]
+            got = self._by_id(self.audit, ids)
+            if list(got) == ids[:1]:
+                return got[ids[0]], True
         count = self.audit.count()
         if not count:
-            return 0, ""
+            return None, True
         got = self.audit.get(ids=[_audit_id(count)], include=["metadatas"])
         if not got["ids"]:  # entries went missing; keep appending, verify_audit names the gap
             got = self.audit.get(include=["metadatas"])
-        last = max((AuditEvent(**json.loads(m["event"])) for m in got["metadatas"]),
-                   key=lambda e: e.seq)  # fmt: skip
-        return last.seq, last.hash
+        return max(got["metadatas"], key=_seq), False
 
     def _log(self, events: list[AuditEvent]) -> None:
         if not events:
             return
-        chain(events, *self._audit_tail())
+        users = {e.user_id for e in events}
+        counts, note = self._counts(users)
+        last, noted = self._tail(note)
+        if not noted and self._note_unnoted(last):
+            counts, _ = self._counts(users)
+        tail = AuditEvent(**json.loads(last["event"])) if last else None
+        chain(events, *((tail.seq, tail.hash) if tail else (0, "")))
+        metadatas = []
+        for e in events:
+            counts[e.user_id] += 1
+            event = json.dumps(dataclasses.asdict(e))
+            metadatas.append(
+                {"seq": e.seq, "user_id": e.user_id, "user_ord": counts[e.user_id], "event": event}
+            )
         self.audit.add(
             ids=[_audit_id(e.seq) for e in events],
             embeddings=[_UNIT] * len(events),
-            metadatas=[
-                {"seq": e.seq, "user_id": e.user_id, "event": json.dumps(dataclasses.asdict(e))}
-                for e in events
-            ],
+            metadatas=metadatas,
         )
+        self._note(metadatas)
+
+    def _note(self, entries: list[dict[str, Any]]) -> None:
+        """Pointers to these entries (in seq order), their users' counts and the tail note (the
+        last of them), in one call."""
+        counts = {m["user_id"]: int(m["user_ord"]) for m in entries}  # the last one's
+        self.state.upsert(
+            ids=[_pointer_key(m["user_id"], m["user_ord"]) for m in entries]
+            + [_count_key(u) for u in counts]
+            + [_TAIL],
+            embeddings=[_UNIT] * (len(entries) + len(counts) + 1),
+            metadatas=[{"seq": m["seq"]} for m in entries]
+            + [{"n": n} for n in counts.values()]
+            + [{"seq": entries[-1]["seq"]}],
+        )
+
+    def _counts(self, user_ids: set[str]) -> tuple[dict[str, int], dict[str, Any] | None]:
+        """How many audit entries each user has, as noted (never ahead of the log), and the
+        tail note, in one read."""
+        keys = {_count_key(u): u for u in user_ids}
+        noted = self._by_id(self.state, [*keys, _TAIL])
+        counts = {keys[i]: int(m["n"]) for i, m in noted.items() if i in keys}
+        return dict.fromkeys(user_ids, 0) | counts, noted.get(_TAIL)
+
+    def _by_id(self, collection: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The metadata of the records with these ids that exist, by id (in pages: Chroma
+        limits the ids of one call)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), _PAGE):
+            got = collection.get(ids=ids[start : start + _PAGE], include=["metadatas"])
+            found.update(zip(got["ids"], got["metadatas"], strict=True))
+        return found
+
+    def _noted(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Those of the entries whose user's pointer at their position names them."""
+        numbered = [m for m in entries if "user_ord" in m]
+        keys = [_pointer_key(m["user_id"], m["user_ord"]) for m in numbered]
+        seqs = {k: _seq(m) for k, m in self._by_id(self.state, keys).items()}
+        return [m for k, m in zip(keys, numbered, strict=True) if seqs.get(k) == _seq(m)]
+
+    def _note_unnoted(self, last: dict[str, Any] | None) -> bool:
+        """Number and note the entries after the last noted one: those of an append that
+        crashed before noting them, or a whole store written before ordinals. Whether it
+        noted any."""
+        if last is None or self._noted([last]):
+            return False
+        unnoted: list[dict[str, Any]] = []
+        top = _seq(last)
+        while top > 0:  # back from the end, a page at a time, to the last noted entry
+            ids = [_audit_id(seq) for seq in range(max(top - _PAGE, 0) + 1, top + 1)]
+            page = sorted(self._by_id(self.audit, ids).values(), key=_seq)
+            noted = self._noted(page)
+            after = _seq(noted[-1]) if noted else 0
+            unnoted[:0] = [m for m in page if _seq(m) > after]
+            if noted:
+                break
+            top -= _PAGE
+        counts, _ = self._counts({m["user_id"] for m in unnoted})
+        for m in unnoted:
+            counts[m["user_id"]] += 1
+            m["user_ord"] = counts[m["user_id"]]
+        for start in range(0, len(unnoted), _PAGE // 2):  # in seq order: a crash keeps a prefix
+            part = unnoted[start : start + _PAGE // 2]
+            self.audit.update(
+                ids=[_audit_id(_seq(m)) for m in part],
+                metadatas=[{"user_ord": m["user_ord"]} for m in part],
+            )
+            self._note(part)
+        return True
 
     def _upsert_state(self, state: list[tuple[str, dict[str, Any]]]) -> None:
         if state:
@@ -224,6 +346,9 @@ class ChromaBackend(Backend):
                     )
             revisions = {user_id: current[user_id] + 1 for user_id in bump}
             self._upsert_state([(f"rev:{u}", {"rev": r}) for u, r in revisions.items()])
+            if rewritten := [r.id for r in upserts] + list(deletes):
+                # a rewritten row carries the counts its writer read; a deleted one leaves none
+                self.accesses.delete(ids=rewritten)
             if upserts:
                 self.rows.upsert(
                     ids=[r.id for r in upserts],
@@ -246,47 +371,70 @@ class ChromaBackend(Backend):
     def touch(self, accesses: Accesses, events: list[AuditEvent]) -> None:
         def run() -> None:
             if accesses:
-                got = self.rows.get(ids=list(accesses), include=["metadatas"])
-                metas = [
-                    {
-                        "activations": int(m["activations"]) + accesses[i][0],
-                        "last_access_ts": accesses[i][1],
-                    }
-                    for i, m in zip(got["ids"], got["metadatas"], strict=True)
-                ]
-                self.rows.update(ids=got["ids"], metadatas=metas)
+                self._count(accesses)
             self._log(events)
 
         self._call(run)
 
+    def _count(self, accesses: Accesses) -> None:
+        """Add recalls to the side entries of the rows still stored (a touch of an engram
+        deleted since writes nothing)."""
+        stored = self._counted(self.rows.get(ids=list(accesses), include=["metadatas"]))
+        if stored:
+            self.accesses.upsert(
+                ids=list(stored),
+                embeddings=[_UNIT] * len(stored),
+                metadatas=[
+                    {"activations": n + accesses[i][0], "last_access_ts": accesses[i][1]}
+                    for i, (n, _) in stored.items()
+                ],
+            )
+
+    def _counted(self, got: dict[str, Any]) -> dict[str, tuple[int, float]]:
+        """Access counts of the rows in a `get` result: their side entry's, else (no recall
+        since the row was written, or a store made before the side collection) the row's."""
+        counts = {i: _access_counts(m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        side = self._by_id(self.accesses, list(counts))
+        return counts | {i: _access_counts(m) for i, m in side.items()}
+
+    def _rows(self, got: dict[str, Any]) -> list[EngramRow]:
+        """The rows of a `get` result (metadatas and embeddings), with their access counts."""
+        counts = self._counted(got)
+        rows = [
+            _row(i, m, v)
+            for i, m, v in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
+        ]
+        for row in rows:
+            row.activations, row.last_access_ts = counts[row.id]
+        return rows
+
     def get(self, user_id: str, ids: list[str]) -> list[EngramRow]:
         if not ids:
             return []
-        got = self._call(lambda: self.rows.get(ids=ids, include=["metadatas", "embeddings"]))
-        by_id = {
-            i: _row(i, m, v)
-            for i, m, v in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
-            if m["user_id"] == user_id
-        }
+
+        def run() -> list[EngramRow]:
+            got = self.rows.get(ids=ids, include=["metadatas", "embeddings"])
+            return self._rows(got)
+
+        by_id = {r.id: r for r in self._call(run) if r.user_id == user_id}
         return [by_id[i] for i in ids if i in by_id]
 
     def scan(self, user_id: str) -> Iterator[EngramRow]:
         rows: list[EngramRow] = []
         offset = 0
         while True:
-            got = self._call(
-                lambda o=offset: self.rows.get(
-                    where={"user_id": user_id},
-                    include=["metadatas", "embeddings"],
-                    limit=_PAGE,
-                    offset=o,
+            page = self._call(
+                lambda o=offset: self._rows(
+                    self.rows.get(
+                        where={"user_id": user_id},
+                        include=["metadatas", "embeddings"],
+                        limit=_PAGE,
+                        offset=o,
+                    )
                 )
             )
-            rows += [
-                _row(i, m, v)
-                for i, m, v in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
-            ]
-            if len(got["ids"]) < _PAGE:
+            rows += page
+            if len(page) < _PAGE:
                 break
             offset += _PAGE
         rows.sort(key=lambda r: (r.created_ts, r.id))
@@ -307,34 +455,19 @@ class ChromaBackend(Backend):
         return self._audit_where({"user_id": user_id} if user_id else None)
 
     def audit_after(self, user_id: str, after: int) -> list[AuditEvent] | None:
-        """Asks Chroma only for the user's entries from the `after`-th on, so a poll of the
-        erasure feed fetches and decodes what is new (plus the cursor's own entry), not the
-        user's whole log (Chroma's filter still walks its index of the user's entries). The
-        cursor counts the user's entries, which Chroma cannot count up to, so each poll
-        bookmarks the seq of the entry its returned cursor ends on, and the next poll from that
-        cursor starts there. A bookmark is a hint checked against the log (the entry it names
-        must be the user's and open the read); a cursor without a good one (after a restart,
-        from another server, not one the feed returned) costs one listing of the user's entry
-        ids, as every poll did before bookmarks. Bookmarks live in this handle's memory: kept
-        in Chroma, each write would cost a poll more than the listing it saves (see
-        benchmarks/chroma_feed_poll.py)."""
-        if not after:
-            tail = self.audit_events(user_id)
-        else:
-            mine = {"user_id": user_id}
-            mark = self._bookmarks.get((user_id, after))
-            read = [] if mark is None else self._audit_where({"$and": [_from(mark), mine]})
-            if not read or read[0].seq != mark:  # no bookmark, or one the log disowns
-                ids = self._call(lambda: self.audit.get(where=mine, include=[]))["ids"]
-                if len(ids) < after:
-                    return None
-                mark = int(sorted(ids)[after - 1])  # zero-padded: text order is seq order
-                self._bookmarks.put((user_id, after), mark)
-                read = self._audit_where({"$and": [_from(mark), mine]})
-            tail = read[1:]  # past the cursor's own entry
-        if tail:
-            self._bookmarks.put((user_id, after + len(tail)), tail[-1].seq)
-        return tail
+        """The user's count as noted, the pointers past `after` and the entries they name, all
+        read by id (see the module's docstring): an idle poll is one read, of two records."""
+
+        def run() -> list[AuditEvent] | None:
+            count = self._counts({user_id})[0][user_id]
+            if after > count:
+                return None
+            keys = [_pointer_key(user_id, n) for n in range(after + 1, count + 1)]
+            seqs = sorted(_seq(m) for m in self._by_id(self.state, keys).values())
+            entries = self._by_id(self.audit, [_audit_id(seq) for seq in seqs]).values()
+            return [AuditEvent(**json.loads(m["event"])) for m in sorted(entries, key=_seq)]
+
+        return self._call(run)
 
     def _audit_where(self, where: dict[str, Any] | None) -> list[AuditEvent]:
         got = self._call(lambda: self.audit.get(where=where, include=["metadatas"]))
