@@ -15,7 +15,8 @@ import pytest
 
 from engram_agents.memory import EngramMemory
 from engram_agents.store.backends import chroma
-from engram_agents.store.backends.chroma import ChromaBackend, NoEmbedding
+from engram_agents.store.backends.chroma import ChromaBackend
+from engram_agents.store.backends.chroma_rows import NoEmbedding
 from engram_agents.store.errors import BackendUnavailableError
 from engram_agents.store.rows import AuditEvent
 

@@ -41,7 +41,6 @@ process appends or opens."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import threading
@@ -49,40 +48,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-
 from engram_agents.store.audit import chain
 from engram_agents.store.backends.base import Accesses, Backend
+from engram_agents.store.backends.chroma_rows import (
+    NoEmbedding,
+    access_counts,
+    read_row,
+    row_meta,
+)
 from engram_agents.store.errors import BackendUnavailableError, ConflictError, StoreError
-from engram_agents.store.passages import Passages
 from engram_agents.store.rows import AuditEvent, EngramRow
 
 T = TypeVar("T")
 _UNIT = [1.0]  # side collections hold no vectors; Chroma still wants one per record
 _PAGE = 5_000
 _TAIL = "audit:tail"  # state: the seq of the last audit entry noted
-
-
-class NoEmbedding:
-    """Chroma must never embed on its own (its default downloads a model): the store always
-    passes vectors, and this function refuses to be called."""
-
-    def __call__(self, input: list[str]) -> list[np.ndarray]:
-        raise StoreError("the engram store passes its own vectors; Chroma must not embed")
-
-    @staticmethod
-    def name() -> str:
-        return "engram-agents-external"
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> NoEmbedding:
-        return NoEmbedding()
-
-    def is_legacy(self) -> bool:
-        return False
 
 
 def _audit_id(seq: int) -> str:
@@ -99,70 +79,6 @@ def _pointer_key(user_id: str, ordinal: int) -> str:
 
 def _seq(meta: dict[str, Any]) -> int:
     return int(meta["seq"])
-
-
-def _meta(row: EngramRow) -> dict[str, Any]:
-    # Chroma's upsert merges metadata keys, so a row without new passages keeps the stored ones.
-    kept = {} if row.passages is None else {"passages": _sealed_passages(row.passages)}
-    return kept | {
-        "user_id": row.user_id,
-        "agent_id": row.agent_id or "",
-        "session_id": row.session_id or "",
-        "tier": row.tier,
-        "active": row.active,
-        "when_ts": row.when_ts,
-        "created_ts": row.created_ts,
-        "tags": "\n".join(row.tags),
-        "payload": base64.b64encode(row.payload).decode(),
-        "activations": row.activations,
-        "last_access_ts": row.last_access_ts,
-        "usefulness": row.usefulness,
-        "strength": row.strength,
-    }
-
-
-def _sealed_passages(passages: Passages) -> str:
-    """A long turn's passages as one metadata string (Chroma records hold one vector)."""
-    if not len(passages):
-        return ""
-    spans = base64.b64encode(passages.spans.astype(np.int64).tobytes()).decode()
-    return spans + ":" + base64.b64encode(passages.vectors.astype(np.float32).tobytes()).decode()
-
-
-def _opened_passages(stored: str, dim: int) -> Passages:
-    if not stored:
-        return Passages.none(dim)
-    spans, vectors = (base64.b64decode(part) for part in stored.split(":"))
-    return Passages(
-        np.frombuffer(spans, dtype=np.int64).reshape(-1, 2),
-        np.frombuffer(vectors, dtype=np.float32).reshape(-1, dim),
-    )
-
-
-def _access_counts(meta: dict[str, Any]) -> tuple[int, float]:
-    return int(meta["activations"]), float(meta["last_access_ts"])
-
-
-def _row(engram_id: str, meta: dict[str, Any], vector: Any) -> EngramRow:
-    vector = np.asarray(vector, dtype=np.float32)
-    return EngramRow(
-        id=engram_id,
-        user_id=meta["user_id"],
-        agent_id=meta["agent_id"] or None,
-        session_id=meta["session_id"] or None,
-        tier=meta["tier"],
-        active=bool(meta["active"]),
-        when_ts=float(meta["when_ts"]),
-        created_ts=float(meta["created_ts"]),
-        tags=meta["tags"].split("\n") if meta["tags"] else [],
-        vector=vector,
-        payload=base64.b64decode(meta["payload"]),
-        activations=int(meta["activations"]),
-        last_access_ts=float(meta["last_access_ts"]),
-        usefulness=float(meta["usefulness"]),
-        strength=float(meta["strength"]),
-        passages=_opened_passages(meta.get("passages", ""), len(vector)),
-    )
 
 
 class ChromaBackend(Backend):
@@ -353,7 +269,7 @@ class ChromaBackend(Backend):
                 self.rows.upsert(
                     ids=[r.id for r in upserts],
                     embeddings=[r.vector.tolist() for r in upserts],
-                    metadatas=[_meta(r) for r in upserts],
+                    metadatas=[row_meta(r) for r in upserts],
                 )
             if deletes:
                 self.rows.delete(ids=list(deletes))
@@ -393,15 +309,15 @@ class ChromaBackend(Backend):
     def _counted(self, got: dict[str, Any]) -> dict[str, tuple[int, float]]:
         """Access counts of the rows in a `get` result: their side entry's, else (no recall
         since the row was written, or a store made before the side collection) the row's."""
-        counts = {i: _access_counts(m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        counts = {i: access_counts(m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
         side = self._by_id(self.accesses, list(counts))
-        return counts | {i: _access_counts(m) for i, m in side.items()}
+        return counts | {i: access_counts(m) for i, m in side.items()}
 
     def _rows(self, got: dict[str, Any]) -> list[EngramRow]:
         """The rows of a `get` result (metadatas and embeddings), with their access counts."""
         counts = self._counted(got)
         rows = [
-            _row(i, m, v)
+            read_row(i, m, v)
             for i, m, v in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
         ]
         for row in rows:

@@ -189,7 +189,7 @@ def bm25_system() -> Callable[..., Search]:
 def chroma_system(encoder: CachedEncoder, workdir: Path, name: str) -> Callable[..., Search]:
     import chromadb
 
-    from engram_agents.store.backends.chroma import NoEmbedding
+    from engram_agents.store.backends.chroma_rows import NoEmbedding
 
     client = chromadb.PersistentClient(path=str(workdir / "chroma"))
 
