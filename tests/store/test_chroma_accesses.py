@@ -148,3 +148,30 @@ def test_a_store_made_before_the_side_collection_reads_its_rows_counts(tmp_path,
         assert side_entries(memory) == {fact.id: 8} and row_count(memory, fact.id) == 7
         (counts,) = every_read(memory, fact.id)
         assert counts[0] == 8 and counts[1] > 1.7e9
+
+
+def test_whole_log_and_scope_reads_come_in_pages(tmp_path: Path, hashing, monkeypatch):
+    """`verify_audit`'s whole-log read and a scope's scan page through Chroma (one `get` of a
+    whole collection fails past SQLite's ~32k bound variables): with pages of 3, every row and
+    every audit entry still comes back, in order, and the chain verifies."""
+    monkeypatch.setattr("engram_agents.store.backends.chroma._PAGE", 3)
+    with open_chroma(tmp_path, hashing) as memory:
+        stored = memory.remember_many([f"note {n} about the garden" for n in range(8)], "u")
+        memory.delete(stored[0].id, "u")
+        backend = chroma_of(memory)
+        unbounded: list[str] = []
+        for name in ("audit", "rows"):
+            collection = getattr(backend, name)
+            plain = collection.get
+
+            def bounded(*args, _plain=plain, _name=name, **kwargs):
+                if not kwargs.get("ids") and not kwargs.get("limit"):
+                    unbounded.append(_name)
+                return _plain(*args, **kwargs)
+
+            monkeypatch.setattr(collection, "get", bounded)
+        events = backend.audit_events()
+        assert [e.seq for e in events] == list(range(1, len(events) + 1)) and len(events) >= 2
+        assert {r.id for r in backend.scan("u")} == {e.id for e in stored[1:]}
+        assert memory.verify_audit() == len(events)
+        assert unbounded == []

@@ -335,24 +335,24 @@ class ChromaBackend(Backend):
         by_id = {r.id: r for r in self._call(run) if r.user_id == user_id}
         return [by_id[i] for i in ids if i in by_id]
 
-    def scan(self, user_id: str) -> Iterator[EngramRow]:
-        rows: list[EngramRow] = []
+    def _paged(
+        self, collection: Any, where: dict[str, Any] | None, include: list[str]
+    ) -> Iterator[dict[str, Any]]:
+        """Every record `where` selects, a page of `_PAGE` per call: one `get` of a whole
+        collection binds a variable per record and fails past SQLite's limit (~32k)."""
         offset = 0
         while True:
-            page = self._call(
-                lambda o=offset: self._rows(
-                    self.rows.get(
-                        where={"user_id": user_id},
-                        include=["metadatas", "embeddings"],
-                        limit=_PAGE,
-                        offset=o,
-                    )
-                )
+            got = self._call(
+                lambda o=offset: collection.get(where=where, include=include, limit=_PAGE, offset=o)
             )
-            rows += page
-            if len(page) < _PAGE:
-                break
+            yield got
+            if len(got["ids"]) < _PAGE:
+                return
             offset += _PAGE
+
+    def scan(self, user_id: str) -> Iterator[EngramRow]:
+        pages = self._paged(self.rows, {"user_id": user_id}, ["metadatas", "embeddings"])
+        rows = [row for got in pages for row in self._call(lambda g=got: self._rows(g))]
         rows.sort(key=lambda r: (r.created_ts, r.id))
         return iter(rows)
 
@@ -386,8 +386,8 @@ class ChromaBackend(Backend):
         return self._call(run)
 
     def _audit_where(self, where: dict[str, Any] | None) -> list[AuditEvent]:
-        got = self._call(lambda: self.audit.get(where=where, include=["metadatas"]))
-        events = [AuditEvent(**json.loads(m["event"])) for m in got["metadatas"]]
+        pages = self._paged(self.audit, where, ["metadatas"])
+        events = [AuditEvent(**json.loads(m["event"])) for got in pages for m in got["metadatas"]]
         return sorted(events, key=lambda e: e.seq)
 
     def checkpoint(self) -> None:
