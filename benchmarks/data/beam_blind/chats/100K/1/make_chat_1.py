@@ -1,8 +1,8 @@
 """Assemble chat.json and probing_questions.json of blind BEAM-format chat 1 from hand-written text.
 
-The sessions live in text/session_NN.txt; each starts with `## SESSION <n> <Month-DD-YYYY>` and
+The sessions live in src/session_NN.txt; each starts with `## SESSION <n> <Month-DD-YYYY>` and
 holds messages opened by `@@user <label> [Month-DD-YYYY]` or `@@assistant [<label>]`. Labels let the
-questions (text/questions.json) name their evidence without hard-coding message ids, so the text can
+questions (src/questions.json) name their evidence without hard-coding message ids, so the text can
 be edited without renumbering. Deterministic: same text in, same JSON out.
 """
 
@@ -42,7 +42,7 @@ def parse(path: Path) -> tuple[int, str, list[dict]]:
 
 def build() -> tuple[list[dict], dict[str, int]]:
     batches, labels, next_id = [], {}, 0
-    for path in sorted((HERE / "text").glob("session_*.txt")):
+    for path in sorted((HERE / "src").glob("session_*.txt")):
         number, _, messages = parse(path)
         turns: list[list[dict]] = []
         for message in messages:
@@ -83,7 +83,7 @@ def resolve(items: dict[str, list[dict]], labels: dict[str, int]) -> dict[str, l
 def main() -> None:
     batches, labels = build()
     (HERE / "chat.json").write_text(json.dumps(batches, indent=1, ensure_ascii=False) + "\n")
-    questions_path = HERE / "text" / "questions.json"
+    questions_path = HERE / "src" / "questions.json"
     if questions_path.exists():
         questions = json.loads(questions_path.read_text(encoding="utf-8"))
         probing = resolve(questions, labels)

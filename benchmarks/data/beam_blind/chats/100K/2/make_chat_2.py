@@ -1,4 +1,4 @@
-"""Assemble blind chat 2 (BEAM layout) from its hand-written source in `chat_2_src/`.
+"""Assemble blind chat 2 (BEAM layout) from its hand-written source in `src/`.
 
 The source files `part_*.txt` hold the sessions in order:
     === <batch number> | <Month-DD-YYYY>     starts a session
@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SRC = HERE / "chat_2_src"
-OUT = HERE / "chats" / "100K" / "2"
+SRC = HERE / "src"
+OUT = HERE
 
 
 def parse() -> tuple[list[dict], dict[str, int]]:
