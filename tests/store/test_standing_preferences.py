@@ -129,3 +129,24 @@ def test_questions_about_the_past_rank_exactly_as_without_the_mark(tmp_path: Pat
             b = plain.recall(query, "u", k=len(CHAT))
             assert [h.engram.text for h in a] == [h.engram.text for h in b]
             assert [h.score for h in a] == [h.score for h in b]
+
+
+def test_resketch_marks_the_preferences_of_an_older_store(tmp_path: Path, hashing, monkeypatch):
+    """A store written before the mark gains it from `migrate.resketch`; a request then reads
+    the marked turns as a fresh store would."""
+    from engram_agents.store import sketch
+    from engram_agents.store.migrate import resketch
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(sketch, "states_preference", lambda text: False)  # before the mark
+    _memory(path, hashing, 0.5).close()
+    monkeypatch.undo()
+    assert resketch(path) == 2
+    with (
+        EngramMemory(path, encoder=hashing) as old,
+        _memory(tmp_path / "new.db", hashing, 0.5) as new,
+    ):
+        assert sorted(e.text for e in old.list("u") if PREFERS in e.sketch) == sorted(
+            [CHAT[2][1], CHAT[6][1]]
+        )
+        assert _texts(old, REQUESTS[0], 6) == _texts(new, REQUESTS[0], 6)
