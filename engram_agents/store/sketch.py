@@ -83,7 +83,8 @@ _STANDING = re.compile(
     re.I,
 )
 # A query that asks for something to be done or decided rather than what was: it opens with a
-# verb (no question word or subject before it), or asks someone to, or asks what to do.
+# verb (no question word, subject or preposition before it), or asks someone to, or asks what
+# to do.
 _ASKS_TO_DO = re.compile(
     rf"{REQUEST}|\b(?:help me|should (?:i|we)|shall (?:i|we)|let's|i need|i want|i'd like)\b",
     re.I,
@@ -97,7 +98,9 @@ _REPORTS_THE_PAST = re.compile(
     re.I,
 )
 _NOT_A_VERB_FIRST = re.compile(
-    r"^\W*(?:i|i'm|i've|i'd|my|we|our|you|your|he|she|it|they|the|this|that|there|a|an|if)\b"
+    r"^\W*(?:i|i'm|i've|i'd|my|we|our|you|your|he|she|it|they|the|this|that|there|a|an|if|on|in|"
+    r"at|for|during|after|before|since|around|according|by|from|of|with|about|between|within|"
+    r"over|until|roughly|approximately|exactly)\b"
     r"|^\W*(?:[\w'’]+[\s,]+){0,4}?(?:what|when|where|who|whom|whose|which|why|how|is|are|was|"
     r"were|do|does|did|has|have|had|can|could|would|will|should|might|may)\b",
     re.I,

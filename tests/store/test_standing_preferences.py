@@ -69,6 +69,8 @@ def test_requests_are_requests(query: str):
         "According to Gina, what makes Jon a good mentor?",
         "If Evelyn had a driveway, might she have bought an electric car?",
         "List the trips I took this year in order.",
+        "On the day of my GP appointment, what time do I go to the gym?",
+        "For the invoice export, what account code do trade sales use?",
     ],
 )
 def test_questions_about_what_was_are_not_requests(query: str):
