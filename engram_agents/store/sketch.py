@@ -86,7 +86,9 @@ _STANDING = re.compile(
 # verb (no question word, subject or preposition before it), or asks someone to, or asks what
 # to do.
 _ASKS_TO_DO = re.compile(
-    rf"{REQUEST}|\b(?:help me|should (?:i|we)|shall (?:i|we)|let's|i need|i want|i'd like)\b",
+    rf"{REQUEST}|\b(?:help me|should (?:i|we)|shall (?:i|we)|let's|i need|i want|i'd like)\b"
+    r"|\bhow (?:do|can|could|would) (?:i|we)\b|\bwhat(?:'s| is) the best way\b"
+    r"|\bdo you (?:suggest|recommend|think)\b|\bany (?:tips|ideas|advice|suggestions)\b",
     re.I,
 )
 # ... but asking for an account of what was ("Summarise the move", "List the trips in order",

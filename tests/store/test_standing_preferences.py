@@ -56,7 +56,15 @@ def test_a_standing_preference_is_told_from_a_habit_or_a_fact(text: str, standin
     assert states_preference(text) is standing
 
 
-@pytest.mark.parametrize("query", REQUESTS)
+@pytest.mark.parametrize(
+    "query",
+    [
+        *REQUESTS,
+        "How do I set up authentication?",
+        "What database would you recommend for my new app?",
+        "Any tips for the interview?",
+    ],
+)
 def test_requests_are_requests(query: str):
     assert is_request(query)
 
@@ -71,6 +79,7 @@ def test_requests_are_requests(query: str):
         "List the trips I took this year in order.",
         "On the day of my GP appointment, what time do I go to the gym?",
         "For the invoice export, what account code do trade sales use?",
+        "How did I fix the login bug?",
     ],
 )
 def test_questions_about_what_was_are_not_requests(query: str):
