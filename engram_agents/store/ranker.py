@@ -66,6 +66,7 @@ class RecallItem:
 
 
 _NONE = np.zeros(0, dtype=np.int64)
+_PREFERENCE = fusion.FEATURES.index("preference")
 
 
 @dataclass
@@ -326,6 +327,7 @@ class Ranker(StoreCore):
             asks[order].tolist(),
             floored.tolist(),
             (lift[order] > 0).tolist(),
+            (x[order, _PREFERENCE] != 0).tolist(),
             strict=True,
         )
         fields, spans = [], []
@@ -333,15 +335,12 @@ class Ranker(StoreCore):
             matched = sorted(hashed[t] for t in hashed.keys() & index.tags[row])
             span = index.passage_span(passage)
             spans.append(span)
-            in_time, asking, by_floor, by_sentence = flags
             fields.append(
                 {
                     "score": score,
                     "similarity": sim,
                     "matched_tags": matched,
-                    "explanation": self._explain(
-                        sim, matched, in_time, asking, by_floor, span, by_sentence=by_sentence
-                    ),
+                    "explanation": self._explain(sim, matched, span, *flags),
                     "parts": self._parts(weighted, repeats, lifted, part),
                 }
             )
@@ -369,11 +368,12 @@ class Ranker(StoreCore):
     def _explain(
         similarity: float,
         matched: list[str],
+        span: tuple[int, int] | None,
         in_time: bool,
         asks: bool,
         by_floor: bool,
-        span: tuple[int, int] | None = None,
-        by_sentence: bool = False,
+        by_sentence: bool,
+        preferred: bool,
     ) -> str:
         parts = [f"similarity {similarity:.2f}"]
         if span:
@@ -387,6 +387,8 @@ class Ranker(StoreCore):
             parts.append("kept among the most similar (dense floor)")
         if by_sentence:
             parts.append("a sentence of it matched the query better")
+        if preferred:
+            parts.append("a standing preference, and the query asks for something to be done")
         return "; ".join(parts)
 
 

@@ -114,6 +114,7 @@ def test_a_request_recalls_the_standing_preferences_and_says_why(tmp_path: Path,
             preferred = [h for h in hits if h.engram.text in marked]
             assert len(preferred) == 2, query
             assert all(h.parts["preference"] == pytest.approx(0.5) for h in preferred)
+            assert all("a standing preference" in h.explanation for h in preferred)
             assert all("preference" not in h.parts or not h.parts["preference"] for h in hits
                        if h.engram.text not in marked)  # fmt: skip
 
@@ -140,6 +141,7 @@ def test_questions_about_the_past_rank_exactly_as_without_the_mark(tmp_path: Pat
             b = plain.recall(query, "u", k=len(CHAT))
             assert [h.engram.text for h in a] == [h.engram.text for h in b]
             assert [h.score for h in a] == [h.score for h in b]
+            assert [h.explanation for h in a] == [h.explanation for h in b]
 
 
 def test_resketch_marks_the_preferences_of_an_older_store(tmp_path: Path, hashing, monkeypatch):
