@@ -128,8 +128,7 @@ class ChromaBackend(Backend):
                 ) from exc
 
     def _state(self, key: str) -> dict[str, Any] | None:
-        got = self.state.get(ids=[key], include=["metadatas"])
-        return got["metadatas"][0] if got["ids"] else None
+        return self._by_id(self.state, [key]).get(key)
 
     def _tail(self, note: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
         """The metadata of the log's last entry, and whether it is noted. The tail note names
@@ -176,14 +175,10 @@ class ChromaBackend(Backend):
         """Pointers to these entries (in seq order), their users' counts and the tail note (the
         last of them), in one call."""
         counts = {m["user_id"]: int(m["user_ord"]) for m in entries}  # the last one's
-        self.state.upsert(
-            ids=[_pointer_key(m["user_id"], m["user_ord"]) for m in entries]
-            + [_count_key(u) for u in counts]
-            + [_TAIL],
-            embeddings=[_UNIT] * (len(entries) + len(counts) + 1),
-            metadatas=[{"seq": m["seq"]} for m in entries]
-            + [{"n": n} for n in counts.values()]
-            + [{"seq": entries[-1]["seq"]}],
+        self._upsert_state(
+            [(_pointer_key(m["user_id"], m["user_ord"]), {"seq": m["seq"]}) for m in entries]
+            + [(_count_key(u), {"n": n}) for u, n in counts.items()]
+            + [(_TAIL, {"seq": entries[-1]["seq"]})]
         )
 
     def _counts(self, user_ids: set[str]) -> tuple[dict[str, int], dict[str, Any] | None]:
