@@ -18,6 +18,8 @@ from chromadb.api.models.Collection import Collection
 from engram_agents.memory import EngramMemory
 from engram_agents.store.backends.chroma import ChromaBackend
 from engram_agents.store.config import StoreConfig
+from engram_agents.store.errors import AuditIntegrityError
+from engram_agents.store.rows import AuditEvent
 
 HOLD = StoreConfig(touch_flush_s=3600, touch_buffer=1000)  # written by a write, flush or close
 BOILER = "the boiler is serviced every March"
@@ -153,7 +155,8 @@ def test_a_store_made_before_the_side_collection_reads_its_rows_counts(tmp_path,
 def test_whole_log_and_scope_reads_come_in_pages(tmp_path: Path, hashing, monkeypatch):
     """`verify_audit`'s whole-log read and a scope's scan page through Chroma (one `get` of a
     whole collection fails past SQLite's ~32k bound variables): with pages of 3, every row and
-    every audit entry still comes back, in order, and the chain verifies."""
+    every audit entry still comes back, in order, and the chain verifies; with an entry gone,
+    appends still find the log's end the same way."""
     monkeypatch.setattr("engram_agents.store.backends.chroma._PAGE", 3)
     with open_chroma(tmp_path, hashing) as memory:
         stored = memory.remember_many([f"note {n} about the garden" for n in range(8)], "u")
@@ -174,4 +177,12 @@ def test_whole_log_and_scope_reads_come_in_pages(tmp_path: Path, hashing, monkey
         assert [e.seq for e in events] == list(range(1, len(events) + 1)) and len(events) >= 2
         assert {r.id for r in backend.scan("u")} == {e.id for e in stored[1:]}
         assert memory.verify_audit() == len(events)
+        # an entry gone missing (and no tail note): the next append finds the log's end by
+        # reading it in pages, numbers on after it, and verify_audit names the gap
+        backend.audit.delete(ids=[f"{len(events) - 1:012d}"])
+        backend.state.delete(ids=["audit:tail"])
+        backend.append_audit([AuditEvent("u", "recall", [stored[1].id])])
+        assert max(e.seq for e in backend.audit_events()) == len(events) + 1
+        with pytest.raises(AuditIntegrityError):
+            memory.verify_audit()
         assert unbounded == []

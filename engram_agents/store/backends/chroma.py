@@ -142,10 +142,12 @@ class ChromaBackend(Backend):
         count = self.audit.count()
         if not count:
             return None, True
-        got = self.audit.get(ids=[_audit_id(count)], include=["metadatas"])
-        if not got["ids"]:  # entries went missing; keep appending, verify_audit names the gap
-            got = self.audit.get(include=["metadatas"])
-        return max(got["metadatas"], key=_seq), False
+        last = self._by_id(self.audit, [_audit_id(count)]).values()
+        if not last:  # entries went missing; keep appending, verify_audit names the gap
+            last = (
+                m for got in self._paged(self.audit, None, ["metadatas"]) for m in got["metadatas"]
+            )
+        return max(last, key=_seq), False
 
     def _log(self, events: list[AuditEvent]) -> None:
         if not events:
