@@ -82,15 +82,15 @@ class Consolidator(StoreCore):
         share = self.config.reply_feedback_share
         feats = [self._last_features.get((user_id, r.id)) for r in rows]
         unused = [x for x, u in zip(feats, used, strict=True) if not u and x is not None]
+        unused_mean = np.mean(unused, axis=0) if unused else None
         changed = [(r, x) for r, x, u in zip(rows, feats, used, strict=True) if u]
-        credits = [
-            (row, share * float(score))
-            for (row, _), score in zip(changed, scores[used], strict=True)
-        ]
-        for (_, x), (_, credit) in zip(changed, credits, strict=True):
-            if unused and x is not None:
+        credits = []
+        for (row, x), score in zip(changed, scores[used], strict=True):
+            credit = share * float(score)
+            credits.append((row, credit))
+            if unused_mean is not None and x is not None:
                 lr = self.config.learning_rate * credit
-                weights = fusion.learn_pair(weights, x, np.mean(unused, axis=0), lr)
+                weights = fusion.learn_pair(weights, x, unused_mean, lr)
         use.weights = weights
         event = AuditEvent(user_id, "reply_use", use.used, {"recalled": len(rows)})
         self._credit(user_id, read_at, credits, event, weights)
