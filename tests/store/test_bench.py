@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from engram_agents.store.encoders import HashingEncoder
 from engram_agents_demo.bench.locomo import CATEGORIES, cli, evidence_of, load, turns_of
+from engram_agents_demo.bench.recall import CachedEncoder
 
 DATA = Path(__file__).parents[2] / "benchmarks" / "data"
 SAMPLE = DATA / "locomo_sample.json"
@@ -50,6 +55,27 @@ def test_cli_json_shape_with_toy_encoder(capsys):
         assert 0 <= entry["overall"]["recall@5"] <= entry["overall"]["recall@25"] <= 100
         assert entry["latency_ms"]["p50"] > 0 and entry["ingest_turns_per_s"] > 0
         assert entry["ingest_turns_per_s_excluding_encoding"] >= entry["ingest_turns_per_s"]
+
+
+def test_encoding_time_counts_overlapping_calls_once():
+    """The store may encode from two threads at once; ingestion "excluding encoding" subtracts
+    the wall time spent encoding, which can never exceed the wall time of the whole ingestion."""
+    both_inside = threading.Barrier(2)
+
+    class Slow(HashingEncoder):
+        def encode(self, texts: list[str]) -> np.ndarray:
+            both_inside.wait(timeout=10)
+            time.sleep(0.05)
+            return super().encode(texts)
+
+    cached = CachedEncoder(Slow(dim=8))
+    start = time.perf_counter()
+    threads = [threading.Thread(target=cached.encode, args=([f"turn {n}"],)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 0.05 <= cached.encode_s <= time.perf_counter() - start
 
 
 def test_cli_reports_bad_file(tmp_path, capsys):

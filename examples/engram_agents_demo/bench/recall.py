@@ -14,6 +14,7 @@ import os
 import platform
 import statistics
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -81,6 +82,7 @@ class CachedEncoder:
             self.encode_ids = self._timed(inner.encode_ids)
         self.cache: dict[str, np.ndarray] = {}
         self.encode_s = 0.0
+        self._lock, self._running, self._since = threading.Lock(), 0, 0.0
 
     def warm(self, texts: list[str]) -> None:
         new = [t for t in dict.fromkeys(texts) if t not in self.cache]
@@ -93,12 +95,21 @@ class CachedEncoder:
         return self._timed(self.inner.encode)(texts)
 
     def _timed(self, encode: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        """Counts the wall time during which at least one encode runs: the store may encode from
+        several threads at once, and summing their calls would count the same seconds twice."""
+
         def timed(*args: Any) -> np.ndarray:
-            start = time.perf_counter()
+            with self._lock:
+                if not self._running:
+                    self._since = time.perf_counter()
+                self._running += 1
             try:
                 return encode(*args)
             finally:
-                self.encode_s += time.perf_counter() - start
+                with self._lock:
+                    self._running -= 1
+                    if not self._running:
+                        self.encode_s += time.perf_counter() - self._since
 
         return timed
 
