@@ -30,6 +30,10 @@ class FusionWeights(BaseModel):
     # to be done (sketch.is_request): what the user said to always do applies to a request that
     # shares none of its words. No query about what was said or happened reads it.
     preference: float = Field(default=0.5, ge=0)
+    # How much a memory says: its sketch tags, counted up to `StoreConfig.content_tags`. In
+    # conversations the chit-chat that names a person or a topic and says nothing else ("Haha,
+    # that's so Ollie.") matches many questions and answers none (benchmarks/RESULTS.md, s33).
+    content: float = Field(default=0.4, ge=0)
 
 
 class StoreConfig(BaseModel):
@@ -79,6 +83,9 @@ class StoreConfig(BaseModel):
     common_tag_fraction: float = Field(default=0.05, gt=0, le=1)
     min_candidates: int = Field(default=50, ge=0)
     recency_half_life_days: float = Field(default=30.0, gt=0)
+    # A memory with this many sketch tags or more says enough (FusionWeights.content is full);
+    # fewer scale that signal down in proportion.
+    content_tags: int = Field(default=8, gt=0)
     # How much of the preceding turn of the same session a turn is read with at recall time.
     context_weight: float = Field(default=0.3, ge=0)
     # The dense floor: every prefix of a recall's results, of any length n, holds the

@@ -262,7 +262,11 @@ class StoreCore:
 
     def weights(self, user_id: str, revision: int | None = None) -> FusionWeights:
         stored = self._setting(user_id, "fusion_weights", revision)
-        return FusionWeights.model_validate_json(stored) if stored else self.config.weights
+        if not stored:
+            return self.config.weights
+        # weights learned before a signal existed take that signal's configured weight
+        learned = FusionWeights.model_validate_json(stored).model_dump(exclude_unset=True)
+        return self.config.weights.model_copy(update=learned)
 
     def consent(self, user_id: str, revision: int | None = None) -> bool:
         """Whether persistent memory is on for the user (it is unless they switched it off)."""

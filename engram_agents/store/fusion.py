@@ -31,10 +31,12 @@ def features(
     half_life_days: float,
     time_range: TimeRange | None,
     marks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    content_tags: int,
 ) -> np.ndarray:
     """One row per candidate, columns in FEATURES order; `marks` are, per candidate, whether it
     ends by asking (`sketch.is_asking`), was said by the user, and by the model (`role_tag`),
-    and whether it sets a standing preference that the query, a request, reads."""
+    and whether it sets a standing preference that the query, a request, reads; a candidate's
+    content is its tag count over `content_tags`, at most 1."""
     asks, by_user, by_model, prefers = marks
     f = index.fields
     age_days = np.maximum(now_ts - f["when_ts"][rows], 0.0) / 86_400.0
@@ -57,6 +59,7 @@ def features(
             by_user,
             by_model,
             prefers,
+            np.minimum(f["length"][rows] / content_tags, 1.0),
         ],
         axis=1,
     ).astype(np.float32)

@@ -300,6 +300,7 @@ class Ranker(StoreCore):
             cfg.recency_half_life_days,
             q.span,
             (asks, by_user, by_model, prefers & q.request),
+            cfg.content_tags,
         )
         w = fusion.as_vector(self.weights(user_id, index.revision))
         scored = x @ w

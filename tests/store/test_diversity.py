@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engram_agents.memory import EngramMemory
-from engram_agents.store.config import StoreConfig
+from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.fusion import diversified, with_dense_floor
 
 
@@ -79,7 +79,8 @@ class _Fixed:
 
 
 def _memory(tmp_path, diversity: float) -> EngramMemory:
-    config = StoreConfig(diversity=diversity, dense_floor=0.0)
+    # hand-set vectors decide; these one-line tellings say about as much (content signal off)
+    config = StoreConfig(diversity=diversity, dense_floor=0.0, weights=FusionWeights(content=0))
     mem = EngramMemory(tmp_path / f"d{diversity}.db", encoder=_Fixed(), config=config)
     mem.remember_many(list(_Fixed.VECTORS)[1:], "u")
     return mem
