@@ -79,7 +79,7 @@ class _Fixed:
 
 
 def _memory(tmp_path, diversity: float) -> EngramMemory:
-    # hand-set vectors decide; these one-line tellings say about as much (content signal off)
+    # the hand-set vectors alone decide: the content signal is off (the tellings' tag counts differ)
     config = StoreConfig(diversity=diversity, dense_floor=0.0, weights=FusionWeights(content=0))
     mem = EngramMemory(tmp_path / f"d{diversity}.db", encoder=_Fixed(), config=config)
     mem.remember_many(list(_Fixed.VECTORS)[1:], "u")

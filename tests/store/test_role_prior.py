@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from engram_agents.memory import EngramMemory
-from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER, role_tag
 
 # A user-assistant chat: the user's facts sit inside requests; the assistant's generic answers
@@ -75,9 +74,7 @@ def test_without_feedback_marking_roles_changes_no_score(tmp_path: Path, hashing
 
 def test_feedback_on_user_turns_raises_user_turns_for_later_queries(tmp_path: Path, hashing):
     roles = {"user": "user", "assistant": "assistant"}
-    # the role prior alone: these short requests say less than the answers (content signal)
-    alone = StoreConfig(weights=FusionWeights(content=0))
-    with EngramMemory(tmp_path / "m.db", encoder=hashing, config=alone) as memory:
+    with EngramMemory(tmp_path / "m.db", encoder=hashing) as memory:
         _remember(memory, "taught", roles)
         _remember(memory, "control", roles)
         before = _rank(memory, "taught", HELD_OUT, "Bristol")
