@@ -5,6 +5,7 @@ order, and all five LoCoMo categories asked."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,13 @@ ROOT = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "locomo_bli
 FILE = ROOT / "locomo_blind.json"
 
 
+def _copy(tmp_path: Path) -> Path:
+    """The folder copied, so a build writes nothing into the checkout."""
+    return Path(shutil.copytree(ROOT, tmp_path / "locomo_blind"))
+
+
 def test_the_file_is_what_its_source_builds(tmp_path):
-    copy = tmp_path / "locomo_blind"
-    subprocess.run(["cp", "-r", str(ROOT), str(copy)], check=True)
+    copy = _copy(tmp_path)
     (copy / "locomo_blind.json").unlink()
     subprocess.run(
         [sys.executable, "make_locomo_blind.py"], cwd=copy, check=True, capture_output=True
@@ -45,8 +50,7 @@ def test_sessions_are_dated_in_order():
 
 
 def test_a_bad_label_is_named(tmp_path):
-    copy = tmp_path / "locomo_blind"
-    subprocess.run(["cp", "-r", str(ROOT), str(copy)], check=True)
+    copy = _copy(tmp_path)
     questions = copy / "src" / "conv_1" / "questions.json"
     items = json.loads(questions.read_text("utf-8"))
     items[0]["evidence"] = ["no_such_label"]

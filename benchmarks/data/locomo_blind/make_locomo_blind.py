@@ -39,6 +39,11 @@ def session(path: Path) -> tuple[int, str, list[tuple[str | None, dict]]]:
     return number, head[2], turns
 
 
+def _turns(conv: dict) -> list[dict]:
+    """Every turn of a conversation's sessions, in order (not the `_date_time` entries)."""
+    return [t for key, value in conv.items() if key[-1].isdigit() for t in value]
+
+
 def conversation(folder: Path) -> dict:
     conv: dict = {}
     labels: dict[str, str] = {}
@@ -47,13 +52,11 @@ def conversation(folder: Path) -> dict:
         conv[f"session_{number}_date_time"] = date
         conv[f"session_{number}"] = [fields for _, fields in turns]
         for label, fields in turns:
-            if label in labels:
-                raise ValueError(f"{path}: label {label} used twice")
             if label:
+                if label in labels:
+                    raise ValueError(f"{path}: label {label} used twice")
                 labels[label] = fields["dia_id"]
-    speakers = list(
-        dict.fromkeys(t["speaker"] for k, v in conv.items() if k[-1].isdigit() for t in v)
-    )
+    speakers = list(dict.fromkeys(t["speaker"] for t in _turns(conv)))
     conv = {"speaker_a": speakers[0], "speaker_b": speakers[1], **conv}
     qa = []
     for item in json.loads((folder / "questions.json").read_text("utf-8")):
@@ -78,14 +81,8 @@ def main() -> None:
     data = [conversation(folder) for folder in folders if (folder / "questions.json").exists()]
     (HERE / "locomo_blind.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     for c in data:
-        turns = sum(
-            len(v)
-            for k, v in c["conversation"].items()
-            if k.startswith("session_") and k[-1].isdigit()
-        )
-        print(
-            json.dumps({"conversation": c["sample_id"], "turns": turns, "questions": len(c["qa"])})
-        )
+        turns, questions = len(_turns(c["conversation"])), len(c["qa"])
+        print(json.dumps({"conversation": c["sample_id"], "turns": turns, "questions": questions}))
 
 
 if __name__ == "__main__":
