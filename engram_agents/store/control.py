@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from engram_agents.store import erasure
+from engram_agents.store import erasure, referents
 from engram_agents.store.audit import verify
 from engram_agents.store.copies import erased_keys
 from engram_agents.store.core import StoreCore
 from engram_agents.store.errors import InvalidInputError, NotFoundError
+from engram_agents.store.index import ScopeIndex
 from engram_agents.store.records import Engram, RecallFilters, TimeRange, utcnow
+from engram_agents.store.referents import REACH
 from engram_agents.store.rows import AuditEvent
 
 
@@ -103,6 +105,7 @@ class UserControl(StoreCore):
         holders = self._copy_index(user_id, index).holders(keys) - selected
         holding = self._engrams(user_id, holders, listed=True)
         plan = erasure.plan([*chosen, *holding], selected, session_id)
+        self._unrefer(user_id, index, plan)
         if not plan.deleted and not plan.rewritten:
             return plan
         vectors = dict(
@@ -122,6 +125,32 @@ class UserControl(StoreCore):
             events.append(AuditEvent(user_id, "scrub", list(plan.rewritten)))
         self._commit(user_id, read_at, upserts, list(plan.deleted), events)
         return plan
+
+    def _unrefer(self, user_id: str, index: ScopeIndex, plan: erasure.Erasure) -> None:
+        """The kept turns up to `REACH` after an erased one that named someone read the names
+        they refer to again from the turns left before them (store.referents), so none of the
+        erased text's names stays in their sketches. Reads only those turns and the `REACH`
+        kept ones before each: the work does not grow with the session."""
+        gone = plan.deleted.keys()
+        after = dict.fromkeys(
+            i
+            for engram in plan.deleted.values()
+            if engram.scope.session_id is not None
+            and (near := [i for i in index.after(engram.id, REACH) if i not in gone])
+            and referents.named(engram)
+            for i in near
+        )
+        skip = set(gone)
+        windows = {i: index.before(i, REACH, skip=skip) for i in after}
+        ids = {*after, *(i for window in windows.values() for i in window)}
+        read = {e.id: e for e in self._engrams(user_id, ids, listed=True)} if ids else {}
+        current = {i: plan.rewritten.get(i, e) for i, e in read.items()}
+        for engram_id, earlier in windows.items():
+            engram = current[engram_id]
+            sketch = referents.reread(engram, [current[i] for i in earlier])
+            if sketch != engram.sketch:
+                plan.before.setdefault(engram_id, read[engram_id])
+                plan.rewritten[engram_id] = engram.model_copy(update={"sketch": sketch})
 
     def _after_erase(self, user_id: str, plan: erasure.Erasure) -> None:
         """Once the erase is committed: empty the WAL (it still holds the old pages) and let

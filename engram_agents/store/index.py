@@ -1,10 +1,7 @@
 """In-memory index of one user's engrams: a vector matrix plus an inverted tag index. It is
 rebuilt from the backend when another writer changed the user's rows, and patched in place after
-this process's own writes, so recall never scans the database.
-
-It also links each engram to the one before it in the same session, so recall can read a turn
-in its context: a reply ("Finished in four hours!") is found by a question about what it
-answers ("How did the marathon go?")."""
+this process's own writes, so recall never scans the database. Each engram is also linked to the
+one before it in its session (`SessionLinks`)."""
 
 from __future__ import annotations
 
@@ -21,6 +18,7 @@ from engram_agents.store.ragged import HALF_FROM, RaggedRows
 from engram_agents.store.records import RecallFilters, Tier
 from engram_agents.store.rows import EngramRow
 from engram_agents.store.sentences import SentenceRows
+from engram_agents.store.session_links import SessionLinks
 
 if TYPE_CHECKING:
     import torch
@@ -39,7 +37,7 @@ class Candidates:
     lexical: np.ndarray  # rarity-weighted tag overlap (BM25 with binary term frequency)
 
 
-class ScopeIndex:
+class ScopeIndex(SessionLinks):
     K1, B = 1.2, 0.75
 
     def __init__(
@@ -76,6 +74,7 @@ class ScopeIndex:
         self.agent: list[str | None] = []
         self.agents: set[str | None] = set()  # every agent ever added (removed rows' too)
         self.prev = np.zeros(0, dtype=np.int64)  # the session's preceding engram, or -1
+        self.next = np.zeros(0, dtype=np.int64)  # the session's following engram, or -1
         self.prev_dot = np.zeros(0, dtype=np.float32)  # its cosine with this engram
         # long turns' passages (store.passages): stored whole by the backend, float16 past HALF_FROM
         self.passages = RaggedRows(dim, spans=True, half_from=HALF_FROM)
@@ -97,6 +96,7 @@ class ScopeIndex:
         cap = len(self.vectors)
         self.alive = _extended(self.alive, cap)
         self.prev = _extended(self.prev, cap, fill=-1)
+        self.next = _extended(self.next, cap, fill=-1)
         self.prev_dot = _extended(self.prev_dot, cap)
         for name, arr in self.fields.items():
             self.fields[name] = _extended(arr, cap)
@@ -158,54 +158,6 @@ class ScopeIndex:
         if passage < 0:
             return None
         return int(self.passages.spans[passage][0]), int(self.passages.spans[passage][1])
-
-    def _link(self, i: int, session: str | None) -> None:
-        """Append `i` to its session's chain; an engram older than the chain's end (an update
-        of an old one) marks the links for a rebuild instead."""
-        if session is None:
-            return
-        last = self._last_in_session.get(session)
-        created = self.fields["created_ts"]
-        if last is not None and created[last] > created[i]:
-            self._links_stale = True
-            return
-        self._last_in_session[session] = i
-        if last is not None:
-            self.prev[i] = last
-            self.prev_dot[i] = self.vectors[i] @ self.vectors[last]
-
-    def _relink(self) -> None:
-        """Rebuild every session chain: live engrams in creation order within each session."""
-        live = np.asarray([i for i in self.live_rows() if self.session[i] is not None], np.int64)
-        codes: dict[str, int] = {}
-        session = np.asarray([codes.setdefault(self.session[i], len(codes)) for i in live])
-        by_time = np.lexsort((live, self.fields["created_ts"][live], session))
-        order, same = live[by_time], session[by_time]
-        follows = np.flatnonzero(same[1:] == same[:-1]) + 1
-        self.prev[:] = -1
-        self.prev[order[follows]] = order[follows - 1]
-        linked = order[follows]
-        self.prev_dot[linked] = np.einsum(
-            "ij,ij->i", self.vectors[linked], self.vectors[self.prev[linked]]
-        )
-        ends = np.flatnonzero(np.append(same[1:] != same[:-1], True)) if order.size else []
-        self._last_in_session = {self.session[order[j]]: int(order[j]) for j in ends}
-        self._links_stale = False
-
-    def in_context(self, rows: np.ndarray, sims: np.ndarray, query: np.ndarray, weight: float):
-        """Cosine of the query with each row's vector blended with its predecessor's
-        (`normalize(v + weight * v_prev)`), computed without storing a second vector."""
-        if self._links_stale:
-            self._relink()
-        prev = self.prev[rows]
-        linked = prev >= 0
-        if weight <= 0 or not linked.any():
-            return sims
-        out = sims.astype(np.float32, copy=True)
-        before = self.vectors[prev[linked]] @ query
-        norm = np.sqrt(1 + weight**2 + 2 * weight * self.prev_dot[rows[linked]])
-        out[linked] = (sims[linked] + weight * before) / norm
-        return out
 
     def remove(self, ids: list[str]) -> None:
         for engram_id in ids:

@@ -19,6 +19,7 @@ from engram_agents.store.crypto import Cipher
 from engram_agents.store.encoders import Encoder
 from engram_agents.store.errors import EncryptionError, InvalidInputError
 from engram_agents.store.passages import encode_turns, encoder_window
+from engram_agents.store.referents import SessionNames
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
 from engram_agents.store.sketch import engram_sketch, role_tag, speaker_tag
 
@@ -108,22 +109,28 @@ def add_passages(
 
 def resketch(path: str | Path, cipher: Cipher | None = None) -> int:
     """Give every engram of the SQLite store at `path` the sketch today's rules make of it
-    (`sketch.engram_sketch`: a named speaker's name tag, chat-role marks, ...); returns how many
-    changed. Texts, vectors and passages stay. A merged engram keeps its sources' tags and gains
-    only the speaker's; a long turn written with `passage_keywords` gets every keyword back. Run
-    it while no other process writes."""
+    (`sketch.engram_sketch`: a named speaker's name tag, chat-role marks, the names a pronoun
+    refers to (store.referents), ...); returns how many changed. Texts, vectors and passages
+    stay. A merged engram keeps its sources' tags and gains only the speaker's; a long turn
+    written with `passage_keywords` gets every keyword back. Run it while no other process
+    writes."""
 
     def change(codec: Codec, rows: list[EngramRow]) -> list[EngramRow]:
         changed = []
-        for row in rows:
+        sessions: dict[tuple[str, str], SessionNames] = {}
+        # each session's turns in the order they were said, as the writer reads them
+        for row in sorted(rows, key=lambda r: (r.user_id, r.session_id or "", r.created_ts)):
             engram = codec.to_engram(row)
             who = engram.speaker
+            before = sorted(engram.sketch)
             if any(v.action == "merged" for v in engram.history):  # its sources' tags: add only
-                sketch = sorted({*engram.sketch, *speaker_tag(who), *role_tag(who)})
+                engram.sketch = sorted({*engram.sketch, *speaker_tag(who), *role_tag(who)})
             else:
-                sketch = engram_sketch(engram.text, engram.when, who)
-            if sketch != sorted(engram.sketch):
-                engram.sketch = sketch
+                engram.sketch = engram_sketch(engram.text, engram.when, who)
+            if row.session_id:
+                names = sessions.setdefault((row.user_id, row.session_id), SessionNames())
+                engram.sketch = sorted({*engram.sketch, *names.referred(engram)})
+            if engram.sketch != before:
                 changed.append(codec.to_row(engram, row.vector, row.passages))
         return changed
 

@@ -14,7 +14,8 @@ from engram_agents.store.index import ScopeIndex
 from engram_agents.store.passages import Passages
 from engram_agents.store.records import Engram, EngramMetadata, MemoryItem, Scope, Version, as_utc
 from engram_agents.store.redact import redact
-from engram_agents.store.rows import AuditEvent
+from engram_agents.store.referents import REACH, SessionNames
+from engram_agents.store.rows import AuditEvent, EngramRow
 from engram_agents.store.sketch import engram_sketch, passage_sketch
 from engram_agents.store.validation import check_text
 
@@ -113,7 +114,12 @@ class Writer(StoreCore):
                 if sim >= (floor if can else cfg.dedup_similarity)
             )
         )
-        stored = {row.id: row for row in self.backend.get(user_id, near_ids)}
+        # the sessions' turns before the batch, read with them: whom a pronoun means (referents)
+        sessions = dict.fromkeys(e.scope.session_id for e in engrams if e.scope.session_id)
+        earlier = {session: index.last(session, REACH) for session in sessions}
+        wanted = list(dict.fromkeys([*near_ids, *(i for ids in earlier.values() for i in ids)]))
+        stored = {row.id: row for row in self.backend.get(user_id, wanted)}
+        self._refer(engrams, earlier, stored)
         read: dict[str, Engram] = {}
 
         def lookup(engram_id: str) -> Engram:
@@ -183,6 +189,22 @@ class Writer(StoreCore):
         rows = [self.codec.to_row(e, v, new_passages.get(e.id)) for e, v in changed.values()]
         self._commit(user_id, read_at, rows, [], events)
         return result
+
+    def _refer(
+        self, engrams: list[Engram], earlier: dict[str, list[str]], rows: dict[str, EngramRow]
+    ) -> None:
+        """Add to each engram's sketch the names its pronouns refer to (store.referents), read
+        in order after its session's `earlier` turns (ids, oldest first; their `rows`) and the
+        batch's own."""
+        sessions = {
+            session: SessionNames(self.codec.to_engram(rows[i]) for i in ids if i in rows)
+            for session, ids in earlier.items()
+        }
+        for engram in engrams:
+            if engram.scope.session_id in sessions:
+                names = sessions[engram.scope.session_id].referred(engram)
+                if names:
+                    engram.sketch = sorted({*engram.sketch, *names})
 
     def _similar(
         self, existing: list[tuple[float, str]], vector: np.ndarray, batch: list, batch_vecs: list
@@ -263,6 +285,11 @@ class Writer(StoreCore):
         vector, passages = encoded or (self._vectors(user_id, [engram_id])[0], None)
         if passages is not None:
             self._sketch_passages(engram, passages)
+        session = engram.scope.session_id
+        if session is not None:
+            before = self._index(user_id, read_at).before(engram_id, REACH)
+            rows = {r.id: r for r in self.backend.get(user_id, before)}
+            self._refer([engram], {session: before}, rows)
         row = self.codec.to_row(engram, vector, passages)
         self._commit(user_id, read_at, [row], [], [AuditEvent(user_id, "update", [engram_id])])
         return engram

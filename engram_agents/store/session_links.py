@@ -1,0 +1,107 @@
+"""The session chain of a user's index: each engram linked to the one before it in the same
+session, so recall can read a turn in its context (a reply, "Finished in four hours!", is found
+by a question about what it answers, "How did the marathon go?") and the writer can tell whom a
+turn's "he" refers to (store.referents)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class SessionLinks:
+    """`ScopeIndex`'s session chain: `prev` and `next` (the session's preceding and following
+    engram, or -1) and `prev_dot` (the cosine with the preceding one), kept by `_link` as rows
+    are added and rebuilt by `_relink` after a removal."""
+
+    ids: list[str]
+    pos: dict[str, int]
+    vectors: np.ndarray
+    alive: np.ndarray
+    session: list[str | None]
+    fields: dict[str, np.ndarray]
+    prev: np.ndarray
+    next: np.ndarray
+    prev_dot: np.ndarray
+    _size: int
+    _last_in_session: dict[str, int]
+    _links_stale: bool
+
+    def _link(self, i: int, session: str | None) -> None:
+        """Append `i` to its session's chain; an engram older than the chain's end (an update
+        of an old one) marks the links for a rebuild instead."""
+        if session is None:
+            return
+        last = self._last_in_session.get(session)
+        created = self.fields["created_ts"]
+        if last is not None and created[last] > created[i]:
+            self._links_stale = True
+            return
+        self._last_in_session[session] = i
+        if last is not None:
+            self.prev[i], self.next[last] = last, i
+            self.prev_dot[i] = self.vectors[i] @ self.vectors[last]
+
+    def _relink(self) -> None:
+        """Rebuild every session chain: live engrams in creation order within each session."""
+        rows = np.flatnonzero(self.alive[: self._size])
+        live = np.asarray([i for i in rows if self.session[i] is not None], np.int64)
+        codes: dict[str, int] = {}
+        session = np.asarray([codes.setdefault(self.session[i], len(codes)) for i in live])
+        by_time = np.lexsort((live, self.fields["created_ts"][live], session))
+        order, same = live[by_time], session[by_time]
+        follows = np.flatnonzero(same[1:] == same[:-1]) + 1
+        self.prev[:] = -1
+        self.next[:] = -1
+        self.prev[order[follows]] = order[follows - 1]
+        self.next[order[follows - 1]] = order[follows]
+        linked = order[follows]
+        self.prev_dot[linked] = np.einsum(
+            "ij,ij->i", self.vectors[linked], self.vectors[self.prev[linked]]
+        )
+        ends = np.flatnonzero(np.append(same[1:] != same[:-1], True)) if order.size else []
+        self._last_in_session = {self.session[order[j]]: int(order[j]) for j in ends}
+        self._links_stale = False
+
+    def in_context(self, rows: np.ndarray, sims: np.ndarray, query: np.ndarray, weight: float):
+        """Cosine of the query with each row's vector blended with its predecessor's
+        (`normalize(v + weight * v_prev)`), computed without storing a second vector."""
+        if self._links_stale:
+            self._relink()
+        prev = self.prev[rows]
+        linked = prev >= 0
+        if weight <= 0 or not linked.any():
+            return sims
+        out = sims.astype(np.float32, copy=True)
+        before = self.vectors[prev[linked]] @ query
+        norm = np.sqrt(1 + weight**2 + 2 * weight * self.prev_dot[rows[linked]])
+        out[linked] = (sims[linked] + weight * before) / norm
+        return out
+
+    def last(self, session: str, n: int) -> list[str]:
+        """Ids of `session`'s last `n` live engrams, oldest first."""
+        prev, _ = self._links()
+        return self._walk(prev, self._last_in_session.get(session, -1), n, frozenset())[::-1]
+
+    def before(self, engram_id: str, n: int, skip: set[str] = frozenset()) -> list[str]:
+        """Ids of the `n` live engrams of its session just before `engram_id`, oldest first,
+        those in `skip` passed over."""
+        prev, _ = self._links()
+        return self._walk(prev, int(prev[self.pos[engram_id]]), n, skip)[::-1]
+
+    def after(self, engram_id: str, n: int) -> list[str]:
+        """Ids of the `n` live engrams of its session just after `engram_id`, oldest first."""
+        _, following = self._links()
+        return self._walk(following, int(following[self.pos[engram_id]]), n, frozenset())
+
+    def _links(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._links_stale:
+            self._relink()
+        return self.prev, self.next
+
+    def _walk(self, step: np.ndarray, at: int, n: int, skip: set[str]) -> list[str]:
+        out: list[str] = []
+        while at >= 0 and len(out) < n:
+            if self.ids[at] not in skip:
+                out.append(self.ids[at])
+            at = int(step[at])
+        return out
