@@ -125,14 +125,25 @@ _GREETING = re.compile(
 )
 
 
+_OPENER_WORDS = 3  # "Oh my god, Mel, ...": a longer clause before "X, Name," is no opener
+
+
 def _addressed(text: str, start: int, end: int) -> bool:
     """The name at text[start:end] is direct address, set off by punctuation or after a
     greeting ("Wow, Melanie, what a moment!", "Thanks, Jon!", "Hey Mel!"): it names the
-    listener, not whom the turn is about, so it gets no `name:` tag (its `kw:` tag stays)."""
-    if text[end : end + 1] not in ("", ",", "!", "?", "."):
+    listener, not whom the turn is about, so it gets no `name:` tag (its `kw:` tag stays).
+    Set off by commas after a longer clause it is an apposition, a mention ("this guy on
+    another team, Callum, who came over")."""
+    after = text[end : end + 1]
+    if after not in ("", ",", "!", "?", "."):
         return False
     before = text[max(0, start - 24) : start]
-    return before.rstrip().endswith(",") or bool(_GREETING.search(before))
+    if _GREETING.search(before):
+        return True
+    if not before.rstrip().endswith(","):
+        return False
+    clause = re.split(r"[.!?:;\n]", text[:start].rstrip()[:-1])[-1].split()
+    return after != "," or len(clause) <= _OPENER_WORDS
 
 
 def _sentence_start(text: str, start: int) -> bool:

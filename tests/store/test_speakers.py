@@ -56,6 +56,11 @@ def test_a_question_naming_a_speaker_finds_their_statements_before_turns_address
         ("I met Melanie at the park.", True),
         ("Gina: Remember Jon, just do it!", True),
         ("What did Melanie paint?", True),
+        ("Caroline: Thanks, Melanie, you always cheer me up.", False),
+        ("Gina: Well, you know, Jon, it is hard.", False),
+        # set off by commas after a longer clause: an apposition, a mention
+        ("Gina: There's this new guy on my team, John, who fixed it.", True),
+        ("I told my boss, Melanie, about the move.", True),
     ],
 )
 def test_a_name_spoken_to_is_not_a_name_tag(text, named):
