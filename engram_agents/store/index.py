@@ -1,7 +1,7 @@
 """In-memory index of one user's engrams: a vector matrix plus an inverted tag index. It is
 rebuilt from the backend when another writer changed the user's rows, and patched in place after
 this process's own writes, so recall never scans the database. Each engram is also linked to the
-one before it in its session (`SessionLinks`)."""
+turns before and after it in its session (`SessionLinks`)."""
 
 from __future__ import annotations
 
