@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import tempfile
 import threading
@@ -177,8 +178,6 @@ def dense_system(encoder: CachedEncoder) -> Callable[..., Search]:
 
 
 def bm25_system() -> Callable[..., Search]:
-    import re
-
     from rank_bm25 import BM25Okapi
 
     def tokens(text: str) -> list[str]:
@@ -216,9 +215,8 @@ def chroma_system(encoder: CachedEncoder, workdir: Path, name: str) -> Callable[
         )
 
         def search(question: str, k: int) -> list[str]:
-            q = encode_checked(encoder, [question])[0]
-            n = min(k, len(turns))
-            return collection.query(query_embeddings=[q.tolist()], n_results=n)["ids"][0]
+            q = encode_checked(encoder, [question])[0].tolist()
+            return collection.query(query_embeddings=[q], n_results=min(k, len(turns)))["ids"][0]
 
         return search
 
