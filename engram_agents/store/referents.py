@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 
 from engram_agents.store.records import Engram
-from engram_agents.store.sketch import extract_sketch, speaker_tag
+from engram_agents.store.sketch import names_of, speaker_tag
 
 REACH = 4  # turns: further back, the pronoun more likely means someone named since without a tag
 _PRONOUN = re.compile(r"\b(?:he|she|him|her|his|hers|they|them|their)\b", re.I)
@@ -26,7 +26,12 @@ _PRONOUN = re.compile(r"\b(?:he|she|him|her|his|hers|they|them|their)\b", re.I)
 
 def named(engram: Engram) -> frozenset[str]:
     """The `name:` tags of the people `engram`'s text names, its speaker not counted."""
-    return _names(extract_sketch(engram.text), engram)
+    return _names(names_of(engram.text), engram)
+
+
+def refers(engram: Engram) -> bool:
+    """Whether `engram` says "he", "she", "they" or the like."""
+    return bool(_PRONOUN.search(engram.content))
 
 
 def _names(tags: Iterable[str], engram: Engram) -> frozenset[str]:
@@ -47,7 +52,7 @@ class SessionNames:
         """The names `engram` refers to by pronoun and does not hold yet; counts it as read.
         Its sketch must not hold referred names yet (it is read for the names it says)."""
         found: set[str] = set()
-        if self._since < REACH and _PRONOUN.search(engram.content):
+        if self._since < REACH and refers(engram):
             found = self._names - set(engram.sketch) - set(speaker_tag(engram.speaker))
         self._step(_names(engram.sketch, engram))
         return found

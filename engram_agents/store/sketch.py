@@ -222,7 +222,7 @@ def extract_sketch(
             continue  # a redaction placeholder such as [EMAIL]
         if token[0].isupper() and lower not in _NOT_NAMES and lower not in STOPWORDS:
             base = lower.removesuffix("'s")
-            if not _sentence_start(text, start) and not _addressed(text, start, match.end()):
+            if _mentioned(text, start, match.end()):
                 tags.add(f"name:{base}")
             if run and text[start - 1 : start] != " ":
                 close_run()
@@ -238,6 +238,28 @@ def extract_sketch(
     for mention in mentions or ():
         tags.update(time_tags(mention))
     return sorted(tags)
+
+
+def names_of(text: str) -> set[str]:
+    """The `name:` tags `extract_sketch` gives `text`, read from its capitalized tokens alone
+    (a tenth of the work on a long turn)."""
+    names = set()
+    for match in _TOKEN.finditer(text):
+        token, start = match.group(0), match.start()
+        if not token[0].isupper() or (start and text[start - 1] == "["):
+            continue
+        lower = token.replace("’", "'").lower()
+        if lower in _NOT_NAMES or lower in STOPWORDS or lower in _NUMBER_WORDS:
+            continue
+        if _mentioned(text, start, match.end()):
+            base = lower.removesuffix("'s")
+            names.add(f"name:{base}")
+    return names
+
+
+def _mentioned(text: str, start: int, end: int) -> bool:
+    """A capitalized word at text[start:end] that is neither a sentence's first nor an address."""
+    return not _sentence_start(text, start) and not _addressed(text, start, end)
 
 
 def is_asking(text: str) -> bool:

@@ -14,7 +14,7 @@ from engram_agents.store.index import ScopeIndex
 from engram_agents.store.passages import Passages
 from engram_agents.store.records import Engram, EngramMetadata, MemoryItem, Scope, Version, as_utc
 from engram_agents.store.redact import redact
-from engram_agents.store.referents import REACH, SessionNames
+from engram_agents.store.referents import REACH, SessionNames, refers
 from engram_agents.store.rows import AuditEvent, EngramRow
 from engram_agents.store.sketch import engram_sketch, passage_sketch
 from engram_agents.store.validation import check_text
@@ -114,8 +114,11 @@ class Writer(StoreCore):
                 if sim >= (floor if can else cfg.dedup_similarity)
             )
         )
-        # the sessions' turns before the batch, read with them: whom a pronoun means (referents)
-        sessions = dict.fromkeys(e.scope.session_id for e in engrams if e.scope.session_id)
+        # the turns before the batch of each session where a new turn says "he" or "she", read
+        # with them: whom it means (store.referents)
+        sessions = dict.fromkeys(
+            e.scope.session_id for e in engrams if e.scope.session_id and refers(e)
+        )
         earlier = {session: index.last(session, REACH) for session in sessions}
         wanted = list(dict.fromkeys([*near_ids, *(i for ids in earlier.values() for i in ids)]))
         stored = {row.id: row for row in self.backend.get(user_id, wanted)}
@@ -286,7 +289,7 @@ class Writer(StoreCore):
         if passages is not None:
             self._sketch_passages(engram, passages)
         session = engram.scope.session_id
-        if session is not None:
+        if session is not None and refers(engram):
             before = self._index(user_id, read_at).before(engram_id, REACH)
             rows = {r.id: r for r in self.backend.get(user_id, before)}
             self._refer([engram], {session: before}, rows)

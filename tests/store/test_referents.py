@@ -3,6 +3,8 @@ before (store.referents): "He's a sound engineer" answers "What does Callum do?"
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engram_agents.memory import EngramMemory
@@ -10,7 +12,8 @@ from engram_agents.store.config import StoreConfig
 from engram_agents.store.crypto import generate_key
 from engram_agents.store.records import Engram, Scope
 from engram_agents.store.referents import REACH, SessionNames, named
-from engram_agents.store.sketch import engram_sketch
+from engram_agents.store.sketch import engram_sketch, extract_sketch, names_of
+from engram_agents_demo.bench import beam, locomo
 
 DIALOGUE = [
     "Hannah: I met a guy called Callum from the team next door today.",
@@ -175,3 +178,21 @@ def test_after_a_delete_a_pronoun_may_take_the_name_said_before_the_erased_turn(
     assert "name:callum" not in got and "name:tom" in got  # as if Callum was never mentioned
     later = mem.remember("Ben: Is he nice?", "u", session_id="s1")
     assert "name:tom" in later.sketch  # the chain still ends where it did
+
+
+def test_names_of_reads_the_names_extract_sketch_gives():
+    """The cheap scan the writer reads earlier turns with finds exactly the sketch's names, on
+    every turn of the project's LoCoMo-format and long-chat files and on the hard cases."""
+    data = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
+    conversations = [
+        *locomo.conversations(data / "locomo_dev_a.json"),
+        *beam.conversations(data / "beam_blind"),
+    ]
+    texts = [t["text"] for c in conversations for t in c.turns]
+    texts += [
+        "Wow, Melanie, that's lovely! I met [NAME] and Two Sisters at Café Nero’s.",
+        "this guy on another team, Callum, who came over. Ten of us; Tom's and Ana’s dogs.",
+    ]
+    assert len(texts) > 800
+    for text in texts:
+        assert names_of(text) == {t for t in extract_sketch(text) if t.startswith("name:")}, text
