@@ -131,7 +131,7 @@ class UserControl(StoreCore):
         they refer to again from the turns left before them (store.referents), so none of the
         erased text's names stays in their sketches. Reads only those turns and the `REACH`
         kept ones before each: the work does not grow with the session."""
-        gone = plan.deleted.keys()
+        gone = set(plan.deleted)
         after = dict.fromkeys(
             i
             for engram in plan.deleted.values()
@@ -140,8 +140,7 @@ class UserControl(StoreCore):
             and referents.named(engram)
             for i in near
         )
-        skip = set(gone)
-        windows = {i: index.before(i, REACH, skip=skip) for i in after}
+        windows = {i: index.before(i, REACH, skip=gone) for i in after}
         ids = {*after, *(i for window in windows.values() for i in window)}
         read = {e.id: e for e in self._engrams(user_id, ids, listed=True)} if ids else {}
         current = {i: plan.rewritten.get(i, e) for i, e in read.items()}

@@ -5,6 +5,8 @@ turn's "he" refers to (store.referents)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -16,7 +18,7 @@ class SessionLinks:
     ids: list[str]
     pos: dict[str, int]
     vectors: np.ndarray
-    alive: np.ndarray
+    live_rows: Callable[[], np.ndarray]  # ScopeIndex's
     session: list[str | None]
     fields: dict[str, np.ndarray]
     prev: np.ndarray
@@ -43,8 +45,7 @@ class SessionLinks:
 
     def _relink(self) -> None:
         """Rebuild every session chain: live engrams in creation order within each session."""
-        rows = np.flatnonzero(self.alive[: self._size])
-        live = np.asarray([i for i in rows if self.session[i] is not None], np.int64)
+        live = np.asarray([i for i in self.live_rows() if self.session[i] is not None], np.int64)
         codes: dict[str, int] = {}
         session = np.asarray([codes.setdefault(self.session[i], len(codes)) for i in live])
         by_time = np.lexsort((live, self.fields["created_ts"][live], session))
@@ -65,9 +66,7 @@ class SessionLinks:
     def in_context(self, rows: np.ndarray, sims: np.ndarray, query: np.ndarray, weight: float):
         """Cosine of the query with each row's vector blended with its predecessor's
         (`normalize(v + weight * v_prev)`), computed without storing a second vector."""
-        if self._links_stale:
-            self._relink()
-        prev = self.prev[rows]
+        prev = self._links()[0][rows]
         linked = prev >= 0
         if weight <= 0 or not linked.any():
             return sims

@@ -220,7 +220,7 @@ def extract_sketch(
         start = match.start()
         if start and text[start - 1] == "[":
             continue  # a redaction placeholder such as [EMAIL]
-        if token[0].isupper() and lower not in _NOT_NAMES and lower not in STOPWORDS:
+        if _capitalized_word(token, lower):
             base = lower.removesuffix("'s")
             if _mentioned(text, start, match.end()):
                 tags.add(f"name:{base}")
@@ -249,12 +249,19 @@ def names_of(text: str) -> set[str]:
         if not token[0].isupper() or (start and text[start - 1] == "["):
             continue
         lower = token.replace("’", "'").lower()
-        if lower in _NOT_NAMES or lower in STOPWORDS or lower in _NUMBER_WORDS:
-            continue
-        if _mentioned(text, start, match.end()):
+        if (
+            lower not in _NUMBER_WORDS
+            and _capitalized_word(token, lower)
+            and _mentioned(text, start, match.end())
+        ):
             base = lower.removesuffix("'s")
             names.add(f"name:{base}")
     return names
+
+
+def _capitalized_word(token: str, lower: str) -> bool:
+    """A capitalized token that may be a name: no weekday, month, "I" or stop word."""
+    return token[0].isupper() and lower not in _NOT_NAMES and lower not in STOPWORDS
 
 
 def _mentioned(text: str, start: int, end: int) -> bool:
