@@ -5,7 +5,8 @@ loop: the recalls that arrive while one encode runs wait on futures, and the nex
 all of their queries in one call on a worker thread (one hop per batch); the batch is then
 ranked in one `recall_many` on the loop (one lock, one index check and one read of hit rows per
 user, one write-behind of the access counts), while the next batch encodes. Alone, a recall is
-encoded at once, with no timer."""
+encoded at once, with no timer. A question about several things has its parts encoded in the
+batch too, so nothing is encoded on the loop."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import replace
 import anyio.to_thread
 import numpy as np
 
+from engram_agents.store.query_parts import parts_of
 from engram_agents.store.ranker import RecallItem
 from engram_agents.store.records import RecallHit
 from engram_agents.store.store import EpisodicStore
@@ -58,11 +60,17 @@ class RecallBatcher:
             self._drain = None
 
     async def _encoded(self, items: list[RecallItem]) -> list[np.ndarray | Exception]:
+        """The items' query vectors, encoded on a worker thread with the parts of questions
+        about several things (store.query_parts), which the ranking then finds among the
+        store's recent query vectors instead of encoding them on the loop."""
         texts, users = [i.query for i in items], [i.user_id for i in items]
+        parts = [(part, i.user_id) for i in items for part in parts_of(i.query)]
+        texts_and_parts = texts + [part for part, _ in parts]
+        users_and_parts = users + [user for _, user in parts]
+        encode = self.store.query_vectors.encode
         try:
-            return list(
-                await anyio.to_thread.run_sync(self.store.query_vectors.encode, texts, users)
-            )
+            vectors = await anyio.to_thread.run_sync(encode, texts_and_parts, users_and_parts)
+            return list(vectors[: len(items)])
         except Exception as exc:
             if len(items) == 1:
                 return [exc]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from engram_agents.store import fusion
+from engram_agents.store import explanations, fusion, query_parts
 from engram_agents.store.core import StoreCore
 from engram_agents.store.index import ScopeIndex
 from engram_agents.store.records import (
@@ -83,6 +83,7 @@ class _Query:
     span: TimeRange | None
     squery: np.ndarray | None  # the static vector short turns' sentences are compared with
     request: bool  # asks for something to be done: standing preferences apply (sketch.PREFERS)
+    parts: list[_Query] = field(default_factory=list)  # ranked alone too (store.query_parts)
 
 
 @dataclass
@@ -150,7 +151,7 @@ class Ranker(StoreCore):
             self._touched(done, ts)
         return results
 
-    def _query(self, item: RecallItem) -> _Query:
+    def _query(self, item: RecallItem, whole: bool = True) -> _Query:
         text = check_text(item.query, self.config.max_text_bytes, "query")
         k = check_k(item.k)
         now = as_utc(item.now) if item.now else utcnow()
@@ -166,7 +167,13 @@ class Ranker(StoreCore):
             squery = pquery if same else static_query(self.encoder, self._sentences, text)
         filters = item.filters or RecallFilters()
         span = span_of(mentions)
-        return _Query(text, k, filters, now, qvec, pquery, tags, span, squery, is_request(text))
+        q = _Query(text, k, filters, now, qvec, pquery, tags, span, squery, is_request(text))
+        texts = query_parts.parts_of(text) if whole else []
+        if texts:
+            vectors = self.query_vectors.encode(texts, [item.user_id] * len(texts))
+            for part, vector in zip(texts, vectors, strict=True):
+                q.parts.append(self._query(replace(item, query=part, qvec=vector), whole=False))
+        return q
 
     def _ranked(
         self,
@@ -189,7 +196,7 @@ class Ranker(StoreCore):
             try:
                 if user_id not in indexes:
                     indexes[user_id] = self._index(user_id, revisions[user_id])
-                ranked[n] = self._rank(user_id, indexes[user_id], q)
+                ranked[n] = self._rank_whole(user_id, indexes[user_id], q)
             except Exception as exc:
                 results[n] = exc
         return ranked
@@ -245,6 +252,18 @@ class Ranker(StoreCore):
             one.index.touch(one.ids, ts)
             for engram_id, x in zip(one.ids, one.feats, strict=True):
                 self._last_features.put((one.user_id, engram_id), x)
+
+    def _rank_whole(self, user_id: str, index: ScopeIndex, q: _Query) -> _Ranked:
+        """`_rank`, or for a question about several things (store.query_parts) the rankings
+        of its parts taken in turn under the whole question's dense floor."""
+        whole = self._rank(user_id, index, q)
+        if not q.parts or not whole.ids:
+            return whole
+        parts = [self._rank(user_id, index, part) for part in q.parts]
+        texts = [part.text for part in q.parts]
+        share = self.config.dense_floor
+        got = query_parts.merged(index, q.qvec, share, q.k, parts, whole, texts)
+        return _Ranked(user_id, index, q.k, *got)
 
     def _rank(self, user_id: str, index: ScopeIndex, q: _Query) -> _Ranked:
         cfg = self.config
@@ -341,56 +360,12 @@ class Ranker(StoreCore):
                     "score": score,
                     "similarity": sim,
                     "matched_tags": matched,
-                    "explanation": self._explain(sim, matched, span, *flags),
-                    "parts": self._parts(weighted, repeats, lifted, part),
+                    "explanation": explanations.explain(sim, matched, span, *flags),
+                    "parts": explanations.parts(weighted, repeats, lifted, part),
                 }
             )
         ids = [index.ids[row] for row in hit_rows.tolist()]
         return _Ranked(user_id, index, k, ids, fields, spans, x[order])
-
-    @staticmethod
-    def _parts(
-        weighted: list[float], repeats: float, lifted: float, sentence: float = 0.0
-    ) -> dict[str, float]:
-        """Each signal times its weight; with what repeating a better hit took away
-        (`redundancy`) and what the dense floor added, they sum to the score. `sentence`: the
-        part of the similarity's that its best sentence added (store.sentences)."""
-        parts = dict(zip(fusion.FEATURES, weighted, strict=True))
-        if sentence:
-            parts["similarity"] -= sentence
-            parts["sentence"] = sentence
-        if repeats > 0:
-            parts["redundancy"] = -repeats
-        if lifted > 0:
-            parts["dense_floor"] = lifted
-        return parts
-
-    @staticmethod
-    def _explain(
-        similarity: float,
-        matched: list[str],
-        span: tuple[int, int] | None,
-        in_time: bool,
-        asks: bool,
-        by_floor: bool,
-        by_sentence: bool,
-        preferred: bool,
-    ) -> str:
-        parts = [f"similarity {similarity:.2f}"]
-        if span:
-            parts[0] += f" (best passage: characters {span[0]}-{span[1]})"
-        parts.append(f"matched tags: {', '.join(matched)}" if matched else "no shared tags")
-        if in_time:
-            parts.append("inside the time the query names")
-        if asks:
-            parts.append("a question, ranked below statements")
-        if by_floor:
-            parts.append("kept among the most similar (dense floor)")
-        if by_sentence:
-            parts.append("a sentence of it matched the query better")
-        if preferred:
-            parts.append("a standing preference, and the query asks for something to be done")
-        return "; ".join(parts)
 
 
 def _fail(results: list[list[RecallHit] | Exception], which: Iterable[int], exc: Exception) -> None:

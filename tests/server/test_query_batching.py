@@ -17,6 +17,7 @@ from engram_agents.memory import EngramMemory
 from engram_agents.server import create_app
 from engram_agents.server.queries import RecallBatcher
 from engram_agents.store.encoders import HashingEncoder
+from engram_agents.store.query_parts import parts_of
 from engram_agents.store.ranker import RecallItem
 
 TOPICS = ["dog", "dentist", "flight", "sister", "guitar", "budget", "garden", "tea"]
@@ -154,5 +155,29 @@ def test_stopping_mid_encode_leaves_no_caller_waiting_and_the_next_loop_served(t
     again = asyncio.run(recalls.recall(RecallItem("ana", "the dog plan", 2)))  # a new loop
     assert [h.engram.id for h in again] == [
         h.engram.id for h in memory.recall("the dog plan", "ana", 2)
+    ]
+    memory.close()
+
+
+def test_the_parts_of_a_many_part_question_are_encoded_in_the_batch_not_on_the_loop(tmp_path):
+    encoder = SlowFirstEncoder()
+    memory = memory_of(tmp_path / "m.db", encoder)
+    loop_thread = threading.get_ident()
+    on_loop: list[list[str]] = []
+    plain_encode = encoder.encode
+
+    def encode(texts: list[str]) -> np.ndarray:
+        if threading.get_ident() == loop_thread:
+            on_loop.append(list(texts))
+        return plain_encode(texts)
+
+    encoder.encode = encode
+    texts = ["first", "Put these in order: the dog plan, the tea plan, the garden plan"]
+    outcomes = asyncio.run(queued(RecallBatcher(memory.store), encoder, texts))
+    assert on_loop == []
+    assert encoder.calls[1] == [texts[1], *parts_of(texts[1])]
+    encoder.hold = False
+    assert [h.engram.id for h in outcomes[1]] == [
+        h.engram.id for h in memory.recall(texts[1], "bo", 3)
     ]
     memory.close()
