@@ -7,21 +7,38 @@ sound engineer" as about nobody in particular. So a turn with a third-person pro
 `name:` tags of the nearest of its session's preceding `REACH` turns that names someone other
 than its own speaker (and never its own speaker, nor a name it already holds).
 
+A family word used as a name agrees with the pronoun: "he" does not mean "Mum", so "Callum
+... Don't tell Mum yet ... He's a sound engineer" passes Callum on, not Mum (the nearest turn
+whose names can be meant is taken).
+
 The names are read from the turns' texts at write time, so a turn that names someone only
 through such a tag passes nothing on. A delete or forget reads the names of the turns after an
 erased one again (`reread`), so no name the erased text said stays behind in another's sketch.
-Measured in benchmarks/RESULTS.md ("2026-12-07 (s34)")."""
+Measured in benchmarks/RESULTS.md ("2026-12-07 (s34)", "s35")."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 
 from engram_agents.store.records import Engram
 from engram_agents.store.sketch import names_of, speaker_tag
 
 REACH = 4  # turns: further back, the pronoun more likely means someone named since without a tag
 _PRONOUN = re.compile(r"\b(?:he|she|him|her|his|hers|they|them|their)\b", re.I)
+_HE = re.compile(r"\b(?:he|him|his)\b", re.I)
+_SHE = re.compile(r"\b(?:she|her|hers)\b", re.I)
+# Family words people use as names ("Don't tell Mum"), by the pronoun that can mean them.
+_WOMEN = frozenset(
+    "name:" + w
+    for w in "mum mom mam mummy mommy mother gran granny grandma grandmother nan nana nanna "
+    "aunt auntie aunty".split()
+)
+_MEN = frozenset(
+    "name:" + w
+    for w in "dad daddy father pa papa grandpa grandad granddad grandfather uncle".split()
+)
 
 
 def named(engram: Engram) -> frozenset[str]:
@@ -38,30 +55,34 @@ def _names(tags: Iterable[str], engram: Engram) -> frozenset[str]:
     return frozenset(t for t in tags if t.startswith("name:")) - set(speaker_tag(engram.speaker))
 
 
+def _meant(engram: Engram) -> Callable[[frozenset[str]], frozenset[str]]:
+    """Of a turn's names, those `engram`'s pronouns can mean: "he" alone not "Mum", "she" alone
+    not "Dad"; any name for "they" or for both."""
+    he, she = bool(_HE.search(engram.content)), bool(_SHE.search(engram.content))
+    unmeant = _WOMEN if he and not she else _MEN if she and not he else frozenset()
+    return lambda names: names - unmeant
+
+
 class SessionNames:
     """Reads a session's turns in order (`earlier` ones first, oldest first) and tells each new
     one the names it refers to (`referred`)."""
 
     def __init__(self, earlier: Iterable[Engram] = ()) -> None:
-        self._names: frozenset[str] = frozenset()
-        self._since = REACH + 1  # turns since the last one that named someone
+        self._recent: deque[frozenset[str]] = deque(maxlen=REACH)  # the last turns' names
         for engram in earlier:  # their sketches may hold names they refer to: read the texts
-            self._step(named(engram))
+            self._recent.append(named(engram))
 
     def referred(self, engram: Engram) -> set[str]:
-        """The names `engram` refers to by pronoun and does not hold yet; counts it as read.
+        """The names `engram` refers to by pronoun and does not hold yet: those of the nearest
+        of the last `REACH` turns that names someone its pronouns can mean; counts it as read.
         Its sketch must not hold referred names yet (it is read for the names it says)."""
         found: set[str] = set()
-        if self._since < REACH and refers(engram):
-            found = self._names - set(engram.sketch) - set(speaker_tag(engram.speaker))
-        self._step(_names(engram.sketch, engram))
+        if refers(engram):
+            meant = _meant(engram)
+            nearest = next((m for m in map(meant, reversed(self._recent)) if m), frozenset())
+            found = set(nearest) - set(engram.sketch) - set(speaker_tag(engram.speaker))
+        self._recent.append(_names(engram.sketch, engram))
         return found
-
-    def _step(self, names: frozenset[str]) -> None:
-        if names:
-            self._names, self._since = names, 0
-        else:
-            self._since += 1
 
 
 def reread(engram: Engram, earlier: Iterable[Engram]) -> list[str]:

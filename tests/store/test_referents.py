@@ -44,6 +44,20 @@ def test_a_pronoun_refers_to_whom_the_session_named_last_not_to_a_speaker():
     assert _referred(later)[2] == {"name:tom", "name:priya"}
 
 
+def test_a_family_name_is_meant_only_by_a_pronoun_that_agrees():
+    mum = [DIALOGUE[0], "Gordon: Don't tell Mum yet."]
+    # "he" skips "Mum" for the nearest name it can mean; "she" takes her
+    assert _referred([*mum, "Hannah: He's a sound engineer."])[-1] == {"name:callum"}
+    assert _referred([*mum, "Hannah: She'll find out."])[-1] == {"name:mum"}
+    # "they", or both pronouns, can mean anyone
+    assert _referred([*mum, "Hannah: They'll get on."])[-1] == {"name:mum"}
+    assert _referred([*mum, "Hannah: He and her will get on."])[-1] == {"name:mum"}
+    dad = ["Hannah: I asked Nadia round.", "Gordon: Ask Dad first."]
+    assert _referred([*dad, "Hannah: She said yes."])[-1] == {"name:nadia"}
+    # with no name a pronoun can mean within reach, none is taken
+    assert _referred(["Gordon: Don't tell Mum yet.", "Hannah: He knows."])[-1] == set()
+
+
 def test_a_pronoun_past_the_reach_refers_to_nobody():
     filler = ["Fiona: Ha, I know.", "Hannah: Right?"] * REACH
     got = _referred([DIALOGUE[0], *filler[: REACH - 1], "Hannah: He is lovely."])
