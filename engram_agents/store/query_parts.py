@@ -23,6 +23,8 @@ from engram_agents.store.index import ScopeIndex
 MIN_ITEMS = 3  # "A and B" after a colon is one thing as often as two ("Q&A: pros and cons")
 MAX_PARTS = 6  # each part costs a ranking; a longer list is read as the question alone
 MAX_CHARS = 300  # a question that lists things fits in a line; a long message is not split
+# A list that is asked about: the lead points ahead to it ("Put these in order:"), or it asks.
+_POINTS_AHEAD = re.compile(r"\b(?:these|those|following)\b", re.I)
 _ITEM_BREAK = re.compile(r"\s*(?:[,;]\s*(?:and\s+|or\s+)?|\s(?:and|or)\s+)", re.I)
 # "Jon and Gina both", "both Jean and John", with "both" or "in common" in the question.
 _PAIR = re.compile(r"\b(?:both\s+)?([A-Z][\w'’-]*) and ([A-Z][\w'’-]*)(?:\s+both)?\b")
@@ -32,13 +34,15 @@ _NOT_PEOPLE = frozenset({"I", "We", "You"})
 
 def parts_of(query: str) -> list[str]:
     """The sub-queries `query` asks about together, or [] when it asks about one thing: each
-    listed item with the list's lead ("Put these in order: A, B, and C."), or the question
-    about each of two named people."""
+    listed item with the list's lead ("Put these in order: A, B, and C."; "Which did we pick:
+    A, B or C?"), or the question about each of two named people. A statement that lists
+    ("Branch names: a prefix, a ticket and a slug.") is not split: nothing asks about its items."""
     query = query.strip()
     if len(query) > MAX_CHARS or "\n" in query:
         return []
     lead, colon, listed = query.partition(": ")
-    if colon and ":" not in listed and any(c.isalpha() for c in lead):
+    asked = query.endswith("?") or _POINTS_AHEAD.search(lead)
+    if colon and asked and ":" not in listed and any(c.isalpha() for c in lead):
         items = [i for i in _ITEM_BREAK.split(listed.rstrip(" .?!")) if i.strip()]
         if MIN_ITEMS <= len(items) <= MAX_PARTS:
             return [f"{lead}: {item.strip()}" for item in items]

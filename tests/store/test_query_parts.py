@@ -49,11 +49,20 @@ FACTS = [
             ["Which city have Jean visited?", "Which city have John visited?"],
         ),
         ("Note: what did I say about pros and cons?", []),  # two items read as one thing
+        ("Branch names: a prefix, a ticket and a slug.", []),  # a statement that lists
+        (
+            "Order the following: the move, the job, the dog.",
+            [
+                "Order the following: the move",
+                "Order the following: the job",
+                "Order the following: the dog",
+            ],
+        ),
         ("Order these: the offer, the talk", []),
         ("When did Caroline and Melanie go to the festival together?", []),  # one joint event
         ("Did I and Tom both go?", []),
         ("Remind me at 10:30, the stand-up, the review and lunch", []),  # no lead before a ": "
-        ("Plan: " + ", ".join(f"item {i}" for i in range(7)), []),  # too many to rank each
+        ("Order these: " + ", ".join(f"item {i}" for i in range(7)), []),  # too many to rank
         ("What is my dog called?", []),
     ],
 )
