@@ -27,7 +27,7 @@ MAX_CHARS = 300  # a question that lists things fits in a line; a long message i
 _POINTS_AHEAD = re.compile(r"\b(?:these|those|following)\b", re.I)
 _ITEM_BREAK = re.compile(r"\s*(?:[,;]\s*(?:and\s+|or\s+)?|\s(?:and|or)\s+)", re.I)
 # "Jon and Gina both", "both Jean and John", with "both" or "in common" in the question.
-_PAIR = re.compile(r"\b(?:both\s+)?([A-Z][\w'’-]*) and ([A-Z][\w'’-]*)(?:\s+both)?\b")
+_PAIR = re.compile(r"\b(?:both\s+)?([^\W\d_][\w'’-]*) and ([^\W\d_][\w'’-]*)(?:\s+both)?\b")
 _JOINT = re.compile(r"\b(?:both|in common)\b", re.I)
 _NOT_PEOPLE = frozenset({"I", "We", "You"})
 
@@ -46,9 +46,11 @@ def parts_of(query: str) -> list[str]:
         items = [i for i in _ITEM_BREAK.split(listed.rstrip(" .?!")) if i.strip()]
         if MIN_ITEMS <= len(items) <= MAX_PARTS:
             return [f"{lead}: {item.strip()}" for item in items]
-    pair = _PAIR.search(query) if _JOINT.search(query) else None
-    if pair and not {pair[1], pair[2]} & _NOT_PEOPLE and pair[1] != pair[2]:
-        return [query[: pair.start()] + name + query[pair.end() :] for name in (pair[1], pair[2])]
+    pairs = _PAIR.finditer(query) if _JOINT.search(query) else ()
+    for pair in pairs:
+        names = pair[1], pair[2]
+        if all(n[0].isupper() for n in names) and not {*names} & _NOT_PEOPLE and len({*names}) == 2:
+            return [query[: pair.start()] + name + query[pair.end() :] for name in names]
     return []
 
 

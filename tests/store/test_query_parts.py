@@ -48,6 +48,11 @@ FACTS = [
             "Which city have both Jean and John visited?",
             ["Which city have Jean visited?", "Which city have John visited?"],
         ),
+        (
+            "Did Zoë and Ángel both like bread and butter?",
+            ["Did Zoë like bread and butter?", "Did Ángel like bread and butter?"],
+        ),
+        ("Did we both like bread and butter?", []),
         ("Note: what did I say about pros and cons?", []),  # two items read as one thing
         ("Branch names: a prefix, a ticket and a slug.", []),  # a statement that lists
         (
