@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from engram_agents.store.records import Engram
 from engram_agents.store.sketch import names_of, speaker_tag
@@ -55,12 +55,11 @@ def _names(tags: Iterable[str], engram: Engram) -> frozenset[str]:
     return frozenset(t for t in tags if t.startswith("name:")) - set(speaker_tag(engram.speaker))
 
 
-def _meant(engram: Engram) -> Callable[[frozenset[str]], frozenset[str]]:
-    """Of a turn's names, those `engram`'s pronouns can mean: "he" alone not "Mum", "she" alone
-    not "Dad"; any name for "they" or for both."""
+def _unmeant(engram: Engram) -> frozenset[str]:
+    """The family names `engram`'s pronouns cannot mean: "Mum" for "he" alone, "Dad" for "she"
+    alone; none for "they" or for both."""
     he, she = bool(_HE.search(engram.content)), bool(_SHE.search(engram.content))
-    unmeant = _WOMEN if he and not she else _MEN if she and not he else frozenset()
-    return lambda names: names - unmeant
+    return _WOMEN if he and not she else _MEN if she and not he else frozenset()
 
 
 class SessionNames:
@@ -78,8 +77,9 @@ class SessionNames:
         Its sketch must not hold referred names yet (it is read for the names it says)."""
         found: set[str] = set()
         if refers(engram):
-            meant = _meant(engram)
-            nearest = next((m for m in map(meant, reversed(self._recent)) if m), frozenset())
+            unmeant = _unmeant(engram)
+            meant = (names - unmeant for names in reversed(self._recent))
+            nearest = next((names for names in meant if names), frozenset())
             found = set(nearest) - set(engram.sketch) - set(speaker_tag(engram.speaker))
         self._recent.append(_names(engram.sketch, engram))
         return found
