@@ -64,7 +64,8 @@ class RecallBatcher:
         about several things (store.query_parts), which the ranking then finds among the
         store's recent query vectors instead of encoding them on the loop."""
         texts, users = [i.query for i in items], [i.user_id for i in items]
-        parts = [(part, i.user_id) for i in items for part in parts_of(i.query)]
+        split = self.store.config.query_parts
+        parts = [(part, i.user_id) for i in items if split for part in parts_of(i.query)]
         texts_and_parts = texts + [part for part, _ in parts]
         users_and_parts = users + [user for _, user in parts]
         encode = self.store.query_vectors.encode

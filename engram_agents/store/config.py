@@ -104,6 +104,10 @@ class StoreConfig(BaseModel):
     # set and conversation, 0.3 and 0.7 lost on one; 0.5 put one BEAM long question type below
     # dense at R@5, 0.4 nothing. The dense floor is applied after it.
     diversity: float = Field(default=0.4, ge=0)
+    # A question about several things ("Put these in order: A, B, C"; "X and Y both") is also
+    # ranked one part at a time, the parts taken in turn (store.query_parts); such a question
+    # costs one encode and one ranking per part. False ranks every question as one.
+    query_parts: bool = True
     # Where those full scans of a large scope run (store.device_search): "cpu" is numpy;
     # "cuda" keeps each large scope's vectors on the GPU in fp16 and ranks them with the
     # masked top-k kernel (opening the store fails without CUDA); "auto" is "cuda" where torch

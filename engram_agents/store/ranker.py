@@ -168,7 +168,7 @@ class Ranker(StoreCore):
         filters = item.filters or RecallFilters()
         span = span_of(mentions)
         q = _Query(text, k, filters, now, qvec, pquery, tags, span, squery, is_request(text))
-        texts = query_parts.parts_of(text) if whole else []
+        texts = query_parts.parts_of(text) if whole and self.config.query_parts else []
         if texts:
             vectors = self.query_vectors.encode(texts, [item.user_id] * len(texts))
             for part, vector in zip(texts, vectors, strict=True):

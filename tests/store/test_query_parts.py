@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engram_agents.memory import EngramMemory
+from engram_agents.store.config import StoreConfig
 from engram_agents.store.encoders import encode_checked
 from engram_agents.store.query_parts import interleaved, parts_of
 
@@ -133,3 +134,12 @@ def test_a_given_query_vector_gives_the_same_hits(tmp_path, hashing):
     given = mem.store.recall("u", ORDER, k=5, qvec=q)
     assert [h.engram.id for h in plain] == [h.engram.id for h in given]
     assert [h.explanation for h in plain] == [h.explanation for h in given]
+
+
+def test_a_store_can_rank_every_question_as_one(tmp_path, hashing):
+    config = StoreConfig(query_parts=False)
+    mem = EngramMemory(tmp_path / "whole.db", encoder=hashing, config=config)
+    mem.remember_many(FACTS, "u")
+    hits = mem.recall(ORDER, "u", k=6)
+    assert not any("part of the question" in h.explanation for h in hits)
+    assert all("query_parts" not in h.parts for h in hits)
