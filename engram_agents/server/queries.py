@@ -16,7 +16,6 @@ from dataclasses import replace
 import anyio.to_thread
 import numpy as np
 
-from engram_agents.store.query_parts import parts_of
 from engram_agents.store.ranker import RecallItem
 from engram_agents.store.records import RecallHit
 from engram_agents.store.store import EpisodicStore
@@ -64,8 +63,7 @@ class RecallBatcher:
         about several things (store.query_parts), which the ranking then finds among the
         store's recent query vectors instead of encoding them on the loop."""
         texts, users = [i.query for i in items], [i.user_id for i in items]
-        split = self.store.config.query_parts
-        parts = [(part, i.user_id) for i in items if split for part in parts_of(i.query)]
+        parts = [(part, i.user_id) for i in items for part in self.store.parts_of(i.query)]
         texts_and_parts = texts + [part for part, _ in parts]
         users_and_parts = users + [user for _, user in parts]
         encode = self.store.query_vectors.encode

@@ -168,12 +168,17 @@ class Ranker(StoreCore):
         filters = item.filters or RecallFilters()
         span = span_of(mentions)
         q = _Query(text, k, filters, now, qvec, pquery, tags, span, squery, is_request(text))
-        texts = query_parts.parts_of(text) if whole and self.config.query_parts else []
+        texts = self.parts_of(text) if whole else []
         if texts:
             vectors = self.query_vectors.encode(texts, [item.user_id] * len(texts))
             for part, vector in zip(texts, vectors, strict=True):
                 q.parts.append(self._query(replace(item, query=part, qvec=vector), whole=False))
         return q
+
+    def parts_of(self, query: str) -> list[str]:
+        """The parts this store ranks `query` by (store.query_parts), none where
+        `StoreConfig.query_parts` is off."""
+        return query_parts.parts_of(query) if self.config.query_parts else []
 
     def _ranked(
         self,
