@@ -34,6 +34,11 @@ class FusionWeights(BaseModel):
     # conversations the chit-chat that names a person or a topic and says nothing else ("Haha,
     # that's so Ollie.") matches many questions and answers none (benchmarks/RESULTS.md, s33).
     content: float = Field(default=0.4, ge=0)
+    # Said by the user, when the query asks in the first person about the asker's own things
+    # and speaks to no one else (sketch.asks_about_self: "When is my talk?", not "What did you
+    # suggest?" or "Where did we stay?"): what people ask about their own lives they told the
+    # assistant themselves; its answers hold what it was asked about ("you").
+    first_person: float = Field(default=0.5, ge=0)
 
 
 class StoreConfig(BaseModel):

@@ -34,6 +34,7 @@ def explain(
     by_floor: bool,
     by_sentence: bool,
     preferred: bool,
+    own: bool,
 ) -> str:
     """The hit's reasons in words: its similarity, shared tags and the rules that moved it."""
     said = [f"similarity {similarity:.2f}"]
@@ -50,4 +51,6 @@ def explain(
         said.append("a sentence of it matched the query better")
     if preferred:
         said.append("a standing preference, and the query asks for something to be done")
+    if own:
+        said.append("said by the user, and the query asks about the user's own things")
     return "; ".join(said)

@@ -28,6 +28,7 @@ from engram_agents.store.sketch import (
     PREFERS,
     SAID_BY_MODEL,
     SAID_BY_USER,
+    asks_about_self,
     extract_sketch,
     is_request,
 )
@@ -67,6 +68,7 @@ class RecallItem:
 
 _NONE = np.zeros(0, dtype=np.int64)
 _PREFERENCE = fusion.FEATURES.index("preference")
+_FIRST_PERSON = fusion.FEATURES.index("first_person")
 
 
 @dataclass
@@ -83,6 +85,7 @@ class _Query:
     span: TimeRange | None
     squery: np.ndarray | None  # the static vector short turns' sentences are compared with
     request: bool  # asks for something to be done: standing preferences apply (sketch.PREFERS)
+    about_self: bool  # asks about the user's own things: the user's turns answer it
     parts: list[_Query] = field(default_factory=list)  # ranked alone too (store.query_parts)
 
 
@@ -167,7 +170,8 @@ class Ranker(StoreCore):
             squery = pquery if same else static_query(self.encoder, self._sentences, text)
         filters = item.filters or RecallFilters()
         span = span_of(mentions)
-        q = _Query(text, k, filters, now, qvec, pquery, tags, span, squery, is_request(text))
+        request, about_self = is_request(text), asks_about_self(text)
+        q = _Query(text, k, filters, now, qvec, pquery, tags, span, squery, request, about_self)
         texts = self.parts_of(text) if whole else []
         if texts:
             vectors = self.query_vectors.encode(texts, [item.user_id] * len(texts))
@@ -323,7 +327,7 @@ class Ranker(StoreCore):
             q.now.timestamp(),
             cfg.recency_half_life_days,
             q.span,
-            (asks, by_user, by_model, prefers & q.request),
+            (asks, by_user, by_model, prefers & q.request, by_user & q.about_self),
             cfg.content_tags,
         )
         w = fusion.as_vector(self.weights(user_id, index.revision))
@@ -353,6 +357,7 @@ class Ranker(StoreCore):
             floored.tolist(),
             (lift[order] > 0).tolist(),
             (x[order, _PREFERENCE] != 0).tolist(),
+            (x[order, _FIRST_PERSON] != 0).tolist(),
             strict=True,
         )
         fields, spans = [], []

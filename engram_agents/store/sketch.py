@@ -115,6 +115,10 @@ _QUESTION_START = re.compile(
     re.I,
 )
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|my|mine|me|we|we're|we've|our|us)\b", re.I)
+# A query about the asker's own things: the first person singular, and no one else spoken to
+# or included (`asks_about_self`). "US", the country, is not "us".
+_ME = re.compile(r"\b(?:i|my|mine|me|myself)\b", re.I)
+_YOU_OR_WE = re.compile(r"\b(?:(?i:you|your|yours|yourself|we|our|ours|ourselves|let[’']s)|us)\b")
 
 
 # Words after which a name is the one spoken to ("Hey Mel!", "Thanks Jon,").
@@ -303,6 +307,14 @@ def is_request(query: str) -> bool:
     if _ASKS_TO_DO.search(query):
         return True
     return not _NOT_A_VERB_FIRST.match(query)
+
+
+def asks_about_self(query: str) -> bool:
+    """The query speaks of the asker in the first person singular and to no one else ("When is
+    my talk?", "Summarise my running so far"), unlike "What did you suggest for my knee?" or
+    "Where did we stay?": what people ask about their own lives, they told the assistant
+    themselves, so the user's turns of a chat answer it (`FusionWeights.first_person`)."""
+    return bool(_ME.search(query)) and not _YOU_OR_WE.search(query)
 
 
 def speaker_tag(speaker: str | None) -> list[str]:
