@@ -39,6 +39,10 @@ class FusionWeights(BaseModel):
     # suggest?" or "Where did we stay?"): what people ask about their own lives they told the
     # assistant themselves; its answers hold what it was asked about ("you").
     first_person: float = Field(default=0.5, ge=0)
+    # Said by the model, when the question asks what the assistant said, proposed or made
+    # (sketch.asks_about_model: "What did you suggest?", "Which tables did your query use?"):
+    # the assistant's turns hold its own words.
+    second_person: float = Field(default=0.5, ge=0)
 
 
 class StoreConfig(BaseModel):

@@ -35,6 +35,7 @@ def explain(
     by_sentence: bool,
     preferred: bool,
     own: bool,
+    model_own: bool,
 ) -> str:
     """The hit's reasons in words: its similarity, shared tags and the rules that moved it."""
     said = [f"similarity {similarity:.2f}"]
@@ -53,4 +54,6 @@ def explain(
         said.append("a standing preference, and the query asks for something to be done")
     if own:
         said.append("said by the user, and the query asks about the user's own things")
+    if model_own:
+        said.append("said by the assistant, and the query asks what the assistant said")
     return "; ".join(said)

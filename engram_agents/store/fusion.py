@@ -30,15 +30,16 @@ def features(
     now_ts: float,
     half_life_days: float,
     time_range: TimeRange | None,
-    marks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    marks: tuple[np.ndarray, ...],
     content_tags: int,
 ) -> np.ndarray:
     """One row per candidate, columns in FEATURES order; `marks` are, per candidate, whether it
     ends by asking (`sketch.is_asking`), was said by the user, and by the model (`role_tag`),
     whether it sets a standing preference that the query, a request, reads, and whether the
-    user said it and the query asks about the user's own things (`sketch.asks_about_self`); a
+    user said it and the query asks about the user's own things (`sketch.asks_about_self`), or
+    the model said it and the query asks what the model said (`sketch.asks_about_model`); a
     candidate's content is its tag count over `content_tags`, at most 1."""
-    asks, by_user, by_model, prefers, own = marks
+    asks, by_user, by_model, prefers, own, model_own = marks
     f = index.fields
     age_days = np.maximum(now_ts - f["when_ts"][rows], 0.0) / 86_400.0
     if time_range is None:
@@ -62,6 +63,7 @@ def features(
             prefers,
             np.minimum(f["length"][rows] / content_tags, 1.0),
             own,
+            model_own,
         ],
         axis=1,
     ).astype(np.float32)

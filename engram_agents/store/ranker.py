@@ -28,6 +28,7 @@ from engram_agents.store.sketch import (
     PREFERS,
     SAID_BY_MODEL,
     SAID_BY_USER,
+    asks_about_model,
     asks_about_self,
     extract_sketch,
     is_request,
@@ -69,6 +70,7 @@ class RecallItem:
 _NONE = np.zeros(0, dtype=np.int64)
 _PREFERENCE = fusion.FEATURES.index("preference")
 _FIRST_PERSON = fusion.FEATURES.index("first_person")
+_SECOND_PERSON = fusion.FEATURES.index("second_person")
 
 
 @dataclass
@@ -86,6 +88,7 @@ class _Query:
     squery: np.ndarray | None  # the static vector short turns' sentences are compared with
     request: bool  # asks for something to be done: standing preferences apply (sketch.PREFERS)
     about_self: bool  # asks about the user's own things: the user's turns answer it
+    about_model: bool  # asks what the assistant said: its turns answer it
     parts: list[_Query] = field(default_factory=list)  # ranked alone too (store.query_parts)
 
 
@@ -170,8 +173,8 @@ class Ranker(StoreCore):
             squery = pquery if same else static_query(self.encoder, self._sentences, text)
         filters = item.filters or RecallFilters()
         span = span_of(mentions)
-        request, about_self = is_request(text), asks_about_self(text)
-        q = _Query(text, k, filters, now, qvec, pquery, tags, span, squery, request, about_self)
+        whose = is_request(text), asks_about_self(text), asks_about_model(text)
+        q = _Query(text, k, filters, now, qvec, pquery, tags, span, squery, *whose)
         texts = self.parts_of(text) if whole else []
         if texts:
             vectors = self.query_vectors.encode(texts, [item.user_id] * len(texts))
@@ -327,7 +330,14 @@ class Ranker(StoreCore):
             q.now.timestamp(),
             cfg.recency_half_life_days,
             q.span,
-            (asks, by_user, by_model, prefers & q.request, by_user & q.about_self),
+            (
+                asks,
+                by_user,
+                by_model,
+                prefers & q.request,
+                by_user & q.about_self,
+                by_model & q.about_model,
+            ),
             cfg.content_tags,
         )
         w = fusion.as_vector(self.weights(user_id, index.revision))
@@ -358,6 +368,7 @@ class Ranker(StoreCore):
             (lift[order] > 0).tolist(),
             (x[order, _PREFERENCE] != 0).tolist(),
             (x[order, _FIRST_PERSON] != 0).tolist(),
+            (x[order, _SECOND_PERSON] != 0).tolist(),
             strict=True,
         )
         fields, spans = [], []

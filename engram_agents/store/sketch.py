@@ -119,6 +119,12 @@ _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|my|mine|me|we|we're|we've|
 # or included (`asks_about_self`). "US", the country, is not "us".
 _ME = re.compile(r"\b(?:i|my|mine|me|myself)\b", re.I)
 _YOU_OR_WE = re.compile(r"\b(?:(?i:you|your|yours|yourself|we|our|ours|ourselves|let[’']s)|us)\b")
+# A question about what the assistant said, proposed or made (`asks_about_model`).
+_YOUR_WORDS = re.compile(
+    r"\byou(?:\s+\w+){0,2}?\s+(?:suggest|recommend|say|said|tell|told|propos|estimat|plan|warn|"
+    r"advis|gave|give|wrote|write|draft|mention|call|name|use|set|pick|chose|choose)\w*|\byour\b",
+    re.I,
+)
 
 
 # Words after which a name is the one spoken to ("Hey Mel!", "Thanks Jon,").
@@ -315,6 +321,14 @@ def asks_about_self(query: str) -> bool:
     "Where did we stay?": what people ask about their own lives, they told the assistant
     themselves, so the user's turns of a chat answer it (`FusionWeights.first_person`)."""
     return bool(_ME.search(query)) and not _YOU_OR_WE.search(query)
+
+
+def asks_about_model(query: str) -> bool:
+    """The query asks what the assistant said, proposed or made ("What did you suggest for my
+    knee?", "What was chapter 3 called in the structure you proposed?", "Which statuses did
+    your query count?") and asks for nothing to be done ("Can you write the tests?" is a
+    request): the assistant's turns of a chat answer it (`FusionWeights.second_person`)."""
+    return bool(_YOUR_WORDS.search(query)) and not is_request(query)
 
 
 def speaker_tag(speaker: str | None) -> list[str]:

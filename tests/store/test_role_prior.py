@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from engram_agents.memory import EngramMemory
-from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER, asks_about_self, role_tag
+from engram_agents.store.sketch import (
+    SAID_BY_MODEL,
+    SAID_BY_USER,
+    asks_about_model,
+    asks_about_self,
+    role_tag,
+)
 
 # A user-assistant chat: the user's facts sit inside requests; the assistant's generic answers
 # share the words of later questions about those requests.
@@ -57,21 +63,30 @@ def test_role_tag_marks_chat_roles_only():
 
 ROLES = {"user": "user", "assistant": "assistant"}
 NAMES = {"user": "a1", "assistant": "b2"}  # speakers that are neither a role nor a name
-# Questions in the first person singular that speak to no one else, and questions that do not.
+# Questions about the asker's own things (first person singular, no one else spoken to), about
+# what the assistant said, and about neither.
 ABOUT_SELF = ["Who is my cello teacher, and what practice plan fits?", "when do i run in May?"]
-NOT_ABOUT_SELF = [
+ABOUT_MODEL = [
     "What practice plan did you suggest for my cello?",
+    "Which list was in your school plan?",
+    "What was the inspection called in the plan you proposed?",
+]
+NEITHER = [
     "Which city does Isla start school in, and what list did we draft?",
     "Let's plan my long runs",
+    "Can you write a practice plan for my cello?",  # a request, not a question about the past
+    "What do you suggest for the hives?",  # asks for advice now
     HELD_OUT,
     "plan",
 ]
+WHOSE = {"first_person": "user", "second_person": "assistant"}
 
 
-def test_a_question_is_about_the_asker_only_in_the_first_person_singular():
-    assert all(asks_about_self(q) for q in ABOUT_SELF)
+def test_a_question_says_whose_words_it_asks_about():
+    assert all(asks_about_self(q) and not asks_about_model(q) for q in ABOUT_SELF)
+    assert all(asks_about_model(q) and not asks_about_self(q) for q in ABOUT_MODEL)
+    assert not any(asks_about_self(q) or asks_about_model(q) for q in NEITHER)
     assert asks_about_self("Which US state did I move to?")  # the country, not "us"
-    assert not any(asks_about_self(q) for q in NOT_ABOUT_SELF)
     assert not asks_about_self("What did we tell us?") and not asks_about_self("Is Isla's?")
 
 
@@ -85,19 +100,22 @@ def test_without_feedback_marking_roles_changes_no_score(tmp_path: Path, hashing
         sketches = [e.sketch for e in marked.list("u")]
         assert sum(SAID_BY_USER in s for s in sketches) == 4
         assert sum(SAID_BY_MODEL in s for s in sketches) == 4
-        for query in NOT_ABOUT_SELF:
+        for query in NEITHER:
             a = marked.recall(query, "u", k=len(CHAT))
             b = plain.recall(query, "u", k=len(CHAT))
             assert [h.engram.text for h in a] == [h.engram.text for h in b]
             assert [h.score for h in a] == [h.score for h in b]  # exactly: the tag score too
-            assert all(
-                h.parts["said_by_user"] == h.parts["said_by_model"] == h.parts["first_person"] == 0
-                for h in a
-            )
+            keys = ["said_by_user", "said_by_model", *WHOSE]
+            assert all(h.parts[key] == 0 for h in a for key in keys)
 
 
-@pytest.mark.parametrize("query", ABOUT_SELF)
-def test_a_question_about_the_asker_reads_the_users_turns(tmp_path: Path, hashing, query: str):
+@pytest.mark.parametrize(
+    ("query", "signal"),
+    [(q, "first_person") for q in ABOUT_SELF] + [(q, "second_person") for q in ABOUT_MODEL],
+)
+def test_a_question_reads_the_turns_of_whom_it_asks_about(
+    tmp_path: Path, hashing, query: str, signal: str
+):
     with (
         EngramMemory(tmp_path / "a.db", encoder=hashing) as marked,
         EngramMemory(tmp_path / "b.db", encoder=hashing) as plain,
@@ -106,16 +124,18 @@ def test_a_question_about_the_asker_reads_the_users_turns(tmp_path: Path, hashin
         _remember(plain, "u", NAMES)
         a = marked.recall(query, "u", k=len(CHAT))
         b = plain.recall(query, "u", k=len(CHAT))
-        user = {text for role, text in CHAT if role == "user"}
+        role = WHOSE[signal]
+        theirs = {text for r, text in CHAT if r == role}
         for hit in a:
-            by_user = hit.engram.text in user
-            assert hit.parts["first_person"] == (pytest.approx(0.5) if by_user else 0)
-            assert ("said by the user, and the query asks" in hit.explanation) == by_user
-        # the user's turns rise above the assistant's, as far as the dense floor lets them
+            said = hit.engram.text in theirs
+            assert hit.parts[signal] == (pytest.approx(0.5) if said else 0)
+            assert all(hit.parts[other] == 0 for other in WHOSE if other != signal)
+            assert (f"said by the {role}, and the query asks" in hit.explanation) == said
+        # their turns rise above the others', as far as the dense floor lets them
         rank = {h.engram.text: n for n, h in enumerate(a)}
         before = {h.engram.text: n for n, h in enumerate(b)}
-        assert sum(rank[t] for t in user) < sum(before[t] for t in user)
-        assert all(rank[t] <= before[t] for t in user)
+        assert sum(rank[t] for t in theirs) < sum(before[t] for t in theirs)
+        assert all(rank[t] <= before[t] for t in theirs)
 
 
 def test_feedback_on_user_turns_raises_user_turns_for_later_queries(tmp_path: Path, hashing):
