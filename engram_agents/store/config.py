@@ -36,8 +36,8 @@ class FusionWeights(BaseModel):
     content: float = Field(default=0.4, ge=0)
     # Said by the user, when the query asks in the first person about the asker's own things
     # and speaks to no one else (sketch.asks_about_self: "When is my talk?", not "What did you
-    # suggest?" or "Where did we stay?"): what people ask about their own lives they told the
-    # assistant themselves; its answers hold what it was asked about ("you").
+    # suggest?" or "Where did we stay?"): what people ask about their own lives, they told the
+    # assistant themselves.
     first_person: float = Field(default=0.5, ge=0)
     # Said by the model, when the question asks what the assistant said, proposed or made
     # (sketch.asks_about_model: "What did you suggest?", "Which tables did your query use?"):

@@ -34,8 +34,8 @@ def explain(
     by_floor: bool,
     by_sentence: bool,
     preferred: bool,
-    own: bool,
-    model_own: bool,
+    users_words: bool,
+    models_words: bool,
 ) -> str:
     """The hit's reasons in words: its similarity, shared tags and the rules that moved it."""
     said = [f"similarity {similarity:.2f}"]
@@ -52,8 +52,8 @@ def explain(
         said.append("a sentence of it matched the query better")
     if preferred:
         said.append("a standing preference, and the query asks for something to be done")
-    if own:
+    if users_words:
         said.append("said by the user, and the query asks about the user's own things")
-    if model_own:
+    if models_words:
         said.append("said by the assistant, and the query asks what the assistant said")
     return "; ".join(said)

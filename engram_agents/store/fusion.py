@@ -39,7 +39,7 @@ def features(
     user said it and the query asks about the user's own things (`sketch.asks_about_self`), or
     the model said it and the query asks what the model said (`sketch.asks_about_model`); a
     candidate's content is its tag count over `content_tags`, at most 1."""
-    asks, by_user, by_model, prefers, own, model_own = marks
+    asks, by_user, by_model, prefers, users_words, models_words = marks
     f = index.fields
     age_days = np.maximum(now_ts - f["when_ts"][rows], 0.0) / 86_400.0
     if time_range is None:
@@ -62,8 +62,8 @@ def features(
             by_model,
             prefers,
             np.minimum(f["length"][rows] / content_tags, 1.0),
-            own,
-            model_own,
+            users_words,
+            models_words,
         ],
         axis=1,
     ).astype(np.float32)
