@@ -36,9 +36,11 @@ class FusionWeights(BaseModel):
     content: float = Field(default=0.4, ge=0)
     # Said by the user, when the query asks in the first person about the asker's own things
     # and speaks to no one else (sketch.asks_about_self: "When is my talk?", not "What did you
-    # suggest?" or "Where did we stay?"): what people ask about their own lives, they told the
-    # assistant themselves.
-    first_person: float = Field(default=0.5, ge=0)
+    # suggest?" or "Where did we stay?"): what people ask about their own lives, they mostly
+    # told the assistant themselves, but the assistant's answers hold what it worked out for
+    # them (a deadline, a total). Measured split between blind chat sets, so it starts at 0 and
+    # feedback and observed replies learn it per user (benchmarks/RESULTS.md, s36).
+    first_person: float = Field(default=0.0, ge=0)
     # Said by the model, when the question asks what the assistant said, proposed or made
     # (sketch.asks_about_model: "What did you suggest?", "Which tables did your query use?"):
     # the assistant's turns hold its own words.

@@ -1,7 +1,8 @@
 """The role prior: whether the user's turns or the assistant's hold what gets used is learned per
 store from feedback and observed replies; without either, marking who said a turn changes no
-score and no rank, except for a question about the asker's own things, which the user's turns
-answer (`FusionWeights.first_person`)."""
+score and no rank, except for a question about what the assistant said, which its turns answer
+(`FusionWeights.second_person`). A question about the asker's own things reads the user's turns
+as a signal of its own (`first_person`), which starts at 0 and is learned the same way."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engram_agents.memory import EngramMemory
+from engram_agents.store.config import FusionWeights, StoreConfig
 from engram_agents.store.sketch import (
     SAID_BY_MODEL,
     SAID_BY_USER,
@@ -72,6 +74,7 @@ ABOUT_MODEL = [
     "What was the inspection called in the plan you proposed?",
 ]
 NEITHER = [
+    *ABOUT_SELF,  # `first_person` starts at 0
     "Which city does Isla start school in, and what list did we draft?",
     "Let's plan my long runs",
     "Can you write a practice plan for my cello?",  # a request, not a question about the past
@@ -85,7 +88,7 @@ WHOSE = {"first_person": "user", "second_person": "assistant"}
 def test_a_question_says_whose_words_it_asks_about():
     assert all(asks_about_self(q) and not asks_about_model(q) for q in ABOUT_SELF)
     assert all(asks_about_model(q) and not asks_about_self(q) for q in ABOUT_MODEL)
-    assert not any(asks_about_self(q) or asks_about_model(q) for q in NEITHER)
+    assert not any(asks_about_self(q) or asks_about_model(q) for q in NEITHER[len(ABOUT_SELF) :])
     assert asks_about_self("Which US state did I move to?")  # the country, not "us"
     assert not asks_about_self("What did we tell us?") and not asks_about_self("Is Isla's?")
 
@@ -116,9 +119,10 @@ def test_without_feedback_marking_roles_changes_no_score(tmp_path: Path, hashing
 def test_a_question_reads_the_turns_of_whom_it_asks_about(
     tmp_path: Path, hashing, query: str, signal: str
 ):
+    config = StoreConfig(weights=FusionWeights(first_person=0.5))  # as second_person by default
     with (
-        EngramMemory(tmp_path / "a.db", encoder=hashing) as marked,
-        EngramMemory(tmp_path / "b.db", encoder=hashing) as plain,
+        EngramMemory(tmp_path / "a.db", encoder=hashing, config=config) as marked,
+        EngramMemory(tmp_path / "b.db", encoder=hashing, config=config) as plain,
     ):
         _remember(marked, "u", ROLES)
         _remember(plain, "u", NAMES)
@@ -150,6 +154,7 @@ def test_feedback_on_user_turns_raises_user_turns_for_later_queries(tmp_path: Pa
                 used = next(h.engram.id for h in hits if needle in h.engram.text)
                 weights = memory.feedback(used, "taught", useful=True)
         assert weights.said_by_user > 0 and weights.said_by_model == 0
+        assert weights.first_person > 0  # two of the three questions ask about the asker
         assert memory.store.weights("control").said_by_user == 0
         # the held-out fact got no feedback of its own: only the learned role prior lifts it
         bristol = next(e for e in memory.list("taught") if "Bristol" in e.text)
