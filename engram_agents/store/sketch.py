@@ -92,9 +92,11 @@ _ASKS_TO_DO = re.compile(
     re.I,
 )
 # ... but asking for an account of what was ("Summarise the move", "List the trips in order",
-# "Can you remind me when ...") is a question about the past in a request's words.
+# "Can you remind me when ...", "Adding up the bills, how much ...?") is a question about the
+# past in a request's words.
 _REPORTS_THE_PAST = re.compile(
-    r"^\W*(?:(?:please|(?:can|could|would|will) you)\s+)?(?:summari[sz]e|recap|list|remind|"
+    r"^\W*(?:(?:please|(?:can|could|would|will) you)\s+)?(?:summari[sz]e|sum up|add(?:ing)? up|"
+    r"recap|list|remind|"
     r"recount|order|sort|rank|put|tell|describe|name|walk me through|give me (?:a|an|the) "
     r"(?:summary|recap|list|timeline|rundown|overview|history))\b",
     re.I,
@@ -103,8 +105,15 @@ _NOT_A_VERB_FIRST = re.compile(
     r"^\W*(?:i|i'm|i've|i'd|my|we|our|you|your|he|she|it|they|the|this|that|there|a|an|if|on|in|"
     r"at|for|during|after|before|since|around|according|by|from|of|with|about|between|within|"
     r"over|until|roughly|approximately|exactly)\b"
-    r"|^\W*(?:[\w'’]+[\s,]+){0,4}?(?:what|when|where|who|whom|whose|which|why|how|is|are|was|"
-    r"were|do|does|did|has|have|had|can|could|would|will|should|might|may)\b",
+    r"|^\W*(?:[\w'’]+[\s,]+){0,4}?(?:what|when|where|who|whom|whose|which|why|how|am|is|are|"
+    r"was|were|do|does|did|has|have|had|can|could|would|will|should|might|may)\b",
+    re.I,
+)
+# A last sentence that asks what is or was ("Dad's allowance started on a date. How did that
+# relate to his stroke?"): the sentence before it set the scene, it did not give an order.
+_ENDS_ASKING = re.compile(
+    r"(?:^|[.!?]\s+)(?:what|when|where|who|which|why|how|am|is|are|was|were|do|does|did|has|"
+    r"have|had)\b[^.!?]*\?\W*$",
     re.I,
 )
 # A clause that speaks of the speaker in the first person and is not itself a question.
@@ -312,7 +321,7 @@ def is_request(query: str) -> bool:
         return False
     if _ASKS_TO_DO.search(query):
         return True
-    return not _NOT_A_VERB_FIRST.match(query)
+    return not _NOT_A_VERB_FIRST.match(query) and not _ENDS_ASKING.search(query)
 
 
 def asks_about_self(query: str) -> bool:

@@ -63,6 +63,9 @@ def test_a_standing_preference_is_told_from_a_habit_or_a_fact(text: str, standin
         "How do I set up authentication?",
         "What database would you recommend for my new app?",
         "Any tips for the interview?",
+        "Add a discount column to the orders table.",
+        "My laptop got slow this week. How do I clean it up?",
+        "Here's the error from the worker again, what's wrong?",
     ],
 )
 def test_requests_are_requests(query: str):
@@ -80,6 +83,10 @@ def test_requests_are_requests(query: str):
         "On the day of my GP appointment, what time do I go to the gym?",
         "For the invoice export, what account code do trade sales use?",
         "How did I fix the login bug?",
+        "Am I allergic to anything?",
+        "Can you sum up how the garden project went?",
+        "Adding up the hotel and the flights, what did the trip cost us?",
+        "Maria's visa arrived on a Friday. How long after her interview was that?",
     ],
 )
 def test_questions_about_what_was_are_not_requests(query: str):
