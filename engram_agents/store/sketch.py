@@ -80,7 +80,8 @@ _STANDING = re.compile(
     r"|\bI (?:want|need) (?:it|them|answers|replies|code|things) to be\b"
     r"|\bI (?:hate|hated|dislike|can't stand|don't like)\b|\b(?:another|a new|one more) rule\b"
     r"|\b(?:please )?(?:don't|do not) ever\b|\bplease (?:stick|keep) (?:to|with)\b"
-    r"|\bfor anything (?:to do with|about|related to|involving)\b",
+    r"|(?:\bfor|^|[.!?;:,]|\band|\bplease),?\s*anything "
+    r"(?:to do with|about|related to|involving)\b",
     re.I,
 )
 # A query that asks for something to be done or decided rather than what was: it opens with a

@@ -51,6 +51,8 @@ QUESTIONS = [
         ("Use the 24-hour clock for anything to do with my shifts.", True),
         ("I'll stick to the plan we made.", False),
         ("Thanks for everything to do with the wedding.", False),
+        ("And please, anything about my mum, keep it brief.", True),
+        ("I don't know anything about cars.", False),
         ("We always look forward to our camping trip.", False),
         ("I never got the reminder text.", False),
         ("The order shipped on Monday.", False),
