@@ -98,9 +98,8 @@ _ASKS_TO_DO = re.compile(
 # past in a request's words.
 _REPORTS_THE_PAST = re.compile(
     r"^\W*(?:(?:please|(?:can|could|would|will) you)\s+)?(?:summari[sz]e|sum up|add(?:ing)? up|"
-    r"recap|list|remind|"
-    r"recount|order|sort|rank|put|tell|describe|name|walk me through|give me (?:a|an|the) "
-    r"(?:summary|recap|list|timeline|rundown|overview|history))\b",
+    r"recap|list|remind|recount|order|sort|rank|put|tell|describe|name|walk me through|"
+    r"give me (?:a|an|the) (?:summary|recap|list|timeline|rundown|overview|history))\b",
     re.I,
 )
 _NOT_A_VERB_FIRST = re.compile(
