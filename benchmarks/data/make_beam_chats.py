@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 HEADER = re.compile(r"^## SESSION (\d+) (\S+)\s*$")
-OPENER = re.compile(r"^@@(user|assistant)(?: (\S+))?(?: (\S+-\d\d-\d{4}))?\s*$")
+DATE = r"\S+-\d\d-\d{4}"  # Month-DD-YYYY
+OPENER = re.compile(rf"^@@(user|assistant)(?: (\S+))?(?: ({DATE}))?\s*$")
 
 
 def parse(path: Path) -> tuple[int, list[dict]]:
@@ -34,7 +35,7 @@ def parse(path: Path) -> tuple[int, list[dict]]:
         opener = OPENER.match(line)
         if opener:
             role, label, when = opener.groups()
-            if label and re.fullmatch(r"\S+-\d\d-\d{4}", label):
+            if label and re.fullmatch(DATE, label):  # a date alone lands in the label group
                 label, when = None, label
             date = when or date
             messages.append({"role": role, "label": label, "lines": [], "date": date})
