@@ -27,23 +27,23 @@ class FusionWeights(BaseModel):
     said_by_user: float = Field(default=0.0, ge=0)
     said_by_model: float = Field(default=0.0, ge=0)
     # A standing preference or instruction (sketch.PREFERS) when the query asks for something
-    # to be done (sketch.is_request): what the user said to always do applies to a request that
-    # shares none of its words. No query about what was said or happened reads it.
+    # to be done (query_reading.is_request): what the user said to always do applies to a
+    # request that shares none of its words. No query about what was said or happened reads it.
     preference: float = Field(default=0.5, ge=0)
     # How much a memory says: its sketch tags, counted up to `StoreConfig.content_tags`. In
     # conversations the chit-chat that names a person or a topic and says nothing else ("Haha,
     # that's so Ollie.") matches many questions and answers none (benchmarks/RESULTS.md, s33).
     content: float = Field(default=0.4, ge=0)
     # Said by the user, when the query asks in the first person about the asker's own things
-    # and speaks to no one else (sketch.asks_about_self: "When is my talk?", not "What did you
-    # suggest?" or "Where did we stay?"): what people ask about their own lives, they mostly
-    # told the assistant themselves, but the assistant's answers hold what it worked out for
-    # them (a deadline, a total). Measured split between blind chat sets, so it starts at 0 and
-    # feedback and observed replies learn it per user (benchmarks/RESULTS.md, s36).
+    # and speaks to no one else (query_reading.asks_about_self: "When is my talk?", not "What
+    # did you suggest?" or "Where did we stay?"): what people ask about their own lives, they
+    # mostly told the assistant themselves, but the assistant's answers hold what it worked
+    # out for them (a deadline, a total). Measured split between blind chat sets, so it starts
+    # at 0 and feedback and observed replies learn it per user (benchmarks/RESULTS.md, s36).
     first_person: float = Field(default=0.0, ge=0)
     # Said by the model, when the question asks what the assistant said, proposed or made
-    # (sketch.asks_about_model: "What did you suggest?", "Which tables did your query use?"):
-    # the assistant's turns hold its own words.
+    # (query_reading.asks_about_model: "What did you suggest?", "Which tables did your query
+    # use?"): the assistant's turns hold its own words.
     second_person: float = Field(default=0.5, ge=0)
 
 

@@ -36,9 +36,10 @@ def features(
     """One row per candidate, columns in FEATURES order; `marks` are, per candidate, whether it
     ends by asking (`sketch.is_asking`), was said by the user, and by the model (`role_tag`),
     whether it sets a standing preference that the query, a request, reads, and whether the
-    user said it and the query asks about the user's own things (`sketch.asks_about_self`), or
-    the model said it and the query asks what the model said (`sketch.asks_about_model`); a
-    candidate's content is its tag count over `content_tags`, at most 1."""
+    user said it and the query asks about the user's own things
+    (`query_reading.asks_about_self`), or the model said it and the query asks what the model
+    said (`query_reading.asks_about_model`); a candidate's content is its tag count over
+    `content_tags`, at most 1."""
     asks, by_user, by_model, prefers, users_words, models_words = marks
     f = index.fields
     age_days = np.maximum(now_ts - f["when_ts"][rows], 0.0) / 86_400.0

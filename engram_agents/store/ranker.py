@@ -13,6 +13,7 @@ import numpy as np
 from engram_agents.store import explanations, fusion, query_parts
 from engram_agents.store.core import StoreCore
 from engram_agents.store.index import ScopeIndex
+from engram_agents.store.query_reading import reading
 from engram_agents.store.records import (
     Passage,
     RecallFilters,
@@ -23,16 +24,7 @@ from engram_agents.store.records import (
 )
 from engram_agents.store.rows import AuditEvent, EngramRow
 from engram_agents.store.sentences import static_query
-from engram_agents.store.sketch import (
-    ASKS,
-    PREFERS,
-    SAID_BY_MODEL,
-    SAID_BY_USER,
-    asks_about_model,
-    asks_about_self,
-    extract_sketch,
-    is_request,
-)
+from engram_agents.store.sketch import ASKS, PREFERS, SAID_BY_MODEL, SAID_BY_USER, extract_sketch
 from engram_agents.store.timeexpr import find_time_mentions, parse_when, span_of
 from engram_agents.store.validation import check_id, check_k, check_text, recall_filters
 
@@ -68,9 +60,11 @@ class RecallItem:
 
 
 _NONE = np.zeros(0, dtype=np.int64)
-_PREFERENCE = fusion.FEATURES.index("preference")
-_FIRST_PERSON = fusion.FEATURES.index("first_person")
-_SECOND_PERSON = fusion.FEATURES.index("second_person")
+# The signals a hit's explanation names when they moved it (their weighted part is not 0).
+_EXPLAINED = [
+    fusion.FEATURES.index(name) for name in ("time", "preference", "first_person", "second_person")
+]
+_STATEMENT = fusion.FEATURES.index("statement")
 
 
 @dataclass
@@ -173,8 +167,7 @@ class Ranker(StoreCore):
             squery = pquery if same else static_query(self.encoder, self._sentences, text)
         filters = item.filters or RecallFilters()
         span = span_of(mentions)
-        whose = is_request(text), asks_about_self(text), asks_about_model(text)
-        q = _Query(text, k, filters, now, qvec, pquery, tags, span, squery, *whose)
+        q = _Query(text, k, filters, now, qvec, pquery, tags, span, squery, *reading(text))
         texts = self.parts_of(text) if whole else []
         if texts:
             vectors = self.query_vectors.encode(texts, [item.user_id] * len(texts))
@@ -352,27 +345,26 @@ class Ranker(StoreCore):
         ranked = np.maximum.accumulate(fused[order][::-1])[::-1]
         # Each hit's numbers as Python values in one conversion per array, not a numpy scalar
         # at a time (the values are the same: `tolist` gives what `float` and `bool` give).
-        hit_rows, at = rows[order], fused[order]
+        hit_rows, at, weighted = rows[order], fused[order], x[order] * w
+        in_time, *whose = (weighted[:, _EXPLAINED] != 0).T.tolist()
         per_hit = zip(
             hit_rows.tolist(),
             passages[order].tolist(),
             ranked.tolist(),
             sims[order].tolist(),
-            (x[order] * w).tolist(),
+            weighted.tolist(),
             (scored[order] - at).tolist(),
             (ranked - at).tolist(),
             sentence[order].tolist(),
-            (x[order, 4] != 0).tolist(),
-            asks[order].tolist(),
+            in_time,
+            (asks[order] & (w[_STATEMENT] > 0)).tolist(),
             floored.tolist(),
             (lift[order] > 0).tolist(),
-            (x[order, _PREFERENCE] != 0).tolist(),
-            (x[order, _FIRST_PERSON] != 0).tolist(),
-            (x[order, _SECOND_PERSON] != 0).tolist(),
+            *whose,
             strict=True,
         )
         fields, spans = [], []
-        for row, passage, score, sim, weighted, repeats, lifted, part, *flags in per_hit:
+        for row, passage, score, sim, parts, repeats, lifted, part, *flags in per_hit:
             matched = sorted(hashed[t] for t in hashed.keys() & index.tags[row])
             span = index.passage_span(passage)
             spans.append(span)
@@ -382,7 +374,7 @@ class Ranker(StoreCore):
                     "similarity": sim,
                     "matched_tags": matched,
                     "explanation": explanations.explain(sim, matched, span, *flags),
-                    "parts": explanations.parts(weighted, repeats, lifted, part),
+                    "parts": explanations.parts(parts, repeats, lifted, part),
                 }
             )
         ids = [index.ids[row] for row in hit_rows.tolist()]

@@ -12,13 +12,8 @@ import pytest
 
 from engram_agents.memory import EngramMemory
 from engram_agents.store.config import FusionWeights, StoreConfig
-from engram_agents.store.sketch import (
-    SAID_BY_MODEL,
-    SAID_BY_USER,
-    asks_about_model,
-    asks_about_self,
-    role_tag,
-)
+from engram_agents.store.query_reading import asks_about_model, asks_about_self
+from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER, role_tag
 
 # A user-assistant chat: the user's facts sit inside requests; the assistant's generic answers
 # share the words of later questions about those requests.
@@ -110,6 +105,22 @@ def test_without_feedback_marking_roles_changes_no_score(tmp_path: Path, hashing
             assert [h.score for h in a] == [h.score for h in b]  # exactly: the tag score too
             keys = ["said_by_user", "said_by_model", *WHOSE]
             assert all(h.parts[key] == 0 for h in a for key in keys)
+            # a signal at weight 0 moved nothing, so no explanation names it
+            assert [h.explanation for h in a] == [h.explanation for h in b]
+
+
+def test_an_explanation_names_only_the_rules_that_moved_the_hit(tmp_path: Path, hashing):
+    """A question turn is "ranked below statements" only while `statement` weighs."""
+    below = "a question, ranked below statements"
+    texts = ["When is the cello lesson?", "The cello lesson is on Friday at five."]
+    for weight, said in ((1.0, True), (0.0, False)):
+        config = StoreConfig(weights=FusionWeights(statement=weight))
+        with EngramMemory(tmp_path / f"{weight}.db", encoder=hashing, config=config) as memory:
+            memory.remember_many(texts, "u")
+            hits = memory.recall("cello lesson", "u", k=2)
+            question = next(h for h in hits if h.engram.text == texts[0])
+            assert (below in question.explanation) == said
+            assert all(below not in h.explanation for h in hits if h is not question)
 
 
 @pytest.mark.parametrize(

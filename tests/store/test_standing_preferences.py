@@ -10,7 +10,8 @@ import pytest
 
 from engram_agents.memory import EngramMemory
 from engram_agents.store.config import FusionWeights, StoreConfig
-from engram_agents.store.sketch import PREFERS, engram_sketch, is_request, states_preference
+from engram_agents.store.query_reading import is_request
+from engram_agents.store.sketch import PREFERS, engram_sketch, states_preference
 
 # A user-assistant chat: two standing instructions among requests and facts.
 CHAT = [
