@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -78,6 +80,41 @@ def test_encoding_time_counts_overlapping_calls_once():
     assert 0.05 <= cached.encode_s <= time.perf_counter() - start
 
 
+def test_per_question_lines_agree_with_the_run(tmp_path):
+    """`--per-question` in a subprocess, as users run it: one line per system and answerable
+    question, whose evidence ranks give the recall@k the line and the run's JSON report."""
+    path = tmp_path / "rows.jsonl"
+    out = subprocess.run(
+        [sys.executable, "-m", "engram_agents.cli", "bench", "locomo", str(SAMPLE), "--json",
+         "--encoder", "hashing", "--systems", "engram", "bm25", "--per-question", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for system in ("engram", "bm25"):
+        mine = [r for r in rows if r["system"] == system]
+        assert len(mine) == result[system]["overall"]["questions"]
+        for k in (5, 10, 25):
+            mean = sum(r[f"recall@{k}"] for r in mine) / len(mine)
+            assert mean == pytest.approx(result[system]["overall"][f"recall@{k}"], abs=0.01)
+    for row in rows:
+        assert len(row["ranked"]) == len(set(row["ranked"])) <= 25
+        for turn_id, rank in zip(row["evidence"], row["evidence_ranks"], strict=True):
+            where = row["ranked"].index(turn_id) + 1 if turn_id in row["ranked"] else None
+            assert rank == where
+        for k in (5, 10, 25):
+            found = sum(rank is not None and rank <= k for rank in row["evidence_ranks"])
+            assert row[f"recall@{k}"] == pytest.approx(100 * found / len(row["evidence"]), abs=0.01)
+    assert {r["category"] for r in rows} <= set(CATEGORIES.values())
+
+
+def test_per_question_path_that_cannot_be_written_fails_first(tmp_path, capsys):
+    path = tmp_path / "missing" / "rows.jsonl"
+    args = [str(SAMPLE), "--encoder", "hashing", "--systems", "bm25", "--per-question", str(path)]
+    assert cli(args) == 2
+    assert "--per-question" in capsys.readouterr().out and not path.parent.exists()
+
+
 def test_cli_reports_bad_file(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text('{"nope": 1}')
@@ -100,7 +137,7 @@ def test_store_beats_dense_retrieval_on_a_long_conversation(capsys):
 
 
 def test_margins_read_the_bars_off_a_run():
-    from engram_agents_demo.bench.recall import margins
+    from engram_agents_demo.bench.report import margins
 
     def entry(overall: list[float], **rows: list[float]) -> dict:
         as_row = lambda r: dict(zip(("recall@5", "recall@10", "recall@25"), r, strict=True))  # noqa: E731

@@ -18,7 +18,8 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from engram_agents.store.config import StoreConfig
 from engram_agents.store.encoders import Encoder, HashingEncoder, encode_checked, resolve_encoder
 from engram_agents.store.errors import InvalidInputError
 from engram_agents.store.timeexpr import parse_when
+from engram_agents_demo.bench.report import margins, question_row, table
 
 KS = (5, 10, 25)
 SYSTEMS = ("engram", "dense", "bm25", "chroma")
@@ -245,9 +247,11 @@ def run(
     encoder: Encoder,
     systems: tuple[str, ...] = SYSTEMS,
     variants: dict[str, StoreConfig] | None = None,
+    per_question: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Every system (and every named store configuration in `variants`, reported as
-    `engram[NAME]`) over every conversation, with the same cached encoder."""
+    `engram[NAME]`) over every conversation, with the same cached encoder; `per_question`
+    gets each system's answer to each question (`report.question_row`)."""
     cached = CachedEncoder(encoder)
     encoder.encode(["warm-up: the first call initializes the runtime and is not ingestion"])
     configs: dict[str, StoreConfig | None] = {s: None for s in systems}
@@ -285,6 +289,11 @@ def run(
                     ranked = search(question.text, max(KS))
                     latencies.append((time.perf_counter() - start) * 1000)
                     got = {k: len(set(ranked[:k]) & set(evidence)) / len(evidence) for k in KS}
+                    if per_question:
+                        row = question_row(
+                            system, conversation.name, question, evidence, ranked, got
+                        )
+                        per_question(row)
                     scores["overall"].append(got)
                     scores[question.category].append(got)
                     scores[f"conversation:{conversation.name}"].append(got)
@@ -308,47 +317,6 @@ def run(
         "machine": machine(),
     }
     return results
-
-
-def margins(results: dict[str, Any]) -> dict[str, Any]:
-    """Per store system, what issue 20's bars read off a run: its overall recall@k minus dense
-    retrieval's (same encoder, same run) and minus the best baseline's, and every row (question
-    type, conversation) where it is below dense."""
-    baselines = [s for s in ("dense", "bm25", "chroma") if s in results]
-    out: dict[str, Any] = {}
-    for system, entry in results.items():
-        if not system.startswith("engram") or not baselines:
-            continue
-        mine = {m: v for m, v in entry["overall"].items() if m.startswith("recall@")}
-        best = {m: max(results[b]["overall"][m] for b in baselines) for m in mine}
-        out[system] = {"minus_best_baseline": {m: round(mine[m] - best[m], 2) for m in mine}}
-        if dense := results.get("dense"):
-            out[system]["minus_dense"] = {m: round(mine[m] - dense["overall"][m], 2) for m in mine}
-            out[system]["below_dense"] = [
-                f"{row} {m}"
-                for row, values in entry.items()
-                if row in dense and isinstance(values, dict) and "recall@5" in values
-                for m in mine
-                if values[m] < dense[row][m]
-            ]
-    return out
-
-
-def table(results: dict[str, Any]) -> str:
-    lines = [f"{'system':16} {'R@5':>6} {'R@10':>6} {'R@25':>6} {'p50 ms':>8} {'turns/s':>9}"]
-    for system, r in results.items():
-        if system != "meta":
-            o = r["overall"]
-            lines.append(
-                f"{system:16} {o['recall@5']:6.1f} {o['recall@10']:6.1f} {o['recall@25']:6.1f} "
-                f"{r['latency_ms']['p50']:8.2f} {r['ingest_turns_per_s']:9.1f}"
-            )
-    for system, margin in results["meta"]["margins"].items():
-        if "minus_dense" in margin:
-            gains = " ".join(f"{v:+6.1f}" for v in margin["minus_dense"].values())
-            below = ", ".join(margin["below_dense"]) or "nowhere"
-            lines.append(f"{system + ' - dense':16} {gains}   below dense: {below}")
-    return "\n".join(lines)
 
 
 def _variant(spec: str) -> tuple[str, StoreConfig]:
@@ -387,14 +355,35 @@ def run_cli(
         help='also run the store with these StoreConfig overrides, e.g. \'nostmt={"weights": '
         '{"statement": 0}}\' (reported as engram[NAME])',
     )
+    parser.add_argument(
+        "--per-question",
+        metavar="PATH",
+        help="also write one JSON line per system and question: its ranked turn ids, where each "
+        "evidence turn came, its recall@k",
+    )
     args = parser.parse_args(argv)
     try:
         variants = dict(_variant(v) for v in args.variant)
         conversations = read(args.source)[: args.limit]
         encoder = HashingEncoder() if args.encoder == "hashing" else resolve_encoder(args.encoder)
-        results = run(conversations, encoder, tuple(args.systems), variants)
+        with _lines(args.per_question) as write:
+            results = run(conversations, encoder, tuple(args.systems), variants, write)
     except InvalidInputError as exc:
         print(f"error: {exc}")
         return 2
     print(json.dumps(results) if args.json else table(results))
     return 0
+
+
+@contextmanager
+def _lines(path: str | None) -> Iterator[Callable[[dict[str, Any]], None] | None]:
+    """A writer of JSON lines to `path` (None: no writer), the file opened before the run."""
+    if path is None:
+        yield None
+        return
+    try:
+        out = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise InvalidInputError(f"--per-question {path!r}: {exc.strerror or exc}") from exc
+    with out:
+        yield lambda row: out.write(json.dumps(row) + "\n")
