@@ -78,7 +78,7 @@ def asks_about_model(query: str) -> bool:
     knee?", "What was chapter 3 called in the structure you proposed?", "Which statuses did
     your query count?") and asks for nothing to be done ("Can you write the tests?" is a
     request): the assistant's turns of a chat answer it (`FusionWeights.second_person`)."""
-    return reading(query)[2]
+    return _about_model(query, is_request(query))
 
 
 def reading(query: str) -> tuple[bool, bool, bool]:
@@ -86,4 +86,8 @@ def reading(query: str) -> tuple[bool, bool, bool]:
     (`asks_about_self`) and asks what the assistant said (`asks_about_model`), the request
     read once for both that need it."""
     request = is_request(query)
-    return request, asks_about_self(query), bool(_YOUR_WORDS.search(query)) and not request
+    return request, asks_about_self(query), _about_model(query, request)
+
+
+def _about_model(query: str, request: bool) -> bool:
+    return bool(_YOUR_WORDS.search(query)) and not request
