@@ -45,6 +45,9 @@ class FusionWeights(BaseModel):
     # (query_reading.asks_about_model: "What did you suggest?", "Which tables did your query
     # use?"): the assistant's turns hold its own words.
     second_person: float = Field(default=0.5, ge=0)
+    # Holds the kind of answer the query asks for (query_reading.asks_for, sketch.HOLDS): a
+    # number for "How many...?", a date for "When...?", a name for "Who...?" or "Where...?".
+    answer_kind: float = Field(default=0.15, ge=0)
 
 
 class StoreConfig(BaseModel):

@@ -37,7 +37,7 @@ from engram_agents.store.query_vectors import QueryVectors
 from engram_agents.store.records import Engram, RecallFilters
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
 from engram_agents.store.sentences import payload_text, sentence_table, static_query
-from engram_agents.store.sketch import SAID_BY_MODEL, SAID_BY_USER
+from engram_agents.store.sketch import HOLDS, SAID_BY_MODEL, SAID_BY_USER
 from engram_agents.store.static_vectors import static_vectors
 
 T = TypeVar("T")
@@ -151,7 +151,9 @@ class StoreCore:
             revision = self.backend.revision(user_id)
         index = self._indexes.get(user_id)
         if index is None or index.revision != revision:
-            marks = frozenset(self.codec.index_tags([SAID_BY_USER, SAID_BY_MODEL], user_id))
+            marks = frozenset(
+                self.codec.index_tags([SAID_BY_USER, SAID_BY_MODEL, *HOLDS.values()], user_id)
+            )
             index = ScopeIndex(self.encoder.dim, revision, self._search_device, marks)
             rows = list(self.backend.scan(user_id))
             index.upsert(rows)

@@ -36,6 +36,7 @@ def explain(
     preferred: bool,
     users_words: bool,
     models_words: bool,
+    answers: bool,
 ) -> str:
     """The hit's reasons in words: its similarity, shared tags and the rules that moved it."""
     said = [f"similarity {similarity:.2f}"]
@@ -56,4 +57,6 @@ def explain(
         said.append("said by the user, and the query asks about the user's own things")
     if models_words:
         said.append("said by the assistant, and the query asks what the assistant said")
+    if answers:
+        said.append("holds the kind of answer the query asks for (a number, time or name)")
     return "; ".join(said)

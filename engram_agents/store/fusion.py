@@ -38,9 +38,10 @@ def features(
     whether it sets a standing preference that the query, a request, reads, and whether the
     user said it and the query asks about the user's own things
     (`query_reading.asks_about_self`), or the model said it and the query asks what the model
-    said (`query_reading.asks_about_model`); a candidate's content is its tag count over
-    `content_tags`, at most 1."""
-    asks, by_user, by_model, prefers, users_words, models_words = marks
+    said (`query_reading.asks_about_model`), and whether it holds the kind of answer the query
+    asks for (`sketch.HOLDS`); a candidate's content is its tag count over `content_tags`, at
+    most 1."""
+    asks, by_user, by_model, prefers, users_words, models_words, answers = marks
     f = index.fields
     age_days = np.maximum(now_ts - f["when_ts"][rows], 0.0) / 86_400.0
     if time_range is None:
@@ -65,6 +66,7 @@ def features(
             np.minimum(f["length"][rows] / content_tags, 1.0),
             users_words,
             models_words,
+            answers,
         ],
         axis=1,
     ).astype(np.float32)

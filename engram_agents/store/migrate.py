@@ -21,7 +21,7 @@ from engram_agents.store.errors import EncryptionError, InvalidInputError
 from engram_agents.store.passages import encode_turns, encoder_window
 from engram_agents.store.referents import SessionNames
 from engram_agents.store.rows import TAGS_PER_USER, AuditEvent, Codec, EngramRow
-from engram_agents.store.sketch import engram_sketch, role_tag, speaker_tag
+from engram_agents.store.sketch import engram_sketch, holds, role_tag, speaker_tag
 
 
 def encrypt_sqlite_store(path: str | Path, cipher: Cipher) -> int:
@@ -109,11 +109,11 @@ def add_passages(
 
 def resketch(path: str | Path, cipher: Cipher | None = None) -> int:
     """Give every engram of the SQLite store at `path` the sketch today's rules make of it
-    (`sketch.engram_sketch`: a named speaker's name tag, chat-role marks, the names a pronoun
-    refers to (store.referents), ...); returns how many changed. Texts, vectors and passages
-    stay. A merged engram keeps its sources' tags and gains only the speaker's; a long turn
-    written with `passage_keywords` gets every keyword back. Run it while no other process
-    writes."""
+    (`sketch.engram_sketch`: a named speaker's name tag, chat-role marks, the kinds of answer
+    it holds, the names a pronoun refers to (store.referents), ...); returns how many changed.
+    Texts, vectors and passages stay. A merged engram keeps its sources' tags and gains only
+    the speaker's and the marks of what they hold; a long turn written with `passage_keywords`
+    gets every keyword back. Run it while no other process writes."""
 
     def change(codec: Codec, rows: list[EngramRow]) -> list[EngramRow]:
         changed = []
@@ -124,7 +124,8 @@ def resketch(path: str | Path, cipher: Cipher | None = None) -> int:
             who = engram.speaker
             before = sorted(engram.sketch)
             if any(v.action == "merged" for v in engram.history):  # its sources' tags: add only
-                engram.sketch = sorted({*engram.sketch, *speaker_tag(who), *role_tag(who)})
+                own = set(engram.sketch) - set(speaker_tag(who))
+                engram.sketch = sorted({*own, *holds(own), *speaker_tag(who), *role_tag(who)})
             else:
                 engram.sketch = engram_sketch(engram.text, engram.when, who)
             if row.session_id:

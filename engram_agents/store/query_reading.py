@@ -1,7 +1,7 @@
 """What a query asks for, read from its words: something to be done (a request, which the
-speaker's standing preferences apply to), the asker's own things, or what the assistant said.
-Recall reads each as a prior for the turns that answer it (`FusionWeights.preference`,
-`first_person`, `second_person`)."""
+speaker's standing preferences apply to), the asker's own things, what the assistant said, or a
+kind of answer (a number, a time, a name). Recall reads each as a prior for the turns that
+answer it (`FusionWeights.preference`, `first_person`, `second_person`, `answer_kind`)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,13 @@ _YOUR_WORDS = re.compile(
     re.I,
 )
 
+# The kind of answer a question asks for, read from its first question word and the word after
+# it (`asks_for`): "How many...", "What year..." and "Who..." ask for a kind; "What did..." none.
+_QUESTION_WORD = re.compile(r"\b(who|whom|whose|where|when|how|what|which)\b(?:\W+(\w+))?", re.I)
+_HOW_MUCH = frozenset("many much long old far often big tall".split())
+_WHAT_TIME = frozenset("time date day days month months year years week weeks weekend".split())
+_WHAT_NUMBER = frozenset("percentage percent number amount price cost score size age total".split())
+
 
 def is_request(query: str) -> bool:
     """The query asks for something to be done ("Add a Supplier model", "Could you draft the
@@ -81,12 +88,30 @@ def asks_about_model(query: str) -> bool:
     return _about_model(query, is_request(query))
 
 
-def reading(query: str) -> tuple[bool, bool, bool]:
+def asks_for(query: str) -> str | None:
+    """The kind of answer the query asks for, a key of `sketch.HOLDS`: "number" ("How many
+    tickets...?", "What percentage...?"), "time" ("When did...?", "Which year...?") or "name"
+    ("Who...?", "Where...?"); None for any other ("What did Ana bake?", "Why...?"). Read from
+    its first question word only: "What did she do when it rained?" asks for no time."""
+    match = _QUESTION_WORD.search(query)
+    if not match:
+        return None
+    word, after = match[1].lower(), (match[2] or "").lower()
+    if word in ("who", "whom", "whose", "where"):
+        return "name"
+    if word == "when":
+        return "time"
+    if word == "how":
+        return "number" if after in _HOW_MUCH else None
+    return "time" if after in _WHAT_TIME else "number" if after in _WHAT_NUMBER else None
+
+
+def reading(query: str) -> tuple[bool, bool, bool, str | None]:
     """Whether the query is a request (`is_request`), asks about the asker's own things
     (`asks_about_self`) and asks what the assistant said (`asks_about_model`), the request
-    read once for both that need it."""
+    read once for both that need it; and the kind of answer it asks for (`asks_for`)."""
     request = is_request(query)
-    return request, asks_about_self(query), _about_model(query, request)
+    return request, asks_about_self(query), _about_model(query, request), asks_for(query)
 
 
 def _about_model(query: str, request: bool) -> bool:

@@ -24,7 +24,14 @@ from engram_agents.store.records import (
 )
 from engram_agents.store.rows import AuditEvent, EngramRow
 from engram_agents.store.sentences import static_query
-from engram_agents.store.sketch import ASKS, PREFERS, SAID_BY_MODEL, SAID_BY_USER, extract_sketch
+from engram_agents.store.sketch import (
+    ASKS,
+    HOLDS,
+    PREFERS,
+    SAID_BY_MODEL,
+    SAID_BY_USER,
+    extract_sketch,
+)
 from engram_agents.store.timeexpr import find_time_mentions, parse_when, span_of
 from engram_agents.store.validation import check_id, check_k, check_text, recall_filters
 
@@ -62,7 +69,8 @@ class RecallItem:
 _NONE = np.zeros(0, dtype=np.int64)
 # The signals a hit's explanation names when they moved it (their weighted part is not 0).
 _EXPLAINED = [
-    fusion.FEATURES.index(name) for name in ("time", "preference", "first_person", "second_person")
+    fusion.FEATURES.index(name)
+    for name in ("time", "preference", "first_person", "second_person", "answer_kind")
 ]
 _STATEMENT = fusion.FEATURES.index("statement")
 
@@ -83,6 +91,7 @@ class _Query:
     request: bool  # asks for something to be done: standing preferences apply (sketch.PREFERS)
     about_self: bool  # asks about the user's own things: the user's turns answer it
     about_model: bool  # asks what the assistant said: its turns answer it
+    asks_for: str | None  # the kind of answer it asks for (sketch.HOLDS), if any
     parts: list[_Query] = field(default_factory=list)  # ranked alone too (store.query_parts)
 
 
@@ -278,7 +287,8 @@ class Ranker(StoreCore):
         qvec = q.qvec
         mask = self._mask(user_id, index, q.filters)
         hashed = dict(zip(self.codec.index_tags(q.tags, user_id), q.tags, strict=True))
-        marks = self.codec.index_tags([ASKS, SAID_BY_USER, SAID_BY_MODEL, PREFERS], user_id)
+        kind = [HOLDS[q.asks_for]] if q.asks_for else []
+        marks = self.codec.index_tags([ASKS, SAID_BY_USER, SAID_BY_MODEL, PREFERS, *kind], user_id)
         large = len(index) > cfg.full_scan_below
         lexical = index.lexical(list(hashed), cfg.common_tag_fraction if large else 1.0)
         keep = mask[lexical.rows]
@@ -314,7 +324,8 @@ class Ranker(StoreCore):
         if q.squery is not None:  # before diversity and the floor: the floor's order is `own`
             lift = index.sentences.lift(rows, own, q.squery, cfg.sentence_weight)
         similar = in_context + lift
-        asks, by_user, by_model, prefers = (index.holding(tag, rows) for tag in marks)
+        asks, by_user, by_model, prefers, *holds = (index.holding(tag, rows) for tag in marks)
+        answers = holds[0] if holds else np.zeros(rows.size, dtype=bool)
         x = fusion.features(
             index,
             rows,
@@ -330,6 +341,7 @@ class Ranker(StoreCore):
                 prefers & q.request,
                 by_user & q.about_self,
                 by_model & q.about_model,
+                answers,
             ),
             cfg.content_tags,
         )

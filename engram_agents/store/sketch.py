@@ -2,12 +2,14 @@
 
 Tags are `kind:value` strings: `kw:` stemmed keywords, `name:` capitalized names, `ent:` multi-word
 names, `num:` numbers, `time:` clock times and `date:`/`week:`/`month:`/`year:` normalized dates; a
-stored text that ends by asking also gets `act:ask` (`engram_sketch`).
+stored text also gets marks (`engram_sketch`): `act:ask` when it ends by asking, `holds:` the
+kinds of answer it holds, who said it.
 They are what the first retrieval stage filters on and what a person reads in an audit."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 
@@ -20,36 +22,15 @@ _NUMBER_WORDS = {
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30,
     "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000, "dozen": 12,
 }  # fmt: skip
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _NOT_NAMES = frozenset(
     [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "i",
-        "i'm",
-        "i've",
-        "i'll",
-        "i'd",
-        "ok",
-        "okay",
+        *_WEEKDAYS,
+        "january", "february", "march", "april", "may", "june", "july", "august", "september",
+        "october", "november", "december",
+        "i", "i'm", "i've", "i'll", "i'd", "ok", "okay",
     ]
-)
+)  # fmt: skip
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
 _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?\b|\b(\d{1,2}):(\d{2})\b", re.I)
 _SENTENCE_MARKS = frozenset('.!?:;"“”()\n')
@@ -69,8 +50,20 @@ MODEL_ROLES = frozenset({"assistant", "ai", "model", "system", "tool", "function
 # request it applies to ("add a Supplier model") seldom shares its words ("always include the
 # migration"), so recall reads the mark as a prior for requests (`FusionWeights.preference`).
 PREFERS = "act:prefers"
+# The kinds of answer a stored text holds, read from its own tags (`holds`): a number, a time or
+# date, a name. A question asks for one kind ("How many...?", "When...?", "Who...?":
+# query_reading.asks_for); the turn that answers it holds that kind where the talk around it on
+# the same topic often does not, so recall reads the mark as a prior (`FusionWeights.answer_kind`).
+HOLDS = {"number": "holds:number", "time": "holds:time", "name": "holds:name"}
+_KIND_OF_TAG = {"num": "number", "name": "name", "ent": "name"} | dict.fromkeys(
+    ("time", "date", "week", "month", "year"), "time"
+)
+# Words that say when though no date resolves from them ("on Saturday", "at the weekend").
+_WHEN_WORDS = frozenset(
+    f"kw:{stem(w)}" for w in ("weekend", "tonight", "tomorrow", "yesterday", *_WEEKDAYS)
+)
 # The tags that mark a stored turn rather than tell what it says.
-MARKS = frozenset({ASKS, PREFERS, SAID_BY_USER, SAID_BY_MODEL})
+MARKS = frozenset({ASKS, PREFERS, SAID_BY_USER, SAID_BY_MODEL, *HOLDS.values()})
 _STANDING = re.compile(
     r"(?:^|[.!?;:\n]\s*|\b(?:please|you|to)\s+)(?:always|never)\b"
     r"|\b(?:from now on|going forward|in future|for future|whenever you|every time you)\b"
@@ -288,13 +281,25 @@ def role_tag(speaker: str | None) -> list[str]:
     return [SAID_BY_USER] if who in USER_ROLES else [SAID_BY_MODEL] if who in MODEL_ROLES else []
 
 
+def holds(tags: Iterable[str]) -> set[str]:
+    """The `HOLDS` marks of a text whose own tags (not its speaker's name) are `tags`."""
+    marks = set()
+    for tag in tags:
+        if (kind := tag.partition(":")[0]) in _KIND_OF_TAG:
+            marks.add(HOLDS[_KIND_OF_TAG[kind]])
+        elif tag in _WHEN_WORDS:
+            marks.add(HOLDS["time"])
+    return marks
+
+
 def engram_sketch(text: str, when: datetime | None = None, speaker: str | None = None) -> list[str]:
-    """The sketch of a stored text: its tags, `ASKS` when it only asks (`is_asking` and not
-    `states_own`), `PREFERS` when it sets a standing preference and no model said it, the
-    speaker's name as a `name:` tag (`speaker_tag`) and the speaker's
-    `role_tag`. Queries are sketched with `extract_sketch`, so `ASKS` and the role marks never
-    match one lexically; recall reads them as priors."""
-    tags = {*extract_sketch(text, when), *speaker_tag(speaker), *role_tag(speaker)}
+    """The sketch of a stored text: its tags and what kinds of answer they hold (`holds`),
+    `ASKS` when it only asks (`is_asking` and not `states_own`), `PREFERS` when it sets a
+    standing preference and no model said it, the speaker's name as a `name:` tag
+    (`speaker_tag`) and the speaker's `role_tag`. Queries are sketched with `extract_sketch`,
+    so the marks never match one lexically; recall reads them as priors."""
+    own = extract_sketch(text, when)
+    tags = {*own, *holds(own), *speaker_tag(speaker), *role_tag(speaker)}
     if is_asking(text) and not states_own(text):
         tags.add(ASKS)
     if SAID_BY_MODEL not in tags and states_preference(text):

@@ -11,6 +11,7 @@ import pytest
 
 from engram_agents.memory import EngramMemory
 from engram_agents.store.config import FusionWeights, StoreConfig
+from engram_agents.store.sketch import HOLDS
 
 # Two friends texting: the fact about Ollie's revision sits in one substantive turn, among short
 # reactions that name him and say nothing.
@@ -40,8 +41,8 @@ def test_content_is_the_tag_count_up_to_the_cap(tmp_path: Path, hashing):
     weight, cap = FusionWeights().content, StoreConfig().content_tags
     with _memory(tmp_path / "m.db", hashing) as memory:
         hits = memory.recall(QUESTION, "fiona", k=len(TURNS))
-        for hit in hits:  # no role marks here: every sketch tag counts
-            said = min(len(hit.engram.sketch), cap) / cap
+        for hit in hits:  # no role marks here: every sketch tag but the `holds:` marks counts
+            said = min(len(set(hit.engram.sketch) - set(HOLDS.values())), cap) / cap
             assert hit.parts["content"] == pytest.approx(weight * said)
         deal = next(h for h in hits if "deal" in h.engram.text)
         assert deal.parts["content"] == pytest.approx(weight)  # says enough: the full weight
