@@ -102,6 +102,10 @@ class StoreConfig(BaseModel):
     content_tags: int = Field(default=8, gt=0)
     # How much of the preceding turn of the same session a turn is read with at recall time.
     context_weight: float = Field(default=0.3, ge=0)
+    # A turn right after one that only asks (sketch.ASKS) takes this much of that question's
+    # tag score when it is higher than its own: the reply answers the question's words
+    # (SessionLinks.with_questions). 0 reads every turn by its own tags alone.
+    reply_tags: float = Field(default=0.5, ge=0)
     # The dense floor: every prefix of a recall's results, of any length n, holds the
     # floor(dense_floor * n) engrams whose own vectors are most similar to the query (the order
     # plain dense retrieval with the same encoder would give), whatever the fused score says.

@@ -3,7 +3,12 @@ sentence a person can read, in `RecallHit.parts` and `RecallHit.explanation`."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from engram_agents.store import fusion
+from engram_agents.store.index import ScopeIndex
 
 FLOOR_NOTE = "kept among the most similar (dense floor)"
 
@@ -25,6 +30,38 @@ def parts(
     return out
 
 
+def hit_fields(
+    index: ScopeIndex,
+    hashed: dict[str, str],
+    hits: tuple[np.ndarray, ...],
+    moved: tuple[np.ndarray, np.ndarray],
+    flags: list[list[bool]],
+) -> tuple[list[dict[str, Any]], list[tuple[int, int] | None]]:
+    """Each hit's `RecallHit` fields but its engram, and its passage's span. `hits`: per hit,
+    in order, its row, passage, score, similarity, weighted signals and what repeating a
+    better hit took away; `moved`: what the dense floor added and its sentence's part of the
+    similarity; `flags`: `explain`'s rules, one list each. Every array is turned into Python
+    values in one conversion (`tolist` gives what `float` and `bool` give)."""
+    fields, spans = [], []
+    columns = [a.tolist() for a in (*hits, *moved)]
+    for row, passage, score, sim, parts_, repeats, lifted, part, *said in zip(
+        *columns, *flags, strict=True
+    ):
+        matched = sorted(hashed[t] for t in hashed.keys() & index.tags[row])
+        span = index.passage_span(passage)
+        spans.append(span)
+        fields.append(
+            {
+                "score": score,
+                "similarity": sim,
+                "matched_tags": matched,
+                "explanation": explain(sim, matched, span, *said),
+                "parts": parts(parts_, repeats, lifted, part),
+            }
+        )
+    return fields, spans
+
+
 def explain(
     similarity: float,
     matched: list[str],
@@ -33,6 +70,7 @@ def explain(
     asks: bool,
     by_floor: bool,
     by_sentence: bool,
+    replied: bool,
     preferred: bool,
     users_words: bool,
     models_words: bool,
@@ -51,6 +89,8 @@ def explain(
         said.append(FLOOR_NOTE)
     if by_sentence:
         said.append("a sentence of it matched the query better")
+    if replied:
+        said.append("the reply to a question that shares the query's tags")
     if preferred:
         said.append("a standing preference, and the query asks for something to be done")
     if users_words:

@@ -309,13 +309,17 @@ class Ranker(StoreCore):
             wanted = max(few, floor)
             # a request reads the standing preferences, which seldom share its tags
             prefers = index.posting(marks[3])[-cfg.min_candidates :] if q.request else _NONE
-            if wanted or prefers.size:
+            # a reply to a question sharing the query's tags (SessionLinks.with_questions)
+            replies = index.replies(rows, marks[0]) if cfg.reply_tags > 0 else _NONE
+            if wanted or prefers.size or replies.size:
                 extra = index.dense_top(qvec, wanted, mask) if wanted else _NONE
-                extra = np.setdiff1d(np.concatenate([extra, prefers[mask[prefers]]]), rows)
+                extra = np.concatenate([extra, prefers[mask[prefers]], replies[mask[replies]]])
+                extra = np.setdiff1d(extra, rows)
                 rows = np.concatenate([rows, extra])
                 lex = np.concatenate([lex, np.zeros(extra.size, dtype=np.float32)])
         if rows.size == 0:
             return _Ranked(user_id, index, k, [], [], [], np.zeros((0, len(fusion.FEATURES))))
+        lex, replied = index.with_questions(rows, lex, marks[0], cfg.reply_tags)
         own = index.similarities(qvec, rows)  # the turns' own vectors: the dense floor's order
         static = self._static is not None
         sims, passages = index.with_passages(q.pquery, rows, own, cfg.passage_score, static)
@@ -355,40 +359,22 @@ class Ranker(StoreCore):
         # A hit the floor moved up is scored as the best hit below it, so the scores fall in
         # the returned order and callers that sort or merge results by score keep the floor.
         ranked = np.maximum.accumulate(fused[order][::-1])[::-1]
-        # Each hit's numbers as Python values in one conversion per array, not a numpy scalar
-        # at a time (the values are the same: `tolist` gives what `float` and `bool` give).
         hit_rows, at, weighted = rows[order], fused[order], x[order] * w
         in_time, *whose = (weighted[:, _EXPLAINED] != 0).T.tolist()
-        per_hit = zip(
-            hit_rows.tolist(),
-            passages[order].tolist(),
-            ranked.tolist(),
-            sims[order].tolist(),
-            weighted.tolist(),
-            (scored[order] - at).tolist(),
-            (ranked - at).tolist(),
-            sentence[order].tolist(),
-            in_time,
-            (asks[order] & (w[_STATEMENT] > 0)).tolist(),
-            floored.tolist(),
-            (lift[order] > 0).tolist(),
-            *whose,
-            strict=True,
+        fields, spans = explanations.hit_fields(
+            index,
+            hashed,
+            (hit_rows, passages[order], ranked, sims[order], weighted, scored[order] - at),
+            (ranked - at, sentence[order]),
+            [
+                in_time,
+                (asks[order] & (w[_STATEMENT] > 0)).tolist(),
+                floored.tolist(),
+                (lift[order] > 0).tolist(),
+                replied[order].tolist(),
+                *whose,
+            ],
         )
-        fields, spans = [], []
-        for row, passage, score, sim, parts, repeats, lifted, part, *flags in per_hit:
-            matched = sorted(hashed[t] for t in hashed.keys() & index.tags[row])
-            span = index.passage_span(passage)
-            spans.append(span)
-            fields.append(
-                {
-                    "score": score,
-                    "similarity": sim,
-                    "matched_tags": matched,
-                    "explanation": explanations.explain(sim, matched, span, *flags),
-                    "parts": explanations.parts(parts, repeats, lifted, part),
-                }
-            )
         ids = [index.ids[row] for row in hit_rows.tolist()]
         return _Ranked(user_id, index, k, ids, fields, spans, x[order])
 

@@ -19,6 +19,7 @@ class SessionLinks:
     pos: dict[str, int]
     vectors: np.ndarray
     live_rows: Callable[[], np.ndarray]  # ScopeIndex's
+    holding: Callable[[str, np.ndarray], np.ndarray]  # ScopeIndex's
     session: list[str | None]
     fields: dict[str, np.ndarray]
     prev: np.ndarray
@@ -75,6 +76,31 @@ class SessionLinks:
         norm = np.sqrt(1 + weight**2 + 2 * weight * self.prev_dot[rows[linked]])
         out[linked] = (sims[linked] + weight * before) / norm
         return out
+
+    def replies(self, rows: np.ndarray, asking: str) -> np.ndarray:
+        """The turns that follow those of `rows` holding `asking` (sketch.ASKS) in their session:
+        the candidates `with_questions` can lift though they share no tag with the query."""
+        following = self._links()[1][rows[self.holding(asking, rows)]]
+        return following[following >= 0]
+
+    def with_questions(
+        self, rows: np.ndarray, lexical: np.ndarray, asking: str, weight: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's tag score, or `weight` times that of the turn before it where that turn
+        holds `asking` (sketch.ASKS), whichever is higher; and whether the question's was. A
+        reply answers its question without repeating its words ("When do you start at Cobalt
+        Pay?" / "On the 13th of March"), so a query sharing the question's tags is about the
+        reply too. A turn before that is not among `rows` counts as sharing none."""
+        prev = self._links()[0][rows]
+        linked = np.flatnonzero(prev >= 0)
+        if weight <= 0 or not linked.size:
+            return lexical, np.zeros(rows.size, dtype=bool)
+        score = np.zeros(len(self.ids), dtype=np.float32)
+        score[rows] = lexical
+        before = prev[linked]
+        asked = np.zeros(rows.size, dtype=np.float32)
+        asked[linked] = weight * score[before] * self.holding(asking, before)
+        return np.maximum(lexical, asked), asked > lexical
 
     def last(self, session: str, n: int) -> list[str]:
         """Ids of `session`'s last `n` live engrams, oldest first."""
