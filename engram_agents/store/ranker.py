@@ -72,7 +72,7 @@ _EXPLAINED = [
     fusion.FEATURES.index(name)
     for name in ("time", "preference", "first_person", "second_person", "answer_kind")
 ]
-_STATEMENT = fusion.FEATURES.index("statement")
+_STATEMENT, _TAGS = fusion.FEATURES.index("statement"), fusion.FEATURES.index("tags")
 
 
 @dataclass
@@ -371,7 +371,7 @@ class Ranker(StoreCore):
                 (asks[order] & (w[_STATEMENT] > 0)).tolist(),
                 floored.tolist(),
                 (lift[order] > 0).tolist(),
-                replied[order].tolist(),
+                (replied[order] & (w[_TAGS] > 0)).tolist(),
                 *whose,
             ],
         )

@@ -128,3 +128,11 @@ def test_a_statement_passes_nothing_to_the_turn_after_it(tmp_path: Path, hashing
         )
         hit = next(h for h in memory.recall(QUERY, "u", k=6) if h.engram.text == REPLY)
         assert hit.parts["tags"] == 0 and "reply" not in hit.explanation
+
+
+def test_no_tag_weight_no_reply_named(tmp_path: Path, hashing):
+    """An explanation names a rule only where it moved the hit: with the tag weight learned to
+    0, taking the question's tags moves nothing."""
+    with _memory(tmp_path / "m.db", hashing, weights={"tags": 0.0}) as memory:
+        hit = next(h for h in memory.recall(QUERY, "u", k=6) if h.engram.text == REPLY)
+        assert hit.parts["tags"] == 0 and "reply" not in hit.explanation
