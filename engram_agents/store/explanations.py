@@ -33,19 +33,17 @@ def parts(
 def hit_fields(
     index: ScopeIndex,
     hashed: dict[str, str],
-    hits: tuple[np.ndarray, ...],
-    moved: tuple[np.ndarray, np.ndarray],
+    columns: tuple[np.ndarray, ...],
     flags: list[list[bool]],
 ) -> tuple[list[dict[str, Any]], list[tuple[int, int] | None]]:
-    """Each hit's `RecallHit` fields but its engram, and its passage's span. `hits`: per hit,
-    in order, its row, passage, score, similarity, weighted signals and what repeating a
-    better hit took away; `moved`: what the dense floor added and its sentence's part of the
+    """Each hit's `RecallHit` fields but its engram, and its passage's span. `columns`: per
+    hit, in order, its row, passage, score, similarity, weighted signals, what repeating a
+    better hit took away, what the dense floor added and its sentence's part of the
     similarity; `flags`: `explain`'s rules, one list each. Every array is turned into Python
     values in one conversion (`tolist` gives what `float` and `bool` give)."""
     fields, spans = [], []
-    columns = [a.tolist() for a in (*hits, *moved)]
     for row, passage, score, sim, parts_, repeats, lifted, part, *said in zip(
-        *columns, *flags, strict=True
+        *(c.tolist() for c in columns), *flags, strict=True
     ):
         matched = sorted(hashed[t] for t in hashed.keys() & index.tags[row])
         span = index.passage_span(passage)

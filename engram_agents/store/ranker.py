@@ -364,8 +364,16 @@ class Ranker(StoreCore):
         fields, spans = explanations.hit_fields(
             index,
             hashed,
-            (hit_rows, passages[order], ranked, sims[order], weighted, scored[order] - at),
-            (ranked - at, sentence[order]),
+            (
+                hit_rows,
+                passages[order],
+                ranked,
+                sims[order],
+                weighted,
+                scored[order] - at,
+                ranked - at,
+                sentence[order],
+            ),
             [
                 in_time,
                 (asks[order] & (w[_STATEMENT] > 0)).tolist(),

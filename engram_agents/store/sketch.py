@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 
-from engram_agents.store.timeexpr import TimeMention, find_time_mentions, time_tags
+from engram_agents.store.timeexpr import WEEKDAYS, TimeMention, find_time_mentions, time_tags
 from engram_agents.text import SKETCH_STOP_WORDS as STOPWORDS
 from engram_agents.text import stem  # also what the store's lifecycle stems names with
 
@@ -22,10 +22,9 @@ _NUMBER_WORDS = {
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30,
     "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000, "dozen": 12,
 }  # fmt: skip
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _NOT_NAMES = frozenset(
     [
-        *_WEEKDAYS,
+        *WEEKDAYS,
         "january", "february", "march", "april", "may", "june", "july", "august", "september",
         "october", "november", "december",
         "i", "i'm", "i've", "i'll", "i'd", "ok", "okay",
@@ -60,7 +59,7 @@ _KIND_OF_TAG = {"num": "number", "name": "name", "ent": "name"} | dict.fromkeys(
 )
 # Words that say when though no date resolves from them ("on Saturday", "at the weekend").
 _WHEN_WORDS = frozenset(
-    f"kw:{stem(w)}" for w in ("weekend", "tonight", "tomorrow", "yesterday", *_WEEKDAYS)
+    f"kw:{stem(w)}" for w in ("weekend", "tonight", "tomorrow", "yesterday", *WEEKDAYS)
 )
 # The tags that mark a stored turn rather than tell what it says.
 MARKS = frozenset({ASKS, PREFERS, SAID_BY_USER, SAID_BY_MODEL, *HOLDS.values()})

@@ -16,7 +16,8 @@ from engram_agents.store.records import TimeRange, as_utc
 _FILLER = {"on", "at", "of", "the", "in"}
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
-_WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
+WEEKDAYS = tuple(name.lower() for name in calendar.day_name)  # monday first, as `weekday()`
+_WEEKDAYS = {name: i for i, name in enumerate(WEEKDAYS)}
 _NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "couple of": 2, "few": 3,
