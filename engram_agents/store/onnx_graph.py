@@ -45,10 +45,17 @@ def lean_graph(model_file: Path) -> Path:
     return lean if lean.exists() else model_file
 
 
+# ORT's fused residual add + LayerNorm (SkipLayerNormalization) ran ~5 ns per element here,
+# about a fifth of a short batch's CPU; left as Add and LayerNormalization, the graph costs
+# 15-21 % less CPU on turns and query batches, with vectors as close to float32
+# (benchmarks/RESULTS.md, s40). Part of what a cache built from the encoder's outputs keys on.
+UNFUSED = ("SkipLayerNormFusion",)
+
+
 def ort_session(graph: Path | bytes, threads: int = 1) -> Any:
     """An ONNX Runtime CPU session on `graph` (a file or its bytes) with `threads` intra-op
     threads (0: one per core) that sleep rather than spin when idle: a spinning thread burns
-    CPU time that a busy or shared CPU lacks."""
+    CPU time that a busy or shared CPU lacks; the fusions in `UNFUSED` are left out."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -56,7 +63,9 @@ def ort_session(graph: Path | bytes, threads: int = 1) -> Any:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.intra_op_num_threads = threads
     source = graph if isinstance(graph, bytes) else str(graph)
-    return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(
+        source, options, providers=["CPUExecutionProvider"], disabled_optimizers=list(UNFUSED)
+    )
 
 
 def _producers(graph: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from engram_agents.cache import building, cache_dir, file_hash
 from engram_agents.store.errors import InvalidInputError
+from engram_agents.store.onnx_graph import UNFUSED
 
 # Smooth inverse frequency: weight = a / (a + p(token)), model2vec's default coefficient.
 SIF_COEFFICIENT = 1e-4
@@ -87,7 +88,9 @@ def static_vectors(encoder: Any) -> StaticVectors:
             f"passage_vectors='static' needs an encoder that exposes its tokens "
             f"(the embedded MiniLM); {encoder.name} does not: use passage_vectors='model'"
         )
-    target = cache_dir() / "encoders" / f"static-{file_hash(encoder.model_file)}"
+    # the session's numerics too: a table distilled under other fusions would differ slightly
+    unfused = "-".join(UNFUSED).lower()
+    target = cache_dir() / "encoders" / f"static-{file_hash(encoder.model_file)}-{unfused}"
     table_file = target / "tokens.npy"
     if not table_file.exists():
         ids = np.arange(encoder.vocabulary_size, dtype=np.int64)
