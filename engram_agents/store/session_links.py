@@ -95,11 +95,13 @@ class SessionLinks:
         linked = np.flatnonzero(prev >= 0)
         if weight <= 0 or not linked.size:
             return lexical, np.zeros(rows.size, dtype=bool)
-        score = np.zeros(len(self.ids), dtype=np.float32)
-        score[rows] = lexical
         before = prev[linked]
+        # each predecessor's tag score, looked up among the sorted rows (not a scope-sized array)
+        by_row = np.argsort(rows, kind="stable")
+        at = by_row[np.minimum(np.searchsorted(rows[by_row], before), rows.size - 1)]
+        among = rows[at] == before
         asked = np.zeros(rows.size, dtype=np.float32)
-        asked[linked] = weight * score[before] * self.holding(asking, before)
+        asked[linked] = weight * np.where(among, lexical[at], 0) * self.holding(asking, before)
         return np.maximum(lexical, asked), asked > lexical
 
     def last(self, session: str, n: int) -> list[str]:

@@ -4,7 +4,10 @@ by, the table printed without `--json`, and one row per system and question for
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # bench.recall imports this module
+    from engram_agents_demo.bench.recall import Question
 
 
 def margins(results: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +54,7 @@ def table(results: dict[str, Any]) -> str:
 def question_row(
     system: str,
     conversation: str,
-    question: Any,
+    question: Question,
     evidence: list[str],
     ranked: list[str],
     recall: dict[int, float],
