@@ -74,3 +74,25 @@ def test_a_rewrite_that_changes_outputs_is_not_used(minilm, tmp_path, monkeypatc
     assert (tmp_path / onnx_graph.LEAN_VERSION / "skipped").exists()
     monkeypatch.undo()
     assert lean_graph(export) == export  # remembered: not rebuilt on every load
+
+
+def test_sessions_leave_the_residual_add_and_layer_norm_unfused(minilm):
+    """ORT's SkipLayerNormalization kernel took a fifth of a short batch's CPU here (s40): the
+    encoder's session runs exactly what a session without that fusion runs, not the fused."""
+    import onnxruntime
+
+    def plain(disabled: list[str]):
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        return onnxruntime.InferenceSession(
+            str(minilm.graph_file), options, ["CPUExecutionProvider"], disabled_optimizers=disabled
+        )
+
+    rng = np.random.default_rng(11)
+    ids = rng.integers(1000, 30000, (4, 21), dtype=np.int64)
+    mask = (np.arange(21) < rng.integers(2, 22, (4, 1))).astype(np.int64)
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    ours = ort_session(minilm.graph_file).run(None, feed)[0]
+    np.testing.assert_array_equal(ours, plain(list(onnx_graph.UNFUSED)).run(None, feed)[0])
+    assert "SkipLayerNormFusion" in onnx_graph.UNFUSED
+    assert not np.array_equal(ours, plain([]).run(None, feed)[0])  # the fusion changes numbers
