@@ -15,9 +15,7 @@ one shared list and each keeps its own stem:
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from nltk.stem.snowball import SnowballStemmer
+from functools import cache, lru_cache
 
 FUNCTION_WORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been
@@ -48,13 +46,20 @@ KEY_STOP_WORDS = FUNCTION_WORDS | frozenset(
 )
 """Token texts that never key Engram's tables."""
 
-_snowball = SnowballStemmer("english")
+
+@cache
+def _snowball():
+    """Built on first use: importing nltk takes about a second (it loads scipy and sklearn),
+    which commands that never stem (`engram-agents keys ...`) need not pay."""
+    from nltk.stem.snowball import SnowballStemmer
+
+    return SnowballStemmer("english")
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Snowball's English stem of a whole lower-case word (the sketch's `kw:` tags)."""
-    return _snowball.stem(word)
+    return _snowball().stem(word)
 
 
 def light_stem(word: str) -> str:
