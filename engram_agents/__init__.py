@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-# Imported on first use: torch and nltk take seconds to import, which a command that needs
-# neither (`engram-agents keys list`) should not pay.
+# Imported on first use: torch and nltk take seconds to import, which a caller that needs
+# neither (the errors, the config, a script that manages key files) should not pay.
 _LAZY = {
     "EngramLM": "engram_agents.lm",
     "EngramMemory": "engram_agents.memory",

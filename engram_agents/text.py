@@ -50,7 +50,7 @@ KEY_STOP_WORDS = FUNCTION_WORDS | frozenset(
 @cache
 def _snowball():
     """Built on first use: importing nltk takes about a second (it loads scipy and sklearn),
-    which commands that never stem (`engram-agents keys ...`) need not pay."""
+    which code that never stems need not pay."""
     from nltk.stem.snowball import SnowballStemmer
 
     return SnowballStemmer("english")
